@@ -1,0 +1,61 @@
+// An IPv4 or IPv6 address in network byte order, the unit the kernel's maps,
+// routes and conntrack tuples are keyed on. Parsing never throws: bad input is
+// an Error that quotes it.
+#pragma once
+
+#include <netinet/in.h>
+
+#include <array>
+#include <compare>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "netlink/error.hpp"
+
+namespace fipd::nl {
+
+enum class Family : uint8_t { v4 = AF_INET, v6 = AF_INET6 };
+
+inline const char* family_name(Family f) { return f == Family::v4 ? "IPv4" : "IPv6"; }
+
+class IpAddress {
+ public:
+  IpAddress() = default;  // 0.0.0.0
+
+  static Result<IpAddress> parse(std::string_view text);
+  static IpAddress v4(const in_addr& a);
+  static IpAddress v6(const in6_addr& a);
+  // From raw network-order bytes: 4 for IPv4, 16 for IPv6.
+  static Result<IpAddress> from_bytes(const void* data, size_t len);
+
+  Family family() const { return family_; }
+  bool is_v4() const { return family_ == Family::v4; }
+  int af() const { return static_cast<int>(family_); }
+  // Network-order bytes: 4 for IPv4, 16 for IPv6.
+  const uint8_t* data() const { return bytes_.data(); }
+  size_t size() const { return is_v4() ? 4 : 16; }
+  unsigned max_prefix() const { return is_v4() ? 32 : 128; }
+  std::string str() const;
+
+  friend bool operator==(const IpAddress&, const IpAddress&) = default;
+  friend auto operator<=>(const IpAddress&, const IpAddress&) = default;
+
+ private:
+  Family family_ = Family::v4;
+  std::array<uint8_t, 16> bytes_{};  // IPv4 uses the first four
+};
+
+}  // namespace fipd::nl
+
+template <>
+struct std::hash<fipd::nl::IpAddress> {
+  size_t operator()(const fipd::nl::IpAddress& a) const noexcept {
+    uint64_t lo = 0, hi = 0;
+    std::memcpy(&lo, a.data(), 8);
+    std::memcpy(&hi, a.data() + 8, 8);
+    return std::hash<uint64_t>{}(lo * 0x9e3779b97f4a7c15ULL ^ hi ^ static_cast<uint64_t>(a.af()));
+  }
+};

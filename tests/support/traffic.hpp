@@ -1,0 +1,59 @@
+// Traffic for namespace tests: a tagged echo server and small clients.
+//
+// The server answers every UDP datagram and every TCP connection with its
+// tag ("A", "B"), so a client can tell which server a floating IP reached.
+// All sockets are created inside the given namespace; every wait is bounded.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "netlink/fd.hpp"
+#include "netlink/ip_address.hpp"
+#include "tests/support/netns.hpp"
+
+namespace fipd::testbed {
+
+class EchoServer {
+ public:
+  // Listens on [::]:port (IPv4 and IPv6), UDP and TCP, inside `ns`.
+  static Result<std::unique_ptr<EchoServer>> start(const Netns& ns, uint16_t port, std::string tag);
+  ~EchoServer();
+  // Closes the sockets: UDP then goes unanswered (ICMP port unreachable) and
+  // TCP is refused, as when a service dies.
+  void stop();
+  uint64_t udp_answered() const { return udp_answered_.load(); }
+  uint64_t tcp_answered() const { return tcp_answered_.load(); }
+
+ private:
+  EchoServer() = default;
+  void run();
+  std::string tag_;
+  nl::Fd udp_, tcp_, wake_;
+  std::thread thread_;
+  std::atomic<uint64_t> udp_answered_{0}, tcp_answered_{0};
+};
+
+// A UDP socket inside `ns` aimed at dst:port, optionally from a fixed source
+// port (the flow conntrack pins).
+class UdpClient {
+ public:
+  static Result<UdpClient> open(const Netns& ns, const nl::IpAddress& dst, uint16_t port,
+                                uint16_t source_port = 0);
+  // Sends one datagram and returns the first answer's text, or an error on
+  // timeout (ETIMEDOUT) or ICMP error (ECONNREFUSED, ...).
+  Result<std::string> ask(std::chrono::milliseconds timeout = std::chrono::milliseconds(300));
+
+ private:
+  nl::Fd fd_;
+};
+
+// One TCP connection from `ns` to dst:port; returns what the server sent.
+Result<std::string> tcp_ask(const Netns& ns, const nl::IpAddress& dst, uint16_t port,
+                            std::chrono::milliseconds timeout = std::chrono::milliseconds(500));
+
+}  // namespace fipd::testbed
