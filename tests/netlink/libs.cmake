@@ -1,1 +1,0 @@
-set(FIPD_TEST_LIBS fipd_netlink)
