@@ -1,0 +1,98 @@
+// The failover policy: a pure function from the inventory and one change to
+// a plan. It never touches the kernel, the clock or a socket, so every rule
+// below is tested with a fake clock (tests/policy).
+//
+// Rules:
+// - A server whose health turns `down` while it serves floating IPs enters
+//   `failed` maintenance (its customers are locked out) and its floating IPs
+//   are evacuated. A server in `failed` maintenance that is healthy again
+//   leaves it, unless a rebuild owns it (Maintenance::rebuild).
+// - Floating IPs move only away from a server that must be evacuated (down,
+//   in maintenance, draining) and only to an eligible target (up, not in
+//   maintenance, not draining): the failed server's `standby` first, else
+//   the least loaded spare (ties by name). All floating IPs of one server go
+//   to the same target, and all moves of a plan are one kernel transaction.
+// - No eligible target: the mapping stays (fail static) and an alarm is
+//   raised once; the floating IP moves as soon as a target comes up.
+// - A pinned floating IP is never moved by the policy.
+// - Damping: a floating IP moves at most once per `min_move_interval` and at
+//   most `max_moves` times per `flap_window`; past that it is held where it
+//   is (alarm) until the window allows, so a flapping server cannot make a
+//   floating IP bounce. Operators' moves are not damped.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "src/state/model.hpp"
+
+namespace fipd::policy {
+
+using state::Duration;
+using state::Inventory;
+using state::IpAddress;
+using state::TimePoint;
+
+struct Damping {
+  Duration min_move_interval = std::chrono::seconds(1);
+  unsigned max_moves = 3;
+  Duration flap_window = std::chrono::seconds(60);
+};
+
+struct Options {
+  Damping damping;
+  bool auto_maintenance = true;  // put a failed server into maintenance
+};
+
+struct Move {
+  std::vector<IpAddress> fips;
+  std::string from, to;
+  std::string cause;
+};
+
+struct Alarm {
+  enum class Kind { no_target, held, pinned_down };
+  Kind kind;
+  std::string server;  // the server that must be evacuated
+  std::vector<IpAddress> fips;
+  std::string message;
+};
+
+struct Plan {
+  std::vector<Move> moves;  // one kernel transaction
+  std::vector<std::string> enter_maintenance;
+  std::vector<std::string> leave_maintenance;
+  std::vector<IpAddress> now_failing_static;
+  std::vector<IpAddress> now_held;
+  std::vector<IpAddress> wait_over;  // their server serves again: no longer waiting
+  std::vector<Alarm> alarms;
+  std::optional<TimePoint> retry_at;  // evaluate again then (damping)
+
+  bool empty() const {
+    return moves.empty() && enter_maintenance.empty() && leave_maintenance.empty() &&
+           now_failing_static.empty() && now_held.empty() && wait_over.empty() && alarms.empty() && !retry_at;
+  }
+};
+
+std::string_view to_string(Alarm::Kind k);
+
+// After `server`'s health, maintenance or drain state changed (already
+// written into the inventory): what to do.
+Plan react(const Inventory& inv, const std::string& server, TimePoint now, const Options& opt);
+
+// Every floating IP that waits (failing static or held) or sits on a server
+// that must be evacuated: what to do now. Called when a retry time comes and
+// after reloads; it is the level-triggered sweep that catches anything the
+// edge-triggered react() left.
+Plan sweep(const Inventory& inv, TimePoint now, const Options& opt);
+
+// Records a plan whose kernel transaction was acknowledged: targets, move
+// history, waiting flags and maintenance.
+void commit(Inventory& inv, const Plan& plan, TimePoint now);
+
+// The target the policy would choose for the floating IPs of `from`, or
+// empty when none is eligible.
+std::string choose_target(const Inventory& inv, const std::string& from);
+
+}  // namespace fipd::policy

@@ -1,0 +1,92 @@
+#include "src/state/model.hpp"
+
+namespace fipd::state {
+
+std::string_view to_string(Health h) {
+  switch (h) {
+    case Health::unknown: return "unknown";
+    case Health::up: return "up";
+    case Health::down: return "down";
+    case Health::suspect: return "suspect";
+  }
+  return "?";
+}
+
+std::string_view to_string(Maintenance m) {
+  switch (m) {
+    case Maintenance::none: return "none";
+    case Maintenance::manual: return "manual";
+    case Maintenance::failed: return "failed";
+    case Maintenance::rebuild: return "rebuild";
+  }
+  return "?";
+}
+
+std::string_view to_string(FipMode m) {
+  switch (m) {
+    case FipMode::nat: return "nat";
+    case FipMode::stateless_nat: return "stateless-nat";
+    case FipMode::route: return "route";
+  }
+  return "?";
+}
+
+bool Inventory::add_server(Server s) {
+  std::string name = s.name;
+  return servers_.emplace(std::move(name), std::move(s)).second;
+}
+
+bool Inventory::remove_server(const std::string& name) {
+  if (!fips_of(name).empty()) return false;
+  by_server_.erase(name);
+  return servers_.erase(name) > 0;
+}
+
+bool Inventory::add_fip(FloatingIp f) {
+  if (!servers_.contains(f.server) || fips_.contains(f.address)) return false;
+  by_server_[f.server].insert(f.address);
+  IpAddress a = f.address;
+  fips_.emplace(a, std::move(f));
+  return true;
+}
+
+bool Inventory::remove_fip(const IpAddress& address) {
+  auto it = fips_.find(address);
+  if (it == fips_.end()) return false;
+  by_server_[it->second.server].erase(address);
+  fips_.erase(it);
+  return true;
+}
+
+void Inventory::set_target(const IpAddress& fip, const std::string& server) {
+  auto it = fips_.find(fip);
+  if (it == fips_.end()) return;
+  by_server_[it->second.server].erase(fip);
+  it->second.server = server;
+  by_server_[server].insert(fip);
+}
+
+Server* Inventory::server(const std::string& name) {
+  auto it = servers_.find(name);
+  return it == servers_.end() ? nullptr : &it->second;
+}
+const Server* Inventory::server(const std::string& name) const {
+  auto it = servers_.find(name);
+  return it == servers_.end() ? nullptr : &it->second;
+}
+FloatingIp* Inventory::fip(const IpAddress& a) {
+  auto it = fips_.find(a);
+  return it == fips_.end() ? nullptr : &it->second;
+}
+const FloatingIp* Inventory::fip(const IpAddress& a) const {
+  auto it = fips_.find(a);
+  return it == fips_.end() ? nullptr : &it->second;
+}
+
+const std::set<IpAddress>& Inventory::fips_of(const std::string& server) const {
+  static const std::set<IpAddress> none;
+  auto it = by_server_.find(server);
+  return it == by_server_.end() ? none : it->second;
+}
+
+}  // namespace fipd::state
