@@ -112,15 +112,22 @@ std::string_view to_string(Alarm::Kind k) {
 }
 
 std::string choose_target(const Inventory& inv, const std::string& from) {
+  // The target needs an address of every family among the floating IPs.
+  bool need_v4 = false, need_v6 = false;
+  for (const IpAddress& a : inv.fips_of(from)) (a.is_v4() ? need_v4 : need_v6) = true;
+  auto fits = [&](const Server& c) {
+    return c.eligible_target() && (!need_v4 || c.address_of(nl::Family::v4)) &&
+           (!need_v6 || c.address_of(nl::Family::v6));
+  };
   const Server* s = inv.server(from);
   if (s && !s->standby.empty() && s->standby != from) {
     const Server* standby = inv.server(s->standby);
-    if (standby && standby->eligible_target()) return standby->name;
+    if (standby && fits(*standby)) return standby->name;
   }
   std::string best;
   size_t best_load = 0;
   for (const auto& [name, candidate] : inv.servers()) {
-    if (name == from || !candidate.spare || !candidate.eligible_target()) continue;
+    if (name == from || !candidate.spare || !fits(candidate)) continue;
     size_t load = inv.fips_of(name).size();
     if (best.empty() || load < best_load) {
       best = name;

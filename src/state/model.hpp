@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -41,7 +42,8 @@ std::string_view to_string(FipMode m);
 
 struct Server {
   std::string name;
-  IpAddress address;
+  IpAddress address;                  // first address
+  std::optional<IpAddress> address6;  // second one, of the other family
   bool spare = false;
   std::string standby;  // preferred failover target for this server's floating IPs
   // Runtime.
@@ -50,6 +52,14 @@ struct Server {
   std::string health_cause;
   Maintenance maintenance = Maintenance::none;
   bool draining = false;
+
+  // The server's address of family f, or null: a floating IP can point
+  // only at a server with an address of its own family.
+  const IpAddress* address_of(nl::Family f) const {
+    if (address.family() == f) return &address;
+    if (address6 && address6->family() == f) return &*address6;
+    return nullptr;
+  }
 
   // A server that may receive floating IPs.
   bool eligible_target() const {

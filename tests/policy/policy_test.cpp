@@ -199,6 +199,14 @@ TEST_F(PolicyTest, FlappingServerItselfMovesItsFloatingIpsOnce) {
   EXPECT_EQ(moves, 2u) << "both floating IPs moved once, and never back";
 }
 
+TEST_F(PolicyTest, TargetMustHaveAnAddressOfEachFamilyMoved) {
+  inv.server("web-1")->address6 = ip("fd00::12");
+  fip("2001:db8:f::10", "web-1");
+  EXPECT_TRUE(choose_target(inv, "web-1").empty()) << "no spare has an IPv6 address";
+  inv.server("spare-2")->address6 = ip("fd00::42");
+  EXPECT_EQ(choose_target(inv, "web-1"), "spare-2");
+}
+
 TEST_F(PolicyTest, ServerWithoutFloatingIpsDoesNotEnterMaintenance) {
   Plan p = health("spare-1", Health::down);
   EXPECT_TRUE(p.enter_maintenance.empty());

@@ -1,0 +1,472 @@
+#include "src/config/config.hpp"
+
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "src/config/duration.hpp"
+
+namespace fipd::config {
+namespace {
+
+using nl::IpAddress;
+
+Position pos(const toml::source_region& r) { return {r.begin.line, r.begin.column}; }
+
+bool valid_name(std::string_view s) {
+  if (s.empty() || s.size() > 63) return false;
+  for (char c : s)
+    if (!(isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) return false;
+  return true;
+}
+
+std::string type_name(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a number";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::table: return "a table";
+    default: return "a date or time";
+  }
+}
+
+// Reads typed fields out of TOML tables, recording every error with its
+// position. Each getter returns nullopt both when the key is absent and when
+// it is wrong; in the second case an error has been recorded.
+class Reader {
+ public:
+  explicit Reader(std::string file) : file_(std::move(file)) {}
+  std::vector<ConfigError> errors;
+
+  void error(Position at, std::string msg) { errors.push_back({file_, at, std::move(msg)}); }
+
+  void check_keys(const toml::table& t, std::initializer_list<std::string_view> allowed,
+                  const std::string& where) {
+    for (auto&& [key, node] : t) {
+      if (std::find(allowed.begin(), allowed.end(), key.str()) != allowed.end()) continue;
+      std::string list;
+      for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+      error(pos(key.source()), where + ": unknown key '" + std::string(key.str()) + "' (known: " + list + ")");
+    }
+  }
+
+  const toml::node* get(const toml::table& t, std::string_view key) { return t.get(key); }
+
+  std::optional<std::string> str(const toml::table& t, std::string_view key, const std::string& where) {
+    const toml::node* n = get(t, key);
+    if (!n) return std::nullopt;
+    if (auto* v = n->as_string()) return v->get();
+    wrong(*n, where, key, "a string");
+    return std::nullopt;
+  }
+
+  std::optional<int64_t> integer(const toml::table& t, std::string_view key, const std::string& where,
+                                 int64_t min, int64_t max) {
+    const toml::node* n = get(t, key);
+    if (!n) return std::nullopt;
+    auto* v = n->as_integer();
+    if (!v || v->get() < min || v->get() > max) {
+      std::string expected = "an integer from " + std::to_string(min) + " to " + std::to_string(max);
+      if (v) {
+        error(pos(n->source()), where + ": " + std::string(key) + ": expected " + expected + ", got " +
+                                    std::to_string(v->get()));
+      } else {
+        wrong(*n, where, key, expected);
+      }
+      return std::nullopt;
+    }
+    return v->get();
+  }
+
+  std::optional<bool> boolean(const toml::table& t, std::string_view key, const std::string& where) {
+    const toml::node* n = get(t, key);
+    if (!n) return std::nullopt;
+    if (auto* v = n->as_boolean()) return v->get();
+    wrong(*n, where, key, "true or false");
+    return std::nullopt;
+  }
+
+  std::optional<nanoseconds> duration(const toml::table& t, std::string_view key, const std::string& where) {
+    const toml::node* n = get(t, key);
+    if (!n) return std::nullopt;
+    auto* v = n->as_string();
+    if (!v) {
+      wrong(*n, where, key, "a duration string with a unit, as in \"500ms\"");
+      return std::nullopt;
+    }
+    auto d = parse_duration(v->get());
+    if (!d) {
+      error(pos(n->source()), where + ": " + std::string(key) + ": " + d.error().context);
+      return std::nullopt;
+    }
+    return *d;
+  }
+
+  std::optional<IpAddress> address(const toml::node& n, const std::string& where, std::string_view key) {
+    auto* v = n.as_string();
+    if (!v) {
+      wrong(n, where, key, "an IPv4 or IPv6 address string");
+      return std::nullopt;
+    }
+    auto a = IpAddress::parse(v->get());
+    if (!a) {
+      error(pos(n.source()), where + ": " + std::string(key) + ": " + a.error().context);
+      return std::nullopt;
+    }
+    return *a;
+  }
+
+  std::optional<std::vector<uint16_t>> numbers(const toml::table& t, std::string_view key,
+                                               const std::string& where, int64_t min, int64_t max) {
+    const toml::node* n = get(t, key);
+    if (!n) return std::nullopt;
+    auto* arr = n->as_array();
+    if (!arr) {
+      wrong(*n, where, key, "an array of integers");
+      return std::nullopt;
+    }
+    std::vector<uint16_t> out;
+    bool ok = true;
+    for (auto& el : *arr) {
+      auto* v = el.as_integer();
+      if (!v || v->get() < min || v->get() > max) {
+        error(pos(el.source()), where + ": " + std::string(key) + ": expected integers from " +
+                                    std::to_string(min) + " to " + std::to_string(max));
+        ok = false;
+        continue;
+      }
+      out.push_back(static_cast<uint16_t>(v->get()));
+    }
+    return ok ? std::optional(out) : std::nullopt;
+  }
+
+  void wrong(const toml::node& n, const std::string& where, std::string_view key, const std::string& expected) {
+    error(pos(n.source()), where + ": " + std::string(key) + ": expected " + expected + ", got " + type_name(n));
+  }
+
+ private:
+  std::string file_;
+};
+
+std::optional<Prefix> parse_prefix(Reader& r, const toml::node& n, const std::string& where) {
+  auto* v = n.as_string();
+  if (!v) {
+    r.wrong(n, where, "management_prefixes", "prefix strings such as \"10.255.0.0/16\"");
+    return std::nullopt;
+  }
+  std::string_view text = v->get();
+  size_t slash = text.find('/');
+  auto a = IpAddress::parse(text.substr(0, slash));
+  unsigned len = 0;
+  bool ok = a.has_value();
+  if (ok) {
+    len = a->max_prefix();
+    if (slash != std::string_view::npos) {
+      std::string_view l = text.substr(slash + 1);
+      auto [end, ec] = std::from_chars(l.data(), l.data() + l.size(), len);
+      ok = ec == std::errc() && end == l.data() + l.size() && !l.empty() && len <= a->max_prefix();
+    }
+  }
+  if (!ok) {
+    r.error(pos(n.source()), where + ": management_prefixes: '" + std::string(text) + "' is not a prefix");
+    return std::nullopt;
+  }
+  return Prefix{*a, static_cast<uint8_t>(len)};
+}
+
+void parse_engine(Reader& r, const toml::table& t, EngineConfig& e) {
+  const std::string w = "[engine]";
+  r.check_keys(t, {"control_socket", "control_group", "state_file", "health_listen", "nft_table", "route_table",
+                   "management_prefixes", "auto_maintenance", "min_move_interval", "max_moves", "flap_window",
+                   "audit_interval", "timeline_history"},
+               w);
+  if (auto v = r.str(t, "control_socket", w)) e.control_socket = *v;
+  if (auto v = r.str(t, "control_group", w)) e.control_group = *v;
+  if (auto v = r.str(t, "state_file", w)) e.state_file = *v;
+  if (auto v = r.str(t, "health_listen", w)) e.health_listen = *v;
+  if (auto v = r.str(t, "nft_table", w)) {
+    if (!valid_name(*v) || v->size() > 31)
+      r.error(pos(t.get("nft_table")->source()),
+              w + ": nft_table: '" + *v + "' must be 1 to 31 letters, digits, '-', '_' or '.'");
+    else
+      e.nft_table = *v;
+  }
+  if (auto v = r.integer(t, "route_table", w, 1, 0xFFFFFFFF)) e.route_table = static_cast<uint32_t>(*v);
+  if (const toml::node* n = t.get("management_prefixes")) {
+    if (auto* arr = n->as_array()) {
+      for (auto& el : *arr)
+        if (auto p = parse_prefix(r, el, w)) e.management_prefixes.push_back(*p);
+    } else {
+      r.wrong(*n, w, "management_prefixes", "an array of prefix strings");
+    }
+  }
+  if (auto v = r.boolean(t, "auto_maintenance", w)) e.auto_maintenance = *v;
+  if (auto v = r.duration(t, "min_move_interval", w)) e.min_move_interval = *v;
+  if (auto v = r.integer(t, "max_moves", w, 1, 1000)) e.max_moves = static_cast<unsigned>(*v);
+  if (auto v = r.duration(t, "flap_window", w)) e.flap_window = *v;
+  if (auto v = r.duration(t, "audit_interval", w)) e.audit_interval = *v;
+  if (auto v = r.integer(t, "timeline_history", w, 1, 10000)) e.timeline_history = static_cast<unsigned>(*v);
+}
+
+std::optional<ProbeKind> probe_kind(std::string_view s) {
+  if (s == "tcp") return ProbeKind::tcp;
+  if (s == "http") return ProbeKind::http;
+  if (s == "udp") return ProbeKind::udp;
+  if (s == "icmp") return ProbeKind::icmp;
+  return std::nullopt;
+}
+
+// Fields of `t` override `base`; the result is checked as a whole.
+ProbeConfig parse_probe(Reader& r, const toml::table& t, const ProbeConfig& base, const std::string& w) {
+  r.check_keys(t, {"kind", "port", "interval", "timeout", "fastinter", "downinter", "rise", "fall", "path",
+                   "host", "expect", "send", "expect_prefix", "source", "interface", "fwmark"},
+               w);
+  ProbeConfig p = base;
+  p.at = pos(t.source());
+  if (auto v = r.str(t, "kind", w)) {
+    if (auto k = probe_kind(*v)) {
+      p.kind = *k;
+    } else {
+      r.error(pos(t.get("kind")->source()), w + ": kind: unknown probe kind '" + *v + "' (tcp, http, udp or icmp)");
+    }
+  }
+  if (auto v = r.integer(t, "port", w, 1, 65535)) p.port = static_cast<uint16_t>(*v);
+  if (auto v = r.duration(t, "interval", w)) p.interval = *v;
+  if (auto v = r.duration(t, "timeout", w)) p.timeout = *v;
+  if (auto v = r.duration(t, "fastinter", w)) p.fastinter = *v;
+  if (auto v = r.duration(t, "downinter", w)) p.downinter = *v;
+  if (auto v = r.integer(t, "rise", w, 1, 100)) p.rise = static_cast<unsigned>(*v);
+  if (auto v = r.integer(t, "fall", w, 1, 100)) p.fall = static_cast<unsigned>(*v);
+  if (auto v = r.str(t, "path", w)) {
+    if (v->empty() || (*v)[0] != '/' || v->find_first_of(" \r\n") != std::string::npos)
+      r.error(pos(t.get("path")->source()), w + ": path: '" + *v + "' must start with '/' and contain no spaces");
+    else
+      p.path = *v;
+  }
+  if (auto v = r.str(t, "host", w)) p.host = *v;
+  if (auto v = r.numbers(t, "expect", w, 100, 599)) {
+    if (v->empty()) r.error(pos(t.get("expect")->source()), w + ": expect: list at least one status code");
+    p.expect = *v;
+  }
+  if (auto v = r.str(t, "send", w)) p.send = *v;
+  if (auto v = r.str(t, "expect_prefix", w)) p.expect_prefix = *v;
+  if (const toml::node* n = t.get("source"))
+    if (auto a = r.address(*n, w, "source")) p.source = *a;
+  if (auto v = r.str(t, "interface", w)) {
+    if (v->empty() || v->size() >= 16)
+      r.error(pos(t.get("interface")->source()), w + ": interface: '" + *v + "' is not an interface name");
+    else
+      p.interface = *v;
+  }
+  if (auto v = r.integer(t, "fwmark", w, 0, 0xFFFFFFFF)) p.fwmark = static_cast<uint32_t>(*v);
+  if (p.kind == ProbeKind::udp && p.send.empty())
+    r.error(p.at, w + ": send: a udp probe needs a payload to send");
+  return p;
+}
+
+std::vector<IpAddress> parse_addresses(Reader& r, const toml::node& n, const std::string& w) {
+  std::vector<IpAddress> out;
+  if (auto* arr = n.as_array()) {
+    for (auto& el : *arr)
+      if (auto a = r.address(el, w, "address")) out.push_back(*a);
+    if (out.size() > 2 || (out.size() == 2 && out[0].family() == out[1].family()))
+      r.error(pos(n.source()), w + ": address: at most one IPv4 and one IPv6 address");
+    if (arr->empty()) r.error(pos(n.source()), w + ": address: the list is empty");
+  } else if (auto a = r.address(n, w, "address")) {
+    out.push_back(*a);
+  }
+  return out;
+}
+
+void parse_server(Reader& r, const toml::table& t, const ProbeConfig& defaults, Config& c) {
+  std::string w = "[[server]]";
+  auto name = r.str(t, "name", w);
+  if (name) {
+    if (valid_name(*name)) w = "server '" + *name + "'";
+    else r.error(pos(t.get("name")->source()), w + ": name: '" + *name + "' must be 1 to 63 letters, digits, '-', '_' or '.'");
+  } else if (!t.get("name")) {
+    r.error(pos(t.source()), w + ": name is missing");
+  }
+  r.check_keys(t, {"name", "address", "spare", "standby", "probe", "probes"}, w);
+  ServerConfig s{.name = name.value_or(""), .at = pos(t.source())};
+  if (const toml::node* n = t.get("address")) {
+    auto list = parse_addresses(r, *n, w);
+    if (!list.empty()) s.address = list[0];
+    if (list.size() == 2) s.address6 = list[1];
+  } else {
+    r.error(s.at, w + ": address is missing");
+  }
+  if (auto v = r.boolean(t, "spare", w)) s.spare = *v;
+  if (auto v = r.str(t, "standby", w)) s.standby = *v;
+  const toml::node* one = t.get("probe");
+  const toml::node* many = t.get("probes");
+  if (one && many) r.error(pos(many->source()), w + ": give either probe or probes, not both");
+  if (one) {
+    if (auto* pt = one->as_table()) s.probes.push_back(parse_probe(r, *pt, defaults, w + ": probe"));
+    else r.wrong(*one, w, "probe", "a table such as { kind = \"tcp\", port = 80 }");
+  } else if (many) {
+    if (auto* arr = many->as_array()) {
+      int i = 0;
+      for (auto& el : *arr) {
+        if (auto* pt = el.as_table()) s.probes.push_back(parse_probe(r, *pt, defaults, w + ": probes[" + std::to_string(i) + "]"));
+        else r.wrong(el, w, "probes", "tables");
+        ++i;
+      }
+    } else {
+      r.wrong(*many, w, "probes", "an array of tables");
+    }
+  } else {
+    ProbeConfig p = defaults;
+    p.at = s.at;
+    s.probes.push_back(p);
+  }
+  c.servers.push_back(std::move(s));
+}
+
+void parse_fip(Reader& r, const toml::table& t, Config& c) {
+  std::string w = "[[floating_ip]]";
+  FloatingIpConfig f{.at = pos(t.source())};
+  bool have_address = false;
+  if (const toml::node* n = t.get("address")) {
+    if (auto a = r.address(*n, w, "address")) {
+      f.address = *a;
+      have_address = true;
+      w = "floating_ip " + a->str();
+    }
+  } else {
+    r.error(f.at, w + ": address is missing");
+  }
+  r.check_keys(t, {"address", "server", "mode", "lockout_ports", "pin"}, w);
+  if (auto v = r.str(t, "server", w)) f.server = *v;
+  else if (!t.get("server")) r.error(f.at, w + ": server is missing");
+  if (auto v = r.str(t, "mode", w)) {
+    if (*v == "nat") f.mode = state::FipMode::nat;
+    else if (*v == "stateless-nat") f.mode = state::FipMode::stateless_nat;
+    else if (*v == "route") f.mode = state::FipMode::route;
+    else r.error(pos(t.get("mode")->source()), w + ": mode: unknown mode '" + *v + "' (nat, stateless-nat or route)");
+  }
+  if (auto v = r.numbers(t, "lockout_ports", w, 1, 65535)) f.lockout_ports = *v;
+  if (auto v = r.boolean(t, "pin", w); v && *v) f.pin = f.server;
+  if (have_address) c.floating_ips.push_back(std::move(f));
+}
+
+// Checks that need the whole file: names, addresses, references, families.
+void cross_check(Reader& r, Config& c) {
+  std::map<std::string, const ServerConfig*> names;
+  std::map<IpAddress, const ServerConfig*> addresses;
+  for (const auto& s : c.servers) {
+    if (s.name.empty()) continue;
+    if (auto [it, fresh] = names.emplace(s.name, &s); !fresh)
+      r.error(s.at, "server '" + s.name + "': the name is already used by the server at line " +
+                        std::to_string(it->second->at.line));
+    for (const auto* a : {&s.address, s.address6 ? &*s.address6 : nullptr}) {
+      if (!a) continue;
+      if (auto [it, fresh] = addresses.emplace(*a, &s); !fresh)
+        r.error(s.at, "server '" + s.name + "': address " + a->str() + " is already server '" + it->second->name + "'");
+    }
+  }
+  for (const auto& s : c.servers) {
+    if (s.standby.empty()) continue;
+    if (s.standby == s.name) r.error(s.at, "server '" + s.name + "': standby: a server cannot be its own standby");
+    else if (!names.contains(s.standby)) r.error(s.at, "server '" + s.name + "': standby: unknown server '" + s.standby + "'");
+  }
+  std::map<IpAddress, const FloatingIpConfig*> fips;
+  for (const auto& f : c.floating_ips) {
+    std::string w = "floating_ip " + f.address.str();
+    if (auto [it, fresh] = fips.emplace(f.address, &f); !fresh)
+      r.error(f.at, w + ": duplicate floating IP (first at line " + std::to_string(it->second->at.line) + ")");
+    if (addresses.contains(f.address)) r.error(f.at, w + ": the address is also a server's address");
+    if (f.server.empty()) continue;
+    auto it = names.find(f.server);
+    if (it == names.end()) {
+      r.error(f.at, w + ": server: unknown server '" + f.server + "'");
+      continue;
+    }
+    if (!it->second->address_of(f.address.family()))
+      r.error(f.at, w + ": an " + nl::family_name(f.address.family()) + " floating IP needs an " +
+                        nl::family_name(f.address.family()) + " address on server '" + f.server + "', which has " +
+                        it->second->address.str());
+  }
+}
+
+}  // namespace
+
+std::string ConfigError::str() const {
+  return file + ":" + std::to_string(at.line) + ":" + std::to_string(at.column) + ": " + message;
+}
+
+std::string_view to_string(ProbeKind k) {
+  switch (k) {
+    case ProbeKind::tcp: return "tcp";
+    case ProbeKind::http: return "http";
+    case ProbeKind::udp: return "udp";
+    case ProbeKind::icmp: return "icmp";
+  }
+  return "?";
+}
+
+std::string Prefix::str() const { return address.str() + "/" + std::to_string(length); }
+
+const nl::IpAddress* ServerConfig::address_of(nl::Family f) const {
+  if (address.family() == f) return &address;
+  if (address6 && address6->family() == f) return &*address6;
+  return nullptr;
+}
+
+const ServerConfig* Config::server(const std::string& name) const {
+  for (const auto& s : servers)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+ConfigResult parse_config(std::string_view text, const std::string& file) {
+  Reader r(file);
+  toml::table root;
+  try {
+    root = toml::parse(text, file);
+  } catch (const toml::parse_error& e) {
+    r.error(pos(e.source()), std::string(e.description()));
+    return std::unexpected(r.errors);
+  }
+  Config c;
+  c.file = file;
+  r.check_keys(root, {"engine", "probe_defaults", "server", "floating_ip"}, "top level");
+  auto section = [&](std::string_view key, const char* expected) -> const toml::node* {
+    const toml::node* n = root.get(key);
+    if (n && !(std::string_view(expected) == "table" ? n->is_table() : n->is_array_of_tables())) {
+      r.error(pos(n->source()), std::string(key) + ": expected " +
+                                    (std::string_view(expected) == "table" ? "a [" + std::string(key) + "] table"
+                                                                           : "[[" + std::string(key) + "]] entries"));
+      return nullptr;
+    }
+    return n;
+  };
+  if (auto* n = section("engine", "table")) parse_engine(r, *n->as_table(), c.engine);
+  if (auto* n = section("probe_defaults", "table")) c.probe_defaults = parse_probe(r, *n->as_table(), c.probe_defaults, "[probe_defaults]");
+  if (auto* n = section("server", "array"))
+    for (auto& el : *n->as_array()) parse_server(r, *el.as_table(), c.probe_defaults, c);
+  if (auto* n = section("floating_ip", "array"))
+    for (auto& el : *n->as_array()) parse_fip(r, *el.as_table(), c);
+  cross_check(r, c);
+  if (!r.errors.empty()) return std::unexpected(r.errors);
+  return c;
+}
+
+ConfigResult load_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::string why = std::strerror(errno);
+    return std::unexpected(std::vector<ConfigError>{{path, {}, "cannot read the file: " + why}});
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_config(text.str(), path);
+}
+
+}  // namespace fipd::config

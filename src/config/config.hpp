@@ -1,0 +1,121 @@
+// The configuration file, /etc/fipd/fipd.toml, as operators write it.
+//
+// Parsing does no I/O beyond reading the one file (parse_config takes the
+// text, so a fuzzer can drive it), never throws, and reports every problem
+// it finds, each with file:line:column and what was expected, the way
+// `nginx -t` does. Unknown keys are errors: a misspelt `intervall` must not
+// silently fall back to a default. A Config is immutable once built; a
+// reload builds a new one and the engine swaps it whole.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "netlink/ip_address.hpp"
+#include "src/state/model.hpp"
+
+namespace fipd::config {
+
+using std::chrono::nanoseconds;
+
+struct Position {
+  uint32_t line = 0, column = 0;
+};
+
+struct ConfigError {
+  std::string file;
+  Position at;
+  std::string message;
+  std::string str() const;  // "fipd.toml:12:9: message"
+};
+
+enum class ProbeKind : uint8_t { tcp, http, udp, icmp };
+std::string_view to_string(ProbeKind k);
+
+struct Prefix {
+  nl::IpAddress address;
+  uint8_t length = 0;
+  std::string str() const;
+};
+
+// One probe, with [probe_defaults] already applied.
+struct ProbeConfig {
+  ProbeKind kind = ProbeKind::tcp;
+  uint16_t port = 80;
+  nanoseconds interval = std::chrono::seconds(1);
+  nanoseconds timeout = std::chrono::milliseconds(500);
+  nanoseconds fastinter{0};  // 0: same as interval
+  nanoseconds downinter{0};  // 0: same as interval
+  unsigned rise = 2;
+  unsigned fall = 3;
+  std::string path = "/";           // http
+  std::string host;                 // http Host header; default: the server's address
+  std::vector<uint16_t> expect = {200};  // http status codes that mean healthy
+  std::string send;                 // tcp/udp payload
+  std::string expect_prefix;        // tcp/udp: the reply must start with this
+  std::optional<nl::IpAddress> source;
+  std::string interface;
+  uint32_t fwmark = 0;
+  Position at;
+};
+
+struct ServerConfig {
+  std::string name;
+  nl::IpAddress address;                 // the first address given
+  std::optional<nl::IpAddress> address6;  // a second one, of the other family
+
+  bool spare = false;
+  std::string standby;
+  std::vector<ProbeConfig> probes;
+  Position at;
+
+  // The server's address of family f, or null.
+  const nl::IpAddress* address_of(nl::Family f) const;
+};
+
+struct FloatingIpConfig {
+  nl::IpAddress address;
+  std::string server;
+  state::FipMode mode = state::FipMode::nat;
+  std::vector<uint16_t> lockout_ports;
+  std::string pin;
+  Position at;
+};
+
+struct EngineConfig {
+  std::string control_socket = "/run/fipd/fipd.sock";
+  std::string control_group;  // members may change state through the socket; root always may
+  std::string state_file = "/var/lib/fipd/state.json";
+  std::string health_listen = "127.0.0.1:9473";  // empty: off
+  std::string nft_table = "fipd";
+  uint32_t route_table = 254;  // main
+  std::vector<Prefix> management_prefixes;
+  bool auto_maintenance = true;
+  nanoseconds min_move_interval = std::chrono::seconds(1);
+  unsigned max_moves = 3;
+  nanoseconds flap_window = std::chrono::seconds(60);
+  nanoseconds audit_interval = std::chrono::seconds(10);
+  unsigned timeline_history = 32;
+};
+
+struct Config {
+  std::string file;
+  EngineConfig engine;
+  ProbeConfig probe_defaults;
+  std::vector<ServerConfig> servers;
+  std::vector<FloatingIpConfig> floating_ips;
+
+  const ServerConfig* server(const std::string& name) const;
+};
+
+using ConfigResult = std::expected<Config, std::vector<ConfigError>>;
+
+// Parses `text` as if read from `file` (the name only labels errors).
+ConfigResult parse_config(std::string_view text, const std::string& file);
+// Reads and parses a file; an unreadable file is one error at 0:0.
+ConfigResult load_config(const std::string& path);
+
+}  // namespace fipd::config

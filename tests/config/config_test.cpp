@@ -1,0 +1,170 @@
+#include "src/config/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include "src/config/duration.hpp"
+
+namespace fipd::config {
+namespace {
+
+using namespace std::chrono_literals;
+
+// All error texts, one per line, for matching.
+std::string errors_of(std::string_view text) {
+  auto r = parse_config(text, "t.toml");
+  if (r) return "";
+  std::string out;
+  for (auto& e : r.error()) out += e.str() + "\n";
+  return out;
+}
+
+TEST(Duration, ParsesUnitsAndRefusesBareNumbers) {
+  EXPECT_EQ(*parse_duration("2ms"), 2ms);
+  EXPECT_EQ(*parse_duration("500ms"), 500ms);
+  EXPECT_EQ(*parse_duration("1s"), 1s);
+  EXPECT_EQ(*parse_duration("1.5s"), 1500ms);
+  EXPECT_EQ(*parse_duration("250us"), 250us);
+  EXPECT_EQ(*parse_duration("5m"), 5min);
+  for (const char* bad : {"", "2", "ms", "-1s", "0ms", "1x", "1.2.3s", "25h", "0.1us"}) {
+    auto d = parse_duration(bad);
+    ASSERT_FALSE(d) << bad;
+    EXPECT_NE(d.error().context.find(std::string("'") + bad + "'"), std::string::npos);
+  }
+  EXPECT_EQ(format_duration(2ms), "2ms");
+  EXPECT_EQ(format_duration(1500ms), "1500ms");
+  EXPECT_EQ(format_duration(60s), "1m");
+}
+
+TEST(Config, TheShippedExampleParses) {
+  auto c = load_config(std::string(FIPD_SOURCE_DIR) + "/packaging/examples/fipd.toml");
+  ASSERT_TRUE(c) << c.error()[0].str();
+  ASSERT_EQ(c->servers.size(), 3u);
+  const ServerConfig& web = c->servers[0];
+  EXPECT_EQ(web.name, "web-1");
+  ASSERT_EQ(web.probes.size(), 1u);
+  EXPECT_EQ(web.probes[0].kind, ProbeKind::http);
+  EXPECT_EQ(web.probes[0].path, "/healthz");
+  EXPECT_EQ(web.probes[0].interval, 1s) << "inherited from [probe_defaults]";
+  EXPECT_EQ(web.probes[0].fall, 3u);
+  const ServerConfig& db = c->servers[1];
+  ASSERT_TRUE(db.address6);
+  EXPECT_EQ(db.probes.size(), 2u);
+  EXPECT_EQ(db.probes[1].kind, ProbeKind::icmp);
+  EXPECT_EQ(db.probes[1].interval, 200ms);
+  EXPECT_TRUE(c->servers[2].spare);
+  ASSERT_EQ(c->floating_ips.size(), 3u);
+  EXPECT_EQ(c->floating_ips[0].lockout_ports, std::vector<uint16_t>{22});
+  EXPECT_EQ(c->floating_ips[1].mode, state::FipMode::stateless_nat);
+  EXPECT_EQ(c->floating_ips[2].mode, state::FipMode::route);
+  ASSERT_EQ(c->engine.management_prefixes.size(), 1u);
+  EXPECT_EQ(c->engine.management_prefixes[0].str(), "10.255.0.0/16");
+}
+
+TEST(Config, SyntaxErrorsHaveTheirPosition) {
+  std::string e = errors_of("[engine]\nnft_table = \"fipd\n");
+  EXPECT_NE(e.find("t.toml:2:"), std::string::npos) << e;
+}
+
+TEST(Config, EveryErrorIsListedWithLineAndColumn) {
+  std::string e = errors_of(R"([probe_defaults]
+intervall = "1s"
+timeout = 5
+
+[[server]]
+name = "web-1"
+address = "10.0.0.300"
+probe = { kind = "smtp", port = 0, path = "healthz", rise = 0, interval = "0ms" }
+
+[[server]]
+name = "web-1"
+address = "10.0.0.12"
+
+[[floating_ip]]
+address = "203.0.113.10"
+server = "web-9"
+
+[[floating_ip]]
+address = "203.0.113.10"
+server = "web-1"
+mode = "magic"
+lockout_ports = [22, 70000]
+)");
+  for (const char* want : {
+           "t.toml:2:1: [probe_defaults]: unknown key 'intervall'",
+           "t.toml:3:11: [probe_defaults]: timeout: expected a duration string with a unit",
+           "t.toml:7:11: server 'web-1': address: '10.0.0.300' is not an IPv4 or IPv6 address",
+           "server 'web-1': probe: kind: unknown probe kind 'smtp'",
+           "server 'web-1': probe: port: expected an integer from 1 to 65535, got 0",
+           "server 'web-1': probe: path: 'healthz' must start with '/'",
+           "server 'web-1': probe: rise: expected an integer from 1 to 100, got 0",
+           "server 'web-1': probe: interval: '0ms' is not a duration: must be at least 1us",
+           "t.toml:10:1: server 'web-1': the name is already used by the server at line 5",
+           "t.toml:14:1: floating_ip 203.0.113.10: server: unknown server 'web-9'",
+           "floating_ip 203.0.113.10: duplicate floating IP (first at line 14)",
+           "floating_ip 203.0.113.10: mode: unknown mode 'magic'",
+           "floating_ip 203.0.113.10: lockout_ports: expected integers from 1 to 65535",
+       })
+    EXPECT_NE(e.find(want), std::string::npos) << "missing: " << want << "\nin:\n" << e;
+}
+
+TEST(Config, FamilyMismatchIsAnError) {
+  std::string e = errors_of(R"([[server]]
+name = "web-1"
+address = "10.0.0.11"
+[[floating_ip]]
+address = "2001:db8:f::10"
+server = "web-1"
+)");
+  EXPECT_NE(e.find("t.toml:4:1: floating_ip 2001:db8:f::10: an IPv6 floating IP needs an IPv6 address on server 'web-1'"),
+            std::string::npos)
+      << e;
+}
+
+TEST(Config, ReferencesAndAddressesAreChecked) {
+  std::string e = errors_of(R"([[server]]
+name = "a"
+address = "10.0.0.11"
+standby = "a"
+[[server]]
+name = "b"
+address = ["10.0.0.11", "10.0.0.12"]
+standby = "zz"
+[[server]]
+name = "bad name!"
+address = "10.0.0.13"
+[[server]]
+address = "10.0.0.14"
+[[floating_ip]]
+address = "10.0.0.13"
+server = "a"
+)");
+  for (const char* want : {"server 'a': standby: a server cannot be its own standby",
+                           "server 'b': address: at most one IPv4 and one IPv6 address",
+                           "server 'b': standby: unknown server 'zz'",
+                           "name: 'bad name!' must be 1 to 63 letters",
+                           "t.toml:12:1: [[server]]: name is missing",
+                           "floating_ip 10.0.0.13: the address is also a server's address"})
+    EXPECT_NE(e.find(want), std::string::npos) << "missing: " << want << "\nin:\n" << e;
+}
+
+TEST(Config, WrongSectionShapesAreReported) {
+  EXPECT_NE(errors_of("engine = 3\n").find("engine: expected a [engine] table"), std::string::npos);
+  EXPECT_NE(errors_of("[server]\nname = \"x\"\n").find("server: expected [[server]] entries"), std::string::npos);
+  EXPECT_NE(errors_of("[unknown]\n").find("top level: unknown key 'unknown'"), std::string::npos);
+}
+
+TEST(Config, UnreadableFileIsOneError) {
+  auto r = load_config("/nonexistent/fipd.toml");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error()[0].str().find("/nonexistent/fipd.toml:0:0: cannot read the file"), std::string::npos);
+}
+
+TEST(Config, AnEmptyFileIsAValidEngineWithNothingToDo) {
+  auto c = parse_config("", "empty.toml");
+  ASSERT_TRUE(c);
+  EXPECT_TRUE(c->servers.empty());
+  EXPECT_EQ(c->engine.nft_table, "fipd");
+}
+
+}  // namespace
+}  // namespace fipd::config
