@@ -1,0 +1,220 @@
+#include "src/state/runtime_state.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace fipd::state {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kVersion = 1;
+
+std::optional<Maintenance> maintenance_from(std::string_view s) {
+  for (Maintenance m : {Maintenance::none, Maintenance::manual, Maintenance::failed, Maintenance::rebuild})
+    if (to_string(m) == s) return m;
+  return std::nullopt;
+}
+
+std::optional<FipMode> mode_from(std::string_view s) {
+  for (FipMode m : {FipMode::nat, FipMode::stateless_nat, FipMode::route})
+    if (to_string(m) == s) return m;
+  return std::nullopt;
+}
+
+// Reads fields with their path, so an error says exactly what is wrong.
+// Parsing uses nlohmann's non-throwing calls only.
+class Reader {
+ public:
+  explicit Reader(std::string file) : file_(std::move(file)) {}
+  std::optional<nl::Error> error;
+
+  bool fail(const std::string& path, const std::string& what) {
+    if (!error) error = nl::Error{EINVAL, file_ + ": " + path + ": " + what};
+    return false;
+  }
+  bool str(const json& j, const char* key, const std::string& path, std::string& out, bool required = true) {
+    auto it = j.find(key);
+    if (it == j.end()) return required ? fail(path + "." + key, "missing") : true;
+    if (!it->is_string()) return fail(path + "." + key, "expected a string");
+    out = it->get<std::string>();
+    return true;
+  }
+  bool address(const json& j, const char* key, const std::string& path, IpAddress& out) {
+    std::string s;
+    if (!str(j, key, path, s)) return false;
+    auto a = IpAddress::parse(s);
+    if (!a) return fail(path + "." + key, a.error().context);
+    out = *a;
+    return true;
+  }
+  bool boolean(const json& j, const char* key, const std::string& path, bool& out) {
+    auto it = j.find(key);
+    if (it == j.end()) return true;
+    if (!it->is_boolean()) return fail(path + "." + key, "expected true or false");
+    out = it->get<bool>();
+    return true;
+  }
+  const json* array(const json& j, const char* key) {
+    auto it = j.find(key);
+    if (it == j.end()) return nullptr;
+    if (!it->is_array()) {
+      fail(key, "expected an array");
+      return nullptr;
+    }
+    return &*it;
+  }
+  const json* object(const json& j, const char* key) {
+    auto it = j.find(key);
+    if (it == j.end()) return nullptr;
+    if (!it->is_object()) {
+      fail(key, "expected an object");
+      return nullptr;
+    }
+    return &*it;
+  }
+
+ private:
+  std::string file_;
+};
+
+json ports_json(const std::vector<uint16_t>& ports) { return json(ports); }
+
+}  // namespace
+
+std::string to_json(const RuntimeState& s) {
+  json j;
+  j["version"] = kVersion;
+  json& a = j["assignments"] = json::object();
+  for (const auto& [addr, as] : s.assignments) {
+    json e = {{"server", as.server}, {"configured_server", as.configured_server}};
+    if (!as.pin.empty()) e["pin"] = as.pin;
+    a[addr.str()] = e;
+  }
+  json& sv = j["servers"] = json::object();
+  for (const auto& [name, rt] : s.servers)
+    sv[name] = {{"maintenance", to_string(rt.maintenance)}, {"draining", rt.draining}};
+  json& added = j["added_servers"] = json::array();
+  for (const auto& x : s.added_servers) {
+    json e = {{"name", x.name}, {"address", x.address.str()}, {"spare", x.spare}};
+    if (x.address6) e["address6"] = x.address6->str();
+    if (!x.standby.empty()) e["standby"] = x.standby;
+    if (!x.replaces.empty()) e["replaces"] = x.replaces;
+    added.push_back(e);
+  }
+  j["removed_servers"] = s.removed_servers;
+  json& af = j["added_floating_ips"] = json::array();
+  for (const auto& x : s.added_fips)
+    af.push_back({{"address", x.address.str()}, {"server", x.server}, {"mode", to_string(x.mode)},
+                  {"lockout_ports", ports_json(x.lockout_ports)}});
+  json& rf = j["removed_floating_ips"] = json::array();
+  for (const auto& x : s.removed_fips) rf.push_back(x.str());
+  if (!s.extra.empty()) {
+    json extra = json::parse(s.extra, nullptr, false);
+    if (!extra.is_discarded()) j["extra"] = extra;
+  }
+  return j.dump(1) + "\n";
+}
+
+nl::Result<RuntimeState> from_json(std::string_view text, const std::string& file) {
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return nl::fail(EINVAL, file + ": not a JSON object");
+  Reader r(file);
+  RuntimeState s;
+  if (auto v = j.find("version"); v == j.end() || !v->is_number_integer() || v->get<int>() != kVersion)
+    return nl::fail(EINVAL, file + ": version: expected " + std::to_string(kVersion));
+  if (const json* a = r.object(j, "assignments")) {
+    for (const auto& [key, e] : a->items()) {
+      std::string path = "assignments." + key;
+      auto addr = IpAddress::parse(key);
+      if (!addr) {
+        r.fail(path, addr.error().context);
+        break;
+      }
+      Assignment as;
+      if (!e.is_object() || !r.str(e, "server", path, as.server) ||
+          !r.str(e, "configured_server", path, as.configured_server) || !r.str(e, "pin", path, as.pin, false))
+        break;
+      s.assignments[*addr] = as;
+    }
+  }
+  if (const json* sv = r.object(j, "servers")) {
+    for (const auto& [name, e] : sv->items()) {
+      ServerRuntime rt;
+      std::string m;
+      std::string path = "servers." + name;
+      if (!e.is_object() || !r.str(e, "maintenance", path, m) || !r.boolean(e, "draining", path, rt.draining)) break;
+      auto mm = maintenance_from(m);
+      if (!mm) {
+        r.fail(path + ".maintenance", "unknown value '" + m + "'");
+        break;
+      }
+      rt.maintenance = *mm;
+      s.servers[name] = rt;
+    }
+  }
+  if (const json* added = r.array(j, "added_servers")) {
+    for (const auto& e : *added) {
+      AddedServer x;
+      std::string path = "added_servers[]";
+      if (!e.is_object() || !r.str(e, "name", path, x.name) || !r.address(e, "address", path, x.address) ||
+          !r.boolean(e, "spare", path, x.spare) || !r.str(e, "standby", path, x.standby, false) ||
+          !r.str(e, "replaces", path, x.replaces, false))
+        break;
+      if (e.contains("address6")) {
+        IpAddress a6;
+        if (!r.address(e, "address6", path, a6)) break;
+        x.address6 = a6;
+      }
+      s.added_servers.push_back(std::move(x));
+    }
+  }
+  if (const json* rs = r.array(j, "removed_servers"))
+    for (const auto& e : *rs) {
+      if (!e.is_string()) {
+        r.fail("removed_servers[]", "expected a string");
+        break;
+      }
+      s.removed_servers.push_back(e.get<std::string>());
+    }
+  if (const json* af = r.array(j, "added_floating_ips")) {
+    for (const auto& e : *af) {
+      AddedFip x;
+      std::string path = "added_floating_ips[]", mode;
+      if (!e.is_object() || !r.address(e, "address", path, x.address) || !r.str(e, "server", path, x.server) ||
+          !r.str(e, "mode", path, mode))
+        break;
+      auto m = mode_from(mode);
+      if (!m) {
+        r.fail(path + ".mode", "unknown value '" + mode + "'");
+        break;
+      }
+      x.mode = *m;
+      if (auto p = e.find("lockout_ports"); p != e.end()) {
+        if (!p->is_array()) {
+          r.fail(path + ".lockout_ports", "expected an array");
+          break;
+        }
+        for (const auto& port : *p)
+          if (port.is_number_unsigned() && port.get<unsigned>() >= 1 && port.get<unsigned>() <= 65535)
+            x.lockout_ports.push_back(static_cast<uint16_t>(port.get<unsigned>()));
+          else
+            r.fail(path + ".lockout_ports", "expected ports from 1 to 65535");
+      }
+      s.added_fips.push_back(std::move(x));
+    }
+  }
+  if (const json* rf = r.array(j, "removed_floating_ips"))
+    for (const auto& e : *rf) {
+      auto a = e.is_string() ? IpAddress::parse(e.get<std::string>()) : nl::fail(EINVAL, "expected an address string");
+      if (!a) {
+        r.fail("removed_floating_ips[]", a.error().context);
+        break;
+      }
+      s.removed_fips.push_back(*a);
+    }
+  if (auto x = j.find("extra"); x != j.end()) s.extra = x->dump();
+  if (r.error) return std::unexpected(*r.error);
+  return s;
+}
+
+}  // namespace fipd::state

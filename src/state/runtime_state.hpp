@@ -1,0 +1,77 @@
+// What fipd decided at runtime, kept across restarts: where each floating IP
+// points now, pins, maintenance and drains, and servers and floating IPs
+// added or removed through the control socket.
+//
+// How it combines with the configuration file (also in README.md):
+// the file defines servers and floating IPs; this state overlays runtime
+// decisions on top. An assignment made at runtime (a failover, a move) wins
+// over the file's `server = ...` as long as the file's value is the one it
+// was made against; when an operator edits the file's `server` for that
+// floating IP, the edit wins. Runtime additions and removals persist until
+// the same name or address is edited in the file.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "netlink/error.hpp"
+#include "netlink/ip_address.hpp"
+#include "src/state/model.hpp"
+
+namespace fipd::state {
+
+struct Assignment {
+  std::string server;             // where it points now
+  std::string configured_server;  // the file's `server` when this was decided
+  std::string pin;
+
+  friend bool operator==(const Assignment&, const Assignment&) = default;
+};
+
+struct ServerRuntime {
+  Maintenance maintenance = Maintenance::none;
+  bool draining = false;
+
+  friend bool operator==(const ServerRuntime&, const ServerRuntime&) = default;
+};
+
+struct AddedServer {
+  std::string name;
+  IpAddress address;
+  std::optional<IpAddress> address6;
+  bool spare = false;
+  std::string standby;
+  std::string replaces;  // a rebuild's replacement for this failed server
+
+  friend bool operator==(const AddedServer&, const AddedServer&) = default;
+};
+
+struct AddedFip {
+  IpAddress address;
+  std::string server;
+  FipMode mode = FipMode::nat;
+  std::vector<uint16_t> lockout_ports;
+
+  friend bool operator==(const AddedFip&, const AddedFip&) = default;
+};
+
+struct RuntimeState {
+  std::map<IpAddress, Assignment> assignments;
+  std::map<std::string, ServerRuntime> servers;
+  std::vector<AddedServer> added_servers;
+  std::vector<std::string> removed_servers;
+  std::vector<AddedFip> added_fips;
+  std::vector<IpAddress> removed_fips;
+  std::string extra;  // JSON kept verbatim for modules that own it (rebuilds), "" when none
+
+  friend bool operator==(const RuntimeState&, const RuntimeState&) = default;
+};
+
+// JSON text of the state, and back. Parsing never throws; errors name the
+// field ("state.json: assignments.203.0.113.10.server: expected a string").
+std::string to_json(const RuntimeState& s);
+nl::Result<RuntimeState> from_json(std::string_view text, const std::string& file);
+
+}  // namespace fipd::state

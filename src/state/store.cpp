@@ -1,0 +1,103 @@
+#include "src/state/store.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <sstream>
+
+#include "netlink/fd.hpp"
+
+namespace fipd::state {
+
+nl::Status write_file_atomically(const std::string& path, const std::string& text) {
+  std::string tmp = path + ".tmp";
+  nl::Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
+  if (!fd) return nl::fail(errno, "create " + tmp);
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return nl::fail(errno, "write " + tmp);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd.get()) != 0) return nl::fail(errno, "fsync " + tmp);
+  fd.reset();
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return nl::fail(errno, "rename " + tmp + " to " + path);
+  // The rename is durable only once the folder is.
+  size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  nl::Fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!d) return nl::fail(errno, "open folder " + dir);
+  if (::fsync(d.get()) != 0) return nl::fail(errno, "fsync folder " + dir);
+  return {};
+}
+
+FileStore::FileStore(std::string path) : path_(std::move(path)), writer_([this] { run(); }) {}
+
+FileStore::~FileStore() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  writer_.join();  // run() writes what is pending before it stops
+}
+
+nl::Result<std::optional<RuntimeState>> FileStore::load() {
+  std::ifstream in(path_, std::ios::binary);
+  if (!in) {
+    if (errno == ENOENT) return std::optional<RuntimeState>{};
+    return nl::fail(errno, "read state file " + path_);
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  auto s = from_json(text.str(), path_);
+  if (!s) return std::unexpected(s.error());
+  return std::optional<RuntimeState>(std::move(*s));
+}
+
+void FileStore::save(const RuntimeState& s) {
+  std::string text = to_json(s);
+  {
+    std::lock_guard lock(mu_);
+    pending_ = std::move(text);
+  }
+  cv_.notify_all();
+}
+
+nl::Status FileStore::flush() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return !pending_ && !busy_; });
+  if (last_error_) return std::unexpected(*last_error_);
+  return {};
+}
+
+void FileStore::run() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [&] { return pending_ || stop_; });
+    if (!pending_) return;  // stopping with nothing left to write
+    std::string text = std::move(*pending_);
+    pending_.reset();
+    busy_ = true;
+    lock.unlock();
+    nl::Status r = write_file(text);
+    lock.lock();
+    busy_ = false;
+    if (r) {
+      last_error_.reset();
+    } else {
+      last_error_ = r.error();
+      ++write_errors_;
+    }
+    cv_.notify_all();
+  }
+}
+
+nl::Status FileStore::write_file(const std::string& text) { return write_file_atomically(path_, text); }
+
+}  // namespace fipd::state

@@ -1,0 +1,70 @@
+// Where RuntimeState is kept. An interface, so that a second implementation
+// can keep it in etcd (leases and watches, several routers agreeing on every
+// assignment) without the engine changing.
+//
+// FileStore writes the state as JSON atomically: a temporary file in the
+// same folder, fsync, rename over the old one, fsync of the folder. A crash
+// at any point leaves either the old or the new file, never a torn one. The
+// write runs on a writer thread, because fsync can take tens of milliseconds
+// and the engine loop must not stop probing meanwhile. save() hands the
+// thread the newest text (latest wins: intermediate states need not all
+// reach the disk, only the last one) and returns at once.
+//
+// Threads: save(), load(), flush() are called from the engine loop; the
+// writer thread only writes files. Failures of the background write are
+// reported by the next flush() and counted in write_errors().
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "src/state/runtime_state.hpp"
+
+namespace fipd::state {
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  // The saved state, or nullopt when nothing was saved yet.
+  virtual nl::Result<std::optional<RuntimeState>> load() = 0;
+  // Schedules the state to be saved; returns at once.
+  virtual void save(const RuntimeState& s) = 0;
+  // Waits until the last save is durable; its error if it failed.
+  virtual nl::Status flush() = 0;
+};
+
+class FileStore final : public Store {
+ public:
+  explicit FileStore(std::string path);
+  ~FileStore() override;
+  nl::Result<std::optional<RuntimeState>> load() override;
+  void save(const RuntimeState& s) override;
+  nl::Status flush() override;
+  uint64_t write_errors() const { return write_errors_.load(); }
+  const std::string& path() const { return path_; }
+
+ private:
+  void run();
+  nl::Status write_file(const std::string& text);
+
+  std::string path_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::optional<std::string> pending_;  // newest text not yet written
+  bool busy_ = false;                   // the writer holds a text
+  bool stop_ = false;
+  std::optional<nl::Error> last_error_;
+  std::atomic<uint64_t> write_errors_{0};
+  std::thread writer_;
+};
+
+// Writes `text` to `path` atomically and durably (see FileStore). Also used
+// by anything else that must not leave a torn file.
+nl::Status write_file_atomically(const std::string& path, const std::string& text);
+
+}  // namespace fipd::state

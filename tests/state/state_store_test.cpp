@@ -1,0 +1,125 @@
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "src/state/store.hpp"
+
+namespace fipd::state {
+namespace {
+
+IpAddress ip(const char* s) { return *IpAddress::parse(s); }
+
+RuntimeState sample() {
+  RuntimeState s;
+  s.assignments[ip("203.0.113.10")] = {.server = "spare-1", .configured_server = "web-1", .pin = ""};
+  s.assignments[ip("2001:db8:f::10")] = {.server = "web-2", .configured_server = "web-2", .pin = "web-2"};
+  s.servers["web-1"] = {.maintenance = Maintenance::failed, .draining = false};
+  s.servers["web-3"] = {.maintenance = Maintenance::none, .draining = true};
+  s.added_servers.push_back({.name = "web-4", .address = ip("10.0.0.14"), .address6 = ip("fd00::14"),
+                             .spare = false, .standby = "", .replaces = "web-1"});
+  s.removed_servers = {"old-1"};
+  s.added_fips.push_back({.address = ip("203.0.113.44"), .server = "web-4", .mode = FipMode::stateless_nat,
+                          .lockout_ports = {22, 3389}});
+  s.removed_fips = {ip("203.0.113.99")};
+  s.extra = R"({"rebuilds":[{"id":"r1"}]})";
+  return s;
+}
+
+class TempDir : public testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/fipd-state-XXXXXX";
+    dir = mkdtemp(tmpl);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir); }
+  std::string dir;
+};
+
+TEST(RuntimeState, RoundTripsThroughJson) {
+  RuntimeState s = sample();
+  auto back = from_json(to_json(s), "state.json");
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(*back, s);
+}
+
+TEST(RuntimeState, BadFieldsAreNamedByPath) {
+  struct Case {
+    const char* text;
+    const char* want;
+  } cases[] = {
+      {"[]", "state.json: not a JSON object"},
+      {"{", "state.json: not a JSON object"},
+      {R"({"version": 7})", "version: expected 1"},
+      {R"({"version":1,"assignments":{"203.0.113.10":{"server":3,"configured_server":"a"}}})",
+       "assignments.203.0.113.10.server: expected a string"},
+      {R"({"version":1,"assignments":{"nonsense":{"server":"a","configured_server":"a"}}})",
+       "assignments.nonsense: 'nonsense' is not an IPv4 or IPv6 address"},
+      {R"({"version":1,"servers":{"a":{"maintenance":"lunch","draining":false}}})",
+       "servers.a.maintenance: unknown value 'lunch'"},
+      {R"({"version":1,"added_floating_ips":[{"address":"203.0.113.1","server":"a","mode":"nat","lockout_ports":[0]}]})",
+       "lockout_ports: expected ports from 1 to 65535"},
+  };
+  for (const auto& c : cases) {
+    auto r = from_json(c.text, "state.json");
+    ASSERT_FALSE(r) << c.text;
+    EXPECT_NE(r.error().context.find(c.want), std::string::npos) << r.error().context;
+  }
+}
+
+TEST_F(TempDir, StoreSavesTheLatestStateDurablyAndLoadsIt) {
+  FileStore store(dir + "/state.json");
+  auto none = store.load();
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->has_value()) << "no file yet is not an error";
+  RuntimeState s = sample();
+  for (int i = 0; i < 100; ++i) {
+    s.removed_servers = {"old-" + std::to_string(i)};
+    store.save(s);
+  }
+  ASSERT_TRUE(store.flush());
+  auto loaded = store.load();
+  ASSERT_TRUE(loaded && loaded->has_value());
+  EXPECT_EQ(**loaded, s) << "the last save wins";
+  EXPECT_FALSE(std::filesystem::exists(dir + "/state.json.tmp"));
+}
+
+TEST_F(TempDir, StoreWritesPendingStateWhenDestroyed) {
+  RuntimeState s = sample();
+  {
+    FileStore store(dir + "/state.json");
+    store.save(s);
+  }
+  FileStore again(dir + "/state.json");
+  auto loaded = again.load();
+  ASSERT_TRUE(loaded && loaded->has_value());
+  EXPECT_EQ(**loaded, s);
+}
+
+TEST_F(TempDir, WriteFailureIsReportedAndTheOldFileKept) {
+  std::string path = dir + "/state.json";
+  ASSERT_TRUE(write_file_atomically(path, "old"));
+  FileStore store(dir + "/missing/state.json");
+  store.save(sample());
+  auto r = store.flush();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ENOENT);
+  EXPECT_EQ(store.write_errors(), 1u);
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(text, "old");
+}
+
+TEST_F(TempDir, CorruptFileIsAnErrorNotAnEmptyState) {
+  std::string path = dir + "/state.json";
+  ASSERT_TRUE(write_file_atomically(path, "{\"version\":1,\"assignments\":[]}"));
+  FileStore store(path);
+  auto r = store.load();
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().context.find("assignments: expected an object"), std::string::npos) << r.error().context;
+}
+
+}  // namespace
+}  // namespace fipd::state
