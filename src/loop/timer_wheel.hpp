@@ -2,11 +2,11 @@
 // cancel, and a cost between fires that does not grow with the number of
 // timers (10,000 probe schedules cost nothing while none is due).
 //
-// Design. Time is counted in ticks of 2^16 ns (65.5 µs): fine enough for
-// millisecond probe intervals, coarse enough that the first level spans 4 ms
-// and a 100 ms probe schedule moves between levels at most twice. Six levels
-// of 64 slots cover 2^36 ticks (52 days); anything further waits in a "far"
-// list. A timer sits at the level of the highest 6-bit digit in which its
+// Design. Time is counted in ticks of 2^12 ns (4.1 µs): timers fire within
+// a few µs of their deadline, and the levels span 262 µs, 16.8 ms, 1.07 s,
+// 69 s, 73 min and 78 h, so a 100 ms probe schedule moves down twice before
+// it fires (a list move each). Six levels of 64 slots cover 2^36 ticks;
+// anything further waits in a "far" list. A timer sits at the level of the highest 6-bit digit in which its
 // expiry tick differs from the current tick, in the slot of that digit. So
 // every occupied slot lies ahead of the current digit of its level, the next
 // slot to visit is found with one count-trailing-zeros per level, and when
@@ -29,7 +29,7 @@ namespace fipd::loop {
 class TimerWheel {
  public:
   using Handle = uint32_t;
-  static constexpr int kTickShift = 16;
+  static constexpr int kTickShift = 12;
   static constexpr int kSlotBits = 6;
   static constexpr int kSlots = 1 << kSlotBits;
   static constexpr int kLevels = 6;

@@ -70,11 +70,11 @@ TEST(TimerWheel, CancelFromInsideAnotherTimersCallback) {
 
 TEST(TimerWheel, FarTimersWaitInTheFarListAndStillFire) {
   TimerWheel w(at(0ms));
-  auto far = at(std::chrono::hours(24 * 60));  // beyond 2^36 ticks
+  auto far = at(std::chrono::hours(24 * 5));  // beyond 2^36 ticks
   w.add(far, 1);
   int fires = 0;
   TimePoint t = at(0ms);
-  for (int i = 0; i < 200 && fires == 0; ++i) {
+  for (int i = 0; i < 400 && fires == 0; ++i) {
     auto wake = w.next_wakeup();
     ASSERT_TRUE(wake);
     ASSERT_LE(*wake, far + kTick);

@@ -1,0 +1,74 @@
+// What to probe: servers and their probes, as the configuration and the
+// control socket describe them, and their validation.
+//
+// Plain data, immutable once handed to the engine. validate() is the one
+// place that decides what is acceptable; its errors name the server, the
+// probe and the field: "server web-1: probe 0: timeout: '0ms' must be > 0".
+//
+// Decision: a timeout longer than the interval is allowed. Probes of one
+// server then overlap (interval 2ms, timeout 20ms is the way to see a silent
+// server within ~25 ms while a refused connection is seen within 2 ms); the
+// engine's in-flight bound keeps the overlap finite.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "netlink/error.hpp"
+#include "netlink/ip_address.hpp"
+#include "src/loop/clock.hpp"
+
+namespace fipd::probe {
+
+using loop::Duration;
+using nl::Result;
+using nl::Status;
+using namespace std::chrono_literals;
+
+enum class ProbeKind : uint8_t { tcp, http, udp, icmp };
+const char* kind_name(ProbeKind k);
+// "tcp", "http", "udp", "icmp"; anything else is an EINVAL Error quoting it.
+Result<ProbeKind> parse_probe_kind(std::string_view text);
+
+struct ProbeSpec {
+  ProbeKind kind = ProbeKind::tcp;
+  uint16_t port = 0;  // tcp, http, udp; none for icmp
+  Duration interval = 1s;
+  Duration timeout = 500ms;
+  Duration fastinter = 0ms;  // while changing state; 0: the interval
+  Duration downinter = 0ms;  // while down; 0: the interval
+  unsigned rise = 2;
+  unsigned fall = 3;
+  unsigned spread_percent = 10;  // each interval is varied by up to this much, both ways
+  // tcp: bytes sent once connected; udp: the datagram. expect: the reply's
+  // required prefix (tcp, udp); empty for tcp: connecting is enough.
+  std::string send;
+  std::string expect;
+  // http: GET of path with Host: host (empty: the server's address);
+  // success only on one of `http_status` (empty: any 2xx or 3xx).
+  std::string http_path = "/";
+  std::string http_host;
+  std::vector<uint16_t> http_status;
+  // Where probes leave from: a source address, a device (SO_BINDTODEVICE),
+  // a firewall mark (SO_MARK; 0 sets none).
+  std::optional<nl::IpAddress> source;
+  std::string device;
+  uint32_t mark = 0;
+
+  Duration fast_interval() const { return fastinter.count() > 0 ? fastinter : interval; }
+  Duration down_interval() const { return downinter.count() > 0 ? downinter : interval; }
+};
+
+struct ServerSpec {
+  std::string id;  // unique in the engine: "web-1"
+  nl::IpAddress address;
+  std::vector<ProbeSpec> probes;
+};
+
+// EINVAL with "server ID: probe N: FIELD: ..." for the first problem found.
+Status validate(const ServerSpec& server);
+
+}  // namespace fipd::probe

@@ -1,0 +1,133 @@
+// Parsing durations and validating probe specs: every error names the server,
+// the probe and the field, and quotes the value.
+#include <gtest/gtest.h>
+
+#include "src/probe/duration.hpp"
+#include "src/probe/health.hpp"
+#include "src/probe/spec.hpp"
+
+namespace fipd::probe {
+namespace {
+
+TEST(Duration, ParsesUnits) {
+  EXPECT_EQ(*parse_duration("2ms"), 2ms);
+  EXPECT_EQ(*parse_duration("500ms"), 500ms);
+  EXPECT_EQ(*parse_duration("1s"), 1s);
+  EXPECT_EQ(*parse_duration("250us"), 250us);
+  EXPECT_EQ(*parse_duration("250\u00b5s"), 250us);
+  EXPECT_EQ(*parse_duration("5m"), std::chrono::minutes(5));
+  EXPECT_EQ(*parse_duration("1h"), std::chrono::hours(1));
+  EXPECT_EQ(*parse_duration("10ns"), 10ns);
+  EXPECT_EQ(*parse_duration("1.5s"), 1500ms);
+  EXPECT_EQ(*parse_duration("0.25ms"), 250us);
+  EXPECT_EQ(*parse_duration("1m30s"), 90s);
+  EXPECT_EQ(*parse_duration("0ms"), 0ms);
+  EXPECT_EQ(*parse_duration("-5ms"), -5ms);
+}
+
+TEST(Duration, RefusesWhatIsNotADuration) {
+  for (const char* bad : {"", "5", "ms", "5 ms", "5parsecs", "1.s.", "--5ms", "99999999999999999999h", "1e3ms"}) {
+    auto d = parse_duration(bad);
+    ASSERT_FALSE(d.has_value()) << bad;
+    EXPECT_EQ(d.error().code, EINVAL);
+    EXPECT_NE(d.error().context.find(std::string("'") + bad + "'"), std::string::npos) << d.error().context;
+  }
+  EXPECT_NE(parse_duration("5parsecs").error().context.find("unknown unit 'parsecs'"), std::string::npos);
+}
+
+TEST(Duration, FormatsToWhatItParses) {
+  for (Duration d : {Duration(2ms), Duration(1s), Duration(90s), Duration(1500ms), Duration(250us), Duration(7ns),
+                     Duration(std::chrono::hours(3)), Duration(-20ms)}) {
+    auto back = parse_duration(format_duration(d));
+    ASSERT_TRUE(back.has_value()) << format_duration(d);
+    EXPECT_EQ(*back, d) << format_duration(d);
+  }
+  EXPECT_EQ(format_duration(0ms), "0ms");
+  EXPECT_EQ(format_duration(90s), "1m30s");
+  EXPECT_EQ(format_duration(2ms), "2ms");
+}
+
+ServerSpec web(ProbeSpec p) {
+  return ServerSpec{.id = "web-1", .address = *nl::IpAddress::parse("10.0.1.2"), .probes = {std::move(p)}};
+}
+
+std::string error_of(const ServerSpec& s) {
+  auto r = validate(s);
+  return r ? std::string("(valid)") : r.error().context;
+}
+
+TEST(Spec, ValidSpecsPass) {
+  EXPECT_TRUE(validate(web({.kind = ProbeKind::tcp, .port = 80})));
+  EXPECT_TRUE(validate(web({.kind = ProbeKind::icmp})));
+  EXPECT_TRUE(validate(web({.kind = ProbeKind::http, .port = 80, .http_path = "/health", .http_status = {200, 204}})));
+  // A timeout longer than the interval is allowed: probes overlap.
+  EXPECT_TRUE(validate(web({.kind = ProbeKind::udp, .port = 53, .interval = 2ms, .timeout = 20ms})));
+}
+
+TEST(Spec, ErrorsNameServerProbeAndField) {
+  EXPECT_EQ(error_of(web({.kind = ProbeKind::tcp, .port = 80, .timeout = 0ms})),
+            "server web-1: probe 0: timeout: '0ms' must be > 0");
+  EXPECT_EQ(error_of(web({.kind = ProbeKind::tcp, .port = 80, .interval = -5ms})),
+            "server web-1: probe 0: interval: '-5ms' must be > 0");
+  EXPECT_EQ(error_of(web({.kind = ProbeKind::tcp, .port = 0})), "server web-1: probe 0: port: 0 must be in 1..65535");
+  EXPECT_EQ(error_of(web({.kind = ProbeKind::tcp, .port = 80, .rise = 0})), "server web-1: probe 0: rise: 0 must be >= 1");
+  EXPECT_EQ(error_of(web({.kind = ProbeKind::tcp, .port = 80, .fall = 0})), "server web-1: probe 0: fall: 0 must be >= 1");
+  EXPECT_EQ(error_of(web({.kind = ProbeKind::http, .port = 80, .http_path = "health"})),
+            "server web-1: probe 0: http path: 'health' must start with '/'");
+  EXPECT_EQ(error_of(web({.kind = static_cast<ProbeKind>(9), .port = 80})),
+            "server web-1: probe 0: kind: unknown kind 9 (use tcp, http, udp, icmp)");
+  EXPECT_EQ(error_of(web({.kind = ProbeKind::tcp, .port = 80, .spread_percent = 80})),
+            "server web-1: probe 0: spread: 80% must be <= 50%");
+  EXPECT_EQ(error_of(web({.kind = ProbeKind::tcp, .port = 80, .source = *nl::IpAddress::parse("fd00::1")})),
+            "server web-1: probe 0: source: fd00::1 is not an IPv4 address like the server's 10.0.1.2");
+  ServerSpec two = web({.kind = ProbeKind::tcp, .port = 80});
+  two.probes.push_back({.kind = ProbeKind::http, .port = 80, .http_status = {700}});
+  EXPECT_EQ(error_of(two), "server web-1: probe 1: http status: 700 is not an HTTP status (100..599)");
+  EXPECT_EQ(error_of(ServerSpec{.id = "web-2", .address = {}, .probes = {}}),
+            "server web-2: probes: at least one probe is needed");
+}
+
+TEST(Spec, ProbeKindParser) {
+  EXPECT_EQ(*parse_probe_kind("http"), ProbeKind::http);
+  auto bad = parse_probe_kind("gopher");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().context, "unknown probe kind 'gopher' (use tcp, http, udp, icmp)");
+}
+
+TEST(Hysteresis, RiseAndFall) {
+  Hysteresis h(2, 3);
+  EXPECT_EQ(h.state(), Health::unknown);
+  EXPECT_EQ(h.apply(true), Health::unknown);
+  EXPECT_EQ(h.apply(true), Health::up);
+  EXPECT_EQ(h.apply(false), Health::suspect);
+  EXPECT_TRUE(h.transitioning());
+  EXPECT_EQ(h.apply(true), Health::up) << "one success clears the doubt of an up server";
+  EXPECT_EQ(h.apply(false), Health::suspect);
+  EXPECT_EQ(h.apply(false), Health::suspect);
+  EXPECT_EQ(h.apply(false), Health::down);
+  EXPECT_FALSE(h.transitioning());
+  EXPECT_EQ(h.apply(true), Health::down);
+  EXPECT_TRUE(h.transitioning());
+  EXPECT_EQ(h.apply(false), Health::down);
+  EXPECT_EQ(h.apply(true), Health::down);
+  EXPECT_EQ(h.apply(true), Health::up);
+}
+
+TEST(Hysteresis, SignalMakesSuspectButNotFromDown) {
+  Hysteresis unknown(2, 3);
+  EXPECT_EQ(unknown.suspect(), Health::suspect);
+  EXPECT_EQ(unknown.apply(true), Health::suspect) << "never up yet: rise successes are still needed";
+  EXPECT_EQ(unknown.apply(true), Health::up);
+  Hysteresis down(1, 1);
+  EXPECT_EQ(down.apply(false), Health::down);
+  EXPECT_EQ(down.suspect(), Health::down);
+}
+
+TEST(Cause, Describe) {
+  EXPECT_EQ(describe(Cause::bad_status, 503), "bad status 503");
+  EXPECT_EQ(describe(Cause::timeout, 0), "timeout");
+  EXPECT_EQ(describe(Cause::local_error, ENODEV), "local error ENODEV");
+}
+
+}  // namespace
+}  // namespace fipd::probe
