@@ -179,7 +179,7 @@ void commit(Inventory& inv, const Plan& plan, TimePoint now) {
       FloatingIp* f = inv.fip(a);
       f->recent_moves.push_back(now);
       // Keep the history bounded: only moves inside any sane window matter.
-      while (f->recent_moves.size() > 64) f->recent_moves.pop_front();
+      if (f->recent_moves.size() > 64) f->recent_moves.erase(f->recent_moves.begin());
       f->failing_static = false;
       f->held = false;
     }

@@ -32,14 +32,29 @@ std::string_view to_string(FipMode m) {
 }
 
 bool Inventory::add_server(Server s) {
+  if (servers_.contains(s.name) || by_address_.contains(s.address) ||
+      (s.address6 && by_address_.contains(*s.address6)))
+    return false;
+  by_address_[s.address] = s.name;
+  if (s.address6) by_address_[*s.address6] = s.name;
   std::string name = s.name;
-  return servers_.emplace(std::move(name), std::move(s)).second;
+  servers_.emplace(std::move(name), std::move(s));
+  return true;
+}
+
+const Server* Inventory::server_by_address(const IpAddress& a) const {
+  auto it = by_address_.find(a);
+  return it == by_address_.end() ? nullptr : server(it->second);
 }
 
 bool Inventory::remove_server(const std::string& name) {
-  if (!fips_of(name).empty()) return false;
+  auto it = servers_.find(name);
+  if (it == servers_.end() || !fips_of(name).empty()) return false;
+  by_address_.erase(it->second.address);
+  if (it->second.address6) by_address_.erase(*it->second.address6);
   by_server_.erase(name);
-  return servers_.erase(name) > 0;
+  servers_.erase(it);
+  return true;
 }
 
 bool Inventory::add_fip(FloatingIp f) {

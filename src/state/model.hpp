@@ -11,7 +11,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -80,14 +79,16 @@ struct FloatingIp {
   std::vector<uint16_t> lockout_ports;
   std::string pin;  // when set, the policy never moves it
   // Runtime.
-  std::deque<TimePoint> recent_moves;  // within the flap window, oldest first
+  // Within the flap window, oldest first. A vector, not a deque: an empty
+  // deque still allocates ~600 bytes, and there may be 100,000 of these.
+  std::vector<TimePoint> recent_moves;
   bool failing_static = false;         // its server must be evacuated but no target is up
   bool held = false;                   // damping holds it where it is
 };
 
 class Inventory {
  public:
-  // Returns false when the name is taken.
+  // Returns false when the name or an address is taken.
   bool add_server(Server s);
   // Refuses (false) while floating IPs point at it.
   bool remove_server(const std::string& name);
@@ -102,6 +103,9 @@ class Inventory {
   FloatingIp* fip(const IpAddress& a);
   const FloatingIp* fip(const IpAddress& a) const;
 
+  // The server that has this address, or null.
+  const Server* server_by_address(const IpAddress& a) const;
+
   const std::map<std::string, Server>& servers() const { return servers_; }
   const std::map<IpAddress, FloatingIp>& fips() const { return fips_; }
   std::map<std::string, Server>& servers() { return servers_; }
@@ -112,6 +116,7 @@ class Inventory {
   std::map<std::string, Server> servers_;
   std::map<IpAddress, FloatingIp> fips_;
   std::unordered_map<std::string, std::set<IpAddress>> by_server_;
+  std::unordered_map<IpAddress, std::string> by_address_;
 };
 
 }  // namespace fipd::state
