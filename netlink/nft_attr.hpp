@@ -1,0 +1,47 @@
+// Small netlink attribute helpers for the nft part. libmnl's iteration
+// macros assign void* to nlattr*, which C++ refuses; these are the typed
+// equivalents.
+#pragma once
+
+#include <libmnl/libmnl.h>
+
+#include <cstring>
+#include <string_view>
+
+namespace fipd::nl::nft {
+
+// Calls f(attr) for each attribute of a message after its `offset`-byte
+// family header.
+template <class F>
+void for_each_attr(const nlmsghdr* nlh, size_t offset, F&& f) {
+  auto* start = static_cast<const char*>(mnl_nlmsg_get_payload_offset(nlh, offset));
+  auto* end = static_cast<const char*>(mnl_nlmsg_get_payload_tail(nlh));
+  for (auto* a = reinterpret_cast<const nlattr*>(start);
+       mnl_attr_ok(a, static_cast<int>(end - reinterpret_cast<const char*>(a))); a = mnl_attr_next(a))
+    f(a);
+}
+
+// Calls f(attr) for each attribute nested in `nest`.
+template <class F>
+void for_each_nested(const nlattr* nest, F&& f) {
+  auto* start = static_cast<const char*>(mnl_attr_get_payload(nest));
+  auto* end = start + mnl_attr_get_payload_len(nest);
+  for (auto* a = reinterpret_cast<const nlattr*>(start);
+       mnl_attr_ok(a, static_cast<int>(end - reinterpret_cast<const char*>(a))); a = mnl_attr_next(a))
+    f(a);
+}
+
+// A NUL-terminated string attribute from a string_view (which need not be
+// terminated), laid out as mnl_attr_put_strz() lays it out.
+inline void put_strz(nlmsghdr* nlh, uint16_t type, std::string_view s) {
+  auto* attr = static_cast<nlattr*>(mnl_nlmsg_get_payload_tail(nlh));
+  size_t payload = s.size() + 1;
+  attr->nla_type = type;
+  attr->nla_len = static_cast<uint16_t>(MNL_ATTR_HDRLEN + payload);
+  auto* data = static_cast<char*>(mnl_attr_get_payload(attr));
+  std::memcpy(data, s.data(), s.size());
+  std::memset(data + s.size(), 0, MNL_ALIGN(payload) - s.size());
+  nlh->nlmsg_len += MNL_ALIGN(attr->nla_len);
+}
+
+}  // namespace fipd::nl::nft

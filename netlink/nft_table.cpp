@@ -1,0 +1,287 @@
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <climits>
+
+#include "netlink/nft.hpp"
+#include "netlink/nft_attr.hpp"
+#include "netlink/nft_encode.hpp"
+#include "netlink/nft_schema.hpp"
+
+namespace fipd::nl::nft {
+
+namespace {
+
+// ACKs are small and come one per datagram; the buffer only has to hold one.
+constexpr size_t kAckBufferSize = 64 * 1024;
+// Room for the error ACKs of a large failed batch (each takes about 1 KiB of
+// socket memory). Past that the kernel drops them and says ENOBUFS.
+constexpr int kReceiveBuffer = 8 << 20;
+// netlink_sendmsg() refuses a datagram larger than the send buffer less a
+// little; batches of tens of thousands of changes need several MiB.
+constexpr size_t kSendBufferSlack = 4096;
+
+int get_sndbuf(int fd) {
+  int v = 0;
+  socklen_t len = sizeof(v);
+  getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, &len);
+  return v;
+}
+
+}  // namespace
+
+NftTable::NftTable(NetlinkSocket sock, std::string name)
+    : sock_(std::move(sock)), name_(std::move(name)), in_(kAckBufferSize) {}
+
+Result<NftTable> NftTable::open(TableOptions options) {
+  if (options.name.empty() || options.name.find('\0') != std::string::npos)
+    return fail(EINVAL, "table name '" + options.name + "' is empty or holds a NUL");
+  if (options.name.size() > kMaxNameLength)
+    return fail(ENAMETOOLONG, "table name of " + std::to_string(options.name.size()) +
+                                  " characters is longer than the kernel's " +
+                                  std::to_string(kMaxNameLength));
+  auto sock = NetlinkSocket::open(NETLINK_NETFILTER);
+  if (!sock) return std::unexpected(sock.error());
+  // Best effort: without it a huge failed batch may lose some error ACKs,
+  // which read_acks() notices (ENOBUFS) and reports.
+  (void)sock->set_receive_buffer(kReceiveBuffer);
+  NftTable t(std::move(*sock), std::move(options.name));
+  t.sndbuf_ = get_sndbuf(t.sock_.fd());
+  return t;
+}
+
+Status NftTable::grow_send_buffer(size_t bytes) {
+  size_t need = bytes + kSendBufferSlack;
+  if (need <= static_cast<size_t>(sndbuf_)) return {};
+  if (need > INT_MAX / 2) return fail(EMSGSIZE, "batch of " + std::to_string(bytes) + " bytes for table inet " + name_);
+  // The kernel doubles the value it is given (bookkeeping overhead); asking
+  // for `need` leaves room to spare. FORCE passes rmem/wmem_max as root.
+  int want = static_cast<int>(need);
+  if (setsockopt(sock_.fd(), SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof(want)) != 0)
+    setsockopt(sock_.fd(), SOL_SOCKET, SO_SNDBUF, &want, sizeof(want));
+  sndbuf_ = get_sndbuf(sock_.fd());
+  if (need > static_cast<size_t>(sndbuf_))
+    return fail(EMSGSIZE, "batch of " + std::to_string(bytes) + " bytes for table inet " + name_ +
+                              " exceeds the netlink send buffer of " + std::to_string(sndbuf_) + " bytes");
+  return {};
+}
+
+void NftTable::drain() {
+  for (;;) {
+    ssize_t n = recv(sock_.fd(), in_.data(), in_.size(), MSG_DONTWAIT);
+    if (n < 0 && (errno == EINTR || errno == ENOBUFS)) continue;
+    if (n < 0) break;
+  }
+  stale_replies_ = false;
+}
+
+Result<std::optional<NftTable::AckError>> NftTable::transact(uint32_t first, uint32_t last) {
+  if (stale_replies_) drain();
+  if (auto r = grow_send_buffer(out_.size()); !r) return std::unexpected(r.error());
+  if (auto r = sock_.send(out_.data(), out_.size()); !r) return std::unexpected(r.error());
+  return read_acks(first, last);
+}
+
+namespace {
+
+// The errno, failing attribute and kernel text of one error ACK.
+void parse_ack(const nlmsghdr* nlh, int& code, uint32_t& offset, std::string& kernel) {
+  auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
+  code = -err->error;
+  if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS)) return;
+  // With NETLINK_CAP_ACK (NLM_F_CAPPED) the request is not echoed, so the
+  // attributes follow its header; otherwise they follow the whole request.
+  size_t at = sizeof(nlmsgerr);
+  if (!(nlh->nlmsg_flags & NLM_F_CAPPED)) at += err->msg.nlmsg_len - NLMSG_HDRLEN;
+  for_each_attr(nlh, at, [&](const nlattr* a) {
+    if (mnl_attr_get_type(a) == NLMSGERR_ATTR_MSG) kernel = mnl_attr_get_str(a);
+    if (mnl_attr_get_type(a) == NLMSGERR_ATTR_OFFS) offset = mnl_attr_get_u32(a);
+  });
+}
+
+}  // namespace
+
+// The kernel handles a batch inside sendmsg(), so by the time send() returns
+// every answer is queued: an empty queue before `last` is answered means
+// answers were dropped (ENOBUFS), not that they are late. The poll() is a
+// guard against a kernel that ever behaves otherwise, never a normal wait.
+Result<std::optional<NftTable::AckError>> NftTable::read_acks(uint32_t first, uint32_t last) {
+  std::optional<AckError> first_error;
+  bool lost = false;
+  for (bool done = false; !done;) {
+    ssize_t n = recv(sock_.fd(), in_.data(), in_.size(), 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == ENOBUFS) {
+        lost = true;
+        continue;
+      }
+      if (errno != EAGAIN) {
+        stale_replies_ = true;
+        return fail(errno, "receive acknowledgements from table inet " + name_);
+      }
+      if (lost) break;  // what was dropped will not come
+      pollfd p{.fd = sock_.fd(), .events = POLLIN, .revents = 0};
+      if (poll(&p, 1, static_cast<int>(sock_.reply_timeout.count())) == 0) {
+        stale_replies_ = true;
+        return fail(ETIMEDOUT, "no acknowledgement from table inet " + name_);
+      }
+      continue;
+    }
+    int len = static_cast<int>(n);
+    for (auto* nlh = reinterpret_cast<const nlmsghdr*>(in_.data()); mnl_nlmsg_ok(nlh, len);
+         nlh = mnl_nlmsg_next(nlh, &len)) {
+      if (nlh->nlmsg_type != NLMSG_ERROR) continue;
+      const uint32_t seq = nlh->nlmsg_seq;
+      const bool failed = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh))->error != 0;
+      // An error outside the batch's messages is about the batch itself
+      // (its header): nothing else will come.
+      if (seq == last || (failed && seq - first > last - first)) done = true;
+      if (failed && !first_error) {
+        first_error = AckError{.seq = seq};
+        parse_ack(nlh, first_error->code, first_error->offset, first_error->kernel);
+      }
+    }
+  }
+  if (first_error || lost) drain();  // the batch's other errors may still be queued
+  if (!first_error && lost)
+    return fail(ENOBUFS, "acknowledgements from table inet " + name_ +
+                             " were dropped (receive buffer full); the batch failed, dump to resync");
+  return first_error;
+}
+
+uint16_t NftTable::failed_attribute(const AckError& e) const {
+  if (e.offset == 0) return 0;
+  int len = static_cast<int>(out_.size());
+  for (auto* nlh = reinterpret_cast<const nlmsghdr*>(out_.data()); mnl_nlmsg_ok(nlh, len);
+       nlh = mnl_nlmsg_next(nlh, &len)) {
+    if (nlh->nlmsg_seq != e.seq) continue;
+    uint16_t type = 0;
+    for_each_attr(nlh, sizeof(nfgenmsg), [&](const nlattr* a) {
+      size_t at = reinterpret_cast<const char*>(a) - reinterpret_cast<const char*>(nlh);
+      if (e.offset >= at && e.offset < at + MNL_ALIGN(a->nla_len)) type = mnl_attr_get_type(a);
+    });
+    return type;
+  }
+  return 0;
+}
+
+Error NftTable::describe_commit_error(const ElementBatch& batch, uint32_t first, const AckError& e) const {
+  std::string kernel = e.kernel.empty() ? "" : " (kernel: " + e.kernel + ")";
+  size_t index = e.seq - first;
+  if (index >= batch.size()) return Error{e.code, "transaction on table inet " + name_ + kernel};
+  const ElementChange& c = batch.changes()[index];
+  const bool add = c.op == ElementOp::add;
+  std::string set = std::string(set_noun(c.set)) + " " + std::string(set_info(c.set).name);
+  std::string change = add ? "add element " + c.element.str() + " to " + set
+                           : "remove element " + c.element.key_str() + " from " + set;
+  switch (failed_attribute(e)) {
+    case NFTA_SET_ELEM_LIST_TABLE:
+      return Error{e.code, "table inet " + name_ + (e.code == ENOENT ? " does not exist" : "") + " (" +
+                               change + ")" + kernel};
+    case NFTA_SET_ELEM_LIST_SET:
+      return Error{e.code, set + " not in table inet " + name_ + " (" + change + ")" + kernel};
+    default:
+      break;
+  }
+  if (!add && e.code == ENOENT) return Error{e.code, "element " + c.element.key_str() + " not in " + set + kernel};
+  if (add && e.code == EEXIST) return Error{e.code, "element " + c.element.key_str() + " already in " + set + kernel};
+  return Error{e.code, change + kernel};
+}
+
+Status NftTable::commit(const ElementBatch& batch) {
+  if (batch.error()) return std::unexpected(*batch.error());
+  if (batch.empty()) return {};
+  auto changes = batch.changes();
+  const auto n = static_cast<uint32_t>(changes.size());
+  const uint32_t seq = sock_.reserve_seq(n + 2);
+  out_.clear();
+  put_batch_begin(out_, seq);
+  for (uint32_t i = 0; i < n; ++i) put_element_change(out_, name_, changes[i], seq + 1 + i, i + 1 == n);
+  put_batch_end(out_, seq + n + 1);
+  auto acks = transact(seq + 1, seq + n);
+  if (!acks) return std::unexpected(acks.error());
+  if (*acks) return std::unexpected(describe_commit_error(batch, seq + 1, **acks));
+  return {};
+}
+
+Status NftTable::run_schema(uint32_t table_flags, bool& table_refused) {
+  out_.clear();
+  const uint32_t begin = sock_.next_seq();
+  put_batch_begin(out_, begin);
+  auto what = put_schema(out_, name_, table_flags, begin + 1);
+  if (!what) return std::unexpected(what.error());
+  const auto n = static_cast<uint32_t>(what->size());
+  sock_.reserve_seq(n + 1);
+  put_batch_end(out_, begin + n + 1);
+  auto acks = transact(begin + 1, begin + n);
+  if (!acks) return std::unexpected(acks.error());
+  if (!*acks) return {};
+  const AckError& e = **acks;
+  size_t index = e.seq - (begin + 1);
+  table_refused = index == 0;
+  std::string ctx = index < n ? (*what)[index] + " in table inet " + name_ : "transaction on table inet " + name_;
+  if (!e.kernel.empty()) ctx += " (kernel: " + e.kernel + ")";
+  return fail(e.code, ctx);
+}
+
+Result<EnsureResult> NftTable::ensure() {
+  auto before = state();
+  if (!before) return std::unexpected(before.error());
+  EnsureResult res{.created = !before->exists};
+  bool table_refused = false;
+  auto owned = run_schema(kTableFlagOwner | kTableFlagPersist, table_refused);
+  if (owned) {
+    res.flags = {.owner = true, .persist = true};
+    return res;
+  }
+  // EOPNOTSUPP: a kernel without persist (or owner); EPERM: an existing table
+  // created without persist, which the kernel will not hand to an owner.
+  // Both are worth running without flags; anything else is not.
+  int code = owned.error().code;
+  if (!table_refused || (code != EOPNOTSUPP && code != EPERM && code != EINVAL))
+    return std::unexpected(owned.error());
+  if (before->exists && before->owner() && before->owner_portid != portid())
+    return fail(EPERM, "table inet " + name_ + " is owned by another process (netlink port " +
+                           std::to_string(before->owner_portid) + ")");
+  res.fallback = owned.error();
+  if (auto plain = run_schema(0, table_refused); !plain) return std::unexpected(plain.error());
+  return res;
+}
+
+Result<TableState> NftTable::state() {
+  if (stale_replies_) drain();
+  MessageBuffer req;
+  const uint32_t seq = sock_.next_seq();
+  put_table_get(req, name_, seq);
+  if (auto r = sock_.send(req.data(), req.size()); !r) return std::unexpected(r.error());
+  TableState st;
+  auto r = sock_.await_acks(
+      seq, seq, [&](uint32_t) { return "get table inet " + name_; },
+      [&](const nlmsghdr* nlh) -> Status {
+        if ((nlh->nlmsg_type & 0xff) == NFT_MSG_NEWTABLE) st = parse_table_message(nlh);
+        return {};
+      });
+  if (!r) {
+    if (r.error().code == ENOENT) return TableState{};
+    return std::unexpected(r.error());
+  }
+  return st;
+}
+
+Result<std::vector<Element>> NftTable::elements(SetId set) {
+  if (stale_replies_) drain();
+  MessageBuffer req;
+  put_element_dump(req, name_, set, sock_.next_seq());
+  std::vector<RawElement> raw;
+  std::string what = "list " + std::string(set_noun(set)) + " " + std::string(set_info(set).name) +
+                     " of table inet " + name_;
+  auto r = sock_.dump(req.data(), req.size(), what,
+                      [&](const nlmsghdr* nlh) { return parse_element_message(nlh, raw); });
+  if (!r) return std::unexpected(r.error());
+  return decode_elements(set, std::move(raw));
+}
+
+}  // namespace fipd::nl::nft
