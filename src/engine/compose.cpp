@@ -1,0 +1,111 @@
+#include "src/engine/compose.hpp"
+
+#include <algorithm>
+#include <set>
+
+namespace fipd::engine {
+namespace {
+
+using state::FloatingIp;
+using state::Server;
+
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+}  // namespace
+
+Composed compose(const config::Config& cfg, const state::RuntimeState& rt) {
+  Composed out;
+  state::Inventory& inv = out.inventory;
+  for (const auto& s : cfg.servers) {
+    if (contains(rt.removed_servers, s.name)) continue;
+    inv.add_server({.name = s.name, .address = s.address, .address6 = s.address6, .spare = s.spare,
+                    .standby = s.standby});
+  }
+  for (const auto& a : rt.added_servers) {
+    if (cfg.server(a.name)) {
+      out.dropped.push_back("runtime server " + a.name + ": the file now defines a server of that name");
+      continue;
+    }
+    if (!inv.add_server({.name = a.name, .address = a.address, .address6 = a.address6, .spare = a.spare,
+                         .standby = a.standby}))
+      out.dropped.push_back("runtime server " + a.name + ": its address is taken");
+  }
+  for (const auto& f : cfg.floating_ips) {
+    if (std::ranges::find(rt.removed_fips, f.address) != rt.removed_fips.end()) continue;
+    if (!inv.server(f.server)) continue;  // removed at runtime along with its server
+    inv.add_fip({.address = f.address, .server = f.server, .mode = f.mode, .lockout_ports = f.lockout_ports,
+                 .pin = f.pin});
+  }
+  for (const auto& a : rt.added_fips) {
+    if (inv.fip(a.address)) {
+      out.dropped.push_back("runtime floating IP " + a.address.str() + ": the file now defines it");
+      continue;
+    }
+    if (!inv.add_fip({.address = a.address, .server = a.server, .mode = a.mode, .lockout_ports = a.lockout_ports}))
+      out.dropped.push_back("runtime floating IP " + a.address.str() + ": server " + a.server + " is gone");
+  }
+  // Assignments: where each floating IP points now.
+  for (const auto& [addr, as] : rt.assignments) {
+    FloatingIp* f = inv.fip(addr);
+    if (!f) continue;
+    std::string file_server;
+    for (const auto& fc : cfg.floating_ips)
+      if (fc.address == addr) file_server = fc.server;
+    if (!file_server.empty() && file_server != as.configured_server) continue;  // the file was edited: it wins
+    const Server* s = inv.server(as.server);
+    if (!s || !s->address_of(addr.family())) {
+      out.dropped.push_back("assignment " + addr.str() + " -> " + as.server + ": that server is gone");
+      continue;
+    }
+    inv.set_target(addr, as.server);
+    f->pin = as.pin;
+  }
+  for (const auto& [name, srt] : rt.servers) {
+    if (Server* s = inv.server(name)) {
+      s->maintenance = srt.maintenance;
+      s->draining = srt.draining;
+    }
+  }
+  return out;
+}
+
+state::RuntimeState capture(const state::Inventory& inv, const config::Config& cfg,
+                            const state::RuntimeState& previous) {
+  state::RuntimeState rt;
+  rt.extra = previous.extra;
+  std::set<std::string> file_servers;
+  for (const auto& s : cfg.servers) file_servers.insert(s.name);
+  for (const auto& s : cfg.servers)
+    if (!inv.server(s.name)) rt.removed_servers.push_back(s.name);
+  for (const auto& [name, s] : inv.servers()) {
+    if (!file_servers.contains(name)) {
+      std::string replaces;
+      for (const auto& a : previous.added_servers)
+        if (a.name == name) replaces = a.replaces;
+      rt.added_servers.push_back({.name = name, .address = s.address, .address6 = s.address6, .spare = s.spare,
+                                  .standby = s.standby, .replaces = replaces});
+    }
+    if (s.maintenance != state::Maintenance::none || s.draining)
+      rt.servers[name] = {.maintenance = s.maintenance, .draining = s.draining};
+  }
+  std::map<nl::IpAddress, const config::FloatingIpConfig*> file_fips;
+  for (const auto& f : cfg.floating_ips) file_fips[f.address] = &f;
+  for (const auto& [addr, fc] : file_fips)
+    if (!inv.fip(addr)) rt.removed_fips.push_back(addr);
+  for (const auto& [addr, f] : inv.fips()) {
+    auto it = file_fips.find(addr);
+    if (it == file_fips.end()) {
+      rt.added_fips.push_back({.address = addr, .server = f.server, .mode = f.mode, .lockout_ports = f.lockout_ports});
+      if (!f.pin.empty()) rt.assignments[addr] = {.server = f.server, .configured_server = f.server, .pin = f.pin};
+      continue;
+    }
+    const config::FloatingIpConfig& fc = *it->second;
+    if (f.server != fc.server || f.pin != fc.pin)
+      rt.assignments[addr] = {.server = f.server, .configured_server = fc.server, .pin = f.pin};
+  }
+  return rt;
+}
+
+}  // namespace fipd::engine

@@ -1,0 +1,103 @@
+// How the configuration file and the runtime state combine.
+#include "src/engine/compose.hpp"
+
+#include <gtest/gtest.h>
+
+namespace fipd::engine {
+namespace {
+
+using state::Maintenance;
+nl::IpAddress ip(const char* s) { return *nl::IpAddress::parse(s); }
+
+config::Config load(const char* text) {
+  auto c = config::parse_config(text, "t.toml");
+  EXPECT_TRUE(c) << c.error()[0].str();
+  return *c;
+}
+
+const char* kFile = R"(
+[[server]]
+name = "web-1"
+address = "10.0.0.11"
+[[server]]
+name = "spare-1"
+address = "10.0.0.12"
+spare = true
+[[floating_ip]]
+address = "203.0.113.10"
+server = "web-1"
+)";
+
+TEST(Compose, RuntimeAssignmentWinsUntilTheFileIsEdited) {
+  config::Config cfg = load(kFile);
+  state::RuntimeState rt;
+  rt.assignments[ip("203.0.113.10")] = {.server = "spare-1", .configured_server = "web-1"};
+  rt.servers["web-1"] = {.maintenance = Maintenance::failed};
+  auto c = compose(cfg, rt);
+  EXPECT_TRUE(c.dropped.empty());
+  EXPECT_EQ(c.inventory.fip(ip("203.0.113.10"))->server, "spare-1");
+  EXPECT_EQ(c.inventory.server("web-1")->maintenance, Maintenance::failed);
+
+  // The operator points the floating IP elsewhere in the file: the file wins.
+  config::Config edited = load(R"(
+[[server]]
+name = "web-1"
+address = "10.0.0.11"
+[[server]]
+name = "spare-1"
+address = "10.0.0.12"
+[[server]]
+name = "web-3"
+address = "10.0.0.13"
+[[floating_ip]]
+address = "203.0.113.10"
+server = "web-3"
+)");
+  EXPECT_EQ(compose(edited, rt).inventory.fip(ip("203.0.113.10"))->server, "web-3");
+}
+
+TEST(Compose, CaptureAndComposeRoundTrip) {
+  config::Config cfg = load(kFile);
+  auto c = compose(cfg, {});
+  state::Inventory& inv = c.inventory;
+  ASSERT_TRUE(inv.add_server({.name = "web-2", .address = ip("10.0.0.20")}));
+  ASSERT_TRUE(inv.add_fip({.address = ip("203.0.113.20"), .server = "web-2", .lockout_ports = {22}}));
+  inv.set_target(ip("203.0.113.10"), "spare-1");
+  inv.server("web-1")->maintenance = Maintenance::manual;
+  inv.fip(ip("203.0.113.20"))->pin = "web-2";
+
+  state::RuntimeState rt = capture(inv, cfg, {});
+  auto again = compose(cfg, rt);
+  EXPECT_TRUE(again.dropped.empty());
+  const auto& inv2 = again.inventory;
+  EXPECT_EQ(inv2.fip(ip("203.0.113.10"))->server, "spare-1");
+  ASSERT_TRUE(inv2.server("web-2"));
+  EXPECT_EQ(inv2.fip(ip("203.0.113.20"))->lockout_ports, std::vector<uint16_t>{22});
+  EXPECT_EQ(inv2.fip(ip("203.0.113.20"))->pin, "web-2");
+  EXPECT_EQ(inv2.server("web-1")->maintenance, Maintenance::manual);
+  EXPECT_EQ(capture(inv2, cfg, rt), rt) << "capture is stable";
+}
+
+TEST(Compose, RemovalsAtRuntimePersist) {
+  config::Config cfg = load(kFile);
+  auto c = compose(cfg, {});
+  ASSERT_TRUE(c.inventory.remove_fip(ip("203.0.113.10")));
+  ASSERT_TRUE(c.inventory.remove_server("web-1"));
+  auto rt = capture(c.inventory, cfg, {});
+  auto again = compose(cfg, rt);
+  EXPECT_FALSE(again.inventory.server("web-1"));
+  EXPECT_FALSE(again.inventory.fip(ip("203.0.113.10")));
+}
+
+TEST(Compose, AssignmentToAVanishedServerIsDroppedAndSaid) {
+  config::Config cfg = load(kFile);
+  state::RuntimeState rt;
+  rt.assignments[ip("203.0.113.10")] = {.server = "gone-1", .configured_server = "web-1"};
+  auto c = compose(cfg, rt);
+  EXPECT_EQ(c.inventory.fip(ip("203.0.113.10"))->server, "web-1");
+  ASSERT_EQ(c.dropped.size(), 1u);
+  EXPECT_NE(c.dropped[0].find("gone-1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace fipd::engine
