@@ -1,0 +1,32 @@
+// What every probe socket shares: addresses, where it leaves from (source,
+// device, mark), and what an errno means for the server's health.
+#pragma once
+
+#include <sys/socket.h>
+
+#include "netlink/error.hpp"
+#include "netlink/fd.hpp"
+#include "netlink/ip_address.hpp"
+#include "src/probe/health.hpp"
+#include "src/probe/spec.hpp"
+
+namespace fipd::probe {
+
+struct SockAddr {
+  sockaddr_storage storage{};
+  socklen_t len = 0;
+  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
+};
+SockAddr make_sockaddr(const nl::IpAddress& address, uint16_t port);
+// The address of a sockaddr_in/in6, or nullopt for another family.
+std::optional<nl::IpAddress> address_of(const sockaddr_storage& ss);
+
+// A non-blocking, close-on-exec socket with the spec's device, mark and
+// source applied. Errors carry the errno; the caller maps them to a Cause.
+Result<nl::Fd> open_probe_socket(int family, int type, int protocol, const ProbeSpec& spec);
+
+// What an errno from connect(), SO_ERROR, send() or recv() says about the
+// server: refused, reset, unreachable, timeout, or (ours) local_error.
+ProbeResult result_of_errno(int err);
+
+}  // namespace fipd::probe
