@@ -274,8 +274,8 @@ void ProbeEngine::apply(uint32_t slot, uint32_t probe, uint64_t seq, TimePoint s
   s.last = p.last;
   p.hysteresis.apply(result.ok());
   update_server_state(s, result.cause, result.detail, static_cast<int>(probe));
-  if (result.cause == Cause::refused && options_.burst_on_refused && p.hysteresis.state() != Health::down)
-    schedule_burst(slot, probe);
+  const bool hard = result.cause == Cause::refused || result.cause == Cause::unreachable;
+  if (hard && options_.burst_on_hard_failure && p.hysteresis.state() != Health::down) schedule_burst(slot, probe);
   reschedule(s, probe);
 }
 

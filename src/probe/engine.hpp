@@ -16,10 +16,11 @@
 // `max_in_flight` attempts run at once: a probe due beyond that waits in a
 // FIFO queue, and the wait shows in the scheduling delay.
 //
-// Fast detection. A refused connection counts as a failure at once and, like
-// a kernel signal (neighbour failed, carrier lost, RST: signal()), starts a
-// burst of confirming attempts instead of waiting for the next interval: as
-// many as the failures still missing for `fall`, all at once.
+// Fast detection. A refused connection (or an unreachable destination)
+// counts as a failure at once and, like a kernel signal (neighbour failed,
+// carrier lost, RST: signal()), starts a burst of confirming attempts instead
+// of waiting for the next interval: as many as the failures still missing
+// for `fall`, all at once.
 //
 // Owns: the servers' runtime state, one timer per probe, one timeout timer
 // per attempt slot. Uses (does not own): the loop and the prober, which must
@@ -52,8 +53,10 @@ using loop::TimePoint;
 struct EngineOptions {
   size_t max_in_flight = 4096;
   uint64_t seed = 0;  // of the spread; 0: from the clock
-  // A refused connection starts the confirming burst as a kernel signal does.
-  bool burst_on_refused = true;
+  // A refused connection, or a destination the kernel reports unreachable
+  // (no route, failed neighbour), starts the confirming burst as a kernel
+  // signal does: the kernel has already said what a timeout would only guess.
+  bool burst_on_hard_failure = true;
 };
 
 struct Transition {

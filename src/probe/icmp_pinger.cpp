@@ -62,6 +62,11 @@ Result<size_t> IcmpPinger::socket_for(const ProbeSpec& spec, int family) {
     ICMP6_FILTER_SETPASS(ICMP6_DST_UNREACH, &filter);
     setsockopt(fd->get(), IPPROTO_ICMPV6, ICMP6_FILTER, &filter, sizeof(filter));
   }
+  // Thousands of replies can arrive between two turns of a busy loop; the
+  // default buffer holds a few hundred, and a dropped reply is a false timeout.
+  int bytes = 4 << 20;
+  if (setsockopt(fd->get(), SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)) != 0)
+    setsockopt(fd->get(), SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
   auto s = std::make_unique<Socket>();
   s->family = family;
   s->device = spec.device;

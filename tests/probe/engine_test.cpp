@@ -27,7 +27,7 @@ struct Rig {
   std::vector<Transition> events;
   std::unique_ptr<ProbeEngine> engine;
 
-  explicit Rig(EngineOptions o = {.max_in_flight = 4096, .seed = 7, .burst_on_refused = true}) {
+  explicit Rig(EngineOptions o = {.max_in_flight = 4096, .seed = 7, .burst_on_hard_failure = true}) {
     engine = std::make_unique<ProbeEngine>(*loop, prober, o, [this](const Transition& t) { events.push_back(t); });
   }
   void add(int i, ProbeSpec p) {
@@ -158,7 +158,7 @@ TEST(Engine, SpreadKeepsManyServersOutOfTheSameMillisecond) {
 }
 
 TEST(Engine, InFlightBoundQueuesStartsAndStillReachesEveryServer) {
-  Rig r({.max_in_flight = 5, .seed = 3, .burst_on_refused = true});
+  Rig r({.max_in_flight = 5, .seed = 3, .burst_on_hard_failure = true});
   r.prober.respond = [](const nl::IpAddress&) { return std::optional<ProbeResult>(); };  // never answer
   for (int i = 0; i < 50; ++i) r.add(i, tcp(100ms, 10ms));
   r.run(2s);
@@ -245,7 +245,7 @@ TEST(Engine, RemoveServerCancelsItsAttemptsEvenFromATransitionCallback) {
   r.add(1, p);
   int removals = 0;
   r.engine = nullptr;  // rebuild with a callback that removes the server that went down
-  r.engine = std::make_unique<ProbeEngine>(*r.loop, r.prober, EngineOptions{.max_in_flight = 64, .seed = 1, .burst_on_refused = true},
+  r.engine = std::make_unique<ProbeEngine>(*r.loop, r.prober, EngineOptions{.max_in_flight = 64, .seed = 1, .burst_on_hard_failure = true},
                                            [&](const Transition& t) {
                                              r.events.push_back(t);
                                              if (t.to == H::down && r.engine->remove_server(t.server)) ++removals;

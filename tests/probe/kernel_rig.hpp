@@ -22,7 +22,7 @@ struct KernelRig {
   std::unique_ptr<loop::Loop> loop = std::move(*loop::Loop::create());
   SocketProber prober{*loop};
   std::vector<Transition> events;
-  ProbeEngine engine{*loop, prober, EngineOptions{.max_in_flight = 256, .seed = 11, .burst_on_refused = true},
+  ProbeEngine engine{*loop, prober, EngineOptions{.max_in_flight = 256, .seed = 11, .burst_on_hard_failure = true},
                      [this](const Transition& t) { events.push_back(t); }};
 
   void add(const std::string& id, const nl::IpAddress& address, ProbeSpec p) {
