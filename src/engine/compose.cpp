@@ -108,4 +108,30 @@ state::RuntimeState capture(const state::Inventory& inv, const config::Config& c
   return rt;
 }
 
+std::vector<probe::ProbeSpec> probe_specs(const config::ServerConfig& s) {
+  std::vector<probe::ProbeSpec> out;
+  for (const auto& p : s.probes) {
+    probe::ProbeSpec spec{.kind = static_cast<probe::ProbeKind>(p.kind),
+                          .port = p.kind == config::ProbeKind::icmp ? uint16_t{0} : p.port,
+                          .interval = p.interval,
+                          .timeout = p.timeout,
+                          .fastinter = p.fastinter,
+                          .downinter = p.downinter,
+                          .rise = p.rise,
+                          .fall = p.fall,
+                          .send = p.send,
+                          .expect = p.expect_prefix,
+                          .source = p.source,
+                          .device = p.interface,
+                          .mark = p.fwmark};
+    if (p.kind == config::ProbeKind::http) {
+      spec.http_path = p.path;
+      spec.http_host = p.host;
+      spec.http_status = p.expect;
+    }
+    out.push_back(std::move(spec));
+  }
+  return out;
+}
+
 }  // namespace fipd::engine

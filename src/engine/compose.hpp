@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "src/config/config.hpp"
+#include "src/probe/spec.hpp"
 #include "src/state/model.hpp"
 #include "src/state/runtime_state.hpp"
 
@@ -27,5 +28,8 @@ Composed compose(const config::Config& cfg, const state::RuntimeState& rt);
 // What to save: everything in `inv` that differs from what `cfg` says.
 state::RuntimeState capture(const state::Inventory& inv, const config::Config& cfg,
                             const state::RuntimeState& previous);
+
+// The probe engine's specs for a configured server's probes.
+std::vector<probe::ProbeSpec> probe_specs(const config::ServerConfig& s);
 
 }  // namespace fipd::engine

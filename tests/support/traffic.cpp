@@ -36,6 +36,11 @@ Result<nl::Fd> dual_stack_socket(int type, uint16_t port) {
   int zero = 0, one = 1;
   setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
   setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  // UDP answers must leave from the address the question was sent to: in
+  // route mode that is the floating IP the server holds, not the address
+  // routing would pick. (For IPv4 on this dual-stack socket the kernel maps
+  // the address, both ways.)
+  if (type == SOCK_DGRAM) setsockopt(fd.get(), IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
   sockaddr_in6 sa{};
   sa.sin6_family = AF_INET6;
   sa.sin6_port = htons(port);
@@ -96,10 +101,24 @@ void EchoServer::run() {
     if (p[0].revents & POLLIN) {
       for (;;) {
         sockaddr_storage peer{};
-        socklen_t len = sizeof(peer);
-        ssize_t n = recvfrom(udp_.get(), buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&peer), &len);
-        if (n < 0) break;
-        sendto(udp_.get(), tag_.data(), tag_.size(), 0, reinterpret_cast<sockaddr*>(&peer), len);
+        iovec iov{buf, sizeof(buf)};
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in6_pktinfo))];
+        msghdr msg{};
+        msg.msg_name = &peer;
+        msg.msg_namelen = sizeof(peer);
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof(control);
+        if (recvmsg(udp_.get(), &msg, 0) < 0) break;
+        // Answer with the same pktinfo, minus the interface: from the
+        // address that was asked.
+        iovec out{const_cast<char*>(tag_.data()), tag_.size()};
+        msg.msg_iov = &out;
+        for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+          if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO)
+            reinterpret_cast<in6_pktinfo*>(CMSG_DATA(c))->ipi6_ifindex = 0;
+        sendmsg(udp_.get(), &msg, 0);
         ++udp_answered_;
       }
     }

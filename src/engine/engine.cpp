@@ -1,0 +1,391 @@
+#include "src/engine/engine.hpp"
+
+#include <sys/epoll.h>
+#include <systemd/sd-daemon.h>
+
+#include <algorithm>
+
+#include "src/config/duration.hpp"
+#include "src/engine/compose.hpp"
+#include "src/engine/log.hpp"
+
+namespace fipd::engine {
+namespace {
+
+using namespace std::chrono_literals;
+
+state::Health to_state(probe::Health h) {
+  switch (h) {
+    case probe::Health::unknown: return state::Health::unknown;
+    case probe::Health::up: return state::Health::up;
+    case probe::Health::suspect: return state::Health::suspect;
+    case probe::Health::down: return state::Health::down;
+  }
+  return state::Health::unknown;
+}
+
+std::string micros(loop::Duration d) {
+  return std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
+}
+
+std::string join(const std::vector<nl::IpAddress>& v) {
+  std::string s;
+  for (const auto& a : v) s += (s.empty() ? "" : ",") + a.str();
+  return s;
+}
+
+}  // namespace
+
+const char* kind_name(Event::Kind k) {
+  switch (k) {
+    case Event::Kind::health: return "health";
+    case Event::Kind::failover: return "failover";
+    case Event::Kind::alarm: return "alarm";
+    case Event::Kind::drift: return "drift";
+    case Event::Kind::maintenance: return "maintenance";
+    case Event::Kind::inventory: return "inventory";
+    case Event::Kind::config: return "config";
+    case Event::Kind::rebuild: return "rebuild";
+  }
+  return "?";
+}
+
+Engine::Engine(config::Config cfg, EngineOptions options) : cfg_(std::move(cfg)), options_(std::move(options)) {}
+
+Engine::~Engine() {
+  // The probe engine cancels its attempts through the prober: it goes first.
+  probes_.reset();
+  prober_.reset();
+  if (store_) (void)store_->flush();
+}
+
+Result<std::unique_ptr<Engine>> Engine::create(config::Config cfg, EngineOptions options) {
+  std::unique_ptr<Engine> e(new Engine(std::move(cfg), std::move(options)));
+  auto loop = loop::Loop::create();
+  if (!loop) return std::unexpected(loop.error());
+  e->loop_ = std::move(*loop);
+  std::string path = e->options_.state_path.empty() ? e->cfg_.engine.state_file : e->options_.state_path;
+  e->store_ = std::make_unique<state::FileStore>(path);
+  return e;
+}
+
+policy::Options Engine::policy_options() const {
+  return {.damping = {.min_move_interval = cfg_.engine.min_move_interval,
+                      .max_moves = cfg_.engine.max_moves,
+                      .flap_window = cfg_.engine.flap_window},
+          .auto_maintenance = cfg_.engine.auto_maintenance};
+}
+
+reconcile::IntentOptions Engine::intent_options() const {
+  reconcile::IntentOptions o{.route_table = cfg_.engine.route_table};
+  for (const auto& p : cfg_.engine.management_prefixes) o.management_prefixes.push_back({p.address, p.length});
+  return o;
+}
+
+Status Engine::start() {
+  auto saved = store_->load();
+  if (!saved) return std::unexpected(saved.error());
+  if (*saved) saved_ = std::move(**saved);
+  auto composed = compose(cfg_, saved_);
+  for (const auto& d : composed.dropped) log::warning("state: " + d + ", ignoring");
+  inv_ = std::move(composed.inventory);
+
+  if (auto r = open_kernel(); !r) return r;
+  if (auto r = start_probes(); !r) return r;
+
+  for (int sig : {SIGTERM, SIGINT}) {
+    auto s = loop_->add_signal(sig, [this](const signalfd_siginfo& si) {
+      log::notice(std::string("received ") + (si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT") +
+                  ": stopping; the kernel keeps the floating IPs as they are");
+      loop_->quit();
+    });
+    if (!s) return std::unexpected(s.error());
+  }
+  auto hup = loop_->add_signal(SIGHUP, [this](const signalfd_siginfo&) { (void)reload(); });
+  if (!hup) return std::unexpected(hup.error());
+
+  audit_timer_ = loop_->add_timer(loop_->now() + cfg_.engine.audit_interval, [this](TimePoint now) {
+    ++counters_.audits;
+    repair_reason_ = "periodic audit";
+    repair();
+    loop_->rearm_timer(audit_timer_, now + cfg_.engine.audit_interval);
+  });
+  uint64_t watchdog_usec = 0;
+  if (sd_watchdog_enabled(0, &watchdog_usec) > 0) {
+    auto half = std::chrono::microseconds(watchdog_usec / 2);
+    watchdog_timer_ = loop_->add_timer(loop_->now() + half, [this, half](TimePoint now) {
+      sd_notify(0, "WATCHDOG=1");
+      loop_->rearm_timer(watchdog_timer_, now + half);
+    });
+  }
+  save_state();
+  sd_notify(0, "READY=1");
+  log::notice("fipd running", {{"servers", std::to_string(inv_.servers().size())},
+                               {"floating_ips", std::to_string(inv_.fips().size())},
+                               {"table", cfg_.engine.nft_table}});
+  return {};
+}
+
+Status Engine::open_kernel() {
+  auto rec = reconcile::Reconciler::open({.table = cfg_.engine.nft_table, .intent = intent_options()});
+  if (!rec) return std::unexpected(rec.error());
+  reconciler_ = std::move(*rec);
+  auto started = reconciler_->start(inv_);
+  if (!started) return std::unexpected(started.error());
+  kernel_in_sync_ = true;
+  const auto& t = started->table;
+  if (t.fallback)
+    log::warning("the kernel refused the table flags owner and persist (" + t.fallback->message() +
+                     "): the table runs without them, so another process can change it and it does not"
+                     " outlive a kernel without persist support",
+                 {{"table", cfg_.engine.nft_table}});
+  log::info(t.created ? "created the kernel table" : "adopted the kernel table",
+            {{"table", cfg_.engine.nft_table},
+             {"elements_found", std::to_string(started->adopted_elements)},
+             {"routes_found", std::to_string(started->adopted_routes)},
+             {"changes", std::to_string(started->applied.changes())}});
+
+  auto mon = nl::Monitor::open({.table = cfg_.engine.nft_table});
+  if (!mon) return std::unexpected(mon.error());
+  monitor_ = std::move(*mon);
+  for (int fd : {monitor_->nft_fd(), monitor_->route_fd()}) {
+    if (fd < 0) continue;
+    bool nft = fd == monitor_->nft_fd();
+    auto src = loop_->add_io(fd, EPOLLIN, [this, nft](uint32_t) {
+      auto cb = [this](const nl::MonitorEvent& e) { on_kernel_event(e); };
+      auto r = nft ? monitor_->read_nft(cb) : monitor_->read_route(cb);
+      if (!r) log::error("kernel monitor: " + r.error().message());
+    });
+    if (!src) return std::unexpected(src.error());
+  }
+  return {};
+}
+
+Status Engine::register_server(const std::string& name, const std::vector<probe::ProbeSpec>& probes) {
+  const state::Server* s = inv_.server(name);
+  probe::ServerSpec spec{.id = name, .address = s->address, .probes = probes};
+  return probes_->add_server(std::move(spec));
+}
+
+Status Engine::start_probes() {
+  prober_ = options_.make_prober(*loop_);
+  probes_ = std::make_unique<probe::ProbeEngine>(*loop_, *prober_, probe::EngineOptions{},
+                                                 [this](const probe::Transition& t) { on_transition(t); });
+  for (const auto& [name, s] : inv_.servers()) {
+    const config::ServerConfig* sc = cfg_.server(name);
+    std::vector<probe::ProbeSpec> specs;
+    if (sc) {
+      specs = probe_specs(*sc);
+    } else if (auto it = runtime_probes_.find(name); it != runtime_probes_.end()) {
+      specs = it->second;
+    } else {
+      config::ServerConfig d{.name = name, .probes = {cfg_.probe_defaults}};
+      specs = probe_specs(d);
+    }
+    if (auto r = register_server(name, specs); !r) return r;
+  }
+  return {};
+}
+
+Status Engine::run() {
+  auto r = loop_->run();
+  sd_notify(0, "STOPPING=1");
+  if (auto f = store_->flush(); !f) log::error("state file: " + f.error().message());
+  return r;
+}
+
+void Engine::on_transition(const probe::Transition& t) {
+  state::Server* s = inv_.server(t.server);
+  if (!s) return;
+  s->health = to_state(t.to);
+  s->health_since = t.at;
+  s->health_cause = t.to == probe::Health::up ? "" : probe::describe(t.cause, t.detail);
+  std::string text = "server " + t.server + " " + probe::health_name(t.from) + " -> " + probe::health_name(t.to) +
+                     (s->health_cause.empty() ? "" : " (" + s->health_cause + ")");
+  auto level = t.to == probe::Health::down ? log::Level::warning : log::Level::info;
+  log::write(level, text, {{"server", t.server}, {"health", probe::health_name(t.to)}, {"cause", s->health_cause}});
+  publish({.kind = Event::Kind::health,
+           .at = t.at,
+           .text = text,
+           .fields = {{"server", t.server}, {"from", probe::health_name(t.from)},
+                      {"to", probe::health_name(t.to)}, {"cause", s->health_cause}}});
+  execute(policy::react(inv_, t.server, loop_->now(), policy_options()), t.at, false);
+}
+
+std::vector<nl::IpAddress> Engine::touched_addresses(const policy::Plan& plan) const {
+  std::vector<nl::IpAddress> out;
+  auto server = [&](const std::string& name) {
+    if (const state::Server* s = inv_.server(name)) {
+      out.push_back(s->address);
+      if (s->address6) out.push_back(*s->address6);
+      for (const auto& f : inv_.fips_of(name)) out.push_back(f);
+    }
+  };
+  for (const auto& m : plan.moves) {
+    out.insert(out.end(), m.fips.begin(), m.fips.end());
+    server(m.from);
+    server(m.to);
+  }
+  for (const auto& n : plan.enter_maintenance) server(n);
+  for (const auto& n : plan.leave_maintenance) server(n);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+void Engine::execute(policy::Plan plan, TimePoint detected, bool manual) {
+  if (plan.empty()) return;
+  TimePoint decided = loop_->now();
+  // Addresses are gathered before and after the plan is recorded: a move
+  // changes which floating IPs a server has.
+  std::vector<nl::IpAddress> touched = touched_addresses(plan);
+  policy::commit(inv_, plan, decided);
+  for (const auto& a : touched_addresses(plan)) touched.push_back(a);
+  std::sort(touched.begin(), touched.end());
+  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+
+  auto applied = reconciler_->apply(inv_, touched);
+  TimePoint committed = loop_->now();
+  std::string error;
+  if (!applied) {
+    error = applied.error().message();
+    ++counters_.netlink_errors;
+    kernel_in_sync_ = false;
+    raise_alarm("kernel", "the kernel refused a change: " + error + "; retrying at the next audit");
+  } else {
+    kernel_in_sync_ = true;
+    clear_alarm("kernel");
+  }
+
+  // Established flows of moved nat floating IPs are pinned by conntrack to
+  // the old server until their entries go: drop them, after the commit.
+  std::vector<nl::IpAddress> flush;
+  for (const auto& m : plan.moves)
+    for (const auto& a : m.fips)
+      if (inv_.fip(a)->mode == state::FipMode::nat) flush.push_back(a);
+  size_t deleted = 0;
+  if (applied && !flush.empty()) {
+    auto d = reconciler_->flush_conntrack(flush);
+    if (d) {
+      deleted = *d;
+      counters_.conntrack_deleted += deleted;
+    } else {
+      ++counters_.netlink_errors;
+      log::error("conntrack flush failed: " + d.error().message(), {{"fips", join(flush)}});
+    }
+  }
+  TimePoint flushed = loop_->now();
+
+  for (const auto& name : plan.enter_maintenance) {
+    log::warning("server " + name + " enters maintenance: its customers are locked out", {{"server", name}});
+    publish({.kind = Event::Kind::maintenance, .at = decided, .text = "server " + name + " in maintenance (failed)",
+             .fields = {{"server", name}, {"maintenance", "failed"}}});
+  }
+  for (const auto& name : plan.leave_maintenance) {
+    log::notice("server " + name + " is healthy again and leaves maintenance", {{"server", name}});
+    publish({.kind = Event::Kind::maintenance, .at = decided, .text = "server " + name + " out of maintenance",
+             .fields = {{"server", name}, {"maintenance", "none"}}});
+  }
+  for (const auto& m : plan.moves) {
+    Failover f{.id = next_failover_id_++, .fips = m.fips, .from = m.from, .to = m.to, .cause = m.cause,
+               .manual = manual, .detected = detected, .decided = decided, .committed = committed,
+               .flushed = flushed, .conntrack_deleted = deleted, .error = error};
+    record(std::move(f));
+  }
+  for (const auto& a : plan.alarms)
+    raise_alarm(std::string(policy::to_string(a.kind)) + ":" + a.server, a.message + " [" + join(a.fips) + "]");
+  // A wait that ended, by a move or because the server serves again, ends
+  // its alarms.
+  auto clear_for = [this](const std::string& server) {
+    for (auto kind : {policy::Alarm::Kind::no_target, policy::Alarm::Kind::held, policy::Alarm::Kind::pinned_down})
+      clear_alarm(std::string(policy::to_string(kind)) + ":" + server);
+  };
+  for (const auto& m : plan.moves)
+    if (inv_.fips_of(m.from).empty()) clear_for(m.from);
+  for (const auto& a : plan.wait_over)
+    if (const auto* f = inv_.fip(a)) clear_for(f->server);
+  if (plan.retry_at) schedule_sweep(*plan.retry_at);
+  save_state();
+}
+
+void Engine::record(Failover f) {
+  ++counters_.failovers;
+  if (!f.error.empty()) ++counters_.failover_errors;
+  std::string text = std::string(f.manual ? "moved " : "failover ") + join(f.fips) + " " + f.from + " -> " + f.to +
+                     " (" + f.cause + "): detect->commit " + micros(f.committed - f.detected) + "us";
+  std::vector<std::pair<std::string, std::string>> fields = {
+      {"fips", join(f.fips)},
+      {"from", f.from},
+      {"to", f.to},
+      {"cause", f.cause},
+      {"decide_us", micros(f.decided - f.detected)},
+      {"commit_us", micros(f.committed - f.decided)},
+      {"flush_us", micros(f.flushed - f.committed)},
+      {"conntrack_deleted", std::to_string(f.conntrack_deleted)}};
+  if (!f.error.empty()) fields.emplace_back("error", f.error);
+  log::write(f.error.empty() ? log::Level::notice : log::Level::error, text,
+             {{"fips", join(f.fips)}, {"from", f.from}, {"to", f.to}, {"decide_us", fields[4].second},
+              {"commit_us", fields[5].second}, {"flush_us", fields[6].second}});
+  timeline_.push_back(std::move(f));
+  while (timeline_.size() > cfg_.engine.timeline_history) timeline_.pop_front();
+  publish({.kind = Event::Kind::failover, .at = timeline_.back().committed, .text = text, .fields = fields,
+           .failover = &timeline_.back()});
+}
+
+void Engine::schedule_sweep(TimePoint when) {
+  auto fire = [this](TimePoint) {
+    execute(policy::sweep(inv_, loop_->now(), policy_options()), loop_->now(), false);
+  };
+  if (sweep_timer_ == loop::kNoSource) {
+    sweep_timer_ = loop_->add_timer(when, fire);
+  } else {
+    loop_->rearm_timer(sweep_timer_, when);
+  }
+}
+
+void Engine::save_state() {
+  state::RuntimeState rt = capture(inv_, cfg_, saved_);
+  if (rt == saved_) return;
+  saved_ = rt;
+  store_->save(saved_);
+}
+
+void Engine::publish(Event e) {
+  // Listeners may unsubscribe during delivery: iterate over a copy of ids.
+  std::vector<uint64_t> ids;
+  for (const auto& [id, l] : listeners_) ids.push_back(id);
+  for (uint64_t id : ids)
+    if (auto it = listeners_.find(id); it != listeners_.end()) it->second(e);
+}
+
+uint64_t Engine::subscribe(Listener l) {
+  uint64_t id = next_listener_++;
+  listeners_[id] = std::move(l);
+  return id;
+}
+
+void Engine::unsubscribe(uint64_t id) { listeners_.erase(id); }
+
+void Engine::raise_alarm(const std::string& key, const std::string& text) {
+  auto [it, fresh] = alarms_.try_emplace(key, text);
+  if (!fresh && it->second == text) return;
+  it->second = text;
+  ++counters_.alarms;
+  log::error("ALARM " + text, {{"alarm", key}});
+  publish({.kind = Event::Kind::alarm, .at = loop_->now(), .text = text, .fields = {{"alarm", key}, {"state", "raised"}}});
+}
+
+void Engine::clear_alarm(const std::string& key) {
+  if (alarms_.erase(key) == 0) return;
+  log::notice("alarm cleared", {{"alarm", key}});
+  publish({.kind = Event::Kind::alarm, .at = loop_->now(), .text = "alarm " + key + " cleared",
+           .fields = {{"alarm", key}, {"state", "cleared"}}});
+}
+
+std::vector<std::string> Engine::active_alarms() const {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : alarms_) out.push_back(v);
+  return out;
+}
+
+}  // namespace fipd::engine

@@ -1,0 +1,152 @@
+// fipd's engine: it holds the inventory, listens to the probes and the
+// kernel, decides with the policy, and drives the kernel through the
+// reconciler. Everything runs on one loop thread; nothing blocks there
+// (netlink requests are answered within the send, the state file is written
+// by the store's own thread).
+//
+// The path of one failure: a probe transition (or a kernel signal that makes
+// a server suspect and triggers confirming probes) -> the server's health in
+// the inventory -> policy::react() -> the plan recorded in the inventory ->
+// the reconciler commits the addresses it touched as one nft transaction ->
+// conntrack entries of moved nat floating IPs dropped -> timeline, events,
+// state saved. When the kernel refuses, the inventory stays as decided (it is
+// the desired state), an alarm is raised, and the audit retries.
+//
+// Owns: the loop, the probe engine and its prober, the kernel monitor, the
+// reconciler, the state store, the inventory and the configuration (swapped
+// whole on reload). Thread: the loop's. Errors: create() and start() return
+// them; at runtime failures are logged once, raised as events, and retried.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "netlink/monitor.hpp"
+#include "src/config/config.hpp"
+#include "src/engine/events.hpp"
+#include "src/loop/loop.hpp"
+#include "src/policy/policy.hpp"
+#include "src/probe/engine.hpp"
+#include "src/reconcile/reconciler.hpp"
+#include "src/state/store.hpp"
+
+namespace fipd::engine {
+
+using nl::Result;
+using nl::Status;
+
+struct EngineOptions {
+  std::string config_path;
+  std::string state_path;  // empty: the file's [engine] state_file
+  // Builds the prober on the engine's loop; the daemon's default probes the
+  // network for real. Tests may substitute their own.
+  std::function<std::unique_ptr<probe::Prober>(loop::Loop&)> make_prober;
+};
+
+struct Counters {
+  uint64_t failovers = 0;
+  uint64_t failover_errors = 0;
+  uint64_t drift_repairs = 0;
+  uint64_t drift_changes = 0;
+  uint64_t audits = 0;
+  uint64_t netlink_errors = 0;
+  uint64_t conntrack_deleted = 0;
+  uint64_t reloads = 0, reload_errors = 0;
+  uint64_t alarms = 0;
+};
+
+class Engine {
+ public:
+  using Listener = std::function<void(const Event&)>;
+
+  static Result<std::unique_ptr<Engine>> create(config::Config cfg, EngineOptions options);
+  ~Engine();
+
+  // Reads the state, adopts the kernel, starts probing and listening.
+  Status start();
+  // Runs the loop until SIGTERM or SIGINT (or quit()).
+  Status run();
+  void quit() { loop_->quit(); }
+
+  // Reloads the configuration file: a broken file changes nothing.
+  Status reload();
+
+  // Operators' actions. Each returns an Error that says why it was refused.
+  Status move(const nl::IpAddress& fip, const std::string& server);
+  Status pin(const nl::IpAddress& fip, const std::string& server);  // empty server: where it is
+  Status unpin(const nl::IpAddress& fip);
+  Status set_maintenance(const std::string& server, bool on);
+  Status set_draining(const std::string& server, bool on);
+  Status add_server(const state::Server& s, const std::vector<probe::ProbeSpec>& probes);
+  Status remove_server(const std::string& name);
+  Status add_fip(const state::FloatingIp& f);
+  Status remove_fip(const nl::IpAddress& fip);
+
+  // Views for status, metrics and health answers.
+  loop::Loop& loop() { return *loop_; }
+  const config::Config& config() const { return cfg_; }
+  const state::Inventory& inventory() const { return inv_; }
+  const std::deque<Failover>& timeline() const { return timeline_; }
+  const probe::ProbeEngine& probes() const { return *probes_; }
+  const Counters& counters() const { return counters_; }
+  // True when the kernel holds what the inventory wants, as far as the
+  // reconciler knows (the last apply or audit succeeded).
+  bool kernel_in_sync() const { return kernel_in_sync_; }
+  std::vector<std::string> active_alarms() const;
+  const reconcile::Reconciler& reconciler() const { return *reconciler_; }
+
+  // Events (health changes, failovers, alarms, drift, ...) for watchers.
+  uint64_t subscribe(Listener l);
+  void unsubscribe(uint64_t id);
+
+ private:
+  Engine(config::Config cfg, EngineOptions options);
+  Status open_kernel();
+  Status start_probes();
+  Status register_server(const std::string& name, const std::vector<probe::ProbeSpec>& probes);
+  void on_transition(const probe::Transition& t);
+  void on_kernel_event(const nl::MonitorEvent& e);
+  void execute(policy::Plan plan, TimePoint detected, bool manual);
+  std::vector<nl::IpAddress> touched_addresses(const policy::Plan& plan) const;
+  void apply_addresses(const std::vector<nl::IpAddress>& addresses, const std::string& why);
+  void schedule_repair(const std::string& why);
+  void repair();
+  void schedule_sweep(TimePoint when);
+  void save_state();
+  void publish(Event e);
+  void raise_alarm(const std::string& key, const std::string& text);
+  void clear_alarm(const std::string& key);
+  void record(Failover f);
+  policy::Options policy_options() const;
+  reconcile::IntentOptions intent_options() const;
+
+  config::Config cfg_;
+  EngineOptions options_;
+  std::unique_ptr<loop::Loop> loop_;
+  std::unique_ptr<probe::Prober> prober_;
+  std::unique_ptr<probe::ProbeEngine> probes_;
+  std::optional<nl::Monitor> monitor_;
+  std::unique_ptr<reconcile::Reconciler> reconciler_;
+  std::unique_ptr<state::Store> store_;
+  state::RuntimeState saved_;  // what the store has (or is writing)
+  state::Inventory inv_;
+  std::deque<Failover> timeline_;
+  uint64_t next_failover_id_ = 1;
+  Counters counters_;
+  bool kernel_in_sync_ = false;
+  std::map<std::string, std::string> alarms_;  // key -> text
+  std::map<std::string, int> server_ifindex_;  // learned from neighbour events
+  std::map<std::string, std::vector<probe::ProbeSpec>> runtime_probes_;  // servers added at runtime
+  loop::SourceId sweep_timer_ = loop::kNoSource, audit_timer_ = loop::kNoSource,
+                 repair_timer_ = loop::kNoSource, watchdog_timer_ = loop::kNoSource;
+  bool repair_pending_ = false;
+  std::string repair_reason_;
+  std::map<uint64_t, Listener> listeners_;
+  uint64_t next_listener_ = 1;
+};
+
+}  // namespace fipd::engine

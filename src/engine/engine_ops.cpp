@@ -1,0 +1,253 @@
+// Operators' actions and reload: each checks, changes the inventory, and
+// applies the addresses it touched, exactly like a failover does.
+#include <algorithm>
+
+#include "src/engine/compose.hpp"
+#include "src/engine/engine.hpp"
+#include "src/engine/log.hpp"
+
+namespace fipd::engine {
+namespace {
+
+Status refuse(int code, std::string why) { return nl::fail(code, std::move(why)); }
+
+bool same_probes(const std::vector<probe::ProbeSpec>& a, const std::vector<probe::ProbeSpec>& b) {
+  auto key = [](const probe::ProbeSpec& p) {
+    return std::tie(p.kind, p.port, p.interval, p.timeout, p.fastinter, p.downinter, p.rise, p.fall,
+                    p.spread_percent, p.send, p.expect, p.http_path, p.http_host, p.http_status, p.source,
+                    p.device, p.mark);
+  };
+  return std::ranges::equal(a, b, [&](const auto& x, const auto& y) { return key(x) == key(y); });
+}
+
+}  // namespace
+
+void Engine::apply_addresses(const std::vector<nl::IpAddress>& addresses, const std::string& why) {
+  auto r = reconciler_->apply(inv_, addresses);
+  if (!r) {
+    ++counters_.netlink_errors;
+    kernel_in_sync_ = false;
+    raise_alarm("kernel", "the kernel refused a change (" + why + "): " + r.error().message());
+    return;
+  }
+  kernel_in_sync_ = true;
+}
+
+Status Engine::move(const nl::IpAddress& fip, const std::string& server) {
+  const state::FloatingIp* f = inv_.fip(fip);
+  if (!f) return refuse(ENOENT, "unknown floating IP " + fip.str());
+  const state::Server* to = inv_.server(server);
+  if (!to) return refuse(ENOENT, "unknown server " + server);
+  if (!to->address_of(fip.family()))
+    return refuse(EINVAL, "server " + server + " has no " + nl::family_name(fip.family()) + " address");
+  if (f->server == server) return {};
+  if (to->health != state::Health::up)
+    return refuse(EAGAIN, "server " + server + " is " + std::string(state::to_string(to->health)) +
+                              ": fipd moves floating IPs only to servers that are up");
+  if (to->maintenance != state::Maintenance::none) return refuse(EBUSY, "server " + server + " is in maintenance");
+  policy::Plan plan;
+  plan.moves.push_back({.fips = {fip}, .from = f->server, .to = server, .cause = "operator"});
+  bool pinned = !f->pin.empty();
+  TimePoint now = loop_->now();
+  execute(std::move(plan), now, true);
+  if (pinned) inv_.fip(fip)->pin = server;  // a pin follows the operator's move
+  save_state();
+  return {};
+}
+
+Status Engine::pin(const nl::IpAddress& fip, const std::string& server) {
+  const state::FloatingIp* f = inv_.fip(fip);
+  if (!f) return refuse(ENOENT, "unknown floating IP " + fip.str());
+  std::string where = server.empty() ? f->server : server;
+  if (where != f->server)
+    if (auto r = move(fip, where); !r) return r;
+  inv_.fip(fip)->pin = where;
+  log::notice("floating IP " + fip.str() + " pinned to " + where, {{"fip", fip.str()}, {"server", where}});
+  save_state();
+  return {};
+}
+
+Status Engine::unpin(const nl::IpAddress& fip) {
+  state::FloatingIp* f = inv_.fip(fip);
+  if (!f) return refuse(ENOENT, "unknown floating IP " + fip.str());
+  f->pin.clear();
+  f->failing_static = false;  // re-evaluated now, without its pin
+  log::notice("floating IP " + fip.str() + " unpinned", {{"fip", fip.str()}});
+  execute(policy::sweep(inv_, loop_->now(), policy_options()), loop_->now(), false);
+  save_state();
+  return {};
+}
+
+Status Engine::set_maintenance(const std::string& name, bool on) {
+  state::Server* s = inv_.server(name);
+  if (!s) return refuse(ENOENT, "unknown server " + name);
+  auto wanted = on ? state::Maintenance::manual : state::Maintenance::none;
+  if (s->maintenance == wanted) return {};
+  if (!on && s->maintenance == state::Maintenance::rebuild)
+    return refuse(EBUSY, "server " + name + " is being rebuilt; its maintenance ends with the rebuild");
+  s->maintenance = wanted;
+  log::notice(std::string("server ") + name + (on ? " put in maintenance by an operator" : " out of maintenance"),
+              {{"server", name}});
+  publish({.kind = Event::Kind::maintenance, .at = loop_->now(),
+           .text = "server " + name + (on ? " in maintenance (manual)" : " out of maintenance"),
+           .fields = {{"server", name}, {"maintenance", std::string(state::to_string(wanted))}}});
+  std::vector<nl::IpAddress> touched{s->address};
+  if (s->address6) touched.push_back(*s->address6);
+  for (const auto& f : inv_.fips_of(name)) touched.push_back(f);
+  apply_addresses(touched, "maintenance of " + name);
+  execute(policy::react(inv_, name, loop_->now(), policy_options()), loop_->now(), true);
+  save_state();
+  return {};
+}
+
+Status Engine::set_draining(const std::string& name, bool on) {
+  state::Server* s = inv_.server(name);
+  if (!s) return refuse(ENOENT, "unknown server " + name);
+  s->draining = on;
+  log::notice(std::string("server ") + name + (on ? " draining" : " no longer draining"), {{"server", name}});
+  execute(policy::react(inv_, name, loop_->now(), policy_options()), loop_->now(), true);
+  save_state();
+  return {};
+}
+
+Status Engine::add_server(const state::Server& s, const std::vector<probe::ProbeSpec>& probes) {
+  if (inv_.server(s.name)) return refuse(EEXIST, "server " + s.name + " exists");
+  if (inv_.server_by_address(s.address) || (s.address6 && inv_.server_by_address(*s.address6)))
+    return refuse(EEXIST, "another server has address " + s.address.str());
+  state::Server fresh = s;
+  fresh.health = state::Health::unknown;
+  fresh.health_since = loop_->now();
+  probe::ServerSpec spec{.id = s.name, .address = s.address, .probes = probes};
+  if (auto v = probe::validate(spec); !v) return v;
+  inv_.add_server(fresh);
+  if (auto r = register_server(s.name, probes); !r) {
+    inv_.remove_server(s.name);
+    return r;
+  }
+  runtime_probes_[s.name] = probes;
+  log::notice("server " + s.name + " added", {{"server", s.name}, {"address", s.address.str()}});
+  publish({.kind = Event::Kind::inventory, .at = loop_->now(), .text = "server " + s.name + " added",
+           .fields = {{"server", s.name}}});
+  save_state();
+  return {};
+}
+
+Status Engine::remove_server(const std::string& name) {
+  if (!inv_.server(name)) return refuse(ENOENT, "unknown server " + name);
+  if (!inv_.fips_of(name).empty())
+    return refuse(EBUSY, "server " + name + " still serves " + std::to_string(inv_.fips_of(name).size()) +
+                             " floating IPs: move or remove them first");
+  (void)probes_->remove_server(name);
+  inv_.remove_server(name);
+  runtime_probes_.erase(name);
+  server_ifindex_.erase(name);
+  log::notice("server " + name + " removed", {{"server", name}});
+  publish({.kind = Event::Kind::inventory, .at = loop_->now(), .text = "server " + name + " removed",
+           .fields = {{"server", name}}});
+  save_state();
+  return {};
+}
+
+Status Engine::add_fip(const state::FloatingIp& f) {
+  if (inv_.fip(f.address)) return refuse(EEXIST, "floating IP " + f.address.str() + " exists");
+  const state::Server* s = inv_.server(f.server);
+  if (!s) return refuse(ENOENT, "unknown server " + f.server);
+  if (!s->address_of(f.address.family()))
+    return refuse(EINVAL, "server " + f.server + " has no " + nl::family_name(f.address.family()) + " address");
+  if (inv_.server_by_address(f.address)) return refuse(EEXIST, f.address.str() + " is a server's address");
+  state::FloatingIp fresh{.address = f.address, .server = f.server, .mode = f.mode,
+                          .lockout_ports = f.lockout_ports, .pin = f.pin};
+  inv_.add_fip(fresh);
+  std::vector<nl::IpAddress> touched{f.address, *s->address_of(f.address.family())};
+  apply_addresses(touched, "add floating IP " + f.address.str());
+  log::notice("floating IP " + f.address.str() + " added, pointing at " + f.server,
+              {{"fip", f.address.str()}, {"server", f.server}});
+  publish({.kind = Event::Kind::inventory, .at = loop_->now(), .text = "floating IP " + f.address.str() + " added",
+           .fields = {{"fip", f.address.str()}, {"server", f.server}}});
+  save_state();
+  return {};
+}
+
+Status Engine::remove_fip(const nl::IpAddress& fip) {
+  const state::FloatingIp* f = inv_.fip(fip);
+  if (!f) return refuse(ENOENT, "unknown floating IP " + fip.str());
+  std::vector<nl::IpAddress> touched{fip};
+  if (const state::Server* s = inv_.server(f->server))
+    if (const auto* a = s->address_of(fip.family())) touched.push_back(*a);
+  bool nat = f->mode == state::FipMode::nat;
+  inv_.remove_fip(fip);
+  apply_addresses(touched, "remove floating IP " + fip.str());
+  // Flows NATed before keep their translation in conntrack: end them too.
+  if (nat) (void)reconciler_->flush_conntrack(std::span(&fip, 1));
+  log::notice("floating IP " + fip.str() + " removed", {{"fip", fip.str()}});
+  publish({.kind = Event::Kind::inventory, .at = loop_->now(), .text = "floating IP " + fip.str() + " removed",
+           .fields = {{"fip", fip.str()}}});
+  save_state();
+  return {};
+}
+
+Status Engine::reload() {
+  ++counters_.reloads;
+  auto loaded = config::load_config(options_.config_path);
+  if (!loaded) {
+    ++counters_.reload_errors;
+    for (const auto& e : loaded.error()) log::error("reload: " + e.str());
+    std::string text = "reload refused: " + std::to_string(loaded.error().size()) +
+                       " errors in " + options_.config_path + "; the running configuration stays";
+    log::error(text);
+    publish({.kind = Event::Kind::config, .at = loop_->now(), .text = text, .fields = {{"result", "refused"}}});
+    return nl::fail(EINVAL, loaded.error().front().str() +
+                                (loaded.error().size() > 1 ? " (and " + std::to_string(loaded.error().size() - 1) +
+                                                                 " more)" : ""));
+  }
+  config::Config next = std::move(*loaded);
+  if (next.engine.nft_table != cfg_.engine.nft_table) {
+    ++counters_.reload_errors;
+    log::error("reload: nft_table cannot change while fipd runs; restart fipd to move to table " +
+               next.engine.nft_table);
+    return nl::fail(EINVAL, "nft_table cannot change on reload; restart fipd");
+  }
+  state::RuntimeState rt = capture(inv_, cfg_, saved_);
+  auto composed = compose(next, rt);
+  for (const auto& d : composed.dropped) log::warning("reload: " + d + ", ignoring");
+  state::Inventory fresh = std::move(composed.inventory);
+
+  // Probes: keep those unchanged (and the health they measured), replace the rest.
+  for (const auto& [name, s] : inv_.servers()) {
+    const state::Server* n = fresh.server(name);
+    const config::ServerConfig* old_sc = cfg_.server(name);
+    const config::ServerConfig* new_sc = next.server(name);
+    bool same = n && n->address == s.address && old_sc && new_sc && same_probes(probe_specs(*old_sc), probe_specs(*new_sc));
+    if (same) {
+      state::Server* keep = fresh.server(name);
+      keep->health = s.health;
+      keep->health_since = s.health_since;
+      keep->health_cause = s.health_cause;
+    } else if (!runtime_probes_.contains(name) || !n) {
+      (void)probes_->remove_server(name);
+    }
+  }
+  cfg_ = std::move(next);
+  inv_ = std::move(fresh);
+  for (const auto& [name, s] : inv_.servers()) {
+    if (probes_->status(name)) continue;
+    const config::ServerConfig* sc = cfg_.server(name);
+    std::vector<probe::ProbeSpec> specs;
+    if (sc) specs = probe_specs(*sc);
+    else if (auto it = runtime_probes_.find(name); it != runtime_probes_.end()) specs = it->second;
+    else specs = probe_specs(config::ServerConfig{.name = name, .probes = {cfg_.probe_defaults}});
+    if (auto r = register_server(name, specs); !r) log::error("reload: " + r.error().message());
+  }
+  reconciler_->set_intent_options(intent_options());
+  repair_reason_ = "reload";
+  repair();
+  execute(policy::sweep(inv_, loop_->now(), policy_options()), loop_->now(), false);
+  save_state();
+  log::notice("configuration reloaded", {{"servers", std::to_string(inv_.servers().size())},
+                                          {"floating_ips", std::to_string(inv_.fips().size())}});
+  publish({.kind = Event::Kind::config, .at = loop_->now(), .text = "configuration reloaded",
+           .fields = {{"result", "ok"}}});
+  return {};
+}
+
+}  // namespace fipd::engine

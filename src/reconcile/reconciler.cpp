@@ -1,0 +1,107 @@
+#include "src/reconcile/reconciler.hpp"
+
+namespace fipd::reconcile {
+
+Reconciler::Reconciler(ReconcilerOptions o, nft::NftTable t, nl::RouteTable r, nl::Conntrack c)
+    : options_(std::move(o)), table_(std::move(t)), routes_(std::move(r)), conntrack_(std::move(c)) {}
+
+nl::Result<std::unique_ptr<Reconciler>> Reconciler::open(ReconcilerOptions options) {
+  auto table = nft::NftTable::open({.name = options.table});
+  if (!table) return std::unexpected(table.error());
+  auto routes = nl::RouteTable::open();
+  if (!routes) return std::unexpected(routes.error());
+  auto ct = nl::Conntrack::open();
+  if (!ct) return std::unexpected(ct.error());
+  return std::unique_ptr<Reconciler>(
+      new Reconciler(std::move(options), std::move(*table), std::move(*routes), std::move(*ct)));
+}
+
+nl::Result<KernelView> Reconciler::read_kernel() {
+  KernelView v;
+  for (size_t i = 0; i < nft::kSetCount; ++i) {
+    auto elements = table_.elements(static_cast<SetId>(i));
+    if (!elements) return std::unexpected(elements.error());
+    for (const Element& e : *elements) v.add(static_cast<SetId>(i), e);
+  }
+  auto routes = routes_.list(options_.intent.route_table);
+  if (!routes) return std::unexpected(routes.error());
+  for (auto& r : *routes) v.routes[r.dst] = r;
+  return v;
+}
+
+nl::Result<Applied> Reconciler::commit(const Diff& d) {
+  Applied a;
+  if (d.batch.error()) return std::unexpected(*d.batch.error());
+  if (!d.batch.empty()) {
+    if (auto r = table_.commit(d.batch); !r) return std::unexpected(r.error());
+    a.element_changes = d.batch.size();
+  }
+  // Removals before additions: a route is keyed by its destination, so an
+  // address that moved between modes never sees two routes at once.
+  for (const auto& r : d.route_removals) {
+    if (auto s = routes_.remove(r.dst, r.table); !s && s.error().code != ESRCH) return std::unexpected(s.error());
+    ++a.route_changes;
+  }
+  for (const auto& r : d.route_upserts) {
+    if (auto s = routes_.replace(r); !s) return std::unexpected(s.error());
+    ++a.route_changes;
+  }
+  return a;
+}
+
+nl::Result<Applied> Reconciler::converge(const state::Inventory& inv) {
+  auto have = read_kernel();
+  if (!have) return std::unexpected(have.error());
+  KernelView want = derive_all(inv, options_.intent);
+  auto applied = commit(diff(*have, want, nullptr));
+  if (!applied) {
+    // Whatever part of the routes went through is in the kernel now; the
+    // mirror must not claim more than the kernel holds, so re-read it.
+    if (auto again = read_kernel()) mirror_ = std::move(*again);
+    return applied;
+  }
+  mirror_ = std::move(want);
+  return applied;
+}
+
+nl::Result<StartReport> Reconciler::start(const state::Inventory& inv) {
+  StartReport report;
+  auto ensured = table_.ensure();
+  if (!ensured) return std::unexpected(ensured.error());
+  report.table = *ensured;
+  auto have = read_kernel();
+  if (!have) return std::unexpected(have.error());
+  report.adopted_elements = have->element_count();
+  report.adopted_routes = have->routes.size();
+  KernelView want = derive_all(inv, options_.intent);
+  auto applied = commit(diff(*have, want, nullptr));
+  if (!applied) return std::unexpected(applied.error());
+  report.applied = *applied;
+  mirror_ = std::move(want);
+  return report;
+}
+
+nl::Result<Applied> Reconciler::apply(const state::Inventory& inv, const std::vector<IpAddress>& addresses) {
+  KernelView want;
+  for (const IpAddress& a : addresses) derive_address(inv, a, options_.intent, want);
+  auto applied = commit(diff(mirror_, want, &addresses));
+  if (applied) {
+    adopt(mirror_, want, &addresses);
+    return applied;
+  }
+  // The mirror was wrong (someone changed the kernel behind our back): read
+  // the truth and converge everything once.
+  auto again = converge(inv);
+  if (again) again->resynced = true;
+  return again;
+}
+
+nl::Result<Applied> Reconciler::audit(const state::Inventory& inv) { return converge(inv); }
+
+nl::Result<size_t> Reconciler::flush_conntrack(std::span<const IpAddress> fips) {
+  if (fips.empty()) return size_t{0};
+  if (fips.size() == 1) return conntrack_.drop_destination(fips[0]);
+  return conntrack_.drop_destinations(fips);
+}
+
+}  // namespace fipd::reconcile

@@ -1,0 +1,77 @@
+// Drives the kernel to the intent: fipd's nft table, its routes, and the
+// conntrack entries that would pin flows to a server no longer used.
+//
+// It keeps a mirror of what it believes the kernel holds. apply() derives the
+// intent for the addresses a plan touched, diffs it against the mirror and
+// commits the difference as one nft transaction (routes follow, one message
+// each: the kernel has no route transactions). start() and audit() read the
+// kernel itself, so adoption after a restart and repair of drift change only
+// what differs. When the kernel refuses a change (someone deleted what the
+// mirror says is there), apply() re-reads the kernel and tries once more.
+//
+// Owns: the NftTable (and with it table ownership), a RouteTable, a
+// Conntrack socket. Thread: the engine loop's. Errors: values, never logs.
+#pragma once
+
+#include <memory>
+#include <span>
+
+#include "netlink/conntrack.hpp"
+#include "src/reconcile/kernel_view.hpp"
+
+namespace fipd::reconcile {
+
+struct ReconcilerOptions {
+  std::string table = "fipd";
+  IntentOptions intent;
+};
+
+struct Applied {
+  size_t element_changes = 0;
+  size_t route_changes = 0;
+  bool resynced = false;  // the first attempt failed and the kernel was re-read
+  size_t changes() const { return element_changes + route_changes; }
+};
+
+struct StartReport {
+  nft::EnsureResult table;
+  size_t adopted_elements = 0;  // found in the kernel at start
+  size_t adopted_routes = 0;
+  Applied applied;
+};
+
+class Reconciler {
+ public:
+  static nl::Result<std::unique_ptr<Reconciler>> open(ReconcilerOptions options);
+
+  // Creates or adopts the table, reads what the kernel holds, applies only
+  // the difference to the whole intent.
+  nl::Result<StartReport> start(const state::Inventory& inv);
+  // Applies the intent for objects keyed by `addresses`.
+  nl::Result<Applied> apply(const state::Inventory& inv, const std::vector<IpAddress>& addresses);
+  // Reads the kernel, compares with the whole intent, repairs what differs.
+  nl::Result<Applied> audit(const state::Inventory& inv);
+  // Deletes conntrack entries whose original destination is one of `fips`.
+  nl::Result<size_t> flush_conntrack(std::span<const IpAddress> fips);
+
+  // New intent options (a reload); the next audit applies them.
+  void set_intent_options(IntentOptions o) { options_.intent = std::move(o); }
+  const KernelView& mirror() const { return mirror_; }
+  // The nft socket's port id: events it caused are fipd's own.
+  uint32_t nft_portid() const { return table_.portid(); }
+  const std::string& table_name() const { return table_.name(); }
+
+ private:
+  Reconciler(ReconcilerOptions o, nft::NftTable t, nl::RouteTable r, nl::Conntrack c);
+  nl::Result<KernelView> read_kernel();
+  nl::Result<Applied> commit(const Diff& d);
+  nl::Result<Applied> converge(const state::Inventory& inv);
+
+  ReconcilerOptions options_;
+  nft::NftTable table_;
+  nl::RouteTable routes_;
+  nl::Conntrack conntrack_;
+  KernelView mirror_;
+};
+
+}  // namespace fipd::reconcile

@@ -1,0 +1,52 @@
+// Runs the real fipd binary inside a test namespace: a temporary folder with
+// its configuration, state file and log, and helpers to wait for what it
+// logs. Every wait is bounded; the process is killed (by its pid) when the
+// object goes away.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "tests/support/netns.hpp"
+
+namespace fipd::testbed {
+
+class Daemon {
+ public:
+  // A folder for one daemon; `binary` is the fipd executable.
+  explicit Daemon(std::string binary);
+  ~Daemon();
+
+  const std::string& dir() const { return dir_; }
+  std::string config_path() const { return dir_ + "/fipd.toml"; }
+  std::string state_path() const { return dir_ + "/state.json"; }
+  std::string socket_path() const { return dir_ + "/fipd.sock"; }
+  std::string log_path() const { return dir_ + "/fipd.log"; }
+
+  void write_config(const std::string& toml) const;
+  // Starts fipd in `ns` and waits for "fipd running" in its log.
+  Status start(const Netns& ns, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  void signal(int sig) const { child_.signal(sig); }
+  // SIGKILL and reap, as a crash would.
+  void kill();
+  // SIGTERM and wait; the exit status.
+  int stop();
+  bool running() const { return child_.running(); }
+  pid_t pid() const { return child_.pid(); }
+
+  // What the current run logged (earlier runs' logs are in log_path()).
+  std::string log() const;
+  // Waits until the log has `text` at least `count` times.
+  bool wait_for_log(const std::string& text, std::chrono::milliseconds timeout, int count = 1) const;
+
+ private:
+  std::string binary_;
+  std::string dir_;
+  Child child_;
+  size_t starts_ = 0;
+};
+
+// Polls fn() every few milliseconds until it returns true or time runs out.
+bool eventually(const std::function<bool()>& fn, std::chrono::milliseconds timeout);
+
+}  // namespace fipd::testbed
