@@ -123,6 +123,7 @@ void BM_LoopTimerLag(benchmark::State& state) {
     state.counters["lag_p99_us"] = static_cast<double>(lag.percentile(0.99).count()) / 1e3;
     state.counters["lag_max_us"] = static_cast<double>(lag.max().count()) / 1e3;
     state.counters["wakeups_per_s"] = static_cast<double>(loop->stats().iterations) / wall;
+    state.counters["timerfd_arms_per_s"] = static_cast<double>(loop->stats().timerfd_arms) / wall;
   }
 }
 BENCHMARK(BM_LoopTimerLag)->Args({10'000, 100'000})->Args({100, 1'000})->Iterations(1)->Unit(benchmark::kSecond);

@@ -290,6 +290,8 @@ void BM_Scale(benchmark::State& state) {
       state.counters["timeouts"] = static_cast<double>(engine.stats().timeouts - timeouts0);
       state.counters["downs"] = static_cast<double>(downs);
       state.counters["queued"] = static_cast<double>(engine.stats().queued);
+      state.counters["wakeups_per_s"] = static_cast<double>(loop->stats().iterations) / wall;
+      state.counters["timerfd_arms_per_s"] = static_cast<double>(loop->stats().timerfd_arms) / wall;
     }
   });
 }
@@ -297,6 +299,7 @@ BENCHMARK(BM_Scale)
     ->ArgNames({"servers", "interval_us", "kind"})
     ->Args({10'000, 100'000, static_cast<int>(ProbeKind::icmp)})
     ->Args({10'000, 100'000, static_cast<int>(ProbeKind::tcp)})
+    ->Args({10'000, 200'000, static_cast<int>(ProbeKind::icmp)})
     ->Args({100, 1'000, static_cast<int>(ProbeKind::icmp)})
     ->Args({100, 1'000, static_cast<int>(ProbeKind::tcp)})
     ->Iterations(1)

@@ -25,7 +25,8 @@ int pidfd_open(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid,
 
 }  // namespace
 
-Loop::Loop(const Clock* clock) : clock_(clock), wheel_(clock->now()) {}
+Loop::Loop(const Clock* clock, Duration timer_slack)
+    : clock_(clock), wheel_(clock->now()), timer_slack_(timer_slack) {}
 
 Result<std::unique_ptr<Loop>> Loop::create(LoopOptions options) {
   std::unique_ptr<RealClock> own;
@@ -34,7 +35,7 @@ Result<std::unique_ptr<Loop>> Loop::create(LoopOptions options) {
     own = std::make_unique<RealClock>();
     clock = own.get();
   }
-  std::unique_ptr<Loop> loop(new Loop(clock));
+  std::unique_ptr<Loop> loop(new Loop(clock, options.timer_slack));
   loop->own_clock_ = std::move(own);
   if (auto s = loop->init(); !s) return std::unexpected(s.error());
   return loop;
@@ -221,7 +222,10 @@ Status Loop::run() {
 void Loop::arm_timerfd() {
   if (!clock_->is_kernel_monotonic()) return;
   auto wakeup = wheel_.next_wakeup();
-  if (wakeup == armed_wakeup_) return;
+  if (!wakeup && !armed_wakeup_) return;
+  if (wakeup && armed_wakeup_ && *armed_wakeup_ >= *wakeup && *armed_wakeup_ <= *wakeup + timer_slack_) return;
+  if (wakeup) *wakeup += timer_slack_;
+  ++stats_.timerfd_arms;
   itimerspec spec{};
   if (wakeup) {
     int64_t ns = wakeup->time_since_epoch().count();

@@ -53,6 +53,12 @@ inline constexpr SourceId kNoSource = 0;
 
 struct LoopOptions {
   const Clock* clock = nullptr;  // nullptr: the kernel's monotonic clock
+  // How late a timer may run so that wakeups coalesce: the timerfd is armed
+  // slack after the earliest deadline, and not re-armed while it already
+  // lies within that window. Reprogramming a timerfd is the loop's most
+  // expensive step at 100,000 timers a second (an hrtimer cancel and start
+  // with interrupts off); 50 µs is Linux's own default timer slack.
+  Duration timer_slack = std::chrono::microseconds(50);
 };
 
 struct LoopStats {
@@ -60,6 +66,7 @@ struct LoopStats {
   uint64_t io_dispatched = 0;
   uint64_t timers_fired = 0;
   uint64_t deferred_run = 0;
+  uint64_t timerfd_arms = 0;
   LagHistogram timer_lag;  // fire time minus deadline, per timer
 };
 
@@ -142,7 +149,7 @@ class Loop {
     ChildCallback on_child;
   };
 
-  explicit Loop(const Clock* clock);
+  Loop(const Clock* clock, Duration timer_slack);
   Status init();
   SourceId allocate(Kind kind);
   Source* find(SourceId id);
@@ -158,6 +165,7 @@ class Loop {
   const Clock* clock_;
   nl::Fd epoll_, timerfd_, signalfd_;
   TimerWheel wheel_;
+  Duration timer_slack_;
   std::optional<TimePoint> armed_wakeup_;
   std::vector<Source> sources_;
   std::vector<uint32_t> free_slots_;
