@@ -30,6 +30,7 @@
 #include <atomic>
 #include <cstring>
 #include <fstream>
+#include <random>
 #include <thread>
 
 #include "bench/bench_main.hpp"
@@ -150,6 +151,7 @@ void BM_Detection(benchmark::State& state) {
   auto& server = rig.t.servers[0];
   std::vector<double> latency;
   int failed_trials = 0;
+  std::mt19937_64 rng(17);
   rig.t.router.enter([&] {
     rig.loop = std::move(*loop::Loop::create());
     rig.prober = std::make_unique<SocketProber>(*rig.loop);
@@ -172,7 +174,12 @@ void BM_Detection(benchmark::State& state) {
         }
         rig.events.clear();
         std::atomic<int64_t> t0{0};
-        std::thread injector([&] {
+        // A random phase against the probe schedule: trials start right after
+        // the `up` result, and a failure always injected then would always
+        // meet the same wait for the next probe.
+        const auto phase = std::chrono::microseconds(rng() % 4000);
+        std::thread injector([&, phase] {
+          std::this_thread::sleep_for(phase);
           TimePoint at;
           switch (failure) {
             case Failure::listener_killed: at = listener->kill(); break;
