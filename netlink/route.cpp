@@ -128,7 +128,8 @@ Status check(const HostRoute& r, const std::string& ctx) {
 
 // Sends `msg` and reads until its answer (ACK, error, or the end of a dump).
 Status exchange(nl_sock* sock, nl_msg* msg, Reply& reply, const std::string& ctx) {
-  CbPtr cb(nl_cb_clone(nl_socket_get_cb(sock)));
+  CbPtr base(nl_socket_get_cb(sock));  // a counted reference
+  CbPtr cb(base ? nl_cb_clone(base.get()) : nullptr);
   if (!cb) return fail(ENOMEM, ctx);
   nl_cb_set(cb.get(), NL_CB_ACK, NL_CB_CUSTOM, on_ack, &reply);
   nl_cb_set(cb.get(), NL_CB_FINISH, NL_CB_CUSTOM, on_finish, &reply);
