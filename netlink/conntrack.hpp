@@ -1,0 +1,166 @@
+// Dropping the conntrack entries of floating IPs after a repoint (ctnetlink,
+// raw messages over libmnl).
+//
+// Design note (kernel semantics; measured on kernel 6.18, 2 vCPUs, with
+// net.netfilter.nf_conntrack_buckets = 262144):
+// - What goes: every entry whose ORIGINAL destination is the floating IP,
+//   NATed or not (a flow that began before the floating IP was mapped is
+//   pinned as well). Entries are found by a dump and deleted by their original
+//   tuple plus CTA_ID, so an entry created since by the same 5-tuple (the
+//   client's next packet, already going to the new server) normally survives;
+//   the id is a hash of the entry's address and tuple, so a recycled object
+//   can repeat it, and then the fresh entry goes too, which costs its flow
+//   one more lookup and no packet.
+// - Where the time goes. A ctnetlink dump walks the whole conntrack hash
+//   table, and there is one table for all network namespaces, sized by
+//   nf_conntrack_buckets (only the initial namespace may change it), whatever
+//   this namespace holds. ctnetlink_dump_table() takes and releases each
+//   bucket's spinlock: perf shows about 90 % of a dump of an empty namespace
+//   in _raw_spin_lock and the paravirt unlock, about 21 ns a bucket, so
+//   5.5 ms a dump as a fixed cost. On top of it, about 90 ns for each entry of
+//   this namespace that the kernel's filter passes over, and about 1 µs for
+//   each entry serialized into the dump and copied to us (fill_info, memcpy,
+//   accounting attributes; our parsing is a few % of it). A delete by tuple is
+//   a hash lookup of a few µs, and up to 256 go in one sendmsg(), answered
+//   only when they fail. So dropping one floating IP costs the walk, not its
+//   entries; the 9 ms seen with the conntrack tool is that walk plus the start
+//   of a process.
+// - A flush (CT_DELETE without a tuple) returns at once when the namespace
+//   counts no entry (nf_ct_iterate_cleanup_net() checks the per-namespace
+//   count); a dump does not. So we ask the count first (CT_GET_STATS, ~2 µs)
+//   and skip the dump when it is 0.
+// - Kernel filtering: dumps take CTA_FILTER (CTA_FILTER_ORIG_FLAGS with the
+//   destination bit), which keeps the unrelated entries in the kernel. On 6.18
+//   the flush path takes the same filter (a walk and no round trips), but it
+//   reports no count, and for IPv6 it deletes the wrong entries (next point):
+//   we dump and delete by tuple instead.
+// - IPv6: ctnetlink_filter_match_tuple() compares IPv6 addresses with
+//   !ipv6_addr_cmp(), true when they are *equal*, so an address filter returns
+//   every entry except the address's (and a filtered flush deletes every entry
+//   except the address's). We never send an IPv6 address filter: IPv6 takes
+//   one dump of the family, filtered here. A test (KernelIpv6FilterQuirk)
+//   tells when a kernel fixes it.
+// - Batches: a filtered dump per address pays the walk per address: 1,000
+//   addresses would be 1,000 walks, over 5 s (the quadratic trap kube-proxy
+//   and ovn-kubernetes fell into). One dump per family pays one walk plus
+//   about 1 µs per entry of the namespace. drop_destinations() chooses per
+//   family from that cost model and the entry count.
+// - Only knowing the tuples avoids the walk: tracking entries from NEW events
+//   (a monitor) and deleting by tuple would cost microseconds. Not done here.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "netlink/error.hpp"
+#include "netlink/ip_address.hpp"
+#include "netlink/socket.hpp"
+
+struct nlmsghdr;
+
+namespace fipd::nl {
+
+// A UDP flow as its first packet would create it, for synthetic entries in
+// tests and benchmarks (the reply tuple is the mirror image: no NAT).
+struct UdpFlow {
+  IpAddress src, dst;
+  uint16_t sport = 0, dport = 0;
+};
+
+// Encoders and parsers: pure functions into a caller's buffer, so that many
+// messages can be stacked and sent in one sendmsg(). Each returns the
+// message's length (aligned), or 0 when `room` is too small.
+namespace ct {
+
+// A dump of one family's entries; with `orig_dst`, only those whose original
+// destination is that address (CTA_FILTER, where the kernel has it).
+size_t put_dump(void* buf, size_t room, uint32_t seq, Family family, const IpAddress* orig_dst);
+// Deletes the entry that `dumped` (a message of a conntrack dump) describes,
+// by its original tuple, zone and id, so an entry created since with the same
+// tuple is not touched. Asks for an ACK only when `ack` is set: errors come
+// back anyway.
+size_t put_delete_of(void* buf, size_t room, uint32_t seq, const nlmsghdr* dumped, bool ack);
+// Creates a UDP entry that expires after `timeout`.
+size_t put_create_udp(void* buf, size_t room, uint32_t seq, const UdpFlow& flow,
+                      std::chrono::seconds timeout, bool ack);
+// Asks for the number of entries in the namespace.
+size_t put_get_stats(void* buf, size_t room, uint32_t seq);
+
+// The original destination of a dumped entry, if it has one.
+std::optional<IpAddress> orig_dst(const nlmsghdr* dumped);
+// The entry count of a CT_GET_STATS answer.
+std::optional<uint32_t> stats_entries(const nlmsghdr* answer);
+
+}  // namespace ct
+
+// How a batch of IPv4 addresses is matched: one kernel-filtered dump per
+// address, or one dump of the family filtered here; automatic picks by cost
+// (see the design note). IPv6 always takes one dump.
+enum class DropStrategy { automatic, dump_per_address, one_dump };
+
+// One ctnetlink socket.
+//
+// Owns: a NETLINK_NETFILTER socket (CLOEXEC) bound in the network namespace
+// current at open(), its 1 MiB receive buffer, and the buffers the batched
+// messages are built in. Thread: not shared; calls block for the length of a
+// dump (bounded by the table, never by anything remote; no reply in 2 s is
+// ETIMEDOUT). Failure: an Error naming the address(es) and the kernel's errno;
+// an entry that vanished between the dump and its delete (ENOENT: expired, or
+// deleted by someone else) is not an error and is not counted.
+//
+// Counters (cumulative): dumps run, entries the dumps returned, entries deleted,
+// entries already gone.
+class Conntrack {
+ public:
+  struct Counters {
+    uint64_t dumps = 0;
+    uint64_t entries_seen = 0;
+    uint64_t deleted = 0;
+    uint64_t already_gone = 0;
+  };
+
+  static Result<Conntrack> open();
+
+  // Deletes every entry whose original destination is `dst`; returns how many.
+  Result<size_t> drop_destination(const IpAddress& dst);
+  // The same for many addresses (both families may be mixed), in one pass.
+  Result<size_t> drop_destinations(std::span<const IpAddress> dsts,
+                                   DropStrategy strategy = DropStrategy::automatic);
+
+  // Entries in this namespace, all families (what the cost model needs).
+  Result<uint32_t> count();
+  // Synthetic UDP entries, many per sendmsg(). EEXIST if one is there already.
+  Status create_udp(std::span<const UdpFlow> flows, std::chrono::seconds timeout);
+
+  const Counters& counters() const { return counters_; }
+  // Hash buckets every dump walks (the table is shared by all namespaces).
+  uint32_t buckets() const { return buckets_; }
+
+ private:
+  explicit Conntrack(NetlinkSocket sock, uint32_t buckets)
+      : sock_(std::move(sock)), buckets_(buckets) {}
+
+  // Dumps `family` (filtered in the kernel by `dst` when given) and queues a
+  // delete for every entry whose original destination is `dst`, or in `set`.
+  Status collect(Family family, const IpAddress* dst, const std::unordered_set<IpAddress>* set,
+                 const std::string& what);
+  // Sends the messages stacked in `buf`, many per sendmsg(), and reads their
+  // answers; returns how many were refused with `tolerated` (0: none is).
+  Result<size_t> send_stacked(std::vector<char>& buf, int tolerated, const std::string& what);
+  Result<size_t> send_chunk(char* start, size_t len, uint32_t first, uint32_t last, int tolerated,
+                            const std::string& what);
+  bool dump_per_address_is_cheaper(size_t addresses, uint32_t entries) const;
+
+  NetlinkSocket sock_;
+  uint32_t buckets_ = 0;
+  Counters counters_;
+  std::vector<char> pending_;  // delete messages, sequence numbers set when sent
+  std::vector<char> recv_;
+};
+
+}  // namespace fipd::nl
