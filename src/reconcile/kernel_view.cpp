@@ -83,6 +83,14 @@ bool same_route(const nl::HostRoute& a, const nl::HostRoute& b) {
   return a.dst == b.dst && a.via == b.via && a.table == b.table && a.oif == b.oif;
 }
 
+// Whether the kernel's route `have` is the route `want` asks for. An intent
+// without an output interface lets the kernel choose it, and the kernel then
+// reports the one it chose: any interface satisfies it.
+bool satisfies(const nl::HostRoute& have, const nl::HostRoute& want) {
+  return have.dst == want.dst && have.via == want.via && have.table == want.table &&
+         (want.oif == 0 || have.oif == want.oif);
+}
+
 }  // namespace
 
 size_t KernelView::element_count() const {
@@ -135,7 +143,7 @@ Diff diff(const KernelView& have, const KernelView& want, const std::vector<IpAd
     if (!want.routes.contains(a)) d.route_removals.push_back(have.routes.at(a));
   for (const IpAddress& a : route_keys(want)) {
     auto it = have.routes.find(a);
-    if (it == have.routes.end() || !same_route(it->second, want.routes.at(a)))
+    if (it == have.routes.end() || !satisfies(it->second, want.routes.at(a)))
       d.route_upserts.push_back(want.routes.at(a));
   }
   return d;

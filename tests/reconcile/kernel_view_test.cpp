@@ -72,6 +72,13 @@ TEST_F(KernelViewTest, ARepointIsDiffedOnItsAddressesAlone) {
   EXPECT_EQ(mirror, derive_all(inv, opt));
 }
 
+TEST_F(KernelViewTest, TheInterfaceTheKernelChoseSatisfiesAnIntentWithoutOne) {
+  KernelView want = derive_all(inv, opt);
+  KernelView have = want;
+  have.routes.begin()->second.oif = 3;
+  EXPECT_TRUE(diff(have, want, nullptr).empty());
+}
+
 TEST_F(KernelViewTest, FullDiffRemovesWhatIsNotWanted) {
   KernelView have = derive_all(inv, opt);
   have.add(SetId::dnat4, Element::mapping(ip("203.0.113.99"), ip("10.0.9.9")));

@@ -42,6 +42,9 @@ Status Daemon::start(const Netns& ns, std::chrono::milliseconds timeout) {
     std::ifstream prev(log_path() + ".new");
     if (prev) std::ofstream(log_path(), std::ios::app) << prev.rdbuf();
   }
+  // Removed here, not truncated by the child: otherwise the wait below could
+  // read the previous run's "fipd running" before the child opens the file.
+  std::filesystem::remove(log_path() + ".new");
   auto c = ns.spawn({binary_, "--config", config_path(), "--state", state_path(), "--socket", socket_path(),
                      "--log-level", "debug"},
                     "/dev/null", log_path() + ".new");

@@ -1,0 +1,75 @@
+// A broken configuration never replaces a working one.
+#include <signal.h>
+
+#include <thread>
+
+#include "tests/daemon/scenario.hpp"
+
+namespace fipd::testbed {
+namespace {
+
+using namespace std::chrono_literals;
+
+class ConfigTest : public Scenario {};
+
+const char* kBroken = R"([probe_defaults]
+interval = "fast"
+[[server]]
+name = "web-9"
+address = "10.0.0.300"
+)";
+
+TEST_F(ConfigTest, CheckConfigListsEveryErrorWithItsPosition) {
+  Daemon d(FIPD_BINARY);
+  d.write_config(kBroken);
+  auto ns = Netns::create("check");
+  if (!ns) GTEST_SKIP() << "needs namespaces";
+  auto r = ns->exec({FIPD_BINARY, "--check-config", "--config", d.config_path()});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find(d.config_path() + ":2:12: [probe_defaults]: interval: 'fast' is not a duration"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find(d.config_path() + ":5:11: server 'web-9': address:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("2 errors"), std::string::npos) << r.err;
+}
+
+TEST_F(ConfigTest, FipdRefusesToStartOnABrokenFile) {
+  FIPD_REQUIRE_NETNS();
+  build();
+  fipd.write_config(kBroken);
+  auto r = fipd.start(topo->router, 3s);
+  ASSERT_FALSE(r);
+  EXPECT_NE(fipd.log().find(":2:12: [probe_defaults]: interval"), std::string::npos) << fipd.log();
+  EXPECT_NE(fipd.log().find("not starting"), std::string::npos);
+}
+
+TEST_F(ConfigTest, ReloadWithABrokenFileKeepsEverything) {
+  FIPD_REQUIRE_NETNS();
+  build();
+  start_fipd();
+  std::string map_before = nft_map();
+  fipd.write_config(kBroken);
+  fipd.signal(SIGHUP);
+  ASSERT_TRUE(fipd.wait_for_log("reload refused", 3s)) << fipd.log();
+  EXPECT_TRUE(fipd.running());
+  EXPECT_EQ(nft_map(), map_before);
+  // The old configuration still works: a failure still fails over.
+  echo[0]->stop();
+  EXPECT_TRUE(fipd.wait_for_log("failover " + fip().str() + " web-0 -> spare-1", 5s)) << fipd.log();
+}
+
+TEST_F(ConfigTest, ReloadAppliesOnlyTheDifference) {
+  FIPD_REQUIRE_NETNS();
+  build();
+  start_fipd();
+  fipd.write_config(config() + "\n[[floating_ip]]\naddress = \"203.0.113.77\"\nserver = \"spare-1\"\n");
+  fipd.signal(SIGHUP);
+  ASSERT_TRUE(fipd.wait_for_log("configuration reloaded", 3s)) << fipd.log();
+  EXPECT_NE(nft_map().find("203.0.113.77 : " + topo->servers[1].v4.str()), std::string::npos) << nft_map();
+  EXPECT_NE(nft_map().find(fip().str() + " : " + topo->servers[0].v4.str()), std::string::npos);
+  EXPECT_EQ(fipd.log().find("unknown -> up", fipd.log().find("configuration reloaded")), std::string::npos)
+      << "unchanged servers keep their health and probes";
+}
+
+}  // namespace
+}  // namespace fipd::testbed
