@@ -214,6 +214,62 @@ void parse_engine(Reader& r, const toml::table& t, EngineConfig& e) {
   if (auto v = r.integer(t, "timeline_history", w, 1, 10000)) e.timeline_history = static_cast<unsigned>(*v);
 }
 
+bool valid_url(std::string_view u) {
+  return (u.starts_with("http://") || u.starts_with("https://")) && u.find_first_of(" \r\n") == std::string_view::npos &&
+         u.size() > 8;
+}
+
+void parse_rebuild(Reader& r, const toml::table& t, RebuildConfig& rb) {
+  const std::string w = "[rebuild]";
+  r.check_keys(t, {"hook", "webhook", "environment", "automatic", "timeout", "healthy_timeout", "retries", "backoff",
+                   "max_concurrent", "storm_share", "storm_min_failures", "storm_window", "notify_hook",
+                   "notify_webhook"},
+               w);
+  auto path = [&](const char* key, std::string& out) {
+    if (auto v = r.str(t, key, w)) {
+      if (v->empty() || (*v)[0] != '/') r.error(pos(t.get(key)->source()), w + ": " + key + ": '" + *v + "' must be an absolute path");
+      else out = *v;
+    }
+  };
+  auto url = [&](const char* key, std::string& out) {
+    if (auto v = r.str(t, key, w)) {
+      if (!valid_url(*v)) r.error(pos(t.get(key)->source()), w + ": " + key + ": '" + *v + "' is not an http:// or https:// URL");
+      else out = *v;
+    }
+  };
+  path("hook", rb.hook);
+  url("webhook", rb.webhook);
+  path("notify_hook", rb.notify_hook);
+  url("notify_webhook", rb.notify_webhook);
+  if (!rb.hook.empty() && !rb.webhook.empty())
+    r.error(pos(t.source()), w + ": give either hook or webhook, not both");
+  if (const toml::node* n = t.get("environment")) {
+    if (auto* env = n->as_table()) {
+      for (auto&& [k, v] : *env) {
+        if (auto* sv = v.as_string()) rb.environment.emplace_back(std::string(k.str()), sv->get());
+        else r.wrong(v, w, "environment." + std::string(k.str()), "a string");
+      }
+    } else {
+      r.wrong(*n, w, "environment", "a table of strings, as in { REGION = \"fra1\" }");
+    }
+  }
+  if (auto v = r.boolean(t, "automatic", w)) rb.automatic = *v;
+  if (auto v = r.duration(t, "timeout", w)) rb.timeout = *v;
+  if (auto v = r.duration(t, "healthy_timeout", w)) rb.healthy_timeout = *v;
+  if (auto v = r.integer(t, "retries", w, 0, 100)) rb.retries = static_cast<unsigned>(*v);
+  if (auto v = r.duration(t, "backoff", w)) rb.backoff = *v;
+  if (auto v = r.integer(t, "max_concurrent", w, 1, 1000)) rb.max_concurrent = static_cast<unsigned>(*v);
+  if (const toml::node* n = t.get("storm_share")) {
+    auto* f = n->as_floating_point();
+    if (!f || f->get() <= 0 || f->get() > 1)
+      r.error(pos(n->source()), w + ": storm_share: expected a number above 0 and at most 1, as in 0.3");
+    else
+      rb.storm_share = f->get();
+  }
+  if (auto v = r.integer(t, "storm_min_failures", w, 1, 100000)) rb.storm_min_failures = static_cast<unsigned>(*v);
+  if (auto v = r.duration(t, "storm_window", w)) rb.storm_window = *v;
+}
+
 std::optional<ProbeKind> probe_kind(std::string_view s) {
   if (s == "tcp") return ProbeKind::tcp;
   if (s == "http") return ProbeKind::http;
@@ -436,7 +492,7 @@ ConfigResult parse_config(std::string_view text, const std::string& file) {
   }
   Config c;
   c.file = file;
-  r.check_keys(root, {"engine", "probe_defaults", "server", "floating_ip"}, "top level");
+  r.check_keys(root, {"engine", "probe_defaults", "server", "floating_ip", "rebuild"}, "top level");
   auto section = [&](std::string_view key, const char* expected) -> const toml::node* {
     const toml::node* n = root.get(key);
     if (n && !(std::string_view(expected) == "table" ? n->is_table() : n->is_array_of_tables())) {
@@ -448,6 +504,7 @@ ConfigResult parse_config(std::string_view text, const std::string& file) {
     return n;
   };
   if (auto* n = section("engine", "table")) parse_engine(r, *n->as_table(), c.engine);
+  if (auto* n = section("rebuild", "table")) parse_rebuild(r, *n->as_table(), c.rebuild);
   if (auto* n = section("probe_defaults", "table")) c.probe_defaults = parse_probe(r, *n->as_table(), c.probe_defaults, "[probe_defaults]");
   if (auto* n = section("server", "array"))
     for (auto& el : *n->as_array()) parse_server(r, *el.as_table(), c.probe_defaults, c);

@@ -101,9 +101,35 @@ struct EngineConfig {
   unsigned timeline_history = 32;
 };
 
+// How failed servers are rebuilt: an executable hook or an HTTP webhook
+// (exactly one, or neither: then failed servers wait in maintenance for an
+// operator).
+struct RebuildConfig {
+  std::string hook;     // executable: JSON on stdin, replacement as JSON on stdout
+  std::string webhook;  // http(s) URL: the same JSON POSTed; the replacement is registered later
+  std::vector<std::pair<std::string, std::string>> environment;  // extra variables for hooks
+  bool automatic = true;  // rebuild servers that fail by themselves
+  nanoseconds timeout = std::chrono::minutes(10);          // one call-out
+  nanoseconds healthy_timeout = std::chrono::minutes(10);  // registration -> replacement up
+  unsigned retries = 3;                                    // further attempts after the first
+  nanoseconds backoff = std::chrono::seconds(30);          // before the first retry; doubles
+  unsigned max_concurrent = 2;
+  // Storm guard: when at least storm_min_failures servers, and more than
+  // storm_share of all servers, fail within storm_window, the network is the
+  // likelier culprit: automatic rebuilds stop until an operator acts.
+  double storm_share = 0.3;
+  unsigned storm_min_failures = 3;
+  nanoseconds storm_window = std::chrono::seconds(60);
+  std::string notify_hook;     // told when a rebuild completes
+  std::string notify_webhook;
+
+  bool enabled() const { return !hook.empty() || !webhook.empty(); }
+};
+
 struct Config {
   std::string file;
   EngineConfig engine;
+  RebuildConfig rebuild;
   ProbeConfig probe_defaults;
   std::vector<ServerConfig> servers;
   std::vector<FloatingIpConfig> floating_ips;

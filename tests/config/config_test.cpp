@@ -153,6 +153,34 @@ TEST(Config, WrongSectionShapesAreReported) {
   EXPECT_NE(errors_of("[unknown]\n").find("top level: unknown key 'unknown'"), std::string::npos);
 }
 
+TEST(Config, RebuildSection) {
+  auto c = parse_config(R"([rebuild]
+hook = "/usr/lib/fipd/rebuild"
+environment = { REGION = "fra1" }
+timeout = "5m"
+retries = 2
+storm_share = 0.5
+)", "t.toml");
+  ASSERT_TRUE(c) << c.error()[0].str();
+  EXPECT_TRUE(c->rebuild.enabled());
+  EXPECT_EQ(c->rebuild.timeout, 5min);
+  EXPECT_EQ(c->rebuild.retries, 2u);
+  EXPECT_EQ(c->rebuild.environment.size(), 1u);
+  EXPECT_DOUBLE_EQ(c->rebuild.storm_share, 0.5);
+  std::string e = errors_of(R"([rebuild]
+hook = "relative/hook"
+webhook = "ftp://x"
+storm_share = 2.0
+retries = -1
+)");
+  for (const char* want : {"t.toml:2:8: [rebuild]: hook: 'relative/hook' must be an absolute path",
+                           "t.toml:3:11: [rebuild]: webhook: 'ftp://x' is not an http:// or https:// URL",
+                           "storm_share: expected a number above 0 and at most 1",
+                           "retries: expected an integer from 0 to 100, got -1"})
+    EXPECT_NE(e.find(want), std::string::npos) << "missing: " << want << "\nin:\n" << e;
+  EXPECT_FALSE(parse_config("", "t.toml")->rebuild.enabled());
+}
+
 TEST(Config, UnreadableFileIsOneError) {
   auto r = load_config("/nonexistent/fipd.toml");
   ASSERT_FALSE(r);
