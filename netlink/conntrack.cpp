@@ -38,11 +38,13 @@ std::string describe(std::span<const IpAddress> dsts) {
   return s;
 }
 
+// The size of the shared hash table, which every dump walks. Where the
+// sysctl cannot be read, assume a common size: it only tunes the cost model.
 uint32_t read_buckets() {
   std::ifstream f("/proc/sys/net/netfilter/nf_conntrack_buckets");
   uint32_t n = 0;
   f >> n;
-  return n;
+  return n > 0 ? n : 65536;
 }
 
 }  // namespace
@@ -57,7 +59,7 @@ Result<Conntrack> Conntrack::open() {
 }
 
 Result<uint32_t> Conntrack::count() {
-  char buf[64];
+  alignas(nlmsghdr) char buf[64];
   uint32_t seq = sock_.next_seq();
   size_t len = ct::put_get_stats(buf, sizeof(buf), seq);
   if (auto r = sock_.send(buf, len); !r) return std::unexpected(r.error());
@@ -85,7 +87,7 @@ bool Conntrack::dump_per_address_is_cheaper(size_t addresses, uint32_t entries) 
 
 Status Conntrack::collect(Family family, const IpAddress* dst, const std::unordered_set<IpAddress>* set,
                           const std::string& what) {
-  char req[256];
+  alignas(nlmsghdr) char req[256];
   size_t len = ct::put_dump(req, sizeof(req), sock_.next_seq(), family, dst);
   ++counters_.dumps;
   return sock_.dump(req, len, "dump " + what, [&](const nlmsghdr* nlh) -> Status {

@@ -140,8 +140,8 @@ Status exchange(nl_sock* sock, nl_msg* msg, Reply& reply, const std::string& ctx
   while (!reply.done) {
     int n = nl_recvmsgs(sock, cb.get());
     if (reply.done) break;
-    // libnl turns a receive timeout (SO_RCVTIMEO) into "0 bytes read".
-    if (n == 0) return fail(ETIMEDOUT, ctx + ": no answer from the kernel");
+    // The receive timeout (SO_RCVTIMEO) comes back as NLE_AGAIN.
+    if (n == 0 || n == -NLE_AGAIN) return fail(ETIMEDOUT, ctx + ": no answer from the kernel");
     if (n < 0) return fail(EPROTO, ctx + ": " + nl_geterror(n));
   }
   if (reply.error == 0) return {};

@@ -63,8 +63,8 @@ struct HostRoute {
 // Owns: one libnl socket (CLOEXEC) and its callbacks, created in the network
 // namespace current at open(). Thread: not shared; one caller at a time. Every
 // call sends one request and waits for its answer (the kernel has queued it by
-// the time sendmsg returns); a missing answer ends in EAGAIN after two seconds
-// instead of a hang. Failure: an Error naming the route and the kernel's errno
+// the time sendmsg returns); a missing answer ends in ETIMEDOUT after two
+// seconds instead of a hang. Failure: an Error naming the route and the kernel's errno
 // and extended-ACK text; the socket stays usable.
 class RouteTable {
  public:

@@ -303,7 +303,7 @@ std::vector<std::vector<char>> dump_messages(const Netns& ns, Family family, con
   });
   std::vector<std::vector<char>> out;
   if (!sock) return out;
-  char req[256];
+  alignas(nlmsghdr) char req[256];
   size_t len = ct::put_dump(req, sizeof(req), sock->next_seq(), family, dst);
   auto r = sock->dump(req, len, "dump", [&](const nlmsghdr* nlh) -> Status {
     auto* p = reinterpret_cast<const char*>(nlh);
@@ -320,7 +320,7 @@ Status replay_delete(const Netns& ns, const std::vector<char>& dumped) {
     if (auto s = NetlinkSocket::open(NETLINK_NETFILTER)) sock.emplace(std::move(*s));
   });
   if (!sock) return fail(EBADF, "open ctnetlink socket");
-  alignas(4) char buf[512];
+  alignas(nlmsghdr) char buf[512];
   uint32_t seq = sock->next_seq();
   size_t len = ct::put_delete_of(buf, sizeof(buf), seq, reinterpret_cast<const nlmsghdr*>(dumped.data()), true);
   if (len == 0) return fail(EINVAL, "encode delete");
