@@ -4,7 +4,8 @@
 // shared by every namespace of the machine (nf_conntrack_buckets), so a dump
 // walks all of its buckets whatever this namespace holds.
 //
-//   BM_Dump*         one dump, nothing deleted: where the time goes
+//   BM_Dump*         one dump, nothing deleted: where the time goes; `here`:
+//                    entries in the dumped namespace, `elsewhere`: in another
 //   BM_FlushEmpty    a flush of an empty namespace: the kernel skips the walk
 //   BM_DropOne       drop_destination() of one floating IP with `per_fip` entries
 //   BM_DropBatch     drop_destinations() of `fips` floating IPs at once (half of
@@ -54,17 +55,37 @@ IpAddress client(bool is_v4) { return is_v4 ? v4(0xc63364feu) : v6(0x2001, 0x0db
 // Unrelated destination i: servers in 10.0.0.0/8 and fd00::/8.
 IpAddress unrelated_dst(bool is_v4, uint32_t i) { return is_v4 ? v4(0x0a000000u + i) : v6(0xfd00, 0, i); }
 
-// One namespace with its socket and `unrelated` entries, kept across runs.
+// Empties a namespace's table at once: CT_DELETE without a tuple deletes in
+// the sendmsg() itself, whereas a namespace's entries outlive it until the
+// kernel's cleanup work runs, and would slow the next benchmark's walks.
+void flush(const testbed::Netns& ns) {
+  std::optional<NetlinkSocket> sock;
+  ns.enter([&] {
+    if (auto s = NetlinkSocket::open(NETLINK_NETFILTER)) sock.emplace(std::move(*s));
+  });
+  if (!sock) return;
+  alignas(nlmsghdr) char buf[64];
+  uint32_t seq = sock->next_seq();
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+  nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE;
+  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  nlh->nlmsg_seq = seq;
+  auto* nfg = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg)));
+  nfg->nfgen_family = AF_UNSPEC;
+  nfg->version = NFNETLINK_V0;
+  if (sock->send(buf, nlh->nlmsg_len)) (void)sock->await_acks(seq, seq, {});
+}
+
+// One namespace with its socket and `unrelated` entries, for one run of a
+// benchmark: the hash table is shared, so no run may leave entries behind.
 struct Fixture {
   testbed::Netns ns;
   Conntrack ct;
+  ~Fixture() { flush(ns); }
 };
 
 // kind: 4 or 6 (unrelated entries of that family), 46 (half and half).
-Fixture* fixture(benchmark::State& state, int kind, int64_t unrelated) {
-  static std::map<std::pair<int, int64_t>, std::unique_ptr<Fixture>> cache;
-  auto& slot = cache[{kind, unrelated}];
-  if (slot) return slot.get();
+std::unique_ptr<Fixture> fixture(benchmark::State& state, int kind, int64_t unrelated) {
   auto ns = testbed::Netns::create("router");
   if (!ns) {
     state.SkipWithError(ns.error().message().c_str());
@@ -76,18 +97,18 @@ Fixture* fixture(benchmark::State& state, int kind, int64_t unrelated) {
     state.SkipWithError(ct.error().message().c_str());
     return nullptr;
   }
+  std::unique_ptr<Fixture> fx(new Fixture{std::move(*ns), std::move(*ct)});
   std::vector<UdpFlow> flows;
   for (int64_t i = 0; i < unrelated; ++i) {
     bool is_v4 = kind == 4 || (kind == 46 && i % 2 == 0);
     flows.push_back({.src = client(is_v4), .dst = unrelated_dst(is_v4, static_cast<uint32_t>(i / 4)),
                      .sport = static_cast<uint16_t>(1024 + i % 4), .dport = 53});
   }
-  if (auto r = ct->create_udp(flows, 3600s); !r) {
+  if (auto r = fx->ct.create_udp(flows, 3600s); !r) {
     state.SkipWithError(r.error().message().c_str());
     return nullptr;
   }
-  slot = std::make_unique<Fixture>(Fixture{std::move(*ns), std::move(*ct)});
-  return slot.get();
+  return fx;
 }
 
 Status add_fip_entries(Conntrack& ct, std::span<const IpAddress> fips, int per_fip) {
@@ -103,9 +124,11 @@ Status add_fip_entries(Conntrack& ct, std::span<const IpAddress> fips, int per_f
 
 // A raw dump on a fresh socket of the fixture's namespace; `filtered`: by one
 // destination that has no entry, so only the walk and the filter are paid.
+// range(0): entries in this namespace; range(1): entries in another one.
 void run_dump(benchmark::State& state, bool filtered) {
-  auto* fx = fixture(state, 4, state.range(0));
-  if (!fx) return;
+  auto fx = fixture(state, 4, state.range(0));
+  auto elsewhere = fixture(state, 4, state.range(1));
+  if (!fx || !elsewhere) return;
   std::optional<NetlinkSocket> sock;
   fx->ns.enter([&] {
     auto s = NetlinkSocket::open(NETLINK_NETFILTER);
@@ -128,8 +151,14 @@ void run_dump(benchmark::State& state, bool filtered) {
 }
 void BM_DumpFiltered(benchmark::State& state) { run_dump(state, true); }
 void BM_DumpAll(benchmark::State& state) { run_dump(state, false); }
-BENCHMARK(BM_DumpFiltered)->ArgName("unrelated")->Arg(0)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_DumpAll)->ArgName("unrelated")->Arg(0)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_DumpFiltered)
+    ->ArgNames({"here", "elsewhere"})
+    ->Args({0, 0})
+    ->Args({10000, 0})
+    ->Args({100000, 0})
+    ->Args({0, 100000})
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_DumpAll)->ArgNames({"here", "elsewhere"})->Args({0, 0})->Args({10000, 0})->Args({100000, 0})->Unit(benchmark::kMillisecond);
 
 // A flush (CT_DELETE without a tuple) in an empty namespace: the kernel
 // returns before walking when the namespace counts no entry.
@@ -164,7 +193,7 @@ BENCHMARK(BM_FlushEmpty)->Unit(benchmark::kMicrosecond);
 void BM_DropOne(benchmark::State& state) {
   bool is_v4 = state.range(0) == 4;
   int per_fip = static_cast<int>(state.range(1));
-  auto* fx = fixture(state, is_v4 ? 4 : 6, state.range(2));
+  auto fx = fixture(state, is_v4 ? 4 : 6, state.range(2));
   if (!fx) return;
   IpAddress dst = fip(is_v4, 0);
   for (auto _ : state) {
@@ -192,7 +221,7 @@ BENCHMARK(BM_DropOne)
 void BM_DropBatch(benchmark::State& state) {
   int fips = static_cast<int>(state.range(0));
   bool mixed = fips > 500;
-  auto* fx = fixture(state, mixed ? 46 : 4, state.range(1));
+  auto fx = fixture(state, mixed ? 46 : 4, state.range(1));
   if (!fx) return;
   std::vector<IpAddress> dsts;
   for (int i = 0; i < fips; ++i) dsts.push_back(mixed ? fip(i % 2 == 0, i / 2) : fip(true, i));
