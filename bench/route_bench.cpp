@@ -1,6 +1,7 @@
 // Route replace: one RTM_NEWROUTE (NLM_F_REPLACE) per repoint, ACK awaited,
 // alternating the next hop between two servers so every call changes the
-// kernel's route. Runs in the router namespace of a fresh test topology.
+// kernel's route; and the same through `ip route replace`, for the ratio.
+// Runs in the router namespace of a fresh test topology.
 #include <net/if.h>
 
 #include <cstdio>
@@ -77,6 +78,22 @@ void BM_RouteReplace(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_RouteReplace)->ArgNames({"family", "others"})->Args({4, 0})->Args({6, 0})->Args({4, 150})->Args({6, 10000})->UseRealTime();
+
+// The same repoint through the ip command, as a script would do it.
+void BM_IpRouteReplaceCommand(benchmark::State& state) {
+  auto s = make_setup(state);
+  if (!s) return;
+  std::string a = s->topo->servers[0].v4.str(), b = s->topo->servers[1].v4.str();
+  std::string dst = floating(true, 0).str() + "/32";
+  bool to_b = true;
+  for (auto _ : state) {
+    auto r = s->topo->router.run({"ip", "route", "replace", dst, "via", to_b ? b : a, "table", "100", "proto",
+                                  std::to_string(kRouteProtocol)});
+    to_b = !to_b;
+    if (!r) return state.SkipWithError(r.error().message().c_str());
+  }
+}
+BENCHMARK(BM_IpRouteReplaceCommand)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace fipd::nl
