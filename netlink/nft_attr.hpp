@@ -31,6 +31,30 @@ void for_each_nested(const nlattr* nest, F&& f) {
     f(a);
 }
 
+// Inline equivalents of mnl_attr_put(), mnl_attr_nest_start() and
+// mnl_attr_nest_end(), byte for byte: the element encoder calls them seven
+// times per element, and 40,000 elements per large batch, where a call into
+// the shared library per attribute is a measurable share of the encoding.
+inline nlattr* put_attr(nlmsghdr* nlh, uint16_t type, const void* data, size_t len) {
+  auto* attr = reinterpret_cast<nlattr*>(reinterpret_cast<char*>(nlh) + MNL_ALIGN(nlh->nlmsg_len));
+  attr->nla_type = type;
+  attr->nla_len = static_cast<uint16_t>(MNL_ATTR_HDRLEN + len);
+  auto* payload = reinterpret_cast<char*>(attr) + MNL_ATTR_HDRLEN;
+  std::memcpy(payload, data, len);
+  std::memset(payload + len, 0, MNL_ALIGN(len) - len);
+  nlh->nlmsg_len += MNL_ALIGN(attr->nla_len);
+  return attr;
+}
+inline nlattr* nest_start(nlmsghdr* nlh, uint16_t type) {
+  auto* attr = reinterpret_cast<nlattr*>(reinterpret_cast<char*>(nlh) + MNL_ALIGN(nlh->nlmsg_len));
+  attr->nla_type = static_cast<uint16_t>(type | NLA_F_NESTED);
+  nlh->nlmsg_len += MNL_ATTR_HDRLEN;
+  return attr;
+}
+inline void nest_end(nlmsghdr* nlh, nlattr* nest) {
+  nest->nla_len = static_cast<uint16_t>(reinterpret_cast<char*>(nlh) + nlh->nlmsg_len - reinterpret_cast<char*>(nest));
+}
+
 // A NUL-terminated string attribute from a string_view (which need not be
 // terminated), laid out as mnl_attr_put_strz() lays it out.
 inline void put_strz(nlmsghdr* nlh, uint16_t type, std::string_view s) {

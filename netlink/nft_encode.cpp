@@ -46,20 +46,23 @@ bool interval_end(const IpAddress& base, unsigned len, uint8_t* out) {
 }
 
 void put_data(nlmsghdr* nlh, uint16_t type, const void* data, size_t len) {
-  nlattr* nest = mnl_attr_nest_start(nlh, type);
-  mnl_attr_put(nlh, NFTA_DATA_VALUE, len, data);
-  mnl_attr_nest_end(nlh, nest);
+  nlattr* nest = nest_start(nlh, type);
+  put_attr(nlh, NFTA_DATA_VALUE, data, len);
+  nest_end(nlh, nest);
 }
 
 // One entry of NFTA_SET_ELEM_LIST_ELEMENTS. libnftnl numbers the entries
 // 1, 2, ... (the kernel ignores the number); mirrored for byte-equal output.
 void put_one_element(nlmsghdr* nlh, uint16_t index, const uint8_t* key, size_t key_len,
                      const IpAddress* value, bool end) {
-  nlattr* nest = mnl_attr_nest_start(nlh, index);
-  if (end) mnl_attr_put_u32(nlh, NFTA_SET_ELEM_FLAGS, htonl(NFT_SET_ELEM_INTERVAL_END));
+  nlattr* nest = nest_start(nlh, index);
+  if (end) {
+    uint32_t flags = htonl(NFT_SET_ELEM_INTERVAL_END);
+    put_attr(nlh, NFTA_SET_ELEM_FLAGS, &flags, sizeof(flags));
+  }
   put_data(nlh, NFTA_SET_ELEM_KEY, key, key_len);
   if (value) put_data(nlh, NFTA_SET_ELEM_DATA, value->data(), value->size());
-  mnl_attr_nest_end(nlh, nest);
+  nest_end(nlh, nest);
 }
 
 void put_nft_header(nlmsghdr* nlh, uint16_t msg, uint16_t flags, uint32_t seq) {
@@ -163,41 +166,85 @@ Result<std::vector<Element>> decode_intervals(SetId set, std::vector<RawElement>
 
 }  // namespace
 
-size_t max_element_message_size(size_t table_name_len) {
-  // Header, nfgenmsg, set and table names, and two elements of at most
-  // (flags + 20-byte key + 16-byte value) with their nests.
+size_t max_element_message_size(size_t changes) {
+  // Header, nfgenmsg, set and table names at their longest, and per change
+  // at most two entries: flags, a 20-byte key and a 16-byte value, nested.
+  constexpr size_t kPerChange = 64;
   return NLMSG_HDRLEN + sizeof(nfgenmsg) + 2 * (MNL_ATTR_HDRLEN + MNL_ALIGN(kMaxNameLength + 1)) +
-         MNL_ALIGN(table_name_len) + 256;
+         MNL_ATTR_HDRLEN + changes * kPerChange;
 }
 
 void put_batch_begin(MessageBuffer& buf, uint32_t seq) { put_batch_marker(buf, NFNL_MSG_BATCH_BEGIN, seq); }
 
 void put_batch_end(MessageBuffer& buf, uint32_t seq) { put_batch_marker(buf, NFNL_MSG_BATCH_END, seq); }
 
-void put_element_change(MessageBuffer& buf, std::string_view table, const ElementChange& change,
-                        uint32_t seq, bool ack) {
-  const SetInfo& info = set_info(change.set);
-  const Element& e = change.element;
-  const bool add = change.op == ElementOp::add;
-  nlmsghdr* nlh = buf.start_message(max_element_message_size(table.size()));
+size_t message_run(std::span<const ElementChange> changes) {
+  size_t n = 1;
+  while (n < changes.size() && n < kMaxChangesPerMessage && changes[n].set == changes[0].set &&
+         changes[n].op == changes[0].op)
+    ++n;
+  return changes.empty() ? 0 : n;
+}
+
+void put_element_changes(MessageBuffer& buf, std::string_view table, std::span<const ElementChange> changes,
+                         uint32_t seq, bool ack) {
+  const SetInfo& info = set_info(changes.front().set);
+  const bool add = changes.front().op == ElementOp::add;
+  nlmsghdr* nlh = buf.start_message(max_element_message_size(changes.size()));
   put_nft_header(nlh, add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
                  static_cast<uint16_t>((add ? NLM_F_CREATE | NLM_F_EXCL : 0) | (ack ? NLM_F_ACK : 0)), seq);
   put_strz(nlh, NFTA_SET_ELEM_LIST_SET, info.name);
   put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, table);
-  nlattr* list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
-  uint8_t key[20];
-  size_t key_len = encode_key(e, key);
-  // A map's value goes with an add only; a delete names the key alone.
-  const IpAddress* value = add && info.kind == SetKind::address_map ? &e.value : nullptr;
-  put_one_element(nlh, 1, key, key_len, value, false);
-  if (info.kind == SetKind::prefix_set && interval_end(e.key, e.prefix_len, key))
-    put_one_element(nlh, 2, key, key_len, nullptr, true);
-  mnl_attr_nest_end(nlh, list);
+  nlattr* list = nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+  uint16_t index = 0;
+  for (const ElementChange& c : changes) {
+    const Element& e = c.element;
+    uint8_t key[20];
+    size_t key_len = encode_key(e, key);
+    // A map's value goes with an add only; a delete names the key alone.
+    const IpAddress* value = add && info.kind == SetKind::address_map ? &e.value : nullptr;
+    put_one_element(nlh, ++index, key, key_len, value, false);
+    if (info.kind == SetKind::prefix_set && interval_end(e.key, e.prefix_len, key))
+      put_one_element(nlh, ++index, key, key_len, nullptr, true);
+  }
+  nest_end(nlh, list);
   buf.commit(nlh);
 }
 
+FailedAttribute locate_offset(const nlmsghdr* nlh, std::span<const ElementChange> changes, uint32_t offset) {
+  FailedAttribute found;
+  auto holds = [&](const nlattr* a) {
+    size_t at = reinterpret_cast<const char*>(a) - reinterpret_cast<const char*>(nlh);
+    return offset >= at && offset < at + MNL_ALIGN(a->nla_len);
+  };
+  for_each_attr(nlh, sizeof(nfgenmsg), [&](const nlattr* a) {
+    if (!holds(a)) return;
+    found.type = mnl_attr_get_type(a);
+    if (found.type != NFTA_SET_ELEM_LIST_ELEMENTS) return;
+    // Entries to changes: one each, but a prefix has a second (its end)
+    // unless it reaches the top of the address space.
+    size_t change = 0, entries_left = 0;
+    bool first = true;
+    for_each_nested(a, [&](const nlattr* e) {
+      if (entries_left == 0) {
+        if (!first) ++change;
+        first = false;
+        entries_left = 1;
+        if (change < changes.size() && changes[change].element.kind == SetKind::prefix_set) {
+          uint8_t scratch[16];
+          const Element& p = changes[change].element;
+          if (interval_end(p.key, p.prefix_len, scratch)) entries_left = 2;
+        }
+      }
+      if (holds(e) && change < changes.size()) found.change = change;
+      --entries_left;
+    });
+  });
+  return found;
+}
+
 void put_element_dump(MessageBuffer& buf, std::string_view table, SetId set, uint32_t seq) {
-  nlmsghdr* nlh = buf.start_message(max_element_message_size(table.size()));
+  nlmsghdr* nlh = buf.start_message(max_element_message_size(0));
   put_nft_header(nlh, NFT_MSG_GETSETELEM, NLM_F_DUMP, seq);
   put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, table);
   put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set_info(set).name);
@@ -205,7 +252,7 @@ void put_element_dump(MessageBuffer& buf, std::string_view table, SetId set, uin
 }
 
 void put_table_get(MessageBuffer& buf, std::string_view table, uint32_t seq) {
-  nlmsghdr* nlh = buf.start_message(max_element_message_size(table.size()));
+  nlmsghdr* nlh = buf.start_message(max_element_message_size(0));
   put_nft_header(nlh, NFT_MSG_GETTABLE, NLM_F_ACK, seq);
   put_strz(nlh, NFTA_TABLE_NAME, table);
   buf.commit(nlh);

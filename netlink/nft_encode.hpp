@@ -10,6 +10,8 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -18,20 +20,42 @@
 
 namespace fipd::nl::nft {
 
-// Upper bound of one element message in a table of that name length.
-size_t max_element_message_size(size_t table_name_len);
+// Upper bound of one element message carrying `changes` changes.
+size_t max_element_message_size(size_t changes);
 
 void put_batch_begin(MessageBuffer& buf, uint32_t seq);
 void put_batch_end(MessageBuffer& buf, uint32_t seq);
 
-// One NEWSETELEM or DELSETELEM message for one change; `ack` asks the kernel
+// At most this many changes travel in one message: the element list is one
+// attribute, whose length field has 16 bits (a change takes at most 64 bytes).
+inline constexpr size_t kMaxChangesPerMessage = 512;
+
+// How many changes from the front of `changes` share one message: the run
+// of consecutive changes to the same set with the same operation.
+size_t message_run(std::span<const ElementChange> changes);
+
+// One NEWSETELEM or DELSETELEM message carrying `changes`, which must all
+// name the same set and operation (see message_run()); `ack` asks the kernel
 // to acknowledge it even on success. Adds are exclusive (NLM_F_EXCL): an
 // element already present is an error, not a silent no-op. A prefix is sent
 // as nft sends intervals: its first address, and the first address past it
 // flagged NFT_SET_ELEM_INTERVAL_END (omitted when the prefix reaches the top
 // of the address space, which leaves the interval open-ended).
-void put_element_change(MessageBuffer& buf, std::string_view table, const ElementChange& change,
-                        uint32_t seq, bool ack);
+void put_element_changes(MessageBuffer& buf, std::string_view table, std::span<const ElementChange> changes,
+                         uint32_t seq, bool ack);
+inline void put_element_change(MessageBuffer& buf, std::string_view table, const ElementChange& change,
+                               uint32_t seq, bool ack) {
+  put_element_changes(buf, table, {&change, 1}, seq, ack);
+}
+
+// Where an extended ACK's offset points in a message we sent: the type of
+// the top-level attribute holding it (0: none), and, inside the element
+// list, which of the message's `changes` the failing entry belongs to.
+struct FailedAttribute {
+  uint16_t type = 0;
+  std::optional<size_t> change;
+};
+FailedAttribute locate_offset(const nlmsghdr* nlh, std::span<const ElementChange> changes, uint32_t offset);
 
 // A dump request for the elements of `set`.
 void put_element_dump(MessageBuffer& buf, std::string_view table, SetId set, uint32_t seq);

@@ -152,40 +152,36 @@ Result<std::optional<NftTable::AckError>> NftTable::read_acks(uint32_t first, ui
   return first_error;
 }
 
-uint16_t NftTable::failed_attribute(const AckError& e) const {
-  if (e.offset == 0) return 0;
+const nlmsghdr* NftTable::sent_message(uint32_t seq) const {
   int len = static_cast<int>(out_.size());
   for (auto* nlh = reinterpret_cast<const nlmsghdr*>(out_.data()); mnl_nlmsg_ok(nlh, len);
-       nlh = mnl_nlmsg_next(nlh, &len)) {
-    if (nlh->nlmsg_seq != e.seq) continue;
-    uint16_t type = 0;
-    for_each_attr(nlh, sizeof(nfgenmsg), [&](const nlattr* a) {
-      size_t at = reinterpret_cast<const char*>(a) - reinterpret_cast<const char*>(nlh);
-      if (e.offset >= at && e.offset < at + MNL_ALIGN(a->nla_len)) type = mnl_attr_get_type(a);
-    });
-    return type;
-  }
-  return 0;
+       nlh = mnl_nlmsg_next(nlh, &len))
+    if (nlh->nlmsg_seq == seq) return nlh;
+  return nullptr;
 }
 
 Error NftTable::describe_commit_error(const ElementBatch& batch, uint32_t first, const AckError& e) const {
   std::string kernel = e.kernel.empty() ? "" : " (kernel: " + e.kernel + ")";
-  size_t index = e.seq - first;
-  if (index >= batch.size()) return Error{e.code, "transaction on table inet " + name_ + kernel};
-  const ElementChange& c = batch.changes()[index];
+  size_t message = e.seq - first;
+  if (message + 1 >= message_first_.size()) return Error{e.code, "transaction on table inet " + name_ + kernel};
+  auto changes =
+      batch.changes().subspan(message_first_[message], message_first_[message + 1] - message_first_[message]);
+  FailedAttribute where;
+  if (const nlmsghdr* nlh = sent_message(e.seq); nlh && e.offset) where = locate_offset(nlh, changes, e.offset);
+  // Without the kernel's offset (older kernels) a message of several
+  // changes can only be named by its first.
+  const ElementChange& c = changes[where.change.value_or(0)];
+  if (!where.change && changes.size() > 1)
+    kernel += " (one of " + std::to_string(changes.size()) + " changes sent together)";
   const bool add = c.op == ElementOp::add;
   std::string set = std::string(set_noun(c.set)) + " " + std::string(set_info(c.set).name);
   std::string change = add ? "add element " + c.element.str() + " to " + set
                            : "remove element " + c.element.key_str() + " from " + set;
-  switch (failed_attribute(e)) {
-    case NFTA_SET_ELEM_LIST_TABLE:
-      return Error{e.code, "table inet " + name_ + (e.code == ENOENT ? " does not exist" : "") + " (" +
-                               change + ")" + kernel};
-    case NFTA_SET_ELEM_LIST_SET:
-      return Error{e.code, set + " not in table inet " + name_ + " (" + change + ")" + kernel};
-    default:
-      break;
-  }
+  if (where.type == NFTA_SET_ELEM_LIST_TABLE)
+    return Error{e.code, "table inet " + name_ + (e.code == ENOENT ? " does not exist" : "") + " (" + change + ")" +
+                             kernel};
+  if (where.type == NFTA_SET_ELEM_LIST_SET)
+    return Error{e.code, set + " not in table inet " + name_ + " (" + change + ")" + kernel};
   if (!add && e.code == ENOENT) return Error{e.code, "element " + c.element.key_str() + " not in " + set + kernel};
   if (add && e.code == EEXIST) return Error{e.code, "element " + c.element.key_str() + " already in " + set + kernel};
   return Error{e.code, change + kernel};
@@ -195,13 +191,25 @@ Status NftTable::commit(const ElementBatch& batch) {
   if (batch.error()) return std::unexpected(*batch.error());
   if (batch.empty()) return {};
   auto changes = batch.changes();
-  const auto n = static_cast<uint32_t>(changes.size());
-  const uint32_t seq = sock_.reserve_seq(n + 2);
+  // At most one message per change: reserve that many sequence numbers.
+  const uint32_t seq = sock_.reserve_seq(static_cast<uint32_t>(changes.size()) + 2);
   out_.clear();
+  message_first_.clear();
   put_batch_begin(out_, seq);
-  for (uint32_t i = 0; i < n; ++i) put_element_change(out_, name_, changes[i], seq + 1 + i, i + 1 == n);
-  put_batch_end(out_, seq + n + 1);
-  auto acks = transact(seq + 1, seq + n);
+  size_t last_message = 0;
+  for (size_t at = 0; at < changes.size();) {
+    size_t run = message_run(changes.subspan(at));
+    last_message = out_.size();
+    put_element_changes(out_, name_, changes.subspan(at, run),
+                        seq + 1 + static_cast<uint32_t>(message_first_.size()), false);
+    message_first_.push_back(static_cast<uint32_t>(at));
+    at += run;
+  }
+  message_first_.push_back(static_cast<uint32_t>(changes.size()));
+  out_.message_at(last_message)->nlmsg_flags |= NLM_F_ACK;
+  const auto messages = static_cast<uint32_t>(message_first_.size() - 1);
+  put_batch_end(out_, seq + messages + 1);
+  auto acks = transact(seq + 1, seq + messages);
   if (!acks) return std::unexpected(acks.error());
   if (*acks) return std::unexpected(describe_commit_error(batch, seq + 1, **acks));
   return {};

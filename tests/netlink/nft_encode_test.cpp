@@ -6,6 +6,7 @@
 #include <libnftnl/set.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 
 #include <gtest/gtest.h>
 
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "netlink/nft.hpp"
+#include "netlink/nft_attr.hpp"
 #include "netlink/nft_encode.hpp"
 
 namespace fipd::nl::nft {
@@ -180,6 +182,52 @@ TEST(NftEncode, ARangeThatIsNoPrefixIsAnError) {
   auto got = decode_elements(SetId::mgmt4, raw);
   ASSERT_FALSE(got.has_value());
   EXPECT_EQ(got.error().code, EINVAL);
+}
+
+TEST(NftEncode, RunsOfOneSetAndOperationShareAMessage) {
+  ElementBatch b;
+  for (auto* a : {"10.0.1.2", "10.0.2.2", "10.0.3.2"}) ASSERT_TRUE(b.remove(SetId::snat4, Element::address(ip(a))).has_value());
+  ASSERT_TRUE(b.add(SetId::snat4, Element::mapping(ip("10.0.4.2"), ip("203.0.113.10"))).has_value());
+  EXPECT_EQ(message_run(b.changes()), 3u);
+  EXPECT_EQ(message_run(b.changes().subspan(3)), 1u);
+  MessageBuffer buf;
+  put_element_changes(buf, "fipd", b.changes().subspan(0, 3), 5, true);
+  EXPECT_EQ(hex(buf), libnftnl_message(NFT_MSG_DELSETELEM, NLM_F_ACK, 5, "fipd", "snat4",
+                                       {{bytes(ip("10.0.1.2"))}, {bytes(ip("10.0.2.2"))}, {bytes(ip("10.0.3.2"))}}));
+}
+
+// The byte offset, within the message, of entry `entry` of its element list.
+uint32_t entry_offset(const MessageBuffer& buf, size_t entry) {
+  auto* nlh = reinterpret_cast<const nlmsghdr*>(buf.data());
+  uint32_t found = 0;
+  for_each_attr(nlh, sizeof(nfgenmsg), [&](const nlattr* a) {
+    if (mnl_attr_get_type(a) != NFTA_SET_ELEM_LIST_ELEMENTS) return;
+    size_t i = 0;
+    for_each_nested(a, [&](const nlattr* e) {
+      if (i++ == entry) found = static_cast<uint32_t>(reinterpret_cast<const char*>(e) - buf.data());
+    });
+  });
+  return found;
+}
+
+TEST(NftEncode, AnOffsetInTheElementListNamesItsChange) {
+  // Entries: 10.1/16 start, end; 255.255.255/24 (open: no end); 10.3/16 start, end.
+  std::vector<ElementChange> changes;
+  for (auto [p, len] : {std::pair{"10.1.0.0", 16}, {"255.255.255.0", 24}, {"10.3.0.0", 16}})
+    changes.push_back({SetId::mgmt4, ElementOp::add, Element::prefix(ip(p), static_cast<uint8_t>(len))});
+  MessageBuffer buf;
+  put_element_changes(buf, "fipd", changes, 1, false);
+  auto* nlh = reinterpret_cast<const nlmsghdr*>(buf.data());
+  const size_t expect[] = {0, 0, 1, 2, 2};
+  for (size_t entry = 0; entry < 5; ++entry) {
+    auto at = locate_offset(nlh, changes, entry_offset(buf, entry));
+    EXPECT_EQ(at.type, NFTA_SET_ELEM_LIST_ELEMENTS);
+    EXPECT_EQ(at.change, expect[entry]) << "entry " << entry;
+  }
+  // The table attribute: 20 bytes of headers, then the set name's attribute.
+  auto table = locate_offset(nlh, changes, NLMSG_HDRLEN + sizeof(nfgenmsg) + MNL_ALIGN(MNL_ATTR_HDRLEN + 6));
+  EXPECT_EQ(table.type, NFTA_SET_ELEM_LIST_TABLE);
+  EXPECT_FALSE(table.change.has_value());
 }
 
 TEST(NftBatch, RefusesMixedFamiliesWrongShapesAndBadPrefixesAndRemembersTheFirst) {
