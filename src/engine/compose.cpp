@@ -34,9 +34,27 @@ Composed compose(const config::Config& cfg, const state::RuntimeState& rt) {
   }
   for (const auto& f : cfg.floating_ips) {
     if (std::ranges::find(rt.removed_fips, f.address) != rt.removed_fips.end()) continue;
-    if (!inv.server(f.server)) continue;  // removed at runtime along with its server
-    inv.add_fip({.address = f.address, .server = f.server, .mode = f.mode, .lockout_ports = f.lockout_ports,
-                 .pin = f.pin});
+    // Where it points: the runtime assignment while the file's `server` is
+    // still the one it was made against (even when that server has since
+    // been retired by a rebuild), else the file's.
+    std::string target = f.server;
+    std::string pin = f.pin;
+    if (auto as = rt.assignments.find(f.address); as != rt.assignments.end()) {
+      const Server* s = inv.server(as->second.server);
+      if (as->second.configured_server != f.server) {
+        // The file was edited since: it wins.
+      } else if (!s || !s->address_of(f.address.family())) {
+        out.dropped.push_back("assignment " + f.address.str() + " -> " + as->second.server + ": that server is gone");
+      } else {
+        target = as->second.server;
+        pin = as->second.pin;
+      }
+    }
+    if (!inv.server(target)) {
+      out.dropped.push_back("floating IP " + f.address.str() + ": server " + target + " was removed");
+      continue;
+    }
+    inv.add_fip({.address = f.address, .server = target, .mode = f.mode, .lockout_ports = f.lockout_ports, .pin = pin});
   }
   for (const auto& a : rt.added_fips) {
     if (inv.fip(a.address)) {
@@ -45,23 +63,13 @@ Composed compose(const config::Config& cfg, const state::RuntimeState& rt) {
     }
     if (!inv.add_fip({.address = a.address, .server = a.server, .mode = a.mode, .lockout_ports = a.lockout_ports}))
       out.dropped.push_back("runtime floating IP " + a.address.str() + ": server " + a.server + " is gone");
+    else if (auto as = rt.assignments.find(a.address); as != rt.assignments.end())
+      inv.fip(a.address)->pin = as->second.pin;
   }
-  // Assignments: where each floating IP points now.
-  for (const auto& [addr, as] : rt.assignments) {
-    FloatingIp* f = inv.fip(addr);
-    if (!f) continue;
-    std::string file_server;
-    for (const auto& fc : cfg.floating_ips)
-      if (fc.address == addr) file_server = fc.server;
-    if (!file_server.empty() && file_server != as.configured_server) continue;  // the file was edited: it wins
-    const Server* s = inv.server(as.server);
-    if (!s || !s->address_of(addr.family())) {
-      out.dropped.push_back("assignment " + addr.str() + " -> " + as.server + ": that server is gone");
-      continue;
-    }
-    inv.set_target(addr, as.server);
-    f->pin = as.pin;
-  }
+  // A rebuild's replacement is the standby of the server it replaces.
+  for (const auto& a : rt.added_servers)
+    if (!a.replaces.empty())
+      if (Server* failed = inv.server(a.replaces); failed && inv.server(a.name)) failed->standby = a.name;
   for (const auto& [name, srt] : rt.servers) {
     if (Server* s = inv.server(name)) {
       s->maintenance = srt.maintenance;

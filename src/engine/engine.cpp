@@ -89,9 +89,12 @@ Status Engine::start() {
   auto composed = compose(cfg_, saved_);
   for (const auto& d : composed.dropped) log::warning("state: " + d + ", ignoring");
   inv_ = std::move(composed.inventory);
+  for (const auto& a : saved_.added_servers)
+    if (!a.replaces.empty()) replacements_[a.name] = a.replaces;
 
   if (auto r = open_kernel(); !r) return r;
   if (auto r = start_probes(); !r) return r;
+  if (auto r = start_rebuilds(); !r) return r;
 
   for (int sig : {SIGTERM, SIGINT}) {
     auto s = loop_->add_signal(sig, [this](const signalfd_siginfo& si) {
@@ -209,6 +212,7 @@ void Engine::on_transition(const probe::Transition& t) {
            .text = text,
            .fields = {{"server", t.server}, {"from", probe::health_name(t.from)},
                       {"to", probe::health_name(t.to)}, {"cause", s->health_cause}}});
+  if (rebuild_) rebuild_->on_health(t.server, s->health);
   execute(policy::react(inv_, t.server, loop_->now(), policy_options()), t.at, false);
 }
 
@@ -286,6 +290,11 @@ void Engine::execute(policy::Plan plan, TimePoint detected, bool manual) {
     publish({.kind = Event::Kind::maintenance, .at = decided, .text = "server " + name + " out of maintenance",
              .fields = {{"server", name}, {"maintenance", "none"}}});
   }
+  if (rebuild_) {
+    for (const auto& name : plan.enter_maintenance)
+      if (const state::Server* s = inv_.server(name)) rebuild_->on_server_failed(name, "server " + name + " down: " + s->health_cause);
+    for (const auto& m : plan.moves) rebuild_->on_moved(m.from, m.to);
+  }
   for (const auto& m : plan.moves) {
     Failover f{.id = next_failover_id_++, .fips = m.fips, .from = m.from, .to = m.to, .cause = m.cause,
                .manual = manual, .detected = detected, .decided = decided, .committed = committed,
@@ -345,6 +354,9 @@ void Engine::schedule_sweep(TimePoint when) {
 
 void Engine::save_state() {
   state::RuntimeState rt = capture(inv_, cfg_, saved_);
+  for (auto& a : rt.added_servers)
+    if (auto it = replacements_.find(a.name); it != replacements_.end()) a.replaces = it->second;
+  if (rebuild_) rt.extra = rebuild_->to_json();
   if (rt == saved_) return;
   saved_ = rt;
   store_->save(saved_);

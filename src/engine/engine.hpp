@@ -31,6 +31,7 @@
 #include "src/loop/loop.hpp"
 #include "src/policy/policy.hpp"
 #include "src/probe/engine.hpp"
+#include "src/rebuild/rebuild.hpp"
 #include "src/reconcile/reconciler.hpp"
 #include "src/state/store.hpp"
 
@@ -59,7 +60,7 @@ struct Counters {
   uint64_t alarms = 0;
 };
 
-class Engine {
+class Engine final : private rebuild::RebuildHost {
  public:
   using Listener = std::function<void(const Event&)>;
 
@@ -81,10 +82,15 @@ class Engine {
   Status unpin(const nl::IpAddress& fip);
   Status set_maintenance(const std::string& server, bool on);
   Status set_draining(const std::string& server, bool on);
-  Status add_server(const state::Server& s, const std::vector<probe::ProbeSpec>& probes);
+  // `replaces`: the failed server this one replaces (a rebuild's result):
+  // it becomes that server's standby and takes its floating IPs once up.
+  Status add_server(const state::Server& s, const std::vector<probe::ProbeSpec>& probes,
+                    const std::string& replaces = {});
   Status remove_server(const std::string& name);
   Status add_fip(const state::FloatingIp& f);
   Status remove_fip(const nl::IpAddress& fip);
+  // Starts rebuilding a server by hand (ENOSYS without a [rebuild] call-out).
+  Status rebuild(const std::string& server);
 
   // Views for status, metrics and health answers.
   loop::Loop& loop() { return *loop_; }
@@ -98,6 +104,8 @@ class Engine {
   bool kernel_in_sync() const { return kernel_in_sync_; }
   std::vector<std::string> active_alarms() const;
   const reconcile::Reconciler& reconciler() const { return *reconciler_; }
+  // Null when no [rebuild] call-out is configured.
+  const rebuild::RebuildManager* rebuilds() const { return rebuild_.get(); }
 
   // Events (health changes, failovers, alarms, drift, ...) for watchers.
   uint64_t subscribe(Listener l);
@@ -105,6 +113,22 @@ class Engine {
 
  private:
   Engine(config::Config cfg, EngineOptions options);
+  // RebuildHost.
+  loop::Loop& rebuild_loop() override { return *loop_; }
+  const state::Inventory& rebuild_inventory() const override { return inv_; }
+  void hold_for_rebuild(const std::string& server) override;
+  Status register_replacement(const std::string& failed, const rebuild::Replacement& r) override;
+  void drop_replacement(const std::string& name) override;
+  void retire(const std::string& failed) override;
+  void give_up(const std::string& failed) override;
+  void rebuild_event(const std::string& text, std::vector<std::pair<std::string, std::string>> fields,
+                     bool warning) override;
+  void rebuild_alarm(const std::string& key, const std::string& text, bool raised) override;
+  void rebuild_changed() override { save_state(); }
+  std::string control_socket() const override { return cfg_.engine.control_socket; }
+  Status start_rebuilds();
+  std::vector<probe::ProbeSpec> probes_of(const std::string& server) const;
+
   Status open_kernel();
   Status start_probes();
   Status register_server(const std::string& name, const std::vector<probe::ProbeSpec>& probes);
@@ -132,6 +156,7 @@ class Engine {
   std::optional<nl::Monitor> monitor_;
   std::unique_ptr<reconcile::Reconciler> reconciler_;
   std::unique_ptr<state::Store> store_;
+  std::unique_ptr<rebuild::RebuildManager> rebuild_;
   state::RuntimeState saved_;  // what the store has (or is writing)
   state::Inventory inv_;
   std::deque<Failover> timeline_;
@@ -141,6 +166,7 @@ class Engine {
   std::map<std::string, std::string> alarms_;  // key -> text
   std::map<std::string, int> server_ifindex_;  // learned from neighbour events
   std::map<std::string, std::vector<probe::ProbeSpec>> runtime_probes_;  // servers added at runtime
+  std::map<std::string, std::string> replacements_;  // replacement -> the server it replaces
   loop::SourceId sweep_timer_ = loop::kNoSource, audit_timer_ = loop::kNoSource,
                  repair_timer_ = loop::kNoSource, watchdog_timer_ = loop::kNoSource;
   bool repair_pending_ = false;

@@ -110,8 +110,11 @@ Status Engine::set_draining(const std::string& name, bool on) {
   return {};
 }
 
-Status Engine::add_server(const state::Server& s, const std::vector<probe::ProbeSpec>& probes) {
+Status Engine::add_server(const state::Server& s, const std::vector<probe::ProbeSpec>& probes,
+                          const std::string& replaces) {
   if (inv_.server(s.name)) return refuse(EEXIST, "server " + s.name + " exists");
+  if (!replaces.empty() && !inv_.server(replaces)) return refuse(ENOENT, "unknown server " + replaces + " to replace");
+  if (!replaces.empty() && replaces == s.name) return refuse(EINVAL, "a server cannot replace itself");
   if (inv_.server_by_address(s.address) || (s.address6 && inv_.server_by_address(*s.address6)))
     return refuse(EEXIST, "another server has address " + s.address.str());
   state::Server fresh = s;
@@ -125,7 +128,13 @@ Status Engine::add_server(const state::Server& s, const std::vector<probe::Probe
     return r;
   }
   runtime_probes_[s.name] = probes;
-  log::notice("server " + s.name + " added", {{"server", s.name}, {"address", s.address.str()}});
+  if (!replaces.empty()) {
+    replacements_[s.name] = replaces;
+    inv_.server(replaces)->standby = s.name;
+    if (rebuild_) (void)rebuild_->on_registered(replaces, s.name);
+  }
+  log::notice("server " + s.name + " added" + (replaces.empty() ? "" : " to replace " + replaces),
+              {{"server", s.name}, {"address", s.address.str()}});
   publish({.kind = Event::Kind::inventory, .at = loop_->now(), .text = "server " + s.name + " added",
            .fields = {{"server", s.name}}});
   save_state();

@@ -1,11 +1,16 @@
 #include "src/engine/log.hpp"
 
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <systemd/sd-journal.h>
 #include <unistd.h>
 
+#include <array>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <vector>
 
 namespace fipd::log {
 namespace {
@@ -52,7 +57,59 @@ void append_value(std::string& out, const std::string& v) {
   out += '"';
 }
 
+// Journal fields with a meaning of their own (systemd.journal-fields(7)):
+// a fipd field of that name would be taken for it.
+bool shadows_standard_field(std::string_view name) {
+  constexpr std::array<std::string_view, 9> exact = {"MESSAGE",       "PRIORITY",      "ERRNO",
+                                                     "TID",           "UNIT",          "USER_UNIT",
+                                                     "DOCUMENTATION", "INVOCATION_ID", "USER_INVOCATION_ID"};
+  constexpr std::array<std::string_view, 5> prefixes = {"SYSLOG_", "CODE_", "OBJECT_", "COREDUMP", "MESSAGE_"};
+  for (auto e : exact)
+    if (name == e) return true;
+  for (auto p : prefixes)
+    if (name.starts_with(p)) return true;
+  return false;
+}
+
+// One entry through journald's native socket: MESSAGE is the readable line,
+// the fields follow it as fields of their own. False when the journal did
+// not take it (the caller then writes the line to stderr).
+bool send_to_journal(Level l, std::string_view line, std::initializer_list<Field> fields) {
+  std::vector<std::string> items;
+  items.reserve(3 + fields.size());
+  items.push_back("MESSAGE=" + std::string(line));
+  items.push_back("PRIORITY=" + std::to_string(static_cast<int>(l)));
+  items.push_back("SYSLOG_IDENTIFIER=" + std::string(program_invocation_short_name));
+  for (const auto& [k, v] : fields) {
+    std::string name = journal_field_name(k);
+    if (!name.empty()) items.push_back(name + "=" + v);
+  }
+  std::vector<iovec> iov;
+  iov.reserve(items.size());
+  for (auto& i : items) iov.push_back({i.data(), i.size()});
+  return sd_journal_sendv(iov.data(), static_cast<int>(iov.size())) >= 0;
+}
+
 }  // namespace
+
+std::string journal_field_name(std::string_view key) {
+  std::string name;
+  name.reserve(key.size());
+  for (char c : key) {
+    if (c >= 'a' && c <= 'z') name += static_cast<char>(c - 'a' + 'A');
+    else if ((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) name += c;
+    else name += '_';
+  }
+  // Leading underscores are journald's trusted fields, which it refuses from
+  // clients; a leading digit is not a valid name.
+  size_t start = name.find_first_not_of('_');
+  if (start == std::string::npos) return {};
+  name.erase(0, start);
+  if (name[0] >= '0' && name[0] <= '9') name.insert(0, "F");
+  if (shadows_standard_field(name)) name.insert(0, "FIPD_");
+  if (name.size() > 64) name.resize(64);  // journald's limit on a name
+  return name;
+}
 
 bool parse_level(std::string_view text, Level& out) {
   for (auto [name, l] : {std::pair{"error", Level::error}, {"warning", Level::warning}, {"notice", Level::notice},
@@ -71,11 +128,8 @@ void write(Level l, std::string_view message, std::initializer_list<Field> field
   if (!enabled(l)) return;
   std::string line;
   line.reserve(128);
-  if (stderr_is_journal()) {
-    line += '<';
-    line += static_cast<char>('0' + static_cast<int>(l));
-    line += '>';
-  } else {
+  const bool journal = stderr_is_journal();
+  if (!journal) {
     timespec ts{};
     clock_gettime(CLOCK_REALTIME, &ts);
     tm t{};
@@ -86,12 +140,19 @@ void write(Level l, std::string_view message, std::initializer_list<Field> field
     line += level_word(l);
     line += ' ';
   }
+  size_t text_start = line.size();
   line += message;
   for (const auto& [k, v] : fields) {
     line += ' ';
     line += k;
     line += '=';
     append_value(line, v);
+  }
+  if (journal) {
+    if (send_to_journal(l, std::string_view(line).substr(text_start), fields)) return;
+    // The native socket refused (journald restarting, a sandbox without it):
+    // the stream still reaches journald, with the severity as a prefix.
+    line.insert(0, "<" + std::to_string(static_cast<int>(l)) + ">");
   }
   line += '\n';
   // One write per line, so lines from a crashing process never interleave.

@@ -89,6 +89,19 @@ TEST(Compose, RemovalsAtRuntimePersist) {
   EXPECT_FALSE(again.inventory.fip(ip("203.0.113.10")));
 }
 
+TEST(Compose, AFloatingIpFollowsTheReplacementOfItsRetiredServer) {
+  config::Config cfg = load(kFile);
+  state::RuntimeState rt;
+  rt.removed_servers = {"web-1"};
+  rt.added_servers.push_back({.name = "web-1b", .address = ip("10.0.0.21"), .replaces = "web-1"});
+  rt.assignments[ip("203.0.113.10")] = {.server = "web-1b", .configured_server = "web-1"};
+  auto c = compose(cfg, rt);
+  EXPECT_TRUE(c.dropped.empty()) << c.dropped[0];
+  ASSERT_TRUE(c.inventory.fip(ip("203.0.113.10")));
+  EXPECT_EQ(c.inventory.fip(ip("203.0.113.10"))->server, "web-1b");
+  EXPECT_FALSE(c.inventory.server("web-1"));
+}
+
 TEST(Compose, AssignmentToAVanishedServerIsDroppedAndSaid) {
   config::Config cfg = load(kFile);
   state::RuntimeState rt;

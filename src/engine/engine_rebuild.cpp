@@ -1,0 +1,79 @@
+// The engine's side of rebuilds: what the rebuild manager may ask of it.
+#include "src/engine/compose.hpp"
+#include "src/engine/engine.hpp"
+#include "src/engine/log.hpp"
+
+namespace fipd::engine {
+
+Status Engine::start_rebuilds() {
+  if (!cfg_.rebuild.enabled()) return {};
+  auto m = rebuild::RebuildManager::create(*this, cfg_.rebuild);
+  if (!m) return std::unexpected(m.error());
+  rebuild_ = std::move(*m);
+  if (!saved_.extra.empty()) rebuild_->restore(saved_.extra);
+  return {};
+}
+
+Status Engine::rebuild(const std::string& server) {
+  if (!rebuild_) return nl::fail(ENOSYS, "no [rebuild] hook or webhook is configured");
+  return rebuild_->start_manual(server);
+}
+
+std::vector<probe::ProbeSpec> Engine::probes_of(const std::string& server) const {
+  if (const config::ServerConfig* sc = cfg_.server(server)) return probe_specs(*sc);
+  if (auto it = runtime_probes_.find(server); it != runtime_probes_.end()) return it->second;
+  return probe_specs(config::ServerConfig{.name = server, .probes = {cfg_.probe_defaults}});
+}
+
+void Engine::hold_for_rebuild(const std::string& server) {
+  state::Server* s = inv_.server(server);
+  if (!s || s->maintenance == state::Maintenance::rebuild) return;
+  s->maintenance = state::Maintenance::rebuild;
+  std::vector<nl::IpAddress> touched{s->address};
+  if (s->address6) touched.push_back(*s->address6);
+  for (const auto& f : inv_.fips_of(server)) touched.push_back(f);
+  apply_addresses(touched, "rebuild of " + server);
+  save_state();
+}
+
+Status Engine::register_replacement(const std::string& failed, const rebuild::Replacement& r) {
+  state::Server s{.name = r.name, .address = r.address, .address6 = r.address6, .spare = r.spare};
+  return add_server(s, r.probes.empty() ? probes_of(failed) : r.probes, failed);
+}
+
+void Engine::drop_replacement(const std::string& name) {
+  for (auto& [n, s] : inv_.servers())
+    if (s.standby == name) s.standby.clear();
+  if (auto r = remove_server(name); !r) log::warning("cannot drop replacement " + name + ": " + r.error().context);
+}
+
+void Engine::retire(const std::string& failed) {
+  if (auto r = remove_server(failed); !r) {
+    log::warning("rebuild done, but " + failed + " stays: " + r.error().context, {{"server", failed}});
+    return;
+  }
+  log::notice("server " + failed + " was replaced and is retired; update the configuration file to match",
+              {{"server", failed}});
+}
+
+void Engine::give_up(const std::string& failed) {
+  if (state::Server* s = inv_.server(failed); s && s->maintenance == state::Maintenance::rebuild) {
+    // Customers stay locked out of a server nobody could rebuild; an
+    // operator ends that (fipctl maintenance off).
+    s->maintenance = state::Maintenance::manual;
+    save_state();
+  }
+}
+
+void Engine::rebuild_event(const std::string& text, std::vector<std::pair<std::string, std::string>> fields,
+                           bool warning) {
+  log::write(warning ? log::Level::warning : log::Level::notice, text);
+  publish({.kind = Event::Kind::rebuild, .at = loop_->now(), .text = text, .fields = std::move(fields)});
+}
+
+void Engine::rebuild_alarm(const std::string& key, const std::string& text, bool raised) {
+  if (raised) raise_alarm(key, text);
+  else clear_alarm(key);
+}
+
+}  // namespace fipd::engine

@@ -1,0 +1,504 @@
+#include "src/rebuild/rebuild.hpp"
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+namespace fipd::rebuild {
+namespace {
+
+using nlohmann::json;
+constexpr size_t kFinishedKept = 32;
+
+int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::optional<Stage> stage_from(std::string_view s) {
+  for (int i = 0; i <= static_cast<int>(Stage::failed); ++i)
+    if (s == stage_name(static_cast<Stage>(i))) return static_cast<Stage>(i);
+  return std::nullopt;
+}
+
+json record_json(const Record& r) {
+  json fips = json::array();
+  for (const auto& a : r.fips) fips.push_back(a.str());
+  return {{"id", r.id},           {"server", r.server},     {"stage", stage_name(r.stage)},
+          {"attempt", r.attempt}, {"manual", r.manual},     {"cause", r.cause},
+          {"replacement", r.replacement}, {"error", r.error}, {"progress", r.progress},
+          {"started_unix_ms", r.started_unix_ms}, {"finished_unix_ms", r.finished_unix_ms}, {"fips", fips}};
+}
+
+std::optional<Record> record_from(const json& j) {
+  if (!j.is_object()) return std::nullopt;
+  Record r;
+  auto str = [&](const char* k, std::string& out) {
+    if (auto it = j.find(k); it != j.end() && it->is_string()) out = it->get<std::string>();
+  };
+  str("id", r.id);
+  str("server", r.server);
+  str("cause", r.cause);
+  str("replacement", r.replacement);
+  str("error", r.error);
+  str("progress", r.progress);
+  std::string stage;
+  str("stage", stage);
+  auto s = stage_from(stage);
+  if (r.id.empty() || r.server.empty() || !s) return std::nullopt;
+  r.stage = *s;
+  if (auto it = j.find("attempt"); it != j.end() && it->is_number_unsigned()) r.attempt = it->get<unsigned>();
+  if (auto it = j.find("manual"); it != j.end() && it->is_boolean()) r.manual = it->get<bool>();
+  for (const char* k : {"started_unix_ms", "finished_unix_ms"})
+    if (auto it = j.find(k); it != j.end() && it->is_number_integer())
+      (std::string(k) == "started_unix_ms" ? r.started_unix_ms : r.finished_unix_ms) = it->get<int64_t>();
+  if (auto it = j.find("fips"); it != j.end() && it->is_array())
+    for (const auto& a : *it)
+      if (a.is_string())
+        if (auto ip = nl::IpAddress::parse(a.get<std::string>())) r.fips.push_back(*ip);
+  return r;
+}
+
+}  // namespace
+
+const char* stage_name(Stage s) {
+  switch (s) {
+    case Stage::queued: return "queued";
+    case Stage::rebuilding: return "rebuilding";
+    case Stage::retry_wait: return "retry-wait";
+    case Stage::awaiting_registration: return "awaiting-registration";
+    case Stage::registered: return "registered";
+    case Stage::replacement_up: return "replacement-up";
+    case Stage::repointed: return "repointed";
+    case Stage::done: return "done";
+    case Stage::failed: return "failed";
+  }
+  return "?";
+}
+
+nl::Result<Replacement> parse_replacement(std::string_view line) {
+  json j = json::parse(line, nullptr, false);
+  auto bad = [](const std::string& why) { return nl::fail(EINVAL, "the hook's replacement: " + why); };
+  if (j.is_discarded() || !j.is_object()) return bad("not a JSON object");
+  auto it = j.find("replacement");
+  if (it == j.end() || !it->is_object()) return bad("no \"replacement\" object");
+  const json& r = *it;
+  Replacement rep;
+  auto name = r.find("name");
+  if (name == r.end() || !name->is_string() || name->get<std::string>().empty() || name->get<std::string>().size() > 63)
+    return bad("name: expected a name of 1 to 63 characters");
+  rep.name = name->get<std::string>();
+  for (char c : rep.name)
+    if (!(isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
+      return bad("name: '" + rep.name + "' may hold only letters, digits, '-', '_' and '.'");
+  auto addr = r.find("address");
+  if (addr == r.end() || !addr->is_string()) return bad("address: expected an address string");
+  auto a = nl::IpAddress::parse(addr->get<std::string>());
+  if (!a) return bad("address: " + a.error().context);
+  rep.address = *a;
+  if (auto a6 = r.find("address6"); a6 != r.end() && !a6->is_null()) {
+    auto b = a6->is_string() ? nl::IpAddress::parse(a6->get<std::string>()) : nl::fail(EINVAL, "not a string");
+    if (!b) return bad("address6: " + b.error().context);
+    rep.address6 = *b;
+  }
+  if (auto sp = r.find("spare"); sp != r.end()) {
+    if (!sp->is_boolean()) return bad("spare: expected true or false");
+    rep.spare = sp->get<bool>();
+  }
+  if (auto p = r.find("probe"); p != r.end()) {
+    if (!p->is_object()) return bad("probe: expected an object");
+    probe::ProbeSpec spec;
+    if (auto k = p->find("kind"); k != p->end()) {
+      auto kind = k->is_string() ? probe::parse_probe_kind(k->get<std::string>()) : nl::fail(EINVAL, "not a string");
+      if (!kind) return bad("probe: kind: " + kind.error().context);
+      spec.kind = *kind;
+    }
+    if (auto port = p->find("port"); port != p->end()) {
+      if (!port->is_number_unsigned() || port->get<unsigned>() == 0 || port->get<unsigned>() > 65535)
+        return bad("probe: port: expected 1 to 65535");
+      spec.port = static_cast<uint16_t>(port->get<unsigned>());
+    }
+    if (auto path = p->find("path"); path != p->end() && path->is_string()) spec.http_path = path->get<std::string>();
+    if (auto ex = p->find("expect"); ex != p->end() && ex->is_array())
+      for (const auto& code : *ex)
+        if (code.is_number_unsigned()) spec.http_status.push_back(static_cast<uint16_t>(code.get<unsigned>()));
+    rep.probes.push_back(spec);
+  }
+  return rep;
+}
+
+nl::Result<std::unique_ptr<RebuildManager>> RebuildManager::create(RebuildHost& host, config::RebuildConfig cfg) {
+  std::unique_ptr<RebuildManager> m(new RebuildManager(host, std::move(cfg)));
+  auto http = HttpClient::create(host.rebuild_loop());
+  if (!http) return std::unexpected(http.error());
+  m->http_ = std::move(*http);
+  return m;
+}
+
+RebuildManager::~RebuildManager() {
+  for (auto& [server, run] : running_)
+    if (run.timer != loop::kNoSource) host_.rebuild_loop().remove(run.timer);
+}
+
+size_t RebuildManager::active() const {
+  size_t n = 0;
+  for (const auto& [s, r] : records_) n += r.stage == Stage::rebuilding;
+  return n;
+}
+
+void RebuildManager::set_stage(Record& r, Stage s, const std::string& detail) {
+  r.stage = s;
+  std::string text = "rebuild " + r.id + " of " + r.server + ": " + stage_name(s) + (detail.empty() ? "" : " (" + detail + ")");
+  host_.rebuild_event(text, {{"rebuild", r.id}, {"server", r.server}, {"stage", stage_name(s)}, {"detail", detail}},
+                      s == Stage::failed || s == Stage::retry_wait);
+  host_.rebuild_changed();
+}
+
+bool RebuildManager::storm_check() {
+  loop::TimePoint now = host_.rebuild_loop().now();
+  failures_.push_back(now);
+  while (!failures_.empty() && now - failures_.front() > cfg_.storm_window) failures_.pop_front();
+  size_t total = host_.rebuild_inventory().servers().size();
+  if (!storm_ && failures_.size() >= cfg_.storm_min_failures &&
+      static_cast<double>(failures_.size()) > cfg_.storm_share * static_cast<double>(total)) {
+    storm_ = true;
+    host_.rebuild_alarm("rebuild-storm",
+                        "storm guard: " + std::to_string(failures_.size()) + " of " + std::to_string(total) +
+                            " servers failed within the storm window; this looks like the network, not the"
+                            " servers: automatic rebuilds are stopped until an operator starts one"
+                            " (fipctl rebuild SERVER)",
+                        true);
+  }
+  return storm_;
+}
+
+void RebuildManager::on_server_failed(const std::string& server, const std::string& cause) {
+  if (!cfg_.automatic || records_.contains(server)) return;
+  if (storm_check()) {
+    host_.rebuild_event("not rebuilding " + server + ": the storm guard holds automatic rebuilds",
+                        {{"server", server}}, true);
+    return;
+  }
+  begin(server, cause, false);
+}
+
+nl::Status RebuildManager::start_manual(const std::string& server) {
+  if (!host_.rebuild_inventory().server(server)) return nl::fail(ENOENT, "unknown server " + server);
+  if (auto it = records_.find(server); it != records_.end())
+    return nl::fail(EALREADY, "a rebuild of " + server + " is already " + stage_name(it->second.stage) + " (" +
+                                  it->second.id + ")");
+  if (storm_) {
+    storm_ = false;
+    failures_.clear();
+    host_.rebuild_alarm("rebuild-storm", "", false);
+  }
+  begin(server, "operator", true);
+  return {};
+}
+
+void RebuildManager::begin(const std::string& server, const std::string& cause, bool manual) {
+  Record r{.id = server + "-" + std::to_string(unix_ms()) + "-" + std::to_string(next_id_++),
+           .server = server,
+           .stage = Stage::queued,
+           .manual = manual,
+           .cause = cause,
+           .started_unix_ms = unix_ms()};
+  const auto& fips = host_.rebuild_inventory().fips_of(server);
+  r.fips.assign(fips.begin(), fips.end());
+  host_.hold_for_rebuild(server);
+  auto& rec = records_[server] = std::move(r);
+  set_stage(rec, Stage::queued, cause);
+  pump();
+}
+
+void RebuildManager::pump() {
+  while (active() < cfg_.max_concurrent) {
+    Record* next = nullptr;
+    for (auto& [s, r] : records_)
+      if (r.stage == Stage::queued && (!next || r.started_unix_ms < next->started_unix_ms)) next = &r;
+    if (!next) return;
+    call_out(*next);
+  }
+}
+
+std::string RebuildManager::document(const Record& r) const {
+  const state::Server* s = host_.rebuild_inventory().server(r.server);
+  json fips = json::array();
+  for (const auto& a : r.fips) fips.push_back(a.str());
+  json server = {{"name", r.server}};
+  if (s) {
+    server["address"] = s->address.str();
+    server["address6"] = s->address6 ? json(s->address6->str()) : json(nullptr);
+  }
+  return json{{"rebuild_id", r.id},
+              {"attempt", r.attempt},
+              {"server", server},
+              {"floating_ips", fips},
+              {"cause", r.cause},
+              {"manual", r.manual},
+              {"control_socket", host_.control_socket()}}
+      .dump();
+}
+
+void RebuildManager::call_out(Record& r) {
+  ++r.attempt;
+  set_stage(r, Stage::rebuilding, "attempt " + std::to_string(r.attempt));
+  std::string server = r.server;
+  pending_replacement_.erase(server);
+  if (!cfg_.hook.empty()) {
+    std::vector<std::pair<std::string, std::string>> env = cfg_.environment;
+    const state::Server* s = host_.rebuild_inventory().server(server);
+    env.emplace_back("FIPD_REBUILD_ID", r.id);
+    env.emplace_back("FIPD_SERVER", server);
+    env.emplace_back("FIPD_SERVER_ADDRESS", s ? s->address.str() : "");
+    env.emplace_back("FIPD_ATTEMPT", std::to_string(r.attempt));
+    env.emplace_back("FIPD_SOCKET", host_.control_socket());
+    auto hook = HookProcess::start(
+        host_.rebuild_loop(), {.path = cfg_.hook, .environment = env, .input = document(r), .timeout = cfg_.timeout},
+        [this, server](std::string_view line, bool err) { on_hook_line(server, line, err); },
+        [this, server](const HookExit& e) { on_hook_exit(server, e); });
+    if (!hook) return call_out_failed(r, "cannot start the hook: " + hook.error().message());
+    running_[server].hook = std::move(*hook);
+    return;
+  }
+  auto posted = http_->post(cfg_.webhook, document(r), cfg_.timeout, [this, server](const HttpResult& res) {
+    auto it = records_.find(server);
+    if (it == records_.end() || it->second.stage != Stage::rebuilding) return;
+    if (!res.ok()) return call_out_failed(it->second, "webhook " + cfg_.webhook + ": " + res.describe());
+    set_stage(it->second, Stage::awaiting_registration, "webhook accepted: " + res.describe());
+    arm(server, cfg_.healthy_timeout, &RebuildManager::on_healthy_timeout);
+    pump();
+  });
+  if (!posted) call_out_failed(r, posted.error().message());
+}
+
+void RebuildManager::on_hook_line(const std::string& server, std::string_view line, bool from_stderr) {
+  auto it = records_.find(server);
+  if (it == records_.end() || line.empty()) return;
+  Record& r = it->second;
+  if (!from_stderr && line.front() == '{' && line.find("\"replacement\"") != std::string_view::npos) {
+    auto rep = parse_replacement(line);
+    if (rep) pending_replacement_[server] = *rep;
+    else r.error = rep.error().context;
+    return;
+  }
+  r.progress = std::string(line);
+  host_.rebuild_event("rebuild " + r.id + " of " + server + ": " + r.progress,
+                      {{"rebuild", r.id}, {"server", server}, {"progress", r.progress}}, from_stderr);
+}
+
+void RebuildManager::on_hook_exit(const std::string& server, const HookExit& e) {
+  running_[server].hook.reset();
+  auto it = records_.find(server);
+  if (it == records_.end()) return;
+  Record& r = it->second;
+  if (e.timed_out || e.signaled || e.code != 0) return call_out_failed(r, "hook " + e.describe());
+  auto rep = pending_replacement_.find(server);
+  if (rep == pending_replacement_.end() || !rep->second) {
+    std::string why = r.error.empty() ? "the hook exited 0 without a {\"replacement\": ...} line" : r.error;
+    return call_out_failed(r, why);
+  }
+  Replacement accepted = *rep->second;
+  pending_replacement_.erase(rep);
+  accept_replacement(r, accepted);
+}
+
+void RebuildManager::call_out_failed(Record& r, const std::string& why) {
+  r.error = why;
+  std::string server = r.server;
+  if (r.attempt <= cfg_.retries) {
+    auto delay = cfg_.backoff * (1LL << std::min(r.attempt - 1, 20u));
+    set_stage(r, Stage::retry_wait, why + "; retry " + std::to_string(r.attempt) + " of " +
+                                        std::to_string(cfg_.retries) + " in " +
+                                        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(delay).count()) + "ms");
+    arm(server, delay, &RebuildManager::on_retry);
+  } else {
+    host_.rebuild_alarm("rebuild:" + server, "rebuild of " + server + " failed after " + std::to_string(r.attempt) +
+                                                 " attempts: " + why + "; it stays in maintenance",
+                        true);
+    finish(r, Stage::failed);
+    host_.give_up(server);
+  }
+  pump();
+}
+
+void RebuildManager::arm(const std::string& server, std::chrono::nanoseconds after,
+                         void (RebuildManager::*what)(const std::string&)) {
+  Running& run = running_[server];
+  auto when = host_.rebuild_loop().now() + after;
+  auto fire = [this, server, what](loop::TimePoint) {
+    running_[server].timer = loop::kNoSource;  // one-shot; freed below
+    (this->*what)(server);
+  };
+  if (run.timer != loop::kNoSource) host_.rebuild_loop().remove(run.timer);
+  run.timer = host_.rebuild_loop().add_timer(when, fire);
+}
+
+void RebuildManager::on_retry(const std::string& server) {
+  auto it = records_.find(server);
+  if (it == records_.end() || it->second.stage != Stage::retry_wait) return;
+  set_stage(it->second, Stage::queued, "retrying");
+  pump();
+}
+
+void RebuildManager::accept_replacement(Record& r, const Replacement& rep) {
+  if (auto s = host_.register_replacement(r.server, rep); !s)
+    return call_out_failed(r, "cannot register replacement " + rep.name + ": " + s.error().context);
+  // register_replacement tells us through on_registered.
+  pump();
+}
+
+nl::Status RebuildManager::on_registered(const std::string& failed, const std::string& replacement) {
+  auto it = records_.find(failed);
+  if (it == records_.end()) {
+    // Registered by hand for a server no rebuild was running for: follow it all the same.
+    begin(failed, "replacement registered by an operator", true);
+    it = records_.find(failed);
+  }
+  Record& r = it->second;
+  r.replacement = replacement;
+  r.error.clear();
+  set_stage(r, Stage::registered, "replacement " + replacement + " waits for its probes");
+  arm(failed, cfg_.healthy_timeout, &RebuildManager::on_healthy_timeout);
+  if (const state::Server* s = host_.rebuild_inventory().server(replacement); s && s->health == state::Health::up)
+    on_health(replacement, state::Health::up);
+  pump();
+  return {};
+}
+
+void RebuildManager::on_healthy_timeout(const std::string& server) {
+  auto it = records_.find(server);
+  if (it == records_.end()) return;
+  Record& r = it->second;
+  if (r.stage == Stage::awaiting_registration)
+    return call_out_failed(r, "no replacement was registered within the healthy timeout");
+  if (r.stage != Stage::registered) return;
+  std::string name = r.replacement;
+  host_.drop_replacement(name);
+  r.replacement.clear();
+  call_out_failed(r, "replacement " + name + " did not become healthy in time");
+}
+
+void RebuildManager::on_health(const std::string& server, state::Health h) {
+  for (auto& [failed, r] : records_) {
+    if (r.replacement != server || r.stage != Stage::registered || h != state::Health::up) continue;
+    set_stage(r, Stage::replacement_up, server + " passed its probes");
+    check_done(r);
+    return;
+  }
+}
+
+void RebuildManager::on_moved(const std::string& from, const std::string&) {
+  if (auto it = records_.find(from); it != records_.end()) check_done(it->second);
+}
+
+void RebuildManager::check_done(Record& r) {
+  if (r.stage != Stage::replacement_up) return;
+  const auto& inv = host_.rebuild_inventory();
+  if (!inv.fips_of(r.server).empty()) return;  // the policy has not moved them yet
+  std::string moved;
+  for (const auto& a : r.fips) moved += (moved.empty() ? "" : ",") + a.str();
+  set_stage(r, Stage::repointed,
+            (moved.empty() ? std::string("no floating IPs to move") : moved + " now on " + r.replacement) +
+                "; lockout released");
+  host_.rebuild_alarm("rebuild:" + r.server, "", false);
+  std::string server = r.server;
+  finish(r, Stage::done);
+  host_.retire(server);
+}
+
+void RebuildManager::finish(Record& r, Stage final_stage) {
+  r.finished_unix_ms = unix_ms();
+  std::string server = r.server;
+  Record done = r;
+  done.stage = final_stage;
+  if (auto run = running_.find(server); run != running_.end()) {
+    if (run->second.timer != loop::kNoSource) host_.rebuild_loop().remove(run->second.timer);
+    running_.erase(run);
+  }
+  records_.erase(server);
+  set_stage(done, final_stage,
+            final_stage == Stage::done
+                ? "in " + std::to_string(done.finished_unix_ms - done.started_unix_ms) + "ms"
+                : done.error);
+  finished_.push_back(done);
+  while (finished_.size() > kFinishedKept) finished_.pop_front();
+  if (final_stage == Stage::done) notify(done);
+}
+
+void RebuildManager::notify(const Record& r) {
+  if (cfg_.notify_hook.empty() && cfg_.notify_webhook.empty()) return;
+  json doc = {{"event", "rebuild-done"},
+              {"rebuild_id", r.id},
+              {"server", r.server},
+              {"replacement", r.replacement},
+              {"duration_ms", r.finished_unix_ms - r.started_unix_ms},
+              {"attempts", r.attempt}};
+  json fips = json::array();
+  for (const auto& a : r.fips) fips.push_back(a.str());
+  doc["floating_ips"] = fips;
+  std::string id = r.id;
+  if (!cfg_.notify_webhook.empty()) {
+    (void)http_->post(cfg_.notify_webhook, doc.dump(), cfg_.timeout, [this, id](const HttpResult& res) {
+      host_.rebuild_event("rebuild " + id + ": notification " + res.describe(), {{"rebuild", id}}, !res.ok());
+    });
+    return;
+  }
+  auto hook = HookProcess::start(
+      host_.rebuild_loop(),
+      {.path = cfg_.notify_hook, .environment = {{"FIPD_REBUILD_ID", id}}, .input = doc.dump(), .timeout = cfg_.timeout},
+      [](std::string_view, bool) {},
+      [this, id](const HookExit& e) {
+        host_.rebuild_event("rebuild " + id + ": notify hook " + e.describe(), {{"rebuild", id}},
+                            e.timed_out || e.signaled || e.code != 0);
+        running_.erase("notify:" + id);
+      });
+  if (hook) running_["notify:" + id].hook = std::move(*hook);
+}
+
+std::string RebuildManager::to_json() const {
+  json active = json::array(), done = json::array();
+  for (const auto& [s, r] : records_) active.push_back(record_json(r));
+  for (const auto& r : finished_) done.push_back(record_json(r));
+  return json{{"rebuilds", active}, {"finished", done}}.dump();
+}
+
+void RebuildManager::restore(std::string_view text) {
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return;
+  if (auto it = j.find("finished"); it != j.end() && it->is_array())
+    for (const auto& e : *it)
+      if (auto r = record_from(e)) finished_.push_back(*r);
+  auto it = j.find("rebuilds");
+  if (it == j.end() || !it->is_array()) return;
+  for (const auto& e : *it) {
+    auto r = record_from(e);
+    if (!r || !host_.rebuild_inventory().server(r->server)) continue;
+    std::string server = r->server;
+    Record& rec = records_[server] = *r;
+    switch (rec.stage) {
+      case Stage::queued:
+      case Stage::rebuilding:
+      case Stage::retry_wait:
+        // The call-out died with the previous fipd: issue it again, same id,
+        // same attempt.
+        if (rec.attempt > 0) --rec.attempt;
+        set_stage(rec, Stage::queued, "re-issued after a restart");
+        break;
+      case Stage::awaiting_registration:
+      case Stage::registered:
+      case Stage::replacement_up:
+        if (rec.stage == Stage::replacement_up) rec.stage = Stage::registered;
+        arm(server, cfg_.healthy_timeout, &RebuildManager::on_healthy_timeout);
+        host_.rebuild_event("rebuild " + rec.id + " of " + server + ": followed again after a restart (" +
+                                stage_name(rec.stage) + ")",
+                            {{"rebuild", rec.id}, {"server", server}}, false);
+        break;
+      default:
+        records_.erase(server);
+        break;
+    }
+  }
+  pump();
+}
+
+}  // namespace fipd::rebuild

@@ -1,0 +1,1 @@
+set(FIPD_TEST_LIBS fipd_rebuild)

@@ -1,0 +1,302 @@
+// The rebuild module with real hook processes and a real HTTP server on
+// loopback (inside the test's own namespace); the engine's side is a fake
+// host that records what it is asked to do.
+#include "src/rebuild/rebuild.hpp"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "tests/support/netns.hpp"
+
+namespace fipd::rebuild {
+namespace {
+
+using namespace std::chrono_literals;
+
+class FakeHost : public RebuildHost {
+ public:
+  explicit FakeHost(loop::Loop& l) : loop_(l) {
+    inv.add_server({.name = "web-1", .address = *nl::IpAddress::parse("10.0.0.11")});
+    inv.add_server({.name = "web-2", .address = *nl::IpAddress::parse("10.0.0.12")});
+    inv.add_fip({.address = *nl::IpAddress::parse("203.0.113.10"), .server = "web-1"});
+    for (auto& [n, s] : inv.servers()) s.health = state::Health::up;
+  }
+  loop::Loop& rebuild_loop() override { return loop_; }
+  const state::Inventory& rebuild_inventory() const override { return inv; }
+  void hold_for_rebuild(const std::string& s) override { held.push_back(s); }
+  nl::Status register_replacement(const std::string& failed, const Replacement& r) override {
+    registered.push_back(failed + "->" + r.name + "@" + r.address.str());
+    inv.add_server({.name = r.name, .address = r.address});
+    (void)manager->on_registered(failed, r.name);
+    return {};
+  }
+  void drop_replacement(const std::string& name) override { dropped.push_back(name); inv.remove_server(name); }
+  void retire(const std::string& failed) override { retired.push_back(failed); }
+  void give_up(const std::string& failed) override { gave_up.push_back(failed); }
+  void rebuild_event(const std::string& text, std::vector<std::pair<std::string, std::string>>, bool) override {
+    events.push_back(text);
+  }
+  void rebuild_alarm(const std::string& key, const std::string& text, bool raised) override {
+    if (raised) alarms[key] = text;
+    else alarms.erase(key);
+  }
+  void rebuild_changed() override { ++changes; }
+  std::string control_socket() const override { return "/run/fipd/fipd.sock"; }
+
+  bool saw(const std::string& text) const {
+    for (const auto& e : events)
+      if (e.find(text) != std::string::npos) return true;
+    return false;
+  }
+
+  loop::Loop& loop_;
+  state::Inventory inv;
+  RebuildManager* manager = nullptr;
+  std::vector<std::string> held, registered, dropped, retired, gave_up, events;
+  std::map<std::string, std::string> alarms;
+  int changes = 0;
+};
+
+class RebuildTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/fipd-rebuild-XXXXXX";
+    dir = mkdtemp(tmpl);
+    loop = std::move(*loop::Loop::create());
+    host = std::make_unique<FakeHost>(*loop);
+  }
+  void TearDown() override {
+    manager.reset();
+    std::filesystem::remove_all(dir);
+  }
+  std::string hook(const std::string& body) {
+    std::string path = dir + "/hook" + std::to_string(++hooks);
+    std::ofstream(path) << "#!/bin/sh\n" << body << "\n";
+    chmod(path.c_str(), 0755);
+    return path;
+  }
+  void make(config::RebuildConfig cfg) {
+    cfg.backoff = cfg.backoff == std::chrono::seconds(30) ? 20ms : cfg.backoff;
+    manager = std::move(*RebuildManager::create(*host, cfg));
+    host->manager = manager.get();
+  }
+  // Runs the loop until pred() or the time is up.
+  bool run_until(const std::function<bool()>& pred, std::chrono::milliseconds limit = 10s) {
+    auto end = std::chrono::steady_clock::now() + limit;
+    while (!pred()) {
+      if (std::chrono::steady_clock::now() > end) return false;
+      (void)loop->run_once(10ms);
+    }
+    return true;
+  }
+  std::string dir;
+  int hooks = 0;
+  std::unique_ptr<loop::Loop> loop;
+  std::unique_ptr<FakeHost> host;
+  std::unique_ptr<RebuildManager> manager;
+};
+
+TEST_F(RebuildTest, HookBuildsAReplacementThatTakesOverWhenHealthy) {
+  make({.hook = hook("read doc; echo \"$doc\" > " + dir + "/doc; echo copying data; echo building web-1b >&2\n"
+                     "echo '{\"replacement\":{\"name\":\"web-1b\",\"address\":\"10.0.0.21\"}}'")});
+  manager->on_server_failed("web-1", "refused");
+  EXPECT_EQ(host->held, std::vector<std::string>{"web-1"});
+  ASSERT_TRUE(run_until([&] { return !host->registered.empty(); })) << testing::PrintToString(host->events);
+  EXPECT_EQ(host->registered[0], "web-1->web-1b@10.0.0.21");
+  EXPECT_TRUE(host->saw("copying data"));
+  std::ifstream in(dir + "/doc");
+  std::string doc((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(doc.find("\"rebuild_id\":\"web-1-"), std::string::npos) << doc;
+  EXPECT_NE(doc.find("\"floating_ips\":[\"203.0.113.10\"]"), std::string::npos) << doc;
+  EXPECT_EQ(manager->records().at("web-1").stage, Stage::registered);
+
+  // The replacement passes its probes; the policy moves the floating IP.
+  host->inv.server("web-1b")->health = state::Health::up;
+  manager->on_health("web-1b", state::Health::up);
+  EXPECT_EQ(manager->records().at("web-1").stage, Stage::replacement_up) << "its floating IP is still on web-1";
+  host->inv.set_target(*nl::IpAddress::parse("203.0.113.10"), "web-1b");
+  manager->on_moved("web-1", "web-1b");
+  EXPECT_TRUE(manager->records().empty());
+  ASSERT_EQ(manager->finished().size(), 1u);
+  EXPECT_EQ(manager->finished()[0].stage, Stage::done);
+  EXPECT_EQ(host->retired, std::vector<std::string>{"web-1"});
+  EXPECT_TRUE(host->saw("repointed (203.0.113.10 now on web-1b; lockout released)"));
+}
+
+TEST_F(RebuildTest, FailingHookIsRetriedWithBackoffThenGivenUp) {
+  make({.hook = hook("echo broken; exit 3"), .retries = 2});
+  manager->on_server_failed("web-1", "refused");
+  ASSERT_TRUE(run_until([&] { return !host->gave_up.empty(); }));
+  EXPECT_EQ(manager->finished().back().stage, Stage::failed);
+  EXPECT_EQ(manager->finished().back().attempt, 3u);
+  EXPECT_EQ(manager->finished().back().error, "hook exited 3");
+  EXPECT_TRUE(host->alarms.contains("rebuild:web-1"));
+  EXPECT_TRUE(host->saw("retry 1 of 2"));
+}
+
+TEST_F(RebuildTest, HangingHookIsKilledWithItsChildrenAtTheTimeout) {
+  std::string pidfile = dir + "/child.pid";
+  make({.hook = hook("sleep 300 & echo $! > " + pidfile + "; sleep 300"), .timeout = 300ms, .retries = 0});
+  manager->on_server_failed("web-1", "refused");
+  ASSERT_TRUE(run_until([&] { return !host->gave_up.empty(); }));
+  EXPECT_EQ(manager->finished().back().error, "hook timed out (process group killed)");
+  std::ifstream in(pidfile);
+  pid_t child = 0;
+  in >> child;
+  ASSERT_GT(child, 0);
+  // The background child was in the hook's process group: gone too (reaped by init or a zombie at worst).
+  bool gone = run_until([&] {
+    std::ifstream st("/proc/" + std::to_string(child) + "/stat");
+    std::string s((std::istreambuf_iterator<char>(st)), {});
+    return s.empty() || s.find(") Z") != std::string::npos;
+  }, 3s);
+  EXPECT_TRUE(gone);
+}
+
+TEST_F(RebuildTest, CrashingHookAndGarbageAreFailuresWithTheirReason) {
+  make({.hook = hook("kill -SEGV $$"), .retries = 0});
+  manager->on_server_failed("web-1", "refused");
+  ASSERT_TRUE(run_until([&] { return !host->gave_up.empty(); }));
+  EXPECT_NE(manager->finished().back().error.find("killed by signal 11"), std::string::npos);
+
+  make({.hook = hook("echo 'not json at all'; echo '{\"replacement\": {\"name\": \"x\", \"address\": \"nope\"}}'"),
+        .retries = 0});
+  manager->on_server_failed("web-2", "refused");
+  ASSERT_TRUE(run_until([&] { return host->gave_up.size() == 2; }));
+  EXPECT_NE(manager->finished().back().error.find("the hook's replacement: address: 'nope'"), std::string::npos)
+      << manager->finished().back().error;
+  EXPECT_TRUE(host->saw("not json at all")) << "garbage lines are progress, not a crash";
+}
+
+TEST_F(RebuildTest, ReplacementThatNeverComesUpIsDroppedAndRetried) {
+  make({.hook = hook("echo '{\"replacement\":{\"name\":\"web-1b\",\"address\":\"10.0.0.21\"}}'"),
+        .healthy_timeout = 200ms, .retries = 1});
+  manager->on_server_failed("web-1", "refused");
+  ASSERT_TRUE(run_until([&] { return !host->gave_up.empty(); }));
+  EXPECT_EQ(host->dropped, (std::vector<std::string>{"web-1b", "web-1b"}));
+  EXPECT_NE(manager->finished().back().error.find("did not become healthy"), std::string::npos);
+}
+
+TEST_F(RebuildTest, NothingIsStartedTwiceForOneFailure) {
+  make({.hook = hook("sleep 300")});
+  manager->on_server_failed("web-1", "refused");
+  manager->on_server_failed("web-1", "refused");
+  auto again = manager->start_manual("web-1");
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, EALREADY);
+  EXPECT_EQ(host->held.size(), 1u);
+}
+
+TEST_F(RebuildTest, StormGuardStopsAutomaticRebuildsUntilAnOperatorActs) {
+  make({.hook = hook("sleep 300"), .storm_share = 0.3, .storm_min_failures = 2});
+  for (int i = 0; i < 8; ++i)
+    host->inv.add_server({.name = "s" + std::to_string(i), .address = *nl::IpAddress::parse(("10.0.1." + std::to_string(i + 1)).c_str())});
+  manager->on_server_failed("s0", "timeout");  // 1 of 10
+  manager->on_server_failed("s1", "timeout");  // 2 of 10: not yet 30 %
+  manager->on_server_failed("s2", "timeout");
+  manager->on_server_failed("s3", "timeout");  // 4 of 10: storm
+  EXPECT_TRUE(manager->storm());
+  EXPECT_TRUE(host->alarms.contains("rebuild-storm"));
+  EXPECT_EQ(manager->records().size(), 3u) << "s3 was not started";
+  manager->on_server_failed("s4", "timeout");
+  EXPECT_FALSE(manager->records().contains("s4"));
+  ASSERT_TRUE(manager->start_manual("s4"));
+  EXPECT_FALSE(manager->storm());
+  EXPECT_FALSE(host->alarms.contains("rebuild-storm"));
+}
+
+TEST_F(RebuildTest, ARestartIssuesTheRebuildAgainWithTheSameId) {
+  std::string log = dir + "/calls";
+  make({.hook = hook("echo \"$FIPD_REBUILD_ID $FIPD_ATTEMPT\" >> " + log + "; sleep 300")});
+  manager->on_server_failed("web-1", "refused");
+  ASSERT_TRUE(run_until([&] { return std::filesystem::exists(log); }));
+  std::string saved = manager->to_json();
+  std::string id = manager->records().at("web-1").id;
+  manager.reset();  // fipd dies; its hook dies with it (here: destroyed)
+
+  make({.hook = hook("echo \"$FIPD_REBUILD_ID $FIPD_ATTEMPT\" >> " + log +
+                     "; echo '{\"replacement\":{\"name\":\"web-1b\",\"address\":\"10.0.0.21\"}}'")});
+  manager->restore(saved);
+  ASSERT_TRUE(run_until([&] { return !host->registered.empty(); }));
+  std::ifstream in(log);
+  std::string calls((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(calls, id + " 1\n" + id + " 1\n") << "the same rebuild, the same attempt";
+}
+
+// A tiny HTTP server on loopback inside the test's namespace.
+struct HttpServer {
+  HttpServer(int status) {
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in sa{.sin_family = AF_INET, .sin_port = 0, .sin_addr = {htonl(INADDR_LOOPBACK)}};
+    bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+    socklen_t len = sizeof(sa);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
+    port = ntohs(sa.sin_port);
+    listen(fd, 4);
+    thread = std::thread([this, status] {
+      int c = accept(fd, nullptr, nullptr);
+      if (c < 0) return;
+      char buf[65536];
+      std::string req;
+      timeval tv{2, 0};
+      setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+      while (req.find("\r\n\r\n") == std::string::npos || req.find('}') == std::string::npos) {
+        ssize_t n = recv(c, buf, sizeof(buf), 0);
+        if (n <= 0) break;
+        req.append(buf, static_cast<size_t>(n));
+      }
+      request = req;
+      std::string resp = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+      send(c, resp.data(), resp.size(), MSG_NOSIGNAL);
+      close(c);
+    });
+  }
+  ~HttpServer() {
+    shutdown(fd, SHUT_RDWR);
+    close(fd);
+    thread.join();
+  }
+  int fd;
+  uint16_t port;
+  std::thread thread;
+  std::string request;
+};
+
+TEST_F(RebuildTest, WebhookIsPostedAndTheReplacementRegisteredLater) {
+  if (!testbed::isolated()) GTEST_SKIP() << "needs its own namespace for loopback traffic";
+  HttpServer http(202);
+  make({.webhook = "http://127.0.0.1:" + std::to_string(http.port) + "/rebuild"});
+  manager->on_server_failed("web-1", "refused");
+  ASSERT_TRUE(run_until([&] {
+    return !manager->records().empty() && manager->records().at("web-1").stage == Stage::awaiting_registration;
+  })) << testing::PrintToString(host->events);
+  http.thread.join();
+  http.thread = std::thread([] {});
+  EXPECT_NE(http.request.find("POST /rebuild HTTP/1.1"), std::string::npos) << http.request;
+  EXPECT_NE(http.request.find("application/json"), std::string::npos);
+  EXPECT_NE(http.request.find("\"server\":{\"address\":\"10.0.0.11\""), std::string::npos) << http.request;
+  // The provisioning system registers the replacement through the control socket.
+  host->inv.add_server({.name = "web-1b", .address = *nl::IpAddress::parse("10.0.0.21")});
+  ASSERT_TRUE(manager->on_registered("web-1", "web-1b"));
+  EXPECT_EQ(manager->records().at("web-1").stage, Stage::registered);
+}
+
+TEST_F(RebuildTest, WebhookErrorIsRetried) {
+  if (!testbed::isolated()) GTEST_SKIP() << "needs its own namespace for loopback traffic";
+  HttpServer http(500);
+  make({.webhook = "http://127.0.0.1:" + std::to_string(http.port) + "/rebuild", .retries = 0});
+  manager->on_server_failed("web-1", "refused");
+  ASSERT_TRUE(run_until([&] { return !host->gave_up.empty(); }));
+  EXPECT_NE(manager->finished().back().error.find("HTTP 500"), std::string::npos) << manager->finished().back().error;
+}
+
+}  // namespace
+}  // namespace fipd::rebuild
