@@ -78,12 +78,13 @@ struct UdpFlow {
 namespace ct {
 
 // A dump of one family's entries; with `orig_dst`, only those whose original
-// destination is that address (CTA_FILTER, where the kernel has it).
+// destination is that address (CTA_FILTER, where the kernel has it; inverted
+// for IPv6 on 6.18, see the design note).
 size_t put_dump(void* buf, size_t room, uint32_t seq, Family family, const IpAddress* orig_dst);
 // Deletes the entry that `dumped` (a message of a conntrack dump) describes,
 // by its original tuple, zone and id, so an entry created since with the same
-// tuple is not touched. Asks for an ACK only when `ack` is set: errors come
-// back anyway.
+// tuple is normally not touched. Asks for an ACK only when `ack` is set:
+// errors come back anyway.
 size_t put_delete_of(void* buf, size_t room, uint32_t seq, const nlmsghdr* dumped, bool ack);
 // Creates a UDP entry that expires after `timeout`.
 size_t put_create_udp(void* buf, size_t room, uint32_t seq, const UdpFlow& flow,
