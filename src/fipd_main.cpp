@@ -1,6 +1,7 @@
 // fipd: the failover engine daemon. Runs in the foreground and logs to
 // stderr; systemd supervises it (Type=notify, watchdog).
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <boost/program_options.hpp>
 #include <cstdio>
@@ -8,9 +9,12 @@
 #include <map>
 
 #include "src/config/config.hpp"
+#include "src/control/server.hpp"
 #include "src/engine/compose.hpp"
 #include "src/engine/engine.hpp"
 #include "src/engine/log.hpp"
+#include "src/health/server.hpp"
+#include "src/metrics/metrics.hpp"
 #include "src/probe/socket_prober.hpp"
 
 #ifndef FIPD_VERSION
@@ -112,6 +116,33 @@ int main(int argc, char** argv) {
   if (!engine) {
     log::error("fipd: " + engine.error().message());
     return 1;
+  }
+  // Up to the hard limit of descriptors: a thousand control clients and
+  // thousands of probe sockets do not fit the customary soft 1024.
+  if (rlimit rl{}; getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  // The control socket and the health listener are bound before the engine
+  // touches the kernel: a second fipd started by mistake stops here, with a
+  // message naming the socket another fipd answers on, before it could
+  // fight the first over the table.
+  const auto& ec = (*engine)->config().engine;
+  metrics::Metrics metrics(**engine, {.version = FIPD_VERSION});
+  auto control = control::ControlServer::create(
+      **engine, metrics, {.path = ec.control_socket, .group = ec.control_group, .version = FIPD_VERSION});
+  if (!control) {
+    log::error("fipd: " + control.error().message());
+    return 1;
+  }
+  std::unique_ptr<health::HealthServer> health;
+  if (!ec.health_listen.empty()) {
+    auto h = health::HealthServer::create(**engine, metrics, {.listen = ec.health_listen});
+    if (!h) {
+      log::error("fipd: " + h.error().message());
+      return 1;
+    }
+    health = std::move(*h);
   }
   if (auto r = (*engine)->start(); !r) {
     log::error("fipd: cannot start: " + r.error().message());

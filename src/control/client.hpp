@@ -1,0 +1,58 @@
+// A blocking client of the control socket, for fipctl and the tests: one
+// connection, the greeting read at connect, then requests and their
+// responses one line at a time. Not for the daemon (it blocks).
+//
+// Errors say which socket and why, in the words an operator needs:
+// "/run/fipd/fipd.sock: no such socket (is fipd running?)", "permission
+// denied (root or group fipd may connect)", "connection refused (a stale
+// socket: fipd is not running)".
+//
+// Owns: the socket. Thread: one at a time. Failures: Error values; ETIMEDOUT
+// when the daemon does not answer within the timeout.
+#pragma once
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "netlink/error.hpp"
+#include "netlink/fd.hpp"
+
+namespace fipd::control {
+
+class ControlClient {
+ public:
+  // timeout: for the greeting and each response; zero waits forever.
+  static nl::Result<ControlClient> connect(const std::string& path,
+                                           std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+  const nlohmann::json& greeting() const { return greeting_; }
+  bool can_write() const;
+
+  // Sends one request object and returns the response (the first line that
+  // is not a watch event).
+  nl::Result<nlohmann::json> request(const nlohmann::json& req);
+  // Sends raw bytes as they are (tests send malformed lines with this).
+  nl::Status send_raw(std::string_view bytes);
+  // The next line, without '\n'; ECONNRESET when the daemon closed.
+  nl::Result<std::string> read_line(std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+  // The next line parsed as JSON.
+  nl::Result<nlohmann::json> read_json(std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+
+  int fd() const { return fd_.get(); }
+  void set_timeout(std::chrono::milliseconds t) { timeout_ = t; }
+
+ private:
+  std::string path_;
+  nl::Fd fd_;
+  std::chrono::milliseconds timeout_{0};
+  std::string buf_;
+  size_t off_ = 0, scanned_ = 0;
+  nlohmann::json greeting_;
+};
+
+// The message for a failed connect() to `path`, by errno.
+std::string connect_error_text(const std::string& path, int err);
+
+}  // namespace fipd::control

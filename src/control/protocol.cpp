@@ -1,0 +1,432 @@
+#include "src/control/protocol.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <initializer_list>
+#include <nlohmann/json.hpp>
+
+#include "src/probe/duration.hpp"
+#include "src/control/json_out.hpp"
+
+namespace fipd::control {
+namespace {
+
+using nlohmann::json;
+using Fail = std::unexpected<ProtocolError>;
+
+struct CommandInfo {
+  Command cmd;
+  const char* name;
+  bool changes;
+};
+
+constexpr CommandInfo kCommands[] = {
+    {Command::status, "status", false},         {Command::watch, "watch", false},
+    {Command::metrics, "metrics", false},       {Command::move, "move", true},
+    {Command::pin, "pin", true},                {Command::unpin, "unpin", true},
+    {Command::server_add, "server.add", true},  {Command::server_remove, "server.remove", true},
+    {Command::server_drain, "server.drain", true}, {Command::maintenance, "maintenance", true},
+    {Command::fip_add, "fip.add", true},        {Command::fip_remove, "fip.remove", true},
+    {Command::rebuild, "rebuild", true},        {Command::reload, "reload", true},
+};
+
+const char* type_name(const json& v) {
+  switch (v.type()) {
+    case json::value_t::null: return "null";
+    case json::value_t::object: return "an object";
+    case json::value_t::array: return "an array";
+    case json::value_t::string: return "a string";
+    case json::value_t::boolean: return "a boolean";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned: return "an integer";
+    case json::value_t::number_float: return "a number";
+    default: return "something else";
+  }
+}
+
+// The same rule as the configuration file's names: they appear in logs,
+// the state file and metrics labels.
+bool valid_name(std::string_view s) {
+  if (s.empty() || s.size() > 63) return false;
+  for (char c : s)
+    if (!(isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) return false;
+  return true;
+}
+
+// Reads the arguments of one request (or of one probe object), recording
+// the first error; later reads are no-ops once one failed.
+class Args {
+ public:
+  Args(const json& obj, std::string where) : obj_(obj), where_(std::move(where)) {}
+  std::optional<ProtocolError> error;
+
+  void fail(int code, std::string msg) {
+    if (!error) error = ProtocolError{code, where_ + msg, {}};
+  }
+
+  void only(std::initializer_list<std::string_view> allowed) {
+    for (auto it = obj_.begin(); it != obj_.end() && !error; ++it) {
+      bool known = false;
+      for (auto a : allowed) known |= it.key() == a;
+      if (known) continue;
+      std::string list;
+      for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+      fail(EINVAL, "unknown argument '" + it.key() + "'" + (list.empty() ? " (it takes none)" : " (known: " + list + ")"));
+    }
+  }
+
+  const json* get(const char* key, bool required) {
+    auto it = obj_.find(key);
+    if (it == obj_.end()) {
+      if (required) fail(EINVAL, std::string("missing argument '") + key + "'");
+      return nullptr;
+    }
+    return &*it;
+  }
+
+  void wrong(const char* key, const json& v, const char* expected) {
+    fail(EINVAL, std::string(key) + ": expected " + expected + ", got " + type_name(v));
+  }
+
+  std::optional<std::string> str(const char* key, bool required = true) {
+    const json* v = get(key, required);
+    if (!v || error) return std::nullopt;
+    if (!v->is_string()) {
+      wrong(key, *v, "a string");
+      return std::nullopt;
+    }
+    const auto& s = v->get_ref<const std::string&>();
+    if (s.find('\0') != std::string::npos) {
+      fail(EINVAL, std::string(key) + ": a NUL character is not allowed");
+      return std::nullopt;
+    }
+    return s;
+  }
+
+  std::optional<std::string> name(const char* key, bool required = true) {
+    auto s = str(key, required);
+    if (s && !valid_name(*s)) {
+      fail(EINVAL, std::string(key) + ": '" + *s + "' is not a name (1 to 63 letters, digits, '-', '_' or '.')");
+      return std::nullopt;
+    }
+    return s;
+  }
+
+  std::optional<nl::IpAddress> address(const char* key, bool required = true) {
+    auto s = str(key, required);
+    if (!s) return std::nullopt;
+    auto a = nl::IpAddress::parse(*s);
+    if (!a) {
+      fail(EINVAL, std::string(key) + ": " + a.error().context);
+      return std::nullopt;
+    }
+    return *a;
+  }
+
+  std::optional<bool> boolean(const char* key, bool required = true) {
+    const json* v = get(key, required);
+    if (!v || error) return std::nullopt;
+    if (!v->is_boolean()) {
+      wrong(key, *v, "true or false");
+      return std::nullopt;
+    }
+    return v->get<bool>();
+  }
+
+  std::optional<int64_t> integer(const json& v, const char* key, int64_t min, int64_t max) {
+    std::string range = "an integer from " + std::to_string(min) + " to " + std::to_string(max);
+    if (v.is_number_unsigned()) {
+      uint64_t u = v.get<uint64_t>();
+      if (u <= static_cast<uint64_t>(max) && static_cast<int64_t>(u) >= min) return static_cast<int64_t>(u);
+    } else if (v.is_number_integer()) {
+      int64_t i = v.get<int64_t>();
+      if (i >= min && i <= max) return i;
+    } else {
+      wrong(key, v, range.c_str());
+      return std::nullopt;
+    }
+    fail(EINVAL, std::string(key) + ": expected " + range + ", got " + v.dump());
+    return std::nullopt;
+  }
+
+  std::optional<int64_t> integer(const char* key, int64_t min, int64_t max) {
+    const json* v = get(key, false);
+    if (!v || error) return std::nullopt;
+    return integer(*v, key, min, max);
+  }
+
+  std::optional<std::vector<uint16_t>> numbers(const char* key, int64_t min, int64_t max) {
+    const json* v = get(key, false);
+    if (!v || error) return std::nullopt;
+    if (!v->is_array()) {
+      wrong(key, *v, "an array of integers");
+      return std::nullopt;
+    }
+    std::vector<uint16_t> out;
+    for (const auto& el : *v) {
+      auto n = integer(el, key, min, max);
+      if (!n) return std::nullopt;
+      out.push_back(static_cast<uint16_t>(*n));
+    }
+    return out;
+  }
+
+  std::optional<std::chrono::nanoseconds> duration(const char* key) {
+    auto s = str(key, false);
+    if (!s) return std::nullopt;
+    auto d = probe::parse_duration(*s);
+    if (!d) {
+      fail(EINVAL, std::string(key) + ": " + d.error().context);
+      return std::nullopt;
+    }
+    return *d;
+  }
+
+ private:
+  const json& obj_;
+  std::string where_;
+};
+
+std::optional<config::ProbeKind> probe_kind(std::string_view s) {
+  if (s == "tcp") return config::ProbeKind::tcp;
+  if (s == "http") return config::ProbeKind::http;
+  if (s == "udp") return config::ProbeKind::udp;
+  if (s == "icmp") return config::ProbeKind::icmp;
+  return std::nullopt;
+}
+
+// One probe, as a [[server]] probe table of the file, over the defaults.
+std::optional<config::ProbeConfig> parse_probe(const json& v, const config::ProbeConfig& base,
+                                               const std::string& where, std::optional<ProtocolError>& error) {
+  if (!v.is_object()) {
+    error = ProtocolError{EINVAL, where + ": expected an object such as {\"kind\":\"tcp\",\"port\":80}, got " +
+                                      type_name(v), {}};
+    return std::nullopt;
+  }
+  Args a(v, where + ": ");
+  a.only({"kind", "port", "interval", "timeout", "fastinter", "downinter", "rise", "fall", "path", "host", "expect",
+          "send", "expect_prefix", "source", "interface", "fwmark"});
+  config::ProbeConfig p = base;
+  if (auto s = a.str("kind", false)) {
+    if (auto k = probe_kind(*s)) p.kind = *k;
+    else a.fail(EINVAL, "kind: unknown probe kind '" + *s + "' (tcp, http, udp or icmp)");
+  }
+  if (auto n = a.integer("port", 1, 65535)) p.port = static_cast<uint16_t>(*n);
+  if (auto d = a.duration("interval")) p.interval = *d;
+  if (auto d = a.duration("timeout")) p.timeout = *d;
+  if (auto d = a.duration("fastinter")) p.fastinter = *d;
+  if (auto d = a.duration("downinter")) p.downinter = *d;
+  if (auto n = a.integer("rise", 1, 100)) p.rise = static_cast<unsigned>(*n);
+  if (auto n = a.integer("fall", 1, 100)) p.fall = static_cast<unsigned>(*n);
+  if (auto s = a.str("path", false)) {
+    if (s->empty() || (*s)[0] != '/' || s->find_first_of(" \r\n") != std::string::npos)
+      a.fail(EINVAL, "path: '" + *s + "' must start with '/' and contain no spaces");
+    else
+      p.path = *s;
+  }
+  if (auto s = a.str("host", false)) p.host = *s;
+  if (auto n = a.numbers("expect", 100, 599)) {
+    if (n->empty()) a.fail(EINVAL, "expect: list at least one status code");
+    p.expect = *n;
+  }
+  if (auto s = a.str("send", false)) p.send = *s;
+  if (auto s = a.str("expect_prefix", false)) p.expect_prefix = *s;
+  if (auto ad = a.address("source", false)) p.source = *ad;
+  if (auto s = a.str("interface", false)) {
+    if (s->empty() || s->size() >= 16) a.fail(EINVAL, "interface: '" + *s + "' is not an interface name");
+    else p.interface = *s;
+  }
+  if (auto n = a.integer("fwmark", 0, 0xFFFFFFFF)) p.fwmark = static_cast<uint32_t>(*n);
+  if (!a.error && p.kind == config::ProbeKind::udp && p.send.empty())
+    a.fail(EINVAL, "send: a udp probe needs a payload to send");
+  if (a.error) {
+    error = std::move(a.error);
+    return std::nullopt;
+  }
+  return p;
+}
+
+void parse_probes(Args& a, const json& obj, const config::ProbeConfig& defaults, Request& r) {
+  auto it = obj.find("probe");
+  if (it == obj.end()) return;
+  std::optional<ProtocolError> error;
+  if (it->is_array()) {
+    if (it->empty()) a.fail(EINVAL, "probe: the list is empty");
+    size_t i = 0;
+    for (const auto& el : *it) {
+      auto p = parse_probe(el, defaults, "probe[" + std::to_string(i++) + "]", error);
+      if (!p) break;
+      r.probes.push_back(std::move(*p));
+    }
+  } else if (auto p = parse_probe(*it, defaults, "probe", error)) {
+    r.probes.push_back(std::move(*p));
+  }
+  if (error) a.fail(error->code, error->message);
+}
+
+void parse_args(Args& a, const json& obj, const config::ProbeConfig& defaults, Request& r) {
+  switch (r.cmd) {
+    case Command::status:
+    case Command::watch:
+    case Command::metrics:
+    case Command::reload:
+      a.only({"cmd", "id"});
+      break;
+    case Command::move:
+      a.only({"cmd", "id", "fip", "server"});
+      r.fip = a.address("fip");
+      r.server = a.name("server").value_or("");
+      break;
+    case Command::pin:
+      a.only({"cmd", "id", "fip", "server"});
+      r.fip = a.address("fip");
+      r.server = a.name("server", false).value_or("");
+      break;
+    case Command::unpin:
+      a.only({"cmd", "id", "fip"});
+      r.fip = a.address("fip");
+      break;
+    case Command::server_add:
+      a.only({"cmd", "id", "name", "address", "address6", "spare", "standby", "probe", "replaces"});
+      r.server = a.name("name").value_or("");
+      r.address = a.address("address");
+      r.address6 = a.address("address6", false);
+      if (!a.error && r.address6 && r.address6->family() == r.address->family())
+        a.fail(EINVAL, "address6: '" + r.address6->str() + "' is of the same family as address; give one IPv4 and one IPv6 address");
+      r.spare = a.boolean("spare", false).value_or(false);
+      if (auto s = a.name("standby", false)) r.standby = *s;
+      if (auto s = a.name("replaces", false)) r.replaces = *s;
+      if (!a.error) parse_probes(a, obj, defaults, r);
+      break;
+    case Command::server_remove:
+      a.only({"cmd", "id", "name"});
+      r.server = a.name("name").value_or("");
+      break;
+    case Command::server_drain:
+      a.only({"cmd", "id", "name", "on"});
+      r.server = a.name("name").value_or("");
+      r.on = a.boolean("on").value_or(false);
+      break;
+    case Command::maintenance:
+      a.only({"cmd", "id", "server", "on"});
+      r.server = a.name("server").value_or("");
+      r.on = a.boolean("on").value_or(false);
+      break;
+    case Command::fip_add:
+      a.only({"cmd", "id", "address", "server", "mode", "lockout_ports"});
+      r.fip = a.address("address");
+      r.server = a.name("server").value_or("");
+      if (auto m = a.str("mode", false)) {
+        if (*m == "nat") r.mode = state::FipMode::nat;
+        else if (*m == "stateless-nat") r.mode = state::FipMode::stateless_nat;
+        else if (*m == "route") r.mode = state::FipMode::route;
+        else a.fail(EINVAL, "mode: unknown mode '" + *m + "' (nat, stateless-nat or route)");
+      }
+      if (auto p = a.numbers("lockout_ports", 1, 65535)) r.lockout_ports = *p;
+      break;
+    case Command::fip_remove:
+      a.only({"cmd", "id", "address"});
+      r.fip = a.address("address");
+      break;
+    case Command::rebuild:
+      a.only({"cmd", "id", "server"});
+      r.server = a.name("server").value_or("");
+      break;
+  }
+}
+
+}  // namespace
+
+const char* command_name(Command c) {
+  for (const auto& i : kCommands)
+    if (i.cmd == c) return i.name;
+  return "?";
+}
+
+bool changes_state(Command c) {
+  for (const auto& i : kCommands)
+    if (i.cmd == c) return i.changes;
+  return true;
+}
+
+std::expected<Request, ProtocolError> parse_request(std::string_view line, const config::ProbeConfig& defaults) {
+  if (line.size() > kMaxLine)
+    return Fail(ProtocolError{EMSGSIZE, "request line longer than " + std::to_string(kMaxLine) + " bytes", {}});
+  json j = json::parse(line, nullptr, false);
+  if (j.is_discarded()) return Fail(ProtocolError{EBADMSG, "malformed JSON: a request is one JSON object per line", {}});
+  if (!j.is_object())
+    return Fail(ProtocolError{EINVAL, std::string("a request is a JSON object, got ") + type_name(j), {}});
+  Request r;
+  if (auto it = j.find("id"); it != j.end()) {
+    // Echoed as it came; dump() cannot throw here, strings were validated as
+    // UTF-8 by the parser.
+    r.id = it->dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+  auto fail = [&](int code, std::string msg) { return Fail(ProtocolError{code, std::move(msg), r.id}); };
+  auto cmd = j.find("cmd");
+  if (cmd == j.end()) return fail(EINVAL, "missing 'cmd': which request is this?");
+  if (!cmd->is_string()) return fail(EINVAL, std::string("cmd: expected a string, got ") + type_name(*cmd));
+  const auto& name = cmd->get_ref<const std::string&>();
+  bool found = false;
+  for (const auto& i : kCommands)
+    if (name == i.name) {
+      r.cmd = i.cmd;
+      found = true;
+    }
+  if (!found) {
+    std::string list;
+    for (const auto& i : kCommands) list += (list.empty() ? "" : ", ") + std::string(i.name);
+    std::string shown = name.size() > 64 ? name.substr(0, 64) + "..." : name;
+    return fail(EOPNOTSUPP, "unknown command '" + shown + "' (known: " + list + ")");
+  }
+  Args a(j, std::string(command_name(r.cmd)) + ": ");
+  parse_args(a, j, defaults, r);
+  if (a.error) {
+    a.error->id = r.id;
+    return Fail(std::move(*a.error));
+  }
+  return r;
+}
+
+std::string code_name(int code) {
+  const char* n = strerrorname_np(code);
+  return n ? n : "E" + std::to_string(code);
+}
+
+std::string ok_response(std::string_view id, std::string_view result_json) {
+  std::string out;
+  out.reserve(32 + id.size() + result_json.size());
+  JsonWriter w(&out);
+  w.begin_object();
+  if (!id.empty()) w.key("id").raw(id);
+  w.field("ok", true).key("result").raw(result_json);
+  w.end_object();
+  out.push_back('\n');
+  return out;
+}
+
+std::string error_response(std::string_view id, int code, std::string_view message) {
+  std::string out;
+  JsonWriter w(&out);
+  w.begin_object();
+  if (!id.empty()) w.key("id").raw(id);
+  w.field("ok", false).field("error", message).field("code", code_name(code));
+  w.end_object();
+  out.push_back('\n');
+  return out;
+}
+
+std::string greeting(std::string_view version, bool can_write) {
+  std::string out;
+  JsonWriter w(&out);
+  w.begin_object()
+      .field("fipd", version)
+      .field("protocol", kProtocolVersion)
+      .field("can_write", can_write)
+      .field("max_line", kMaxLine)
+      .end_object();
+  out.push_back('\n');
+  return out;
+}
+
+}  // namespace fipd::control

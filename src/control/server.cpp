@@ -1,0 +1,425 @@
+// The control socket's connections: accepting, reading request lines,
+// writing answers and events, and the bounds that keep clients from hurting
+// the loop. The requests themselves are carried out in commands.cpp.
+#include "src/control/server.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "src/control/connection.hpp"
+#include "src/engine/log.hpp"
+
+namespace fipd::control {
+
+
+namespace {
+
+nl::Status errno_fail(const std::string& what) { return nl::fail(errno, what); }
+
+// The peer's supplementary groups (SO_PEERGROUPS, Linux 4.13).
+std::vector<gid_t> peer_groups(int fd) {
+  std::vector<gid_t> groups(32);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    socklen_t len = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &len) == 0) {
+      groups.resize(len / sizeof(gid_t));
+      return groups;
+    }
+    if (errno != ERANGE) break;
+    groups.resize(len / sizeof(gid_t) + 1);
+  }
+  return {};
+}
+
+sockaddr_un unix_address(const std::string& path) {
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::memcpy(sa.sun_path, path.data(), path.size());
+  return sa;
+}
+
+}  // namespace
+
+ControlServer::ControlServer(engine::Engine& engine, metrics::Metrics& metrics, ControlOptions options)
+    : engine_(engine), metrics_(metrics), options_(std::move(options)) {
+  status_ctx_ = {.version = options_.version, .started = engine_.loop().now(), .runtime_probes = &runtime_probes_};
+}
+
+nl::Result<std::unique_ptr<ControlServer>> ControlServer::create(engine::Engine& engine, metrics::Metrics& metrics,
+                                                                 ControlOptions options) {
+  std::unique_ptr<ControlServer> s(new ControlServer(engine, metrics, std::move(options)));
+  if (auto r = s->resolve_group(); !r) return std::unexpected(r.error());
+  if (auto r = s->listen_on_path(); !r) return std::unexpected(r.error());
+  auto src = engine.loop().add_io(s->listen_fd_.get(), EPOLLIN, [p = s.get()](uint32_t) { p->on_listen_ready(); });
+  if (!src) return std::unexpected(src.error());
+  s->listen_source_ = *src;
+  s->pause_timer_ = engine.loop().add_timer(engine.loop().now() + 24h, [p = s.get()](loop::TimePoint) {
+    (void)p->engine_.loop().set_io_events(p->listen_source_, EPOLLIN);
+  });
+  s->sweep_timer_ = engine.loop().add_timer(engine.loop().now() + 1s, [p = s.get()](loop::TimePoint now) {
+    p->sweep(now);
+    p->engine_.loop().rearm_timer(p->sweep_timer_, now + 1s);
+  });
+  s->subscription_ = engine.subscribe([p = s.get()](const engine::Event& e) { p->on_event(e); });
+  return s;
+}
+
+ControlServer::~ControlServer() {
+  *alive_ = false;
+  engine_.unsubscribe(subscription_);
+  auto& loop = engine_.loop();
+  for (auto& [id, c] : clients_) loop.remove(c->source);
+  clients_.clear();
+  loop.remove(listen_source_);
+  loop.remove(pause_timer_);
+  loop.remove(sweep_timer_);
+  // The file goes only if it is still ours: a newer fipd may have replaced it.
+  struct stat st{};
+  if (::lstat(options_.path.c_str(), &st) == 0 && st.st_dev == socket_dev_ && st.st_ino == socket_ino_)
+    ::unlink(options_.path.c_str());
+}
+
+nl::Status ControlServer::resolve_group() {
+  group_name_ = options_.group;
+  have_group_ = false;
+  if (group_name_.empty()) return {};
+  std::vector<char> buf(16384);
+  group g{};
+  group* found = nullptr;
+  int rc = ::getgrnam_r(group_name_.c_str(), &g, buf.data(), buf.size(), &found);
+  if (rc != 0 || !found)
+    return nl::fail(rc ? rc : ENOENT, "control_group '" + group_name_ + "' is not a group on this system");
+  gid_ = found->gr_gid;
+  have_group_ = true;
+  return {};
+}
+
+// Refuses a path that another fipd answers on, or that is not a socket;
+// replaces a stale socket; never shows the socket with the wrong mode.
+nl::Status ControlServer::listen_on_path() {
+  const std::string& path = options_.path;
+  if (path.empty() || path.size() >= sizeof(sockaddr_un::sun_path))
+    return nl::fail(ENAMETOOLONG, "control socket '" + path + "': a socket path has 1 to 107 bytes");
+  std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  std::error_code ec;
+  if (!dir.empty() && !std::filesystem::exists(dir, ec)) {
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return nl::fail(ec.value(), "control socket: cannot create folder " + dir.string());
+    ::chmod(dir.c_str(), 0755);
+  }
+  struct stat st{};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode))
+      return nl::fail(EEXIST, "control socket " + path + " exists and is not a socket; not replacing it");
+    nl::Fd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    sockaddr_un sa = unix_address(path);
+    if (::connect(probe.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0 || errno == EAGAIN ||
+        errno == EINPROGRESS)
+      return nl::fail(EADDRINUSE, "control socket " + path +
+                                      ": another fipd is answering there; stop it first, or give this one "
+                                      "another --socket");
+    if (errno != ECONNREFUSED && errno != ENOENT) return errno_fail("control socket " + path + ": connect");
+    log::notice("replacing the stale control socket left by a fipd that did not stop cleanly", {{"path", path}});
+  }
+  listen_fd_ = nl::Fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!listen_fd_) return errno_fail("control socket: socket");
+  // Bound under a temporary name, made 0660 and given its group, then renamed
+  // over the final path (atomically replacing a stale socket).
+  std::string tmp = (dir.empty() ? std::string(".") : dir.string()) + "/.fipd.sock." + std::to_string(::getpid());
+  bool via_tmp = tmp.size() < sizeof(sockaddr_un::sun_path);
+  const std::string& bind_path = via_tmp ? tmp : path;
+  ::unlink(bind_path.c_str());
+  if (!via_tmp) ::unlink(path.c_str());
+  sockaddr_un sa = unix_address(bind_path);
+  if (::bind(listen_fd_.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0)
+    return errno_fail("control socket " + bind_path + ": bind");
+  auto undo = [&](const std::string& what) {
+    int e = errno;
+    ::unlink(bind_path.c_str());
+    return nl::fail(e, "control socket " + bind_path + ": " + what);
+  };
+  if (::chmod(bind_path.c_str(), 0660) != 0) return undo("chmod 0660");
+  if (have_group_ && ::chown(bind_path.c_str(), static_cast<uid_t>(-1), gid_) != 0)
+    return undo("chown to group " + group_name_);
+  if (::listen(listen_fd_.get(), SOMAXCONN) != 0) return undo("listen");
+  if (via_tmp && ::rename(tmp.c_str(), path.c_str()) != 0) return undo("rename to " + path);
+  if (::lstat(path.c_str(), &st) == 0) {
+    socket_dev_ = st.st_dev;
+    socket_ino_ = st.st_ino;
+  }
+  log::info("control socket listening",
+            {{"path", path}, {"group", have_group_ ? group_name_ : std::string("(root only)")}});
+  return {};
+}
+
+void ControlServer::on_listen_ready() {
+  for (int i = 0; i < 64; ++i) {
+    int fd = ::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd >= 0) {
+      accept_one(fd);
+      continue;
+    }
+    if (errno == EINTR || errno == ECONNABORTED) continue;
+    if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+      // Out of descriptors: the pending connection stays in the backlog and
+      // the socket stays readable, so stop watching it for a moment rather
+      // than spin.
+      auto now = engine_.loop().now();
+      if (now - last_emfile_log_ > 10s) {
+        last_emfile_log_ = now;
+        log::warning(std::string("control socket: accept: ") + strerrorname_np(errno) +
+                         ": pausing new connections for 100ms",
+                     {{"clients", std::to_string(clients_.size())}});
+      }
+      (void)engine_.loop().set_io_events(listen_source_, 0);
+      engine_.loop().rearm_timer(pause_timer_, now + 100ms);
+    }
+    return;
+  }
+}
+
+void ControlServer::accept_one(int raw) {
+  nl::Fd fd(raw);
+  if (clients_.size() >= options_.max_clients) {
+    ++metrics_.control().refused_busy;
+    std::string line = error_response("", EBUSY, "too many clients (" + std::to_string(options_.max_clients) +
+                                                     "); try again later");
+    [[maybe_unused]] ssize_t n = ::send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    return;
+  }
+  ucred cred{};
+  socklen_t len = sizeof(cred);
+  if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return;
+  if (group_name_ != engine_.config().engine.control_group) {
+    // A reload changed control_group: who may write follows it at once, and
+    // the socket file's group with it.
+    options_.group = engine_.config().engine.control_group;
+    if (auto r = resolve_group(); !r) log::error("control socket: " + r.error().message());
+    else if (have_group_ && ::chown(options_.path.c_str(), static_cast<uid_t>(-1), gid_) != 0)
+      log::error("control socket: chown to group " + group_name_ + ": " + std::strerror(errno));
+  }
+  bool member = have_group_ && cred.gid == gid_;
+  if (have_group_ && !member)
+    for (gid_t g : peer_groups(fd.get())) member |= g == gid_;
+  auto c = std::make_unique<Client>();
+  c->id = next_client_++;
+  c->uid = cred.uid;
+  c->pid = cred.pid;
+  c->can_write = cred.uid == 0 || member;
+  c->out = greeting(options_.version, c->can_write);
+  auto src = engine_.loop().add_io(fd.get(), EPOLLIN | EPOLLOUT,
+                                   [this, id = c->id](uint32_t ev) { on_client_io(id, ev); });
+  if (!src) {
+    log::warning("control socket: " + src.error().message());
+    return;
+  }
+  c->fd = std::move(fd);
+  c->source = *src;
+  c->events = EPOLLIN | EPOLLOUT;
+  c->waiting_since = engine_.loop().now();
+  ++metrics_.control().accepted;
+  Client& ref = *c;
+  clients_.emplace(c->id, std::move(c));
+  metrics_.control().clients = clients_.size();
+  service(ref);
+}
+
+void ControlServer::on_client_io(uint64_t id, uint32_t events) {
+  auto it = clients_.find(id);
+  if (it == clients_.end() || it->second->dead) return;
+  Client& c = *it->second;
+  if ((events & (EPOLLHUP | EPOLLERR)) && !(events & EPOLLIN)) return drop(c, nullptr);
+  if (events & EPOLLIN) {
+    // At most 64 KiB per event: a fast writer cannot hold the loop.
+    char buf[16384];
+    for (int i = 0; i < 4 && !c.eof; ++i) {
+      ssize_t n = ::read(c.fd.get(), buf, sizeof(buf));
+      if (n > 0) {
+        c.in.append(buf, static_cast<size_t>(n));
+        if (c.in.size() - c.in_off > kMaxLine + 1) break;
+        continue;
+      }
+      if (n == 0) c.eof = true;
+      else if (errno != EAGAIN && errno != EINTR) return drop(c, nullptr);
+      break;
+    }
+  }
+  service(c);
+}
+
+size_t ControlServer::pending(const Client& c) const { return c.out.size() - c.out_off + c.held_events.size(); }
+
+// Runs what the client's buffers allow: requests, then writing; again while
+// either makes room for the other.
+void ControlServer::service(Client& c) {
+  for (int round = 0; round < 64 && !c.dead; ++round) {
+    bool progressed = process_lines(c);
+    progressed |= write_out(c);
+    if (!progressed) break;
+  }
+  if (!c.dead) update_interest(c);
+}
+
+// Takes complete lines while the client may send more requests; returns true
+// when it took any.
+bool ControlServer::process_lines(Client& c) {
+  bool took = false;
+  while (!c.dead && !c.closing && !c.status && pending(c) < options_.high_water) {
+    std::string_view rest(c.in.data() + c.in_off, c.in.size() - c.in_off);
+    size_t nl = rest.find('\n', c.scanned);
+    std::string_view line;
+    if (nl == std::string_view::npos) {
+      c.scanned = rest.size();
+      if (rest.size() > kMaxLine) {
+        ++metrics_.control().oversized;
+        metrics_.count_request("invalid", "error");
+        c.out += error_response("", EMSGSIZE, "request line longer than " + std::to_string(kMaxLine) +
+                                                  " bytes: closing the connection");
+        c.closing = true;
+        return true;
+      }
+      if (!c.eof || rest.empty()) break;
+      line = rest;  // the last request of a client that shut its side without a '\n'
+      c.in_off = c.in.size();
+    } else {
+      line = rest.substr(0, nl);
+      c.in_off += nl + 1;
+    }
+    c.scanned = 0;
+    took = true;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.size() > kMaxLine) {
+      ++metrics_.control().oversized;
+      metrics_.count_request("invalid", "error");
+      c.out += error_response("", EMSGSIZE, "request line longer than " + std::to_string(kMaxLine) +
+                                                " bytes: closing the connection");
+      c.closing = true;
+      break;
+    }
+    if (line.find_first_not_of(" \t") != std::string_view::npos) handle_line(c, line);
+  }
+  if (c.in_off > 0 && (c.in_off == c.in.size() || c.in_off > 65536)) {
+    c.in.erase(0, c.in_off);
+    c.in_off = 0;
+  }
+  return took;
+}
+
+bool ControlServer::budget_left() {
+  uint64_t it = engine_.loop().stats().iterations;
+  if (it != budget_iteration_) {
+    budget_iteration_ = it;
+    budget_used_ = loop::Duration(0);
+  }
+  return budget_used_ < options_.slice_budget;
+}
+
+// Writes what is queued, producing more of a status answer as the client
+// takes it; returns true when a status answer completed (so requests after
+// it may run).
+bool ControlServer::write_out(Client& c) {
+  bool completed = false;
+  for (;;) {
+    if (c.out_off < c.out.size()) {
+      ssize_t n = ::send(c.fd.get(), c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EINTR) break;
+        drop(c, nullptr);
+        return false;
+      }
+      c.out_off += static_cast<size_t>(n);
+      c.waiting_since = engine_.loop().now();
+      if (c.out_off < c.out.size()) break;  // the socket is full
+    }
+    c.out.clear();
+    c.out_off = 0;
+    if (!c.status || !budget_left()) break;
+    auto t0 = loop::RealClock::read();
+    bool done = c.status->produce(c.out, 64 * 1024);
+    budget_used_ += loop::RealClock::read() - t0;
+    if (done) {
+      c.status.reset();
+      c.out += c.held_events;
+      c.held_events.clear();
+      completed = true;
+    }
+  }
+  if (c.closing && !c.status && c.out_off >= c.out.size()) drop(c, nullptr);
+  return completed;
+}
+
+void ControlServer::update_interest(Client& c) {
+  size_t p = pending(c);
+  if (c.eof && !c.watching && p == 0 && !c.status && c.in_off >= c.in.size()) return drop(c, nullptr);
+  bool want_in = !c.eof && !c.closing && !c.status && p < options_.high_water &&
+                 c.in.size() - c.in_off <= kMaxLine + 1;
+  bool want_out = p > 0 || c.status;
+  uint32_t ev = (want_in ? EPOLLIN : 0u) | (want_out ? EPOLLOUT : 0u);
+  if (ev != c.events) {
+    c.events = ev;
+    (void)engine_.loop().set_io_events(c.source, ev);
+  }
+  if (!want_out) c.waiting_since = engine_.loop().now();
+}
+
+void ControlServer::on_event(const engine::Event& e) {
+  if (watchers_ == 0) return;
+  std::string line = event_line(e);
+  for (auto& [id, cp] : clients_) {
+    Client& c = *cp;
+    if (!c.watching || c.dead) continue;
+    // Only queued here: writing (and so reading more requests) waits for the
+    // loop, never runs inside the engine's own delivery.
+    if (pending(c) == 0) c.waiting_since = engine_.loop().now();
+    (c.status ? c.held_events : c.out) += line;
+    if (pending(c) > options_.max_output) {
+      ++metrics_.control().dropped_slow;
+      drop(c, "a watcher that does not read its events");
+      continue;
+    }
+    if (!(c.events & EPOLLOUT)) {
+      c.events |= EPOLLOUT;
+      (void)engine_.loop().set_io_events(c.source, c.events);
+    }
+  }
+}
+
+void ControlServer::sweep(loop::TimePoint now) {
+  for (auto& [id, cp] : clients_) {
+    Client& c = *cp;
+    if (c.dead || (pending(c) == 0 && !c.status)) continue;
+    if (now - c.waiting_since > options_.stall_timeout) {
+      ++metrics_.control().dropped_stalled;
+      drop(c, "a client that stopped reading its answer");
+    }
+  }
+}
+
+// Closes at once; the Client object itself goes after the current callback,
+// since callers up the stack may still hold it.
+void ControlServer::drop(Client& c, const char* why) {
+  if (c.dead) return;
+  if (why)
+    log::warning(std::string("control socket: dropping ") + why,
+                 {{"uid", std::to_string(c.uid)}, {"pid", std::to_string(c.pid)},
+                  {"queued", std::to_string(pending(c))}});
+  c.dead = true;
+  if (c.watching) --watchers_;
+  metrics_.control().watchers = watchers_;
+  engine_.loop().remove(c.source);
+  c.fd.reset();
+  engine_.loop().defer([this, alive = alive_, id = c.id] {
+    if (!*alive) return;
+    clients_.erase(id);
+    metrics_.control().clients = clients_.size();
+  });
+}
+
+}  // namespace fipd::control

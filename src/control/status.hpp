@@ -1,0 +1,70 @@
+// The answers that describe the engine: the status document, events as
+// watch lines, and a failover's timeline, in the JSON of the control
+// protocol (docs/control-protocol.md).
+//
+// The status of 100,000 floating IPs is about 17 MB. Writing it at once
+// would stop the loop for tens of milliseconds, long enough to delay probes,
+// so StatusWriter produces it in slices: the caller asks for the next slice
+// whenever the client's buffer has room and the loop has time. Between
+// slices it remembers where it stopped by key (a server's name, a floating
+// IP's address), not by iterator, so servers or floating IPs added, removed
+// or replaced by a reload between two slices cannot invalidate it: each
+// entry is written as it is when its slice runs.
+//
+// Owns: its position and JSON nesting state. Uses the engine, which must
+// outlive it. Thread: the loop's. Failures: none; an entry that vanished
+// between slices is simply not written.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "src/control/json_out.hpp"
+#include "src/engine/engine.hpp"
+
+namespace fipd::control {
+
+// What the status needs besides the engine.
+struct StatusContext {
+  std::string version;
+  loop::TimePoint started;
+  // Probes of servers added through the socket in this run, for their
+  // ports (the probe engine's status does not repeat its specs).
+  const std::map<std::string, std::vector<probe::ProbeSpec>>* runtime_probes = nullptr;
+};
+
+class StatusWriter {
+ public:
+  StatusWriter(engine::Engine& engine, const StatusContext& ctx, std::string id);
+
+  // Appends the next part of the response line to `out`, stopping once it
+  // has written at least `max_bytes` (or the end). Returns true when the
+  // response is complete, its '\n' included.
+  bool produce(std::string& out, size_t max_bytes);
+
+ private:
+  enum class Phase : uint8_t { head, servers, fips, tail, done };
+  void write_head();
+  void write_server(const state::Server& s);
+  void write_fip(const state::FloatingIp& f);
+  void write_tail();
+
+  engine::Engine& engine_;
+  const StatusContext& ctx_;
+  std::string id_;
+  JsonWriter w_;
+  Phase phase_ = Phase::head;
+  std::optional<std::string> last_server_;
+  std::optional<nl::IpAddress> last_fip_;
+};
+
+// Writes one failover as in status "failovers" and watch events.
+void write_failover(JsonWriter& w, const engine::Failover& f);
+// One watch line (with '\n') for an event.
+std::string event_line(const engine::Event& e);
+// Microseconds of CLOCK_MONOTONIC, as `*_mono_us` fields carry them.
+int64_t mono_us(loop::TimePoint t);
+
+}  // namespace fipd::control

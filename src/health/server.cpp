@@ -1,0 +1,359 @@
+#include "src/health/server.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <charconv>
+
+#include "src/control/json_out.hpp"
+#include "src/engine/log.hpp"
+#include "src/health/http.hpp"
+
+namespace fipd::health {
+
+struct HealthServer::Conn {
+  uint64_t id = 0;
+  nl::Fd fd;
+  loop::SourceId source = loop::kNoSource, timer = loop::kNoSource;
+  std::string in, out;
+  size_t out_off = 0;
+  bool close_after = false;  // after the queued answer
+  bool eof = false;
+  bool dead = false;
+  uint32_t events = 0;
+};
+
+namespace {
+
+constexpr size_t kMaxQueued = 64 * 1024;  // answers queued before reading more requests
+constexpr std::string_view kJson = "application/json";
+
+using control::JsonWriter;
+
+int64_t us(loop::Duration d) { return std::chrono::duration_cast<std::chrono::microseconds>(d).count(); }
+
+std::string percent_decode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned v = 0;
+    if (s[i] == '%' && i + 2 < s.size() && std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16).ptr ==
+                                                     s.data() + i + 3) {
+      out += static_cast<char>(v);
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+nl::Result<std::pair<nl::IpAddress, uint16_t>> parse_listen(std::string_view text) {
+  std::string_view host, port;
+  if (text.starts_with("[")) {
+    size_t close = text.find("]:");
+    if (close == std::string_view::npos)
+      return nl::fail(EINVAL, "health_listen '" + std::string(text) + "': expected [IPv6]:PORT");
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos || text.find(':') != colon)
+      return nl::fail(EINVAL, "health_listen '" + std::string(text) +
+                                  "': expected ADDRESS:PORT, such as 127.0.0.1:9473 or [::1]:9473");
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  auto a = nl::IpAddress::parse(host);
+  if (!a) return nl::fail(EINVAL, "health_listen '" + std::string(text) + "': " + a.error().context);
+  unsigned p = 0;
+  auto r = std::from_chars(port.data(), port.data() + port.size(), p);
+  if (port.empty() || r.ec != std::errc() || r.ptr != port.data() + port.size() || p > 65535)
+    return nl::fail(EINVAL, "health_listen '" + std::string(text) + "': the port must be 0 to 65535");
+  return std::pair{*a, static_cast<uint16_t>(p)};
+}
+
+HealthServer::HealthServer(engine::Engine& engine, metrics::Metrics& metrics, HealthOptions options)
+    : engine_(engine), metrics_(metrics), options_(std::move(options)) {}
+
+nl::Result<std::unique_ptr<HealthServer>> HealthServer::create(engine::Engine& engine, metrics::Metrics& metrics,
+                                                               HealthOptions options) {
+  auto where = parse_listen(options.listen);
+  if (!where) return std::unexpected(where.error());
+  std::unique_ptr<HealthServer> s(new HealthServer(engine, metrics, std::move(options)));
+  const auto& [addr, port] = *where;
+  s->listen_fd_ = nl::Fd(::socket(addr.af(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!s->listen_fd_) return nl::fail(errno, "health listener: socket");
+  int one = 1;
+  ::setsockopt(s->listen_fd_.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  if (addr.is_v4()) {
+    auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons(port);
+    std::memcpy(&sa->sin_addr, addr.data(), 4);
+    len = sizeof(*sa);
+  } else {
+    auto* sa = reinterpret_cast<sockaddr_in6*>(&ss);
+    sa->sin6_family = AF_INET6;
+    sa->sin6_port = htons(port);
+    std::memcpy(&sa->sin6_addr, addr.data(), 16);
+    len = sizeof(*sa);
+  }
+  const std::string at = "health listener " + s->options_.listen;
+  if (::bind(s->listen_fd_.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) return nl::fail(errno, at + ": bind");
+  if (::listen(s->listen_fd_.get(), 1024) != 0) return nl::fail(errno, at + ": listen");
+  len = sizeof(ss);
+  ::getsockname(s->listen_fd_.get(), reinterpret_cast<sockaddr*>(&ss), &len);
+  s->port_ = ntohs(addr.is_v4() ? reinterpret_cast<sockaddr_in*>(&ss)->sin_port
+                                : reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+  auto& loop = engine.loop();
+  auto src = loop.add_io(s->listen_fd_.get(), EPOLLIN, [p = s.get()](uint32_t) { p->on_accept(); });
+  if (!src) return std::unexpected(src.error());
+  s->listen_source_ = *src;
+  s->pause_timer_ = loop.add_timer(loop.now() + 24h, [p = s.get()](loop::TimePoint) {
+    (void)p->engine_.loop().set_io_events(p->listen_source_, EPOLLIN);
+  });
+  log::info("health listener ready", {{"listen", s->options_.listen}, {"port", std::to_string(s->port_)}});
+  return s;
+}
+
+HealthServer::~HealthServer() {
+  *alive_ = false;
+  auto& loop = engine_.loop();
+  for (auto& [id, c] : conns_) {
+    loop.remove(c->source);
+    loop.remove(c->timer);
+  }
+  loop.remove(listen_source_);
+  loop.remove(pause_timer_);
+}
+
+void HealthServer::on_accept() {
+  auto& loop = engine_.loop();
+  for (int i = 0; i < 64; ++i) {
+    int raw = ::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (raw < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        (void)loop.set_io_events(listen_source_, 0);  // out of descriptors: pause rather than spin
+        loop.rearm_timer(pause_timer_, loop.now() + 100ms);
+      }
+      return;
+    }
+    nl::Fd fd(raw);
+    if (conns_.size() >= options_.max_connections) {
+      ++metrics_.http().refused_busy;
+      std::string r = make_response(503, kJson, R"({"ok":false,"reason":"too many connections"})" "\n", false);
+      [[maybe_unused]] ssize_t n = ::send(fd.get(), r.data(), r.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      continue;
+    }
+    auto c = std::make_unique<Conn>();
+    c->id = next_conn_++;
+    auto src = loop.add_io(fd.get(), EPOLLIN, [this, id = c->id](uint32_t ev) { on_io(id, ev); });
+    if (!src) continue;
+    c->fd = std::move(fd);
+    c->source = *src;
+    c->events = EPOLLIN;
+    c->timer = loop.add_timer(loop.now() + options_.header_timeout, [this, id = c->id](loop::TimePoint) { on_timeout(id); });
+    ++metrics_.http().accepted;
+    conns_.emplace(c->id, std::move(c));
+    metrics_.http().connections = conns_.size();
+  }
+}
+
+void HealthServer::on_io(uint64_t id, uint32_t events) {
+  auto it = conns_.find(id);
+  if (it == conns_.end() || it->second->dead) return;
+  Conn& c = *it->second;
+  if ((events & (EPOLLHUP | EPOLLERR)) && !(events & EPOLLIN)) return close(c);
+  if (events & EPOLLIN) {
+    char buf[8192];
+    for (int i = 0; i < 2; ++i) {
+      ssize_t n = ::read(c.fd.get(), buf, sizeof(buf));
+      if (n > 0) {
+        c.in.append(buf, static_cast<size_t>(n));
+        if (c.in.size() > kMaxHead) break;
+        continue;
+      }
+      if (n == 0) c.eof = true;
+      else if (errno != EAGAIN && errno != EINTR) return close(c);
+      break;
+    }
+  }
+  if (events & EPOLLOUT) flush(c);
+  if (!c.dead) serve(c);
+}
+
+void HealthServer::on_timeout(uint64_t id) {
+  auto it = conns_.find(id);
+  if (it == conns_.end() || it->second->dead) return;
+  ++metrics_.http().timeouts;
+  close(*it->second);
+}
+
+// Answers every complete request in the buffer, while the answers queued
+// stay small.
+void HealthServer::serve(Conn& c) {
+  auto& loop = engine_.loop();
+  bool answered = false;
+  while (!c.dead && !c.close_after && c.out.size() - c.out_off < kMaxQueued) {
+    ParseResult r = parse_request_head(c.in);
+    if (r.status == ParseStatus::incomplete) break;
+    answered = true;
+    if (r.status != ParseStatus::complete || r.request.has_body) {
+      int code = r.status == ParseStatus::too_large ? 431 : 400;
+      metrics_.count_http("invalid", code);
+      std::string body = code == 431 ? "request head larger than 8 KiB\n"
+                         : r.request.has_body ? "requests with a body are not served here\n"
+                                              : "malformed request\n";
+      c.out += make_response(code, "text/plain; charset=utf-8", body, false);
+      c.close_after = true;
+      break;
+    }
+    const HttpRequest& q = r.request;
+    answer(c, q.method, q.target, q.keep_alive);
+    if (!q.keep_alive) c.close_after = true;
+    c.in.erase(0, r.consumed);
+  }
+  if (c.dead) return;
+  // A client that shut its side gets the answers to what it sent, then the
+  // connection closes.
+  if (c.eof && parse_request_head(c.in).status == ParseStatus::incomplete) c.close_after = true;
+  if (answered) {
+    // A new deadline for the next request (or for the client to read this answer).
+    loop.rearm_timer(c.timer, loop.now() + (c.in.empty() ? options_.idle_timeout : options_.header_timeout));
+  }
+  flush(c);
+}
+
+void HealthServer::answer(Conn& c, std::string_view method, std::string_view target, bool keep_alive) {
+  bool head = method == "HEAD";
+  if (method != "GET" && !head) {
+    metrics_.count_http("invalid", 405);
+    c.out += make_response(405, "text/plain; charset=utf-8", "only GET and HEAD\n", keep_alive, false,
+                           "Allow: GET, HEAD\r\n");
+    return;
+  }
+  std::string_view path = target.substr(0, target.find('?'));
+  std::string body;
+  JsonWriter w(&body);
+  int code = 200;
+  if (path == "/metrics") {
+    metrics_.count_http("metrics", 200);
+    c.out += make_response(200, "text/plain; version=0.0.4; charset=utf-8", metrics_.render(), keep_alive, head);
+    return;
+  }
+  const std::string_view kFip = "/healthz/fip/";
+  if (path == "/healthz" || path == "/healthz/") {
+    bool ok = engine_.kernel_in_sync();
+    code = ok ? 200 : 503;
+    const auto& lag = engine_.loop().stats().timer_lag;
+    const auto& delay = engine_.probes().stats().schedule_delay;
+    w.begin_object().field("ok", ok);
+    if (!ok)
+      w.field("reason", "the kernel does not hold the desired state: the last change or audit failed; "
+                        "fipd retries at the next audit");
+    w.field("kernel_in_sync", ok)
+        .field("servers", engine_.inventory().servers().size())
+        .field("floating_ips", engine_.inventory().fips().size())
+        .field("loop_lag_p99_us", us(lag.percentile(0.99)))
+        .field("probe_delay_p99_us", us(delay.percentile(0.99)))
+        .key("alarms")
+        .begin_array();
+    for (const auto& a : engine_.active_alarms()) w.value(a);
+    w.end_array().end_object();
+    metrics_.count_http("healthz", code);
+  } else if (path.starts_with(kFip)) {
+    std::string text = percent_decode(path.substr(kFip.size()));
+    auto addr = nl::IpAddress::parse(text);
+    const state::FloatingIp* f = addr ? engine_.inventory().fip(*addr) : nullptr;
+    w.begin_object();
+    if (!addr) {
+      code = 400;
+      w.field("ok", false).field("reason", addr.error().context);
+    } else if (!f) {
+      code = 404;
+      w.field("ok", false).field("fip", addr->str()).field("reason", "unknown floating IP");
+    } else {
+      const state::Server* s = engine_.inventory().server(f->server);
+      std::string reason;
+      if (f->failing_static)
+        reason = "failing static: server " + f->server + " must be evacuated and no target is up; the floating "
+                 "IP stays where it is";
+      else if (!s)
+        reason = "its server " + f->server + " is unknown";
+      else if (s->health != state::Health::up)
+        reason = "server " + f->server + " is " + std::string(state::to_string(s->health)) +
+                 (s->health_cause.empty() ? "" : " (" + s->health_cause + ")");
+      else if (s->maintenance != state::Maintenance::none)
+        reason = "server " + f->server + " is in maintenance (" + std::string(state::to_string(s->maintenance)) + ")";
+      else if (s->draining)
+        reason = "server " + f->server + " is draining";
+      code = reason.empty() ? 200 : 503;
+      w.field("ok", reason.empty()).field("fip", f->address.str()).field("server", f->server);
+      if (s) w.field("health", state::to_string(s->health));
+      w.field("mode", state::to_string(f->mode)).field("pinned", !f->pin.empty()).field("held", f->held);
+      if (!reason.empty()) w.field("reason", reason);
+    }
+    w.end_object();
+    metrics_.count_http("fip", code);
+  } else {
+    code = 404;
+    w.begin_object().field("ok", false).field("reason", "not found: try /healthz, /healthz/fip/ADDRESS or /metrics");
+    w.end_object();
+    metrics_.count_http("other", 404);
+  }
+  body.push_back('\n');
+  c.out += make_response(code, kJson, body, keep_alive, head);
+}
+
+void HealthServer::flush(Conn& c) {
+  while (c.out_off < c.out.size()) {
+    ssize_t n = ::send(c.fd.get(), c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) break;
+      return close(c);
+    }
+    c.out_off += static_cast<size_t>(n);
+  }
+  bool drained = c.out_off >= c.out.size();
+  if (drained) {
+    c.out.clear();
+    c.out_off = 0;
+    if (c.close_after) return close(c);
+  }
+  bool want_in = !c.close_after && !c.eof && c.out.size() - c.out_off < kMaxQueued;
+  uint32_t ev = (drained ? 0u : EPOLLOUT) | (want_in ? EPOLLIN : 0u);
+  if (!drained) {
+    // The client must read its answer within header_timeout too.
+    auto& loop = engine_.loop();
+    if (c.events == ev) return;
+    loop.rearm_timer(c.timer, loop.now() + options_.header_timeout);
+  }
+  if (ev != c.events) {
+    c.events = ev;
+    (void)engine_.loop().set_io_events(c.source, ev);
+  }
+}
+
+void HealthServer::close(Conn& c) {
+  if (c.dead) return;
+  c.dead = true;
+  auto& loop = engine_.loop();
+  loop.remove(c.source);
+  loop.remove(c.timer);
+  c.fd.reset();
+  loop.defer([this, alive = alive_, id = c.id] {
+    if (!*alive) return;
+    conns_.erase(id);
+    metrics_.http().connections = conns_.size();
+  });
+}
+
+}  // namespace fipd::health

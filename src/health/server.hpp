@@ -1,0 +1,86 @@
+// The health responder: what monitoring systems, load balancers and peer
+// routers ask fipd over HTTP (TCP, [engine] health_listen; off when empty).
+//
+//   GET /healthz              200 when the loop answers and the kernel holds
+//                             the desired state (Engine::kernel_in_sync()),
+//                             503 with the reason otherwise
+//   GET /healthz/fip/ADDRESS  200 when that floating IP points at a server
+//                             that is up and serving; 503 when it is failing
+//                             static, held, or its server is not up or must
+//                             be evacuated (maintenance, draining); 404 when
+//                             unknown; 400 when ADDRESS is not an address
+//   GET /metrics              the Prometheus text (metrics.hpp)
+// Bodies of /healthz are small JSON objects; HEAD is answered like GET
+// without the body.
+//
+// It runs on the engine's loop: answering it proves the loop is alive, and
+// every answer is computed from the engine's views in microseconds (the
+// metrics' inventory counts are refreshed apart, in slices). Connections are
+// HTTP/1.1 keep-alive. Bounds: max_connections (more are closed at once,
+// after a 503); a request head of 8 KiB; a head must be complete within
+// header_timeout of the connection or of the previous answer (slowloris),
+// and an idle connection is closed after idle_timeout; an answer the client
+// does not read within header_timeout closes it too.
+//
+// Owns: the listening socket and the connections, one timer per connection.
+// Uses the engine and the metrics, which must outlive it. Thread: the
+// loop's. Failures: create() returns an Error naming the address (bad
+// syntax, address in use); per-connection failures close that connection.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "netlink/fd.hpp"
+#include "src/engine/engine.hpp"
+#include "src/metrics/metrics.hpp"
+
+namespace fipd::health {
+
+using namespace std::chrono_literals;
+
+struct HealthOptions {
+  std::string listen;  // "127.0.0.1:9473", "[::1]:9473", "0.0.0.0:9473"
+  size_t max_connections = 256;
+  loop::Duration header_timeout = 5s;
+  loop::Duration idle_timeout = 30s;
+};
+
+// "ADDRESS:PORT" or "[ADDRESS]:PORT"; EINVAL naming what is wrong.
+nl::Result<std::pair<nl::IpAddress, uint16_t>> parse_listen(std::string_view text);
+
+class HealthServer {
+ public:
+  static nl::Result<std::unique_ptr<HealthServer>> create(engine::Engine& engine, metrics::Metrics& metrics,
+                                                          HealthOptions options);
+  ~HealthServer();
+  HealthServer(const HealthServer&) = delete;
+  HealthServer& operator=(const HealthServer&) = delete;
+
+  uint16_t port() const { return port_; }
+
+ private:
+  struct Conn;
+  HealthServer(engine::Engine& engine, metrics::Metrics& metrics, HealthOptions options);
+  void on_accept();
+  void on_io(uint64_t id, uint32_t events);
+  void on_timeout(uint64_t id);
+  void serve(Conn& c);
+  void answer(Conn& c, std::string_view method, std::string_view target, bool keep_alive);
+  void flush(Conn& c);
+  void close(Conn& c);
+
+  engine::Engine& engine_;
+  metrics::Metrics& metrics_;
+  HealthOptions options_;
+  nl::Fd listen_fd_;
+  uint16_t port_ = 0;
+  loop::SourceId listen_source_ = loop::kNoSource;
+  loop::SourceId pause_timer_ = loop::kNoSource;
+  std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
+  uint64_t next_conn_ = 1;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace fipd::health
