@@ -1,0 +1,6 @@
+# The harness's logic, and where its binary is. The sanitizer build has no
+# bench/ (FIPD_BUILD_BENCH=OFF): add the harness's folder from here then.
+if(NOT TARGET fipd_bench_core)
+  add_subdirectory(${PROJECT_SOURCE_DIR}/bench/fipd_bench ${PROJECT_BINARY_DIR}/bench/fipd_bench)
+endif()
+set(FIPD_TEST_LIBS fipd_nl_core fipd_bench_core fipd_bench_paths nlohmann_json::nlohmann_json)
