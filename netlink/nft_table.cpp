@@ -107,6 +107,9 @@ void parse_ack(const nlmsghdr* nlh, int& code, uint32_t& offset, std::string& ke
 // every answer is queued: an empty queue before `last` is answered means
 // answers were dropped (ENOBUFS), not that they are late. The poll() is a
 // guard against a kernel that ever behaves otherwise, never a normal wait.
+// Kernel quirk: a failure of the commit phase itself (after every message
+// passed) is reported against the batch's first message, without an
+// offset, and so is named after that message's change.
 Result<std::optional<NftTable::AckError>> NftTable::read_acks(uint32_t first, uint32_t last) {
   std::optional<AckError> first_error;
   bool lost = false;
