@@ -75,6 +75,12 @@ bool shadows_standard_field(std::string_view name) {
 // the fields follow it as fields of their own. False when the journal did
 // not take it (the caller then writes the line to stderr).
 bool send_to_journal(Level l, std::string_view line, std::initializer_list<Field> fields) {
+  // sd_journal_sendv reports success when the socket is missing ("fail
+  // silently if the journal is not available"), which would lose the line:
+  // look first. A socket file on a read-only /run (ProtectSystem=strict) is
+  // still writable, so existing is enough.
+  struct stat st {};
+  if (::stat("/run/systemd/journal/socket", &st) != 0 || !S_ISSOCK(st.st_mode)) return false;
   std::vector<std::string> items;
   items.reserve(3 + fields.size());
   items.push_back("MESSAGE=" + std::string(line));
