@@ -17,6 +17,8 @@ packages=(
   # independent tools the tests check kernel state with, and traffic helpers
   nftables conntrack iproute2 iputils-ping procps util-linux libcap2-bin
   socat jq python3 curl
+  # the Debian package: shlibs, checks, the unit's verification
+  dpkg-dev lintian man-db systemd
 )
 
 missing=()

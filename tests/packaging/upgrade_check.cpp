@@ -1,0 +1,150 @@
+// An upgrade of the installed package drops no traffic. Run by
+// package_test.sh's upgrade step (not a ctest test of its own: it installs
+// a package, so it must run between the install and the purge steps), with
+// FIPD_NEXT_DEB naming a newer version of the installed package.
+//
+// What systemd does on an upgrade, done by hand in a namespace: the
+// installed /usr/sbin/fipd runs on the router while a client sends a
+// fixed-port UDP flow at about 1 kHz through a floating IP; `dpkg -i` of the
+// newer version replaces the binary (its postinst would try-restart
+// fipd.service, which is not running here); then the old fipd gets SIGTERM
+// and the new binary starts and adopts the kernel table. No answer may be
+// missing or come from another server.
+//
+//   client ── router (/usr/sbin/fipd) ── server0 "A" (web-0)
+//                                     └─ server1 "B" (spare-1)
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <thread>
+
+#include "tests/support/daemon.hpp"
+#include "tests/support/kernel_test.hpp"
+#include "tests/support/topology.hpp"
+#include "tests/support/traffic.hpp"
+
+namespace fipd::testbed {
+namespace {
+
+using namespace std::chrono_literals;
+constexpr uint16_t kPort = 7000;
+const char* kInstalled = "/usr/sbin/fipd";
+
+// A fixed-port UDP flow at about 1 kHz until stopped: the flow conntrack
+// pins, the most sensitive to a restart.
+struct SteadyFlow {
+  SteadyFlow(const Netns& ns, nl::IpAddress dst) {
+    auto c = UdpClient::open(ns, dst, kPort, 41000);
+    if (!c) return;
+    client.emplace(std::move(*c));
+    thread = std::thread([this] {
+      auto next = std::chrono::steady_clock::now();
+      while (!stop) {
+        auto r = client->ask(200ms);
+        ++sent;
+        if (!r) ++lost;
+        else if (*r != "A") ++wrong;
+        next += 1ms;
+        std::this_thread::sleep_until(next);
+      }
+    });
+  }
+  ~SteadyFlow() { join(); }
+  void join() {
+    stop = true;
+    if (thread.joinable()) thread.join();
+  }
+  std::optional<UdpClient> client;
+  std::thread thread;
+  std::atomic<bool> stop{false};
+  std::atomic<int> sent{0}, lost{0}, wrong{0};
+};
+
+ino_t inode_of(const std::string& path) {
+  struct stat st{};
+  return stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+std::string config(const Topology& t) {
+  return R"([engine]
+health_listen = ""
+min_move_interval = "10ms"
+
+[probe_defaults]
+kind = "tcp"
+port = 7000
+interval = "20ms"
+timeout = "50ms"
+rise = 2
+fall = 2
+
+[[server]]
+name = "web-0"
+address = [")" + t.servers[0].v4.str() + R"(", ")" + t.servers[0].v6.str() + R"("]
+
+[[server]]
+name = "spare-1"
+address = [")" + t.servers[1].v4.str() + R"(", ")" + t.servers[1].v6.str() + R"("]
+spare = true
+
+[[floating_ip]]
+address = ")" + Topology::floating_v4().str() + R"("
+server = "web-0"
+mode = "nat"
+)";
+}
+
+TEST(PackageUpgrade, TheInstalledFipdIsReplacedAndRestartedWithoutLosingAPacket) {
+  FIPD_REQUIRE_NETNS();
+  const char* next_deb = std::getenv("FIPD_NEXT_DEB");
+  if (!next_deb) GTEST_SKIP() << "FIPD_NEXT_DEB names no package";
+  ASSERT_EQ(access(kInstalled, X_OK), 0) << "the package is not installed";
+
+  auto t = Topology::create({.servers = 2});
+  ASSERT_TRUE(t) << t.error().message();
+  auto a = EchoServer::start(t->servers[0].ns, kPort, "A");
+  auto b = EchoServer::start(t->servers[1].ns, kPort, "B");
+  ASSERT_TRUE(a && b);
+  Daemon fipd(kInstalled);
+  fipd.write_config(config(*t));
+  auto started = fipd.start(t->router);
+  ASSERT_TRUE(started) << started.error().message();
+  ASSERT_TRUE(fipd.wait_for_log("server web-0 unknown -> up", 5s)) << fipd.log();
+  const ino_t old_binary = inode_of(kInstalled);
+
+  SteadyFlow flow(t->client, Topology::floating_v4());
+  ASSERT_TRUE(flow.client);
+  std::this_thread::sleep_for(300ms);
+
+  // The upgrade. This process is in a namespace of its own, so the
+  // maintainer scripts run there too.
+  std::string cmd = std::string("DEBIAN_FRONTEND=noninteractive dpkg -i ") + next_deb + " </dev/null";
+  int rc = std::system(cmd.c_str());
+  ASSERT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 0) << cmd << ": " << rc;
+  const ino_t new_binary = inode_of(kInstalled);
+  ASSERT_NE(new_binary, old_binary) << "dpkg did not replace " << kInstalled;
+  EXPECT_TRUE(fipd.running()) << "the old fipd runs on through the upgrade";
+
+  // The restart systemd would do: SIGTERM, then the new binary.
+  EXPECT_EQ(fipd.stop(), 0);
+  started = fipd.start(t->router);
+  ASSERT_TRUE(started) << started.error().message();
+  EXPECT_EQ(inode_of("/proc/" + std::to_string(fipd.pid()) + "/exe"), new_binary) << "the new binary runs";
+  std::this_thread::sleep_for(500ms);
+  flow.join();
+
+  EXPECT_GT(flow.sent.load(), 300);
+  EXPECT_EQ(flow.lost.load(), 0) << "of " << flow.sent.load();
+  EXPECT_EQ(flow.wrong.load(), 0);
+  EXPECT_NE(fipd.log().find("adopted the kernel table table=fipd elements_found=2 routes_found=0 changes=0"),
+            std::string::npos)
+      << fipd.log();
+  std::printf("upgrade: %d answers of %d, %d lost, %d from the wrong server\n", flow.sent - flow.lost - flow.wrong,
+              flow.sent.load(), flow.lost.load(), flow.wrong.load());
+}
+
+}  // namespace
+}  // namespace fipd::testbed
