@@ -71,7 +71,7 @@ class Args {
       if (known) continue;
       std::string list;
       for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-      fail(EINVAL, "unknown argument '" + it.key() + "'" + (list.empty() ? " (it takes none)" : " (known: " + list + ")"));
+      fail(EINVAL, "unknown argument '" + it.key() + "' (known: " + list + ")");
     }
   }
 

@@ -1,0 +1,192 @@
+// Shared by the control and health tests: the daemon's configuration for
+// the standard two-server topology, running fipctl (optionally as another
+// user), and a small HTTP client inside a namespace. Every wait is bounded.
+#pragma once
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tests/support/netns.hpp"
+#include "tests/support/topology.hpp"
+
+namespace fipd::testbed {
+
+inline constexpr uint16_t kEchoPort = 7000;
+inline constexpr uint16_t kHealthPort = 9473;
+
+// web-1 on server 0, spare-1 on server 1; floating IPs 203.0.113.10 and .11
+// on web-1. Probes every 20 ms, rise and fall 2.
+inline std::string two_server_config(const Topology& t, const std::string& engine_extra = "",
+                                     const std::string& tail = "") {
+  return "[engine]\nhealth_listen = \"127.0.0.1:" + std::to_string(kHealthPort) +
+         "\"\nmin_move_interval = \"10ms\"\n" + engine_extra + R"(
+[probe_defaults]
+kind = "tcp"
+port = 7000
+interval = "20ms"
+timeout = "50ms"
+rise = 2
+fall = 2
+
+[[server]]
+name = "web-1"
+address = [")" + t.servers[0].v4.str() + R"(", ")" + t.servers[0].v6.str() + R"("]
+
+[[server]]
+name = "spare-1"
+address = [")" + t.servers[1].v4.str() + R"(", ")" + t.servers[1].v6.str() + R"("]
+spare = true
+
+[[floating_ip]]
+address = ")" + Topology::floating_v4(0).str() + R"("
+server = "web-1"
+
+[[floating_ip]]
+address = ")" + Topology::floating_v4(1).str() + R"("
+server = "web-1"
+mode = "stateless-nat"
+)" + tail;
+}
+
+struct Credentials {
+  uid_t uid;
+  gid_t gid;
+  std::vector<gid_t> groups;
+};
+
+struct ProgramResult {
+  int code = -1;  // exit status; 128 + signal when killed
+  std::string out, err;
+};
+
+// Runs argv without a shell, as `as` when given, and kills it after `timeout`.
+inline ProgramResult run_program(const std::vector<std::string>& argv, std::optional<Credentials> as = {},
+                                 std::vector<std::string> env = {},
+                                 std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  ProgramResult r;
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  std::vector<char*> envp;
+  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  int out[2], err[2];
+  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) return r;
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out[1], 1);
+    dup2(err[1], 2);
+    if (as) {
+      if (setgroups(as->groups.size(), as->groups.data()) != 0 || setgid(as->gid) != 0 || setuid(as->uid) != 0)
+        _exit(121);
+    }
+    execve(args[0], args.data(), envp.data());
+    _exit(127);
+  }
+  ::close(out[1]);
+  ::close(err[1]);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  pollfd p[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  int open_fds = 2;
+  while (open_fds > 0) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      ::kill(pid, SIGKILL);
+      break;
+    }
+    if (::poll(p, 2, static_cast<int>(left.count())) <= 0) continue;
+    for (int i = 0; i < 2; ++i) {
+      if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP))) continue;
+      char buf[65536];
+      ssize_t n = ::read(p[i].fd, buf, sizeof(buf));
+      if (n > 0) {
+        (i == 0 ? r.out : r.err).append(buf, static_cast<size_t>(n));
+      } else {
+        ::close(p[i].fd);
+        p[i].fd = -1;
+        --open_fds;
+      }
+    }
+  }
+  for (auto& q : p)
+    if (q.fd >= 0) ::close(q.fd);
+  int ws = 0;
+  ::waitpid(pid, &ws, 0);
+  r.code = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+  return r;
+}
+
+#ifdef FIPD_BINARY
+inline std::string fipctl_binary() { return (std::filesystem::path(FIPD_BINARY).parent_path() / "fipctl").string(); }
+
+inline ProgramResult fipctl(const std::string& socket, std::vector<std::string> args,
+                            std::optional<Credentials> as = {}, std::vector<std::string> env = {"NO_COLOR=1"}) {
+  args.insert(args.begin(), {fipctl_binary(), "--socket", socket});
+  return run_program(args, as, env);
+}
+#endif
+
+struct HttpAnswer {
+  int status = 0;
+  std::string head, body;
+  bool closed = false;  // the server closed after answering
+};
+
+// One request on a fresh connection from inside `ns`; the raw request text
+// is sent as given, then the answer is read (Content-Length, or to EOF).
+inline Result<HttpAnswer> http_raw(const Netns& ns, uint16_t port, const std::string& request,
+                                   std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  nl::Fd fd;
+  ns.enter([&] { fd = nl::Fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)); });
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return nl::fail(errno, "connect");
+  if (::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size()))
+    return nl::fail(errno, "send");
+  std::string in;
+  HttpAnswer a;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    size_t end = in.find("\r\n\r\n");
+    if (end != std::string::npos) {
+      a.head = in.substr(0, end);
+      a.status = std::atoi(a.head.substr(9, 3).c_str());
+      size_t cl = a.head.find("Content-Length: ");
+      size_t len = cl == std::string::npos ? 0 : std::stoul(a.head.substr(cl + 16));
+      if (in.size() >= end + 4 + len && request.rfind("HEAD", 0) != 0) {
+        a.body = in.substr(end + 4, len);
+        return a;
+      }
+      if (request.rfind("HEAD", 0) == 0) return a;
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return nl::fail(ETIMEDOUT, "no complete answer; got: " + in);
+    pollfd p{fd.get(), POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    char buf[65536];
+    ssize_t n = ::read(fd.get(), buf, sizeof(buf));
+    if (n <= 0) return nl::fail(ECONNRESET, "closed before a complete answer; got: " + in);
+    in.append(buf, static_cast<size_t>(n));
+  }
+}
+
+inline Result<HttpAnswer> http_get(const Netns& ns, const std::string& path, uint16_t port = kHealthPort) {
+  return http_raw(ns, port, "GET " + path + " HTTP/1.1\r\nHost: fipd\r\nConnection: close\r\n\r\n");
+}
+
+}  // namespace fipd::testbed

@@ -1,0 +1,271 @@
+// The control server's bounds, with the engine in-process (engine_rig.hpp)
+// so each bound can be set small: too many clients, a thousand at once,
+// clients that never read, a watcher that never reads, a status answer
+// read slowly while the inventory changes underneath. After each, the
+// daemon answers and its probes still run: servers stay up, nothing fails
+// over.
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <nlohmann/json.hpp>
+
+#include "src/control/client.hpp"
+#include "tests/control/engine_rig.hpp"
+#include "tests/support/kernel_test.hpp"
+
+namespace fipd::testbed {
+namespace {
+
+using namespace std::chrono_literals;
+using control::ControlClient;
+using nlohmann::json;
+
+nl::Fd raw_connect(const std::string& path) {
+  nl::Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::memcpy(sa.sun_path, path.data(), path.size());
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return nl::Fd();
+  return fd;
+}
+
+json ask(const std::string& socket, const json& req) {
+  auto c = ControlClient::connect(socket, 10s);
+  if (!c) return json{{"transport", c.error().message()}};
+  auto r = c->request(req);
+  return r ? *r : json{{"transport", r.error().message()}};
+}
+
+std::string metrics_text(const std::string& socket) {
+  json r = ask(socket, {{"cmd", "metrics"}});
+  return r.contains("result") ? r["result"]["text"].get<std::string>() : r.dump();
+}
+
+uint64_t probes_sent(const std::string& socket) {
+  json st = ask(socket, {{"cmd", "status"}});
+  uint64_t n = 0;
+  for (const auto& s : st["result"]["servers"]) n += s["probes"][0]["sent"].get<uint64_t>();
+  return n;
+}
+
+// The probes went on, and no server was ever taken for dead.
+void expect_probes_healthy(const std::string& socket, uint64_t sent_before) {
+  EXPECT_TRUE(eventually([&] { return probes_sent(socket) > sent_before + 10; }, 5s));
+  json st = ask(socket, {{"cmd", "status"}});
+  for (const auto& s : st["result"]["servers"]) EXPECT_EQ(s["health"], "up") << s.dump();
+  EXPECT_EQ(st["result"]["engine"]["counters"]["failovers"], 0);
+}
+
+class LimitsTest : public testing::Test {
+ protected:
+  void start(int fips, control::ControlOptions o) {
+    rig = std::make_unique<EngineRig>(fips, o);
+    ASSERT_EQ(rig->error(), "");
+    ASSERT_TRUE(eventually(
+        [&] {
+          json st = ask(rig->socket(), {{"cmd", "status"}});
+          return st["result"]["servers"].size() == 2 && st["result"]["servers"][0]["health"] == "up" &&
+                 st["result"]["servers"][1]["health"] == "up";
+        },
+        10s))
+        << ask(rig->socket(), {{"cmd", "status"}}).dump().substr(0, 3000);
+  }
+  std::unique_ptr<EngineRig> rig;
+};
+
+TEST_F(LimitsTest, ClientsBeyondTheBoundGetEbusy) {
+  FIPD_REQUIRE_NETNS();
+  start(2, {.max_clients = 8});
+  std::vector<ControlClient> held;
+  for (int i = 0; i < 8; ++i) {
+    auto c = ControlClient::connect(rig->socket(), 5s);
+    ASSERT_TRUE(c) << i << ": " << c.error().message();
+    held.push_back(std::move(*c));
+  }
+  auto extra = ControlClient::connect(rig->socket(), 5s);
+  ASSERT_FALSE(extra);
+  EXPECT_NE(extra.error().context.find("too many clients (8)"), std::string::npos) << extra.error().context;
+  held.pop_back();
+  EXPECT_TRUE(eventually([&] { return ControlClient::connect(rig->socket(), 5s).has_value(); }, 5s));
+  EXPECT_NE(metrics_text(rig->socket()).find("fipd_control_clients_dropped_total{reason=\"busy\"} 1"),
+            std::string::npos);
+}
+
+TEST_F(LimitsTest, AThousandClientsAtOnceEachGetAnAnswerAnErrorOrAreDropped) {
+  FIPD_REQUIRE_NETNS();
+  start(300, {});
+  uint64_t sent = probes_sent(rig->socket());
+  struct Conn {
+    nl::Fd fd;
+    std::string in;
+    bool done = false;
+  };
+  std::vector<Conn> conns(1000);
+  for (auto& c : conns) {
+    c.fd = raw_connect(rig->socket());
+    ASSERT_TRUE(c.fd) << strerror(errno);
+    std::string req = "{\"cmd\":\"status\"}\n";
+    ASSERT_EQ(::send(c.fd.get(), req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
+  }
+  // Read until every client has its greeting and one answer, or was closed.
+  size_t answered = 0, refused = 0, dropped = 0, pending = conns.size();
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (pending > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::vector<pollfd> p;
+    std::vector<Conn*> who;
+    for (auto& c : conns)
+      if (!c.done) {
+        p.push_back({c.fd.get(), POLLIN, 0});
+        who.push_back(&c);
+      }
+    if (::poll(p.data(), p.size(), 1000) <= 0) continue;
+    for (size_t i = 0; i < p.size(); ++i) {
+      if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      Conn& c = *who[i];
+      char buf[65536];
+      ssize_t n = ::read(c.fd.get(), buf, sizeof(buf));
+      if (n > 0) c.in.append(buf, static_cast<size_t>(n));
+      size_t first = c.in.find('\n');
+      if (first != std::string::npos) {
+        json g = json::parse(c.in.substr(0, first), nullptr, false);
+        if (g.contains("ok") && g["ok"] == false) {
+          ++refused;  // refused at the door
+          c.done = true;
+        } else if (size_t second = c.in.find('\n', first + 1); second != std::string::npos) {
+          json r = json::parse(c.in.substr(first + 1, second - first - 1), nullptr, false);
+          ASSERT_FALSE(r.is_discarded());
+          if (r["ok"] == true) {
+            EXPECT_EQ(r["result"]["floating_ips"].size(), 300u);
+            ++answered;
+          } else {
+            ++refused;
+          }
+          c.done = true;
+        }
+      }
+      if (!c.done && n <= 0 && !(n < 0 && errno == EAGAIN)) {
+        ++dropped;
+        c.done = true;
+      }
+      if (c.done) --pending;
+    }
+  }
+  EXPECT_EQ(pending, 0u) << "every client got an answer, an error, or was closed";
+  EXPECT_EQ(answered + refused + dropped, conns.size());
+  EXPECT_GT(answered, 0u);
+  conns.clear();
+  expect_probes_healthy(rig->socket(), sent);
+}
+
+TEST_F(LimitsTest, AClientThatNeverReadsIsDropped) {
+  FIPD_REQUIRE_NETNS();
+  start(2000, {.stall_timeout = 500ms});
+  uint64_t sent = probes_sent(rig->socket());
+  nl::Fd hog = raw_connect(rig->socket());
+  ASSERT_TRUE(hog);
+  // Requests keep coming; it reads nothing. fipd stops reading them once its
+  // queue holds enough, and after stall_timeout drops the client.
+  std::string reqs;
+  for (int i = 0; i < 200; ++i) reqs += "{\"cmd\":\"status\"}\n";
+  (void)::send(hog.get(), reqs.data(), reqs.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  // Meanwhile others are served.
+  json st = ask(rig->socket(), {{"cmd", "status"}});
+  EXPECT_EQ(st["result"]["floating_ips"].size(), 2000u);
+  EXPECT_TRUE(eventually(
+      [&] {
+        return metrics_text(rig->socket()).find("fipd_control_clients_dropped_total{reason=\"stalled\"} 1") !=
+               std::string::npos;
+      },
+      10s));
+  // Its socket ends: what was sent, then EOF (or a reset).
+  bool ended = eventually(
+      [&] {
+        char buf[65536];
+        ssize_t n = ::recv(hog.get(), buf, sizeof(buf), MSG_DONTWAIT);
+        return n == 0 || (n < 0 && errno != EAGAIN);
+      },
+      10s);
+  EXPECT_TRUE(ended);
+  expect_probes_healthy(rig->socket(), sent);
+}
+
+TEST_F(LimitsTest, AWatcherThatNeverReadsIsDroppedPastItsQueue) {
+  FIPD_REQUIRE_NETNS();
+  start(2, {.max_output = 64 * 1024});
+  auto watcher = ControlClient::connect(rig->socket(), 5s);
+  ASSERT_TRUE(watcher);
+  ASSERT_TRUE(watcher->send_raw("{\"cmd\":\"watch\"}\n"));
+  auto c = ControlClient::connect(rig->socket(), 5s);
+  ASSERT_TRUE(c);
+  // Each toggle is two events (maintenance, then the policy's answer); the
+  // kernel's socket buffer takes a few hundred KiB first.
+  bool dropped = false;
+  for (int i = 0; i < 20000 && !dropped; ++i) {
+    auto r = c->request({{"cmd", "maintenance"}, {"server", "spare-1"}, {"on", i % 2 == 0}});
+    ASSERT_TRUE(r && (*r)["ok"] == true);
+    if (i % 200 == 199)
+      dropped = metrics_text(rig->socket()).find("{reason=\"slow_watcher\"} 1") != std::string::npos;
+  }
+  EXPECT_TRUE(dropped);
+  EXPECT_NE(metrics_text(rig->socket()).find("fipd_control_watchers 0"), std::string::npos);
+}
+
+TEST_F(LimitsTest, StatusReadSlowlyWhileTheInventoryChangesIsStillOneValidDocument) {
+  FIPD_REQUIRE_NETNS();
+  start(5000, {});
+  auto slow = ControlClient::connect(rig->socket(), 10s);
+  ASSERT_TRUE(slow);
+  ASSERT_TRUE(slow->send_raw("{\"cmd\":\"status\",\"id\":1}\n"));
+  // While its answer is being written, floating IPs come and go.
+  auto c = ControlClient::connect(rig->socket(), 10s);
+  ASSERT_TRUE(c);
+  for (int i = 0; i < 50; ++i) {
+    std::string a = "198.51.100." + std::to_string(200 + i % 50);
+    EXPECT_EQ((*c->request({{"cmd", "fip.remove"}, {"address", a}}))["ok"], true);
+    EXPECT_EQ((*c->request({{"cmd", "fip.add"}, {"address", a}, {"server", "spare-1"}}))["ok"], true);
+  }
+  auto line = slow->read_line(30s);
+  ASSERT_TRUE(line) << line.error().message();
+  json r = json::parse(*line, nullptr, false);
+  ASSERT_FALSE(r.is_discarded());
+  EXPECT_EQ(r["id"], 1);
+  const json& fips = r["result"]["floating_ips"];
+  EXPECT_GE(fips.size(), 4950u);
+  EXPECT_LE(fips.size(), 5000u);
+  for (size_t i = 1; i < fips.size(); ++i)
+    ASSERT_NE(fips[i - 1]["address"], fips[i]["address"]) << "no entry written twice";
+}
+
+TEST_F(LimitsTest, ProbesKeepRunningWhileFiftyClientsHammerStatus) {
+  FIPD_REQUIRE_NETNS();
+  start(1000, {});
+  uint64_t sent = probes_sent(rig->socket());
+  std::vector<nl::Fd> conns;
+  for (int i = 0; i < 50; ++i) conns.push_back(raw_connect(rig->socket()));
+  // Each asks for the status 10 times in a row and reads everything.
+  std::string reqs;
+  for (int i = 0; i < 10; ++i) reqs += "{\"cmd\":\"status\"}\n";
+  for (auto& fd : conns) ASSERT_EQ(::send(fd.get(), reqs.data(), reqs.size(), MSG_NOSIGNAL), (ssize_t)reqs.size());
+  std::vector<size_t> lines(conns.size(), 0);
+  size_t done = 0;
+  auto deadline = std::chrono::steady_clock::now() + 90s;
+  while (done < conns.size() && std::chrono::steady_clock::now() < deadline) {
+    std::vector<pollfd> p;
+    for (auto& fd : conns) p.push_back({fd.get(), POLLIN, 0});
+    if (::poll(p.data(), p.size(), 1000) <= 0) continue;
+    for (size_t i = 0; i < p.size(); ++i) {
+      if (!(p[i].revents & POLLIN) || lines[i] > 10) continue;
+      char buf[262144];
+      ssize_t n = ::read(p[i].fd, buf, sizeof(buf));
+      for (ssize_t k = 0; k < n; ++k)
+        if (buf[k] == '\n' && ++lines[i] == 11) ++done;  // the greeting and 10 answers
+    }
+  }
+  EXPECT_EQ(done, conns.size());
+  expect_probes_healthy(rig->socket(), sent);
+}
+
+}  // namespace
+}  // namespace fipd::testbed
