@@ -12,13 +12,16 @@
 #   upgrade  a reinstall, then an upgrade to a newer version while the
 #            installed fipd forwards traffic in a namespace: no packet lost
 #   purge    dpkg --purge, when this test installed the package
+#   syscalls every system call fipd makes in the unprivileged failover test
+#            (tests/packaging/unprivileged_test.cpp), traced, is one the
+#            unit's SystemCallFilter= allows
 #
 # Safety: dpkg runs inside `unshare --net`, so no maintainer script can touch
 # the machine's network; the service is never started (postinst does not, and
 # systemd is checked to have no link for it). Exit 77 means skipped.
 set -euo pipefail
 
-step=${1:?usage: package_test.sh build|inspect|lintian|install|upgrade|purge}
+step=${1:?usage: package_test.sh build|inspect|lintian|install|upgrade|purge|syscalls}
 B=${FIPD_BUILD_DIR:?}
 S=${FIPD_SOURCE_DIR:?}
 V=${FIPD_VERSION:?}
@@ -200,6 +203,50 @@ purge)
     [ ! -e "$f" ] || fail "$f is left after purge"
   done
   echo "purge: ok (the system user fipd stays, as Debian keeps system users)"
+  ;;
+
+syscalls)
+  command -v strace >/dev/null || { echo "skipped: strace is not installed"; exit 77; }
+  bin=$B/tests/test_packaging_unprivileged
+  [ -x "$bin" ] || { echo "skipped: $bin not built"; exit 77; }
+  # The unit's filter, applied line by line as systemd does: the first line
+  # is an allow list, '~' takes groups away, a later plain line adds back.
+  expand() {
+    systemd-analyze syscall-filter "$1" 2>/dev/null | sed -n '2,$p' | sed 's/^ *//' | grep -v '^#' | grep -v '^$' |
+      while read -r name; do case "$name" in @*) expand "$name" ;; *) echo "$name" ;; esac; done
+  }
+  allowed=$work/allowed
+  : >"$allowed"
+  while read -r line; do
+    value=${line#SystemCallFilter=}
+    remove=false
+    [ "${value:0:1}" = "~" ] && { remove=true; value=${value:1}; }
+    set=$(for item in $value; do case "$item" in @*) expand "$item" ;; *) echo "$item" ;; esac; done | sort -u)
+    if $remove; then comm -23 "$allowed" <(echo "$set") >"$allowed.new"; else sort -u "$allowed" <(echo "$set") >"$allowed.new"; fi
+    mv "$allowed.new" "$allowed"
+  done < <(grep '^SystemCallFilter=' "$S/packaging/systemd/fipd.service")
+  [ -s "$allowed" ] || fail "no SystemCallFilter= in the unit"
+
+  trace=$work/trace
+  rm -rf "$trace" && mkdir -p "$trace"
+  strace -ff -qq -o "$trace/t" "$bin" --gtest_filter='Modes/*' >"$work/syscalls-test.log" 2>&1 ||
+    { cat "$work/syscalls-test.log"; fail "the unprivileged test failed under strace"; }
+  # fipd's processes (from their execve on) and the threads they cloned.
+  threads() {
+    echo "$1"
+    for child in $(grep -oE '^clone3?\(.*\) = [0-9]+$' "$1" | grep -oE '[0-9]+$'); do
+      [ -f "$trace/t.$child" ] && threads "$trace/t.$child"
+    done
+  }
+  used=$(for main in $(grep -l '^execve("[^"]*/fipd",' "$trace"/t.*); do
+           sed -n '/^execve("[^"]*\/fipd",/,$p' "$main"
+           threads "$main" | tail -n +2 | xargs -r cat
+         done | grep -oE '^[a-z_0-9]+\(' | tr -d '(' | sort -u)
+  [ -n "$used" ] || fail "no fipd process in the trace"
+  echo "fipd's system calls: $(echo $used)"
+  denied=$(comm -23 <(echo "$used") "$allowed")
+  [ -z "$denied" ] || fail "the unit's SystemCallFilter= denies what fipd calls: $(echo $denied)"
+  echo "syscalls: ok ($(echo "$used" | wc -l) distinct, all allowed)"
   ;;
 
 *)
