@@ -31,7 +31,16 @@ work=$B/package-test
 mkdir -p "$work"
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
-need_root() { [ "$(id -u)" -eq 0 ] || { echo "skipped: dpkg -i needs root"; exit 77; }; }
+# The steps that install run only as root, and never over a fipd that
+# systemd runs on this machine (FIPD_TEST_NO_INSTALL=1 skips them too).
+need_root() {
+  [ "$(id -u)" -eq 0 ] || { echo "skipped: dpkg -i needs root"; exit 77; }
+  [ -z "${FIPD_TEST_NO_INSTALL:-}" ] || { echo "skipped: FIPD_TEST_NO_INSTALL is set"; exit 77; }
+  if [ -d /run/systemd/system ] && systemctl is-active --quiet fipd.service; then
+    echo "skipped: fipd.service runs on this machine; not installing over it"
+    exit 77
+  fi
+}
 dpkg_quiet() { DEBIAN_FRONTEND=noninteractive unshare --net dpkg "$@" </dev/null; }
 contains() { grep -qxF -- "$2" <<<"$1" || fail "$3: no '$2'"; }
 
