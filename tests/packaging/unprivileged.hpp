@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -52,7 +53,14 @@ inline Result<Child> spawn_unprivileged(const Netns& ns, const std::vector<std::
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
-  char* env[] = {const_cast<char*>("PATH=/usr/sbin:/usr/bin:/sbin:/bin"), nullptr};
+  // A clean environment, as systemd gives, but for the sanitizers' options
+  // of a sanitizer build.
+  std::vector<std::string> env_text = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+  for (const char* name : {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"})
+    if (const char* v = getenv(name)) env_text.push_back(std::string(name) + "=" + v);
+  std::vector<char*> env;
+  for (auto& e : env_text) env.push_back(e.data());
+  env.push_back(nullptr);
 
   pid_t pid = fork();
   if (pid < 0) return nl::fail(errno, "fork");
@@ -87,7 +95,7 @@ inline Result<Child> spawn_unprivileged(const Netns& ns, const std::vector<std::
   // Set after the change of ids, which clears it.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (!o.cwd.empty() && chdir(o.cwd.c_str()) != 0) die(9);
-  execve(args[0], args.data(), env);
+  execve(args[0], args.data(), env.data());
   die(10);
   return nl::fail(0, "unreachable");
 }
