@@ -12,6 +12,9 @@
 namespace fipd::bench {
 namespace {
 
+// A pause of the generator longer than this inside a gap is worth a note.
+constexpr int64_t kStallUs = 5000;
+
 std::string first_line_of(const std::string& cmd) {
   std::string out;
   if (FILE* p = popen(cmd.c_str(), "r")) {
@@ -77,6 +80,7 @@ nlohmann::json trial_json(const TrialRecord& t) {
     const auto& o = t.flows[static_cast<size_t>(f)];
     j["flows"][std::string(flow_name(f))] = {{"measured", o.measured}, {"recovered", o.recovered},
                                              {"gap_us", o.gap_us}, {"lost", o.lost}, {"sent", o.sent},
+                                             {"send_stall_us", o.send_stall_us},
                                              {"t5_us", o.t5_us < 0 ? nlohmann::json(nullptr) : nlohmann::json(o.t5_us - t.t0_us)}};
   }
   return j;
@@ -103,10 +107,16 @@ nlohmann::json cell_json(const CellRecord& c, const CellRecord* ref) {
 
 }  // namespace
 
+std::string MachineInfo::load_average_text() const {
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "%.1f", load_average);
+  return buf;
+}
+
 std::string MachineInfo::str() const {
   std::ostringstream s;
   s << cpus << " CPU" << (cpus == 1 ? "" : "s") << " (" << (cpu_model.empty() ? "?" : cpu_model) << "), "
-    << memory_mib << " MiB, Linux " << kernel << ", " << (fipd_version.empty() ? "fipd ?" : fipd_version);
+    << memory_mib << " MiB, load " << load_average_text() << ", Linux " << kernel << ", " << (fipd_version.empty() ? "fipd ?" : fipd_version);
   if (!keepalived_version.empty()) s << ", " << keepalived_version;
   return s.str();
 }
@@ -122,6 +132,7 @@ MachineInfo describe_machine(const std::string& fipd_binary) {
       m.cpu_model = line.substr(line.find(':') + 2);
       break;
     }
+  std::ifstream("/proc/loadavg") >> m.load_average;
   m.memory_mib = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE) / (1024 * 1024);
   if (access(fipd_binary.c_str(), X_OK) == 0) m.fipd_version = first_line_of("'" + fipd_binary + "' --version 2>/dev/null");
   m.keepalived_version = first_line_of("keepalived --version 2>&1 | head -1");
@@ -216,8 +227,18 @@ std::string render_table(const RunReport& r) {
   for (const auto& sc : scenarios_of(r.cells)) {
     const CellRecord* ref = reference_cell(r.cells, sc);
     s << "\n== " << sc.id() << " (" << sc.fips << " floating IP" << (sc.fips == 1 ? "" : "s") << " moved)\n" << kHeader;
-    for (const auto& c : r.cells)
-      if (c.scenario.id() == sc.id()) s << table_row(c, ref);
+    int stalled = 0, measured = 0;
+    for (const auto& c : r.cells) {
+      if (c.scenario.id() != sc.id()) continue;
+      s << table_row(c, ref);
+      for (const auto& t : c.trials) {
+        ++measured;
+        stalled += t.flows[0].send_stall_us > kStallUs;
+      }
+    }
+    if (stalled > 0)
+      s << "   (" << stalled << " of " << measured << " trials: the generator itself paused over "
+        << format_us(kStallUs) << " inside the gap; the machine was busy)\n";
   }
   char tail[128];
   std::snprintf(tail, sizeof(tail), "\n%s in %.1f s\n", r.interrupted ? "interrupted" : "done", r.elapsed_s);
@@ -230,6 +251,7 @@ nlohmann::json to_json(const RunReport& r) {
                       {"elapsed_s", r.elapsed_s}, {"interrupted", r.interrupted},
                       {"machine", {{"cpus", r.machine.cpus}, {"cpu_model", r.machine.cpu_model},
                                    {"kernel", r.machine.kernel}, {"memory_mib", r.machine.memory_mib},
+                                   {"load_average", r.machine.load_average},
                                    {"fipd", r.machine.fipd_version}, {"keepalived", r.machine.keepalived_version}}},
                       {"options", {{"trials", r.trials}, {"rate_hz", r.rate_hz},
                                    {"answer_deadline_us", r.answer_deadline_us}}}};

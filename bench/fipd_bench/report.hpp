@@ -22,7 +22,9 @@ struct MachineInfo {
   unsigned cpus = 0;
   std::string cpu_model, kernel, fipd_version, keepalived_version;
   int64_t memory_mib = 0;
+  double load_average = 0;  // 1-minute, when the run started: others' work skews results
   std::string str() const;  // one line
+  std::string load_average_text() const;
 };
 MachineInfo describe_machine(const std::string& fipd_binary);
 

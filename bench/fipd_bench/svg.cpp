@@ -9,7 +9,7 @@ namespace fipd::bench {
 namespace {
 
 constexpr double kWidth = 1000, kLabelX = 12, kPlotX0 = 250, kPlotX1 = 900, kValueX = 910;
-constexpr double kRow = 22, kPanelHead = 30, kPanelGap = 14, kTop = 92;
+constexpr double kRow = 22, kPanelHead = 26, kPanelGap = 26, kTop = 84;
 
 std::string esc(const std::string& s) {
   std::string o;
@@ -56,12 +56,17 @@ Axis axis_for(const std::vector<CellRecord>& cells) {
     }
   Axis a;
   if (hi == 0) return a;
-  a.lo_exp = std::min(3.0, std::floor(std::log10(std::max<double>(static_cast<double>(lo), 100.0))));
+  // Room below the smallest gap, so that no dot sits on the axis's edge.
+  a.lo_exp = std::min(3.0, std::floor(std::log10(std::max<double>(static_cast<double>(lo) * 0.8, 100.0))));
   a.hi_exp = std::max(a.lo_exp + 2, std::ceil(std::log10(static_cast<double>(hi) * 1.2)));
   return a;
 }
 
-std::string tick_label(double exp) { return format_us(static_cast<int64_t>(std::llround(std::pow(10.0, exp)))); }
+std::string tick_label(double exp) {
+  static const char* names[] = {"1us", "10us", "100us", "1ms", "10ms", "100ms", "1s", "10s", "100s", "1000s"};
+  int e = static_cast<int>(std::lround(exp));
+  return e >= 0 && e < 10 ? names[e] : "?";
+}
 
 void grid(std::ostringstream& s, const Axis& a, double y0, double y1, bool labels) {
   for (double e = a.lo_exp; e <= a.hi_exp + 1e-9; e += 1) {
@@ -69,7 +74,7 @@ void grid(std::ostringstream& s, const Axis& a, double y0, double y1, bool label
     s << "<line x1=\"" << x << "\" y1=\"" << y0 << "\" x2=\"" << x << "\" y2=\"" << y1
       << "\" stroke=\"#ddd\" stroke-width=\"1\"/>\n";
     if (labels)
-      s << "<text x=\"" << x << "\" y=\"" << y0 - 4 << "\" font-size=\"10\" fill=\"#777\" text-anchor=\"middle\">"
+      s << "<text x=\"" << x << "\" y=\"" << y1 + 11 << "\" font-size=\"10\" fill=\"#777\" text-anchor=\"middle\">"
         << tick_label(e) << "</text>\n";
   }
 }

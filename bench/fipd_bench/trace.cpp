@@ -58,8 +58,13 @@ FlowOutcome analyse(const std::vector<Probe>& probes, const AnalysisOptions& o) 
     stop_sent_us = o.end_us - o.answer_deadline_us;
   }
   const int64_t start_sent_us = probes[first->probe].sent_us;
-  for (const auto& p : probes)
-    if (p.sent_us > start_sent_us && p.sent_us < stop_sent_us && !timely(p, o.answer_deadline_us)) ++out.lost;
+  int64_t previous_sent_us = start_sent_us;
+  for (const auto& p : probes) {
+    if (p.sent_us <= start_sent_us || p.sent_us > stop_sent_us) continue;
+    out.send_stall_us = std::max(out.send_stall_us, p.sent_us - previous_sent_us);
+    previous_sent_us = p.sent_us;
+    if (p.sent_us < stop_sent_us && !timely(p, o.answer_deadline_us)) ++out.lost;
+  }
   return out;
 }
 

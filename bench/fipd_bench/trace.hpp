@@ -13,6 +13,8 @@
 //         to the end of the trace and `recovered` is false: a lower bound.
 //   lost  probes sent inside that stretch that got no timely answer.
 //   t5    the first timely answer from the new server after t0.
+//   stall the longest pause between two sends inside that stretch: how
+//         much of the gap the generator itself may have missed.
 //
 // "Timely" is within the answer deadline: a customer who waited longer than
 // that (a server answering too slowly) was not served. Pure, any thread.
@@ -51,6 +53,9 @@ struct FlowOutcome {
   uint64_t lost = 0;
   int64_t t5_us = -1;      // absolute, CLOCK_MONOTONIC; -1 without recovery
   uint64_t sent = 0;       // probes in the trace, for the report
+  // The longest pause between two consecutive sends inside the gap: when the
+  // machine starves the generator, the gap includes time it was not looking.
+  int64_t send_stall_us = 0;
 };
 
 // `probes` in send order.

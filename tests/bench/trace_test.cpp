@@ -126,6 +126,25 @@ TEST(Gap, AnswerExactlyAtT0CountsAsBefore) {
   EXPECT_EQ(o.gap_us, 1100);
 }
 
+TEST(Gap, StallOfTheGeneratorInsideTheGapIsReported) {
+  // Nothing sent between 52 ms and 70 ms: the generator was starved.
+  std::vector<Probe> probes;
+  for (int i = 0; i < 100; ++i) {
+    int64_t sent = i < 52 ? i * 1000LL : (i - 52) * 1000LL + 70000;
+    Probe p{.sent_us = sent};
+    if (i < 50) p = {.sent_us = sent, .answered_us = sent + 100, .server = 'A'};
+    if (i >= 60) p = {.sent_us = sent, .answered_us = sent + 100, .server = 'B'};
+    probes.push_back(p);
+  }
+  auto o = analyse(probes, at(49500, 200000));
+  EXPECT_TRUE(o.recovered);
+  EXPECT_EQ(o.send_stall_us, 19000);  // 51 ms -> 70 ms
+  auto clean = flow(100, [](int i) -> std::pair<char, int64_t> {
+    return i < 50 ? std::pair<char, int64_t>{'A', 100} : std::pair<char, int64_t>{'B', 100};
+  });
+  EXPECT_EQ(analyse(clean, at(49500)).send_stall_us, 1000);
+}
+
 TEST(FlowNames, AreStable) {
   EXPECT_EQ(flow_name(FlowKind::pinned_udp), "udp-pinned");
   EXPECT_EQ(flow_name(FlowKind::new_udp), "udp-new");
