@@ -208,6 +208,12 @@ struct TableOptions {
 // Errors: values naming the object and the kernel's errno, e.g.
 // "element 203.0.113.10 not in map dnat4: ENOENT". A failed commit applied
 // nothing. Never logs.
+// Cost: a repoint is four element changes, a few µs with the ACK. The
+// kernel's share of a large batch more than triples while anything on the
+// machine listens to nftables events (NFNLGRP_NFTABLES: the kernel checks
+// for listeners per netlink protocol, not per namespace, and then formats an
+// event per element). With the owner flag in force no other process can
+// change the table, so a monitor of fipd's own need not subscribe.
 class NftTable {
  public:
   // Opens the socket; refuses an empty name or one over kMaxNameLength
