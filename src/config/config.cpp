@@ -8,7 +8,7 @@
 #include <sstream>
 #include <toml++/toml.h>
 
-#include "src/config/duration.hpp"
+#include "src/probe/duration.hpp"
 
 namespace fipd::config {
 namespace {
@@ -100,12 +100,16 @@ class Reader {
       wrong(*n, where, key, "a duration string with a unit, as in \"500ms\"");
       return std::nullopt;
     }
-    auto d = parse_duration(v->get());
-    if (!d) {
-      error(pos(n->source()), where + ": " + std::string(key) + ": " + d.error().context);
+    auto d = probe::parse_duration(v->get());
+    std::string why;
+    if (!d) why = d.error().context;
+    else if (d->count() <= 0) why = "'" + v->get() + "' must be greater than 0";
+    else if (*d > std::chrono::hours(24)) why = "'" + v->get() + "' must be at most 24h";
+    if (!why.empty()) {
+      error(pos(n->source()), where + ": " + std::string(key) + ": " + why);
       return std::nullopt;
     }
-    return *d;
+    return std::chrono::duration_cast<nanoseconds>(*d);
   }
 
   std::optional<IpAddress> address(const toml::node& n, const std::string& where, std::string_view key) {

@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-#include "src/config/duration.hpp"
+#include "src/probe/duration.hpp"
 #include "src/engine/compose.hpp"
 #include "src/engine/log.hpp"
 
@@ -13,16 +13,6 @@ namespace fipd::engine {
 namespace {
 
 using namespace std::chrono_literals;
-
-state::Health to_state(probe::Health h) {
-  switch (h) {
-    case probe::Health::unknown: return state::Health::unknown;
-    case probe::Health::up: return state::Health::up;
-    case probe::Health::suspect: return state::Health::suspect;
-    case probe::Health::down: return state::Health::down;
-  }
-  return state::Health::unknown;
-}
 
 std::string micros(loop::Duration d) {
   return std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
@@ -200,7 +190,7 @@ Status Engine::run() {
 void Engine::on_transition(const probe::Transition& t) {
   state::Server* s = inv_.server(t.server);
   if (!s) return;
-  s->health = to_state(t.to);
+  s->health = t.to;
   s->health_since = t.at;
   s->health_cause = t.to == probe::Health::up ? "" : probe::describe(t.cause, t.detail);
   std::string text = "server " + t.server + " " + probe::health_name(t.from) + " -> " + probe::health_name(t.to) +

@@ -2,15 +2,7 @@
 
 namespace fipd::state {
 
-std::string_view to_string(Health h) {
-  switch (h) {
-    case Health::unknown: return "unknown";
-    case Health::up: return "up";
-    case Health::down: return "down";
-    case Health::suspect: return "suspect";
-  }
-  return "?";
-}
+std::string_view to_string(Health h) { return probe::health_name(h); }
 
 std::string_view to_string(Maintenance m) {
   switch (m) {

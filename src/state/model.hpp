@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "netlink/ip_address.hpp"
+#include "src/probe/health.hpp"
 
 namespace fipd::state {
 
@@ -28,7 +29,8 @@ using TimePoint = Clock::time_point;
 using Duration = Clock::duration;
 using nl::IpAddress;
 
-enum class Health : uint8_t { unknown, up, down, suspect };
+// The probe engine's health states are the inventory's.
+using Health = probe::Health;
 // Why a server is out of service for customers. Only `failed` ends by itself
 // (when the server is healthy again and no rebuild owns it); `manual` ends by
 // an operator, `rebuild` when the rebuild completes.

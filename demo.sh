@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# The failed-server story, end to end, in network namespaces this script
+# creates and always removes:
+#
+#   client ── router (fipd) ── web-1   (the customer's server, data in web-1/data)
+#   198.51.100.2   │            10.0.1.2
+#                  └─ web-2              (built by the rebuild hook when web-1 breaks)
+#                               10.0.2.2
+#
+# The customer reaches the site at the floating IP 203.0.113.10. web-1's
+# service breaks; fipd notices, locks the customer out of web-1 (SSH), calls
+# the rebuild hook (packaging/examples/rebuild-hook-demo), which builds web-2,
+# copies web-1's data across and starts the service; fipd repoints the
+# floating IP once web-2 passes its probes. The customer's requests go on to
+# the same address and get the same content. Exits non-zero when the story
+# does not complete.
+#
+# Usage: ./demo.sh            (as root; installs and builds what it needs)
+set -euo pipefail
+cd "$(dirname "$0")"
+repo=$PWD
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "demo.sh: run as root: it builds network namespaces" >&2
+  exit 2
+fi
+if ip netns list 2>/dev/null | grep -q '^fipd-demo-'; then
+  echo "demo.sh: namespaces named fipd-demo-* exist already (another demo running?); remove them first:" >&2
+  ip netns list | grep '^fipd-demo-' >&2
+  exit 2
+fi
+
+./scripts/install-deps.sh
+echo "== building fipd and fipctl"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build --target fipd fipctl >/dev/null
+fipd=$repo/build/src/fipd
+fipctl=$repo/build/src/fipctl
+
+demo=$(mktemp -d /tmp/fipd-demo-XXXXXX)
+pids=()
+cleanup() {
+  local rc=$?
+  set +e
+  # Only what this script started, by PID.
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
+  for f in "$demo"/*/http.pid; do [ -s "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  done
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^fipd-demo-'); do ip netns del "$ns" 2>/dev/null; done
+  rm -rf "$demo"
+  exit $rc
+}
+trap cleanup EXIT INT TERM
+
+say() { printf '\033[1m%s\033[0m %s\n' "$(date +%H:%M:%S.%3N)" "$*"; }
+in_ns() { local ns=$1; shift; ip netns exec "fipd-demo-$ns" "$@"; }
+now_ms() { date +%s%3N; }
+
+say "building the network: client, router, web-1 (namespaces fipd-demo-*)"
+for ns in client router web1; do ip netns add "fipd-demo-$ns"; in_ns "$ns" ip link set lo up; done
+# Every link is created from inside a demo namespace: nothing ever exists in
+# the namespace this script runs in.
+in_ns client ip link add cli type veth peer name cli netns fipd-demo-router
+in_ns client ip addr add 198.51.100.2/24 dev cli
+in_ns client ip link set cli up
+in_ns client ip route add default via 198.51.100.1
+in_ns router ip addr add 198.51.100.1/24 dev cli
+in_ns router ip link set cli up
+in_ns router sysctl -qw net.ipv4.ip_forward=1
+in_ns router ip link add r-web1 type veth peer name eth0 netns fipd-demo-web1
+in_ns router ip addr add 10.0.1.1/24 dev r-web1
+in_ns router ip link set r-web1 up
+in_ns web1 ip addr add 10.0.1.2/24 dev eth0
+in_ns web1 ip link set eth0 up
+in_ns web1 ip route add default via 10.0.1.1
+
+say "web-1 serves the customer's site from its data folder"
+mkdir -p "$demo/web-1/data/images" "$demo/web-2"
+echo "<h1>Customer site</h1><p>Served from the customer's data.</p>" >"$demo/web-1/data/index.html"
+head -c 200000 /dev/urandom | base64 >"$demo/web-1/data/images/photo.b64"
+for i in $(seq 1 20); do echo "order $i" >"$demo/web-1/data/order-$i.txt"; done
+setsid ip netns exec fipd-demo-web1 python3 -m http.server 80 --bind 10.0.1.2 --directory "$demo/web-1/data" \
+  </dev/null >"$demo/web-1/http.log" 2>&1 &
+echo $! >"$demo/web-1/http.pid"
+# An SSH stand-in on web-1, to show the maintenance lockout.
+setsid ip netns exec fipd-demo-web1 socat TCP-LISTEN:22,bind=10.0.1.2,fork,reuseaddr SYSTEM:'echo SSH-2.0-web-1' \
+  </dev/null >/dev/null 2>&1 &
+pids+=($!)
+for _ in $(seq 1 50); do in_ns router curl -s -o /dev/null --max-time 0.2 http://10.0.1.2/ && break; sleep 0.1; done
+
+cat >"$demo/fipd.toml" <<TOML
+[engine]
+control_socket = "$demo/fipd.sock"
+state_file = "$demo/state.json"
+health_listen = ""
+management_prefixes = ["10.255.0.0/16"]
+min_move_interval = "100ms"
+
+[probe_defaults]
+kind = "http"
+port = 80
+path = "/index.html"
+expect = [200]
+interval = "100ms"
+timeout = "300ms"
+rise = 2
+fall = 3
+
+[rebuild]
+hook = "$repo/packaging/examples/rebuild-hook-demo"
+timeout = "60s"
+healthy_timeout = "30s"
+environment = { DEMO_DIR = "$demo" }
+
+[[server]]
+name = "web-1"
+address = "10.0.1.2"
+
+[[floating_ip]]
+address = "203.0.113.10"
+server = "web-1"
+mode = "nat"
+lockout_ports = [22]
+TOML
+
+say "starting fipd on the router"
+# Not through in_ns: a backgrounded function would give the PID of a
+# subshell, and cleanup must be able to stop fipd itself.
+ip netns exec fipd-demo-router "$fipd" --config "$demo/fipd.toml" --log-level notice 2>"$demo/fipd.log" &
+pids+=($!)
+for _ in $(seq 1 100); do [ -S "$demo/fipd.sock" ] && break; sleep 0.05; done
+"$fipctl" --socket "$demo/fipd.sock" watch >"$demo/watch.log" 2>&1 &
+pids+=($!)
+tail --pid=$$ -n +1 -f "$demo/watch.log" | sed -u 's/^/    fipctl watch | /' &
+pids+=($!)
+
+# The customer: one request every 50 ms, at most 1200 (60 s), each answer
+# checked against the original content.
+expected=$(cat "$demo/web-1/data/index.html")
+(
+  for _ in $(seq 1 1200); do
+    [ -e "$demo/stop-client" ] && break
+    t=$(now_ms)
+    body=$(in_ns client curl -s --max-time 0.5 http://203.0.113.10/index.html || true)
+    if [ "$body" = "$expected" ]; then
+      echo "$t ok"
+    else
+      echo "$t fail"
+    fi
+    sleep 0.05
+  done
+) >"$demo/client.log" &
+client=$!
+pids+=($client)
+
+wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
+  local limit=$1 what=$2; shift 2
+  local end=$(($(now_ms) + limit * 1000))
+  until "$@" >/dev/null 2>&1; do
+    if [ "$(now_ms)" -gt "$end" ]; then say "FAILED: $what did not happen within ${limit}s"; cat "$demo/fipd.log"; exit 1; fi
+    sleep 0.05
+  done
+}
+
+wait_for 10 "web-1 up" grep -q "web-1 unknown -> up" "$demo/watch.log"
+sleep 1
+say "client: $(in_ns client curl -s --max-time 1 http://203.0.113.10/index.html)"
+say "client: ssh to 203.0.113.10: $(in_ns client socat -T1 - TCP:203.0.113.10:22,connect-timeout=1 </dev/null 2>&1 | head -1)"
+
+say "web-1's web service breaks"
+t_break=$(now_ms)
+kill "$(cat "$demo/web-1/http.pid")"
+wait_for 10 "the failure detected" grep -q "web-1 .*-> down" "$demo/watch.log"
+# fipd's own time of the event, not this script's polling.
+event_ms() { date -d "$(grep -m1 "$1" "$demo/watch.log" | cut -c1-23)" +%s%3N; }
+t_detect=$(event_ms "web-1 .*-> down")
+wait_for 5 "the lockout" grep -q "maintenance" "$demo/watch.log"
+ssh_answer=$(in_ns client socat -T1 - TCP:203.0.113.10:22,connect-timeout=1 </dev/null 2>&1 | head -1 || true)
+say "client: ssh to 203.0.113.10 while web-1 is in maintenance: ${ssh_answer:-no answer} (locked out by fipd's lockout set)"
+wait_for 60 "the rebuild" grep -q "rebuild .* done" "$demo/watch.log"
+t_done=$(event_ms "rebuild .* done")
+sleep 1
+touch "$demo/stop-client"
+wait "$client" || true
+
+say "client: $(in_ns client curl -s --max-time 1 http://203.0.113.10/index.html)"
+"$fipctl" --socket "$demo/fipd.sock" status || true
+
+# The summary.
+requests=$(wc -l <"$demo/client.log")
+failed=$(grep -c fail "$demo/client.log" || true)
+gap=$(awk '$2=="ok" { if (last && $1-last > g) g = $1-last; last = $1 } END { print g+0 }' "$demo/client.log")
+status_json=$("$fipctl" --socket "$demo/fipd.sock" --json status)
+repoint_us=$(jq -r '[.result.failovers[] | select(.to=="web-2")] | last | (.committed_mono_us - .decided_mono_us)' <<<"$status_json")
+files_lost=$(diff -rq "$demo/web-1/data" "$demo/web-2/data" | wc -l)
+echo
+say "summary"
+printf '  %-38s %s\n' "detection (service broke -> down)" "$((t_detect - t_break)) ms" \
+  "kernel repoint (decided -> committed)" "${repoint_us} us" \
+  "rebuild (service broke -> done)" "$((t_done - t_break)) ms" \
+  "client-visible gap (longest stretch)" "${gap} ms" \
+  "client requests failed" "$failed of $requests" \
+  "files lost in the move" "$files_lost"
+served=$(in_ns client curl -s --max-time 1 http://203.0.113.10/index.html)
+if [ "$served" = "$(cat "$demo/web-1/data/index.html")" ] && [ "$files_lost" -eq 0 ] && grep -q "repointed" "$demo/watch.log"; then
+  say "the customer's site is served by web-2, with the same content, at the same address"
+else
+  say "FAILED: the story did not complete"
+  exit 1
+fi
