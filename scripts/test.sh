@@ -26,6 +26,13 @@ cmake --build build -j "$jobs"
 echo "== tests"
 ctest --test-dir build --output-on-failure -j "$jobs"
 
+echo "== the demo (it must complete and leave nothing behind)"
+./demo.sh
+if ip netns list 2>/dev/null | grep -q '^fipd-demo-'; then
+  echo "the demo left network namespaces behind" >&2
+  exit 1
+fi
+
 if $sanitize; then
   echo "== build (AddressSanitizer + UndefinedBehaviorSanitizer)"
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DFIPD_SANITIZE=ON -DFIPD_BUILD_BENCH=OFF >/dev/null
