@@ -125,7 +125,11 @@ Result<std::optional<NftTable::AckError>> NftTable::read_acks(uint32_t first, ui
         stale_replies_ = true;
         return fail(errno, "receive acknowledgements from table inet " + name_);
       }
-      if (lost) break;  // what was dropped will not come
+      // Everything the kernel had to say was queued before send() returned:
+      // once an error is in hand (or answers were dropped), an empty queue
+      // means the end. This also covers the kernel's out-of-memory answer,
+      // a single ENOMEM against the first message instead of the ACKs.
+      if (lost || first_error) break;
       pollfd p{.fd = sock_.fd(), .events = POLLIN, .revents = 0};
       if (poll(&p, 1, static_cast<int>(sock_.reply_timeout.count())) == 0) {
         stale_replies_ = true;
