@@ -342,7 +342,7 @@ bool ControlServer::write_out(Client& c) {
     c.out_off = 0;
     if (!c.status || !budget_left()) break;
     auto t0 = loop::RealClock::read();
-    bool done = c.status->produce(c.out, 64 * 1024);
+    bool done = c.status->produce(c.out, 64 * 1024, t0 + (options_.slice_budget - budget_used_));
     budget_used_ += loop::RealClock::read() - t0;
     if (done) {
       c.status.reset();

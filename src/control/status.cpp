@@ -30,21 +30,6 @@ bool numeric_key(std::string_view k) {
   return (k.size() > 3 && k.ends_with("_us")) || k == "conntrack_deleted";
 }
 
-// The port of probe i of a server, from whatever defined its probes.
-std::optional<uint16_t> probe_port(const engine::Engine& e, const StatusContext& ctx, const std::string& server,
-                                   size_t i) {
-  if (ctx.runtime_probes)
-    if (auto it = ctx.runtime_probes->find(server); it != ctx.runtime_probes->end())
-      return i < it->second.size() ? std::optional(it->second[i].port) : std::nullopt;
-  const config::ProbeConfig* p = &e.config().probe_defaults;
-  if (const auto* sc = e.config().server(server)) {
-    if (i >= sc->probes.size()) return std::nullopt;
-    p = &sc->probes[i];
-  }
-  if (p->kind == config::ProbeKind::icmp) return std::nullopt;
-  return p->port;
-}
-
 }  // namespace
 
 int64_t mono_us(loop::TimePoint t) { return us(t.time_since_epoch()); }
@@ -96,11 +81,34 @@ std::string event_line(const engine::Event& e) {
 StatusWriter::StatusWriter(engine::Engine& engine, const StatusContext& ctx, std::string id)
     : engine_(engine), ctx_(ctx), id_(std::move(id)), w_(nullptr) {}
 
-bool StatusWriter::produce(std::string& out, size_t max_bytes) {
+// The port of probe i of a server, from whatever defined its probes.
+std::optional<uint16_t> StatusWriter::probe_port(const std::string& server, size_t i) {
+  if (ctx_.runtime_probes)
+    if (auto it = ctx_.runtime_probes->find(server); it != ctx_.runtime_probes->end())
+      return i < it->second.size() ? std::optional(it->second[i].port) : std::nullopt;
+  const auto& servers = engine_.config().servers;
+  if (servers.data() != indexed_data_ || servers.size() != indexed_size_) {
+    config_index_.clear();
+    for (const auto& sc : servers) config_index_.emplace(sc.name, &sc);
+    indexed_data_ = servers.data();
+    indexed_size_ = servers.size();
+  }
+  const config::ProbeConfig* p = &engine_.config().probe_defaults;
+  if (auto it = config_index_.find(server); it != config_index_.end()) {
+    if (i >= it->second->probes.size()) return std::nullopt;
+    p = &it->second->probes[i];
+  }
+  if (p->kind == config::ProbeKind::icmp) return std::nullopt;
+  return p->port;
+}
+
+bool StatusWriter::produce(std::string& out, size_t max_bytes, loop::TimePoint deadline) {
   w_.retarget(&out);
   const size_t start = out.size();
   const auto& inv = engine_.inventory();
-  while (phase_ != Phase::done && out.size() - start < max_bytes) {
+  bool timed = deadline != loop::TimePoint::max();
+  while (phase_ != Phase::done && out.size() - start < max_bytes &&
+         !(timed && loop::RealClock::read() >= deadline)) {
     switch (phase_) {
       case Phase::head:
         write_head();
@@ -200,7 +208,7 @@ void StatusWriter::write_server(const state::Server& s) {
     for (size_t i = 0; i < ps->probes.size(); ++i) {
       const auto& p = ps->probes[i];
       w_.begin_object().field("kind", probe::kind_name(p.kind)).key("port");
-      if (auto port = probe_port(engine_, ctx_, s.name, i)) w_.value(*port);
+      if (auto port = probe_port(s.name, i)) w_.value(*port);
       else w_.null();
       w_.field("state", probe::health_name(p.state))
           .field("sent", p.counters.sent)

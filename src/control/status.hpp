@@ -19,6 +19,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "src/control/json_out.hpp"
@@ -40,9 +42,10 @@ class StatusWriter {
   StatusWriter(engine::Engine& engine, const StatusContext& ctx, std::string id);
 
   // Appends the next part of the response line to `out`, stopping once it
-  // has written at least `max_bytes` (or the end). Returns true when the
-  // response is complete, its '\n' included.
-  bool produce(std::string& out, size_t max_bytes);
+  // has written at least `max_bytes`, or at `deadline` (checked after each
+  // small group of entries), or at the end. Returns true when the response
+  // is complete, its '\n' included.
+  bool produce(std::string& out, size_t max_bytes, loop::TimePoint deadline = loop::TimePoint::max());
 
  private:
   enum class Phase : uint8_t { head, servers, fips, tail, done };
@@ -50,6 +53,7 @@ class StatusWriter {
   void write_server(const state::Server& s);
   void write_fip(const state::FloatingIp& f);
   void write_tail();
+  std::optional<uint16_t> probe_port(const std::string& server, size_t i);
 
   engine::Engine& engine_;
   const StatusContext& ctx_;
@@ -58,6 +62,12 @@ class StatusWriter {
   Phase phase_ = Phase::head;
   std::optional<std::string> last_server_;
   std::optional<nl::IpAddress> last_fip_;
+  // Config::server() is a linear search: with 10,000 servers, once per
+  // server it made the status quadratic. An index, rebuilt when a reload
+  // replaced the configuration (its vector of servers is then another).
+  std::unordered_map<std::string_view, const config::ServerConfig*> config_index_;
+  const config::ServerConfig* indexed_data_ = nullptr;
+  size_t indexed_size_ = 0;
 };
 
 // Writes one failover as in status "failovers" and watch events.

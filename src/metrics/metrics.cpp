@@ -177,9 +177,17 @@ void Metrics::render_aggregates(PromText& p, loop::TimePoint now) {
             a.probes_failed);
 }
 
-std::string Metrics::render() {
-  PromText p;
+const std::string& Metrics::render() {
   const auto now = engine_.loop().now();
+  if (rendered_.empty() || now - rendered_at_ >= options_.render_cache) {
+    rendered_ = render_now(now);
+    rendered_at_ = now;
+  }
+  return rendered_;
+}
+
+std::string Metrics::render_now(loop::TimePoint now) {
+  PromText p;
   const auto& c = engine_.counters();
   p.family("fipd_build_info", "gauge", "fipd's version");
   p.sample("fipd_build_info", {{"version", options_.version}}, uint64_t{1});

@@ -17,7 +17,9 @@
 //     iteration, a new walk every `refresh`. Their age is itself a metric
 //     (fipd_metrics_aggregate_age_seconds).
 //
-// Rendering is a few dozen lines of text: microseconds, never blocking.
+// Rendering is about 150 lines of text, tens of microseconds, and a text is
+// reused for render_cache (50 ms) so that clients hammering /metrics cost
+// the loop one render per period: a scrape sees figures at most that old.
 //
 // Owns: its counters, one engine subscription, the walk's timer and eventfd. Uses the
 // engine, which must outlive it. Thread: the loop's. Failures: none.
@@ -42,6 +44,9 @@ struct MetricsOptions {
   std::string version;
   loop::Duration refresh = 1s;
   size_t slice = 1000;
+  // A rendered text is reused for this long: fifty clients scraping back to
+  // back then cost one render per period, not one each (0: always render).
+  loop::Duration render_cache = 50ms;
 };
 
 // Kept by the control server.
@@ -77,7 +82,8 @@ class Metrics {
   void count_request(std::string_view cmd, std::string_view result);
   void count_http(std::string_view endpoint, int status);
 
-  std::string render();
+  // The Prometheus text (shared, reused for render_cache).
+  const std::string& render();
 
   // Failover duration histogram bounds, seconds.
   static constexpr std::array<double, 16> kBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
@@ -105,6 +111,7 @@ class Metrics {
   void walk_step(loop::TimePoint now);
   void next_slice();
   void render_aggregates(class PromText& p, loop::TimePoint now);
+  std::string render_now(loop::TimePoint now);
 
   engine::Engine& engine_;
   MetricsOptions options_;
@@ -121,6 +128,8 @@ class Metrics {
   loop::TimePoint walk_started_{};
   Aggregates building_, published_;
   bool have_published_ = false;
+  std::string rendered_;
+  loop::TimePoint rendered_at_{};
   bool walking_fips_ = false;
   std::optional<std::string> last_server_;
   std::optional<nl::IpAddress> last_fip_;
