@@ -1,0 +1,19 @@
+// libFuzzer target: the health responder's HTTP request head parser. It must
+// never crash or read past the buffer, and what it reports must fit it.
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "src/health/http.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace fipd::health;
+  std::string_view buf(reinterpret_cast<const char*>(data), size);
+  ParseResult r = parse_request_head(buf, 1024);
+  if (r.status == ParseStatus::complete) {
+    if (r.consumed == 0 || r.consumed > buf.size() || r.consumed > 1024) std::abort();
+    auto inside = [&](std::string_view v) { return v.data() >= buf.data() && v.data() + v.size() <= buf.data() + buf.size(); };
+    if (!inside(r.request.method) || !inside(r.request.target) || r.request.method.empty()) std::abort();
+  }
+  return 0;
+}
