@@ -14,6 +14,9 @@ packages=(
   libsystemd-dev libcurl4-openssl-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
+  # libFuzzer for the parsers' fuzz targets (tests/fuzz): clang 19, whose
+  # std::expected support works with Debian 12's libstdc++ (clang 14 does not)
+  clang-19 libclang-rt-19-dev
   # independent tools the tests check kernel state with, and traffic helpers
   nftables conntrack iproute2 iputils-ping procps util-linux libcap2-bin
   socat jq python3 curl
