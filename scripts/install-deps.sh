@@ -20,6 +20,8 @@ packages=(
   # independent tools the tests check kernel state with, and traffic helpers
   nftables conntrack iproute2 iputils-ping procps util-linux libcap2-bin
   socat jq python3 curl
+  # fipd-bench's baseline: keepalived (VRRP, only inside its namespaces)
+  keepalived
   # the Debian package: shlibs, checks, the unit's verification, and
   # strace for the system calls the unit's filter must allow
   dpkg-dev lintian man-db systemd strace
