@@ -74,5 +74,36 @@ TEST_F(DaemonPolicyTest, MaintenanceLocksCustomersOutOfTheLockoutPorts) {
   ASSERT_FALSE(locked.has_value()) << "customers are locked out of port 22";
 }
 
+TEST_F(DaemonPolicyTest, LockoutSparesTheManagementNetworkAndEndsWithMaintenance) {
+  FIPD_REQUIRE_NETNS();
+  // 198.51.100.3 on the client stands for the provider's management network.
+  build({.engine_extra = "management_prefixes = [\"198.51.100.3/32\"]\n"});
+  ASSERT_TRUE(topo->client.run({"ip", "addr", "add", "198.51.100.3/24", "dev", "cli"}));
+  start_fipd();
+  auto ssh = EchoServer::start(topo->servers[0].ns, 22, "ssh-A");
+  ASSERT_TRUE(ssh);
+  auto mgmt = *nl::IpAddress::parse("198.51.100.3");
+  auto customer = topo->client_v4;
+  ASSERT_TRUE(tcp_ask(topo->client, fip(), 22, 1s, customer).has_value());
+
+  echo[1]->stop();  // no spare: web-0's floating IP fails static on it, locked
+  ASSERT_TRUE(fipd.wait_for_log("server=spare-1 health=down", 5s));
+  echo[0]->stop();
+  ASSERT_TRUE(fipd.wait_for_log("server web-0 enters maintenance", 5s)) << fipd.log();
+  EXPECT_FALSE(tcp_ask(topo->client, fip(), 22, 1s, customer).has_value()) << "customer locked out";
+  auto from_mgmt = tcp_ask(topo->client, fip(), 22, 1s, mgmt);
+  ASSERT_TRUE(from_mgmt.has_value()) << "management still gets in: " << from_mgmt.error().message();
+  EXPECT_EQ(*from_mgmt, "ssh-A");
+
+  // web-0 recovers by itself (no rebuild configured): maintenance ends, the
+  // lockout with it.
+  auto a = EchoServer::start(topo->servers[0].ns, kServicePort, "A");
+  ASSERT_TRUE(a);
+  echo[0] = std::move(*a);
+  ASSERT_TRUE(fipd.wait_for_log("server web-0 is healthy again and leaves maintenance", 5s)) << fipd.log();
+  EXPECT_TRUE(eventually([&] { return tcp_ask(topo->client, fip(), 22, 300ms, customer).has_value(); }, 3s))
+      << "customer back in";
+}
+
 }  // namespace
 }  // namespace fipd::testbed

@@ -79,7 +79,7 @@ TEST_F(PolicyTest, NeverMovesToAServerThatIsNotUp) {
   for (Health h : {Health::unknown, Health::suspect, Health::down}) {
     inv.server("spare-1")->health = h;
     inv.server("spare-2")->health = h;
-    EXPECT_TRUE(choose_target(inv, "web-1").empty()) << to_string(h);
+    EXPECT_TRUE(choose_target(inv, "web-1").empty()) << state::to_string(h);
   }
   inv.server("spare-1")->health = Health::up;
   inv.server("spare-1")->maintenance = Maintenance::manual;

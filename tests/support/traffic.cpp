@@ -176,10 +176,16 @@ Result<std::string> UdpClient::ask(std::chrono::milliseconds timeout) {
 }
 
 Result<std::string> tcp_ask(const Netns& ns, const nl::IpAddress& dst, uint16_t port,
-                            std::chrono::milliseconds timeout) {
+                            std::chrono::milliseconds timeout, std::optional<nl::IpAddress> source) {
   nl::Fd fd;
   ns.enter([&] { fd = nl::Fd(socket(dst.af(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)); });
   if (!fd) return nl::fail(errno, "tcp socket");
+  if (source) {
+    socklen_t len;
+    auto sa = make_sockaddr(*source, 0, len);
+    if (bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), len) != 0)
+      return nl::fail(errno, "bind tcp source " + source->str());
+  }
   socklen_t len;
   auto sa = make_sockaddr(dst, port, len);
   if (connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), len) != 0 && errno != EINPROGRESS)

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -52,8 +53,10 @@ class UdpClient {
   nl::Fd fd_;
 };
 
-// One TCP connection from `ns` to dst:port; returns what the server sent.
+// One TCP connection from `ns` to dst:port (from `source` when given);
+// returns what the server sent.
 Result<std::string> tcp_ask(const Netns& ns, const nl::IpAddress& dst, uint16_t port,
-                            std::chrono::milliseconds timeout = std::chrono::milliseconds(500));
+                            std::chrono::milliseconds timeout = std::chrono::milliseconds(500),
+                            std::optional<nl::IpAddress> source = std::nullopt);
 
 }  // namespace fipd::testbed
