@@ -53,7 +53,8 @@ std::string table_row(const CellRecord& c, const CellRecord* ref) {
     row += pad(opt_us(gap, field), 8, true);
   auto r = ratio_vs_reference(c, ref);
   char ratio[32] = "-";
-  if (r) std::snprintf(ratio, sizeof(ratio), *r >= 100 ? "%.0fx" : "%.1fx", *r);
+  // Two significant digits at least: 0.012x, 0.35x, 1.4x, 167x.
+  if (r) std::snprintf(ratio, sizeof(ratio), *r >= 100 ? "%.0fx" : *r >= 1 ? "%.1fx" : *r >= 0.1 ? "%.2fx" : "%.3fx", *r);
   row += pad(ratio, 8, true);
   auto lost = lost_summary(c, FlowKind::pinned_udp);
   row += pad(lost ? std::to_string(lost->median) : "-", 9, true);
