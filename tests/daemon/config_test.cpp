@@ -26,7 +26,7 @@ TEST_F(ConfigTest, CheckConfigListsEveryErrorWithItsPosition) {
   if (!ns) GTEST_SKIP() << "needs namespaces";
   auto r = ns->exec({FIPD_BINARY, "--check-config", "--config", d.config_path()});
   EXPECT_EQ(r.status, 1);
-  EXPECT_NE(r.err.find(d.config_path() + ":2:12: [probe_defaults]: interval: 'fast' is not a duration"),
+  EXPECT_NE(r.err.find(d.config_path() + ":2:12: [probe_defaults]: interval: 'fast': expected a number"),
             std::string::npos)
       << r.err;
   EXPECT_NE(r.err.find(d.config_path() + ":5:11: server 'web-9': address:"), std::string::npos) << r.err;
