@@ -236,6 +236,9 @@ void ControlServer::on_client_io(uint64_t id, uint32_t events) {
   if (it == clients_.end() || it->second->dead) return;
   Client& c = *it->second;
   if ((events & (EPOLLHUP | EPOLLERR)) && !(events & EPOLLIN)) return drop(c, nullptr);
+  // This iteration's budget is spent (on status answers): the socket stays
+  // ready and is served at the next iteration, after the timers due.
+  if (!budget_left()) return;
   if (events & EPOLLIN) {
     // At most 64 KiB per event: a fast writer cannot hold the loop.
     char buf[16384];

@@ -64,7 +64,7 @@ struct ControlOptions {
   size_t high_water = 256 * 1024;
   size_t max_output = 4 * 1024 * 1024;
   loop::Duration stall_timeout = 30s;
-  loop::Duration slice_budget = 250us;
+  loop::Duration slice_budget = 150us;
 };
 
 class ControlServer {

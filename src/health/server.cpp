@@ -167,10 +167,27 @@ void HealthServer::on_accept() {
   }
 }
 
+bool HealthServer::budget_left() {
+  uint64_t it = engine_.loop().stats().iterations;
+  if (it != budget_iteration_) {
+    budget_iteration_ = it;
+    budget_used_ = loop::Duration(0);
+  }
+  return budget_used_ < options_.slice_budget;
+}
+
 void HealthServer::on_io(uint64_t id, uint32_t events) {
   auto it = conns_.find(id);
   if (it == conns_.end() || it->second->dead) return;
-  Conn& c = *it->second;
+  // Over this iteration's budget: the socket stays ready (level-triggered)
+  // and is served at the next iteration, after the timers due.
+  if (!budget_left()) return;
+  auto t0 = loop::RealClock::read();
+  serve_io(*it->second, events);
+  budget_used_ += loop::RealClock::read() - t0;
+}
+
+void HealthServer::serve_io(Conn& c, uint32_t events) {
   if ((events & (EPOLLHUP | EPOLLERR)) && !(events & EPOLLIN)) return close(c);
   if (events & EPOLLIN) {
     char buf[8192];

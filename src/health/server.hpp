@@ -15,7 +15,9 @@
 //
 // It runs on the engine's loop: answering it proves the loop is alive, and
 // every answer is computed from the engine's views in microseconds (the
-// metrics' inventory counts are refreshed apart, in slices). Connections are
+// metrics' inventory counts are refreshed apart, in slices), and the time
+// spent answering in one loop iteration is bounded (slice_budget): clients
+// hammering it delay probes by no more than that. Connections are
 // HTTP/1.1 keep-alive. Bounds: max_connections (more are closed at once,
 // after a 503); a request head of 8 KiB; a head must be complete within
 // header_timeout of the connection or of the previous answer (slowloris),
@@ -45,6 +47,9 @@ struct HealthOptions {
   size_t max_connections = 256;
   loop::Duration header_timeout = 5s;
   loop::Duration idle_timeout = 30s;
+  // Loop time spent answering per loop iteration, over all connections;
+  // past it the rest wait for the next iteration (after the timers).
+  loop::Duration slice_budget = 100us;
 };
 
 // "ADDRESS:PORT" or "[ADDRESS]:PORT"; EINVAL naming what is wrong.
@@ -65,11 +70,13 @@ class HealthServer {
   HealthServer(engine::Engine& engine, metrics::Metrics& metrics, HealthOptions options);
   void on_accept();
   void on_io(uint64_t id, uint32_t events);
+  void serve_io(Conn& c, uint32_t events);
   void on_timeout(uint64_t id);
   void serve(Conn& c);
   void answer(Conn& c, std::string_view method, std::string_view target, bool keep_alive);
   void flush(Conn& c);
   void close(Conn& c);
+  bool budget_left();
 
   engine::Engine& engine_;
   metrics::Metrics& metrics_;
@@ -80,6 +87,8 @@ class HealthServer {
   loop::SourceId pause_timer_ = loop::kNoSource;
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
   uint64_t next_conn_ = 1;
+  uint64_t budget_iteration_ = 0;
+  loop::Duration budget_used_{0};
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
