@@ -275,6 +275,14 @@ void Engine::execute(policy::Plan plan, TimePoint detected, bool manual) {
     }
   }
   TimePoint flushed = loop_->now();
+  if (!plan.moves.empty()) {
+    // A failover waits for its state to be durable before it is reported:
+    // one fsync of the loop's time per failover (rare), so that a fipd
+    // killed right after never comes back and undoes it. Other changes are
+    // saved in the background.
+    save_state();
+    if (auto r = store_->flush(); !r) log::error("state file: " + r.error().message());
+  }
 
   for (const auto& name : plan.enter_maintenance) {
     log::warning("server " + name + " enters maintenance: its customers are locked out", {{"server", name}});

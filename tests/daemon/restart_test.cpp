@@ -80,7 +80,7 @@ TEST_F(RestartTest, AFailoverSurvivesARestart) {
   ASSERT_TRUE(fipd.wait_for_log("failover " + fip().str() + " web-0 -> spare-1", 5s)) << fipd.log();
   ASSERT_TRUE(eventually([&] { return reached() == "B"; }, 3s));
   fipd.kill();
-  // Give the state writer no chance to matter: the file was written at the failover.
+  // A failover is reported only once its state is durable: a kill now loses nothing.
   auto restarted = fipd.start(topo->router);
   ASSERT_TRUE(restarted) << restarted.error().message();
   EXPECT_EQ(reached(), "B");
