@@ -7,6 +7,7 @@
 
 #include "bench/fipd_bench/clock.hpp"
 #include "bench/fipd_bench/generator.hpp"
+#include "tests/support/traffic.hpp"
 
 namespace fipd::bench {
 namespace {
@@ -22,6 +23,20 @@ std::string ms_text(int64_t us) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%.1f ms", static_cast<double>(us) / 1000.0);
   return buf;
+}
+
+// The restored server answers its service again, seen from the router. Only
+// then may a trial start: a system started earlier sees it down at once and
+// moves its floating IPs away before the failure is even injected.
+bool answers_from_router(const BenchTopology& topo, const BenchServer& server, uint16_t port) {
+  return wait_until(
+      [&] {
+        auto c = testbed::UdpClient::open(*topo.router, server.v4, port);
+        if (!c) return false;
+        auto r = c->ask(100ms);
+        return r && r->rfind("ok ", 0) == 0;
+      },
+      10s);
 }
 
 bool all_flows_answered_by(const Generator& g, char server, int64_t since_us) {
@@ -80,6 +95,10 @@ class CellRunner {
 
   TrialRecord run_trial(int trial) {
     TrialRecord t;
+    if (!answers_from_router(*topo_, topo_->servers[0], o_.port)) {
+      t.error = "server0 did not answer from the router after it was restored";
+      return t;
+    }
     if (auto s = system_->begin_trial(trial); !s) {
       t.error = s.error().message();
       return t;
