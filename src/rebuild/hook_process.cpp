@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -31,7 +32,11 @@ nl::Result<std::unique_ptr<HookProcess>> HookProcess::start(loop::Loop& loop, co
   h->on_exit_ = std::move(on_exit);
   h->input_ = spec.input;
   int in[2], out[2], err[2];
-  if (pipe2(in, O_CLOEXEC) != 0) return nl::fail(errno, "pipe for hook " + spec.path);
+  // stdin is a socket pair, not a pipe: a hook that exits without reading
+  // its input must not raise SIGPIPE in fipd (send() with MSG_NOSIGNAL),
+  // whatever the process's disposition of SIGPIPE is.
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) != 0)
+    return nl::fail(errno, "socket pair for hook " + spec.path);
   if (pipe2(out, O_CLOEXEC) != 0) {
     close(in[0]), close(in[1]);
     return nl::fail(errno, "pipe for hook " + spec.path);
@@ -126,7 +131,7 @@ void HookProcess::kill() {
 
 void HookProcess::write_input() {
   while (input_done_ < input_.size()) {
-    ssize_t n = ::write(in_.get(), input_.data() + input_done_, input_.size() - input_done_);
+    ssize_t n = ::send(in_.get(), input_.data() + input_done_, input_.size() - input_done_, MSG_NOSIGNAL);
     if (n > 0) {
       input_done_ += static_cast<size_t>(n);
       continue;
@@ -142,6 +147,7 @@ void HookProcess::write_input() {
     break;  // EPIPE: the hook does not read its input; that is its business
   }
   if (in_src_ != loop::kNoSource) loop_.remove(std::exchange(in_src_, loop::kNoSource));
+  if (in_) shutdown(in_.get(), SHUT_WR);
   in_.reset();  // EOF for the hook
 }
 
