@@ -74,6 +74,9 @@ nl::Result<std::unique_ptr<HookProcess>> HookProcess::start(loop::Loop& loop, co
   if (pid == 0) {
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // fipd's ambient CAP_NET_ADMIN and CAP_NET_RAW are for fipd, not for an
+    // operator's script: it gets what an ordinary process of the user gets.
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
     if (getppid() != parent) _exit(127);  // fipd died before the line above
     sigset_t none;
     sigemptyset(&none);
