@@ -1,7 +1,7 @@
 // fipd itself, in a namespace topology, with real traffic: a dead server's
 // floating IP moves to the spare, for new flows and for a pinned UDP flow.
 //
-//   client ── router (fipd) ── server0 "A" (web-1)
+//   client ── router (fipd) ── server0 "A" (web-0)
 //                           └─ server1 "B" (spare-1)
 #include <gtest/gtest.h>
 
@@ -9,77 +9,23 @@
 #include <algorithm>
 #include <fstream>
 
-#include "tests/support/daemon.hpp"
-#include "tests/support/kernel_test.hpp"
-#include "tests/support/topology.hpp"
-#include "tests/support/traffic.hpp"
+#include "tests/daemon/scenario.hpp"
 
 namespace fipd::testbed {
 namespace {
 
 using namespace std::chrono_literals;
-constexpr uint16_t kPort = 7000;
+constexpr uint16_t kPort = kServicePort;
 
-std::string config(const Topology& t, const std::string& mode, bool v6 = false) {
-  std::string fip = v6 ? Topology::floating_v6().str() : Topology::floating_v4().str();
-  return R"([engine]
-health_listen = ""
-min_move_interval = "10ms"
-
-[probe_defaults]
-kind = "tcp"
-port = 7000
-interval = "20ms"
-timeout = "50ms"
-rise = 2
-fall = 2
-
-[[server]]
-name = "web-1"
-address = [")" + t.servers[0].v4.str() + R"(", ")" + t.servers[0].v6.str() + R"("]
-
-[[server]]
-name = "spare-1"
-address = [")" + t.servers[1].v4.str() + R"(", ")" + t.servers[1].v6.str() + R"("]
-spare = true
-
-[[floating_ip]]
-address = ")" + fip + R"("
-server = "web-1"
-mode = ")" + mode + R"("
-)";
-}
-
-class FailoverTest : public testing::TestWithParam<std::tuple<std::string, bool>> {
- protected:
-  void SetUp() override {
-    FIPD_REQUIRE_NETNS();
-    auto t = Topology::create({.servers = 2});
-    ASSERT_TRUE(t) << t.error().message();
-    topo.emplace(std::move(*t));
-    auto a = EchoServer::start(topo->servers[0].ns, kPort, "A");
-    ASSERT_TRUE(a);
-    server_a = std::move(*a);
-    auto b = EchoServer::start(topo->servers[1].ns, kPort, "B");
-    ASSERT_TRUE(b);
-    server_b = std::move(*b);
-    // Route mode: the servers hold the floating IPs themselves.
-    for (auto& s : topo->servers)
-      ASSERT_TRUE(s.ns.sh("ip addr add " + Topology::floating_v4().str() + "/32 dev lo && ip addr add " +
-                          Topology::floating_v6().str() + "/128 dev lo"));
-  }
-  std::optional<Topology> topo;
-  std::unique_ptr<EchoServer> server_a, server_b;
-  Daemon fipd{FIPD_BINARY};
-};
+// The shared scenario (tests/daemon/scenario.hpp), once per mode and family.
+class FailoverTest : public Scenario, public testing::WithParamInterface<std::tuple<std::string, bool>> {};
 
 TEST_P(FailoverTest, DeadServerFloatingIpMovesToTheSpare) {
+  FIPD_REQUIRE_NETNS();
   auto [mode, v6] = GetParam();
-  fipd.write_config(config(*topo, mode, v6));
-  ASSERT_TRUE(fipd.start(topo->router));
-  auto fip = v6 ? Topology::floating_v6() : Topology::floating_v4();
-  ASSERT_TRUE(fipd.wait_for_log("server spare-1 unknown -> up", 5s)) << fipd.log();
-  ASSERT_TRUE(fipd.wait_for_log("server web-1 unknown -> up", 5s)) << fipd.log();
+  build({.mode = mode, .v6 = v6});
+  start_fipd();
+  auto fip = this->fip();
 
   auto pinned = UdpClient::open(topo->client, fip, kPort, 40000);
   ASSERT_TRUE(pinned);
@@ -90,8 +36,8 @@ TEST_P(FailoverTest, DeadServerFloatingIpMovesToTheSpare) {
   ASSERT_TRUE(tcp) << tcp.error().message();
   EXPECT_EQ(*tcp, "A");
 
-  server_a->stop();  // the service dies: connections are refused
-  ASSERT_TRUE(fipd.wait_for_log("failover " + fip.str() + " web-1 -> spare-1", 5s)) << fipd.log();
+  echo[0]->stop();  // the service dies: connections are refused
+  ASSERT_TRUE(fipd.wait_for_log("failover " + fip.str() + " web-0 -> spare-1", 5s)) << fipd.log();
 
   // New flows and the flow conntrack had pinned to A all reach B now.
   EXPECT_TRUE(eventually([&] { auto r = tcp_ask(topo->client, fip, kPort, 200ms); return r && *r == "B"; }, 3s));
@@ -111,13 +57,13 @@ TEST_P(FailoverTest, DeadServerFloatingIpMovesToTheSpare) {
   EXPECT_TRUE(eventually([&] { auto r = fresh->ask(200ms); return r && *r == "B"; }, 3s));
 
   // The dead server is in maintenance; the state file says where the floating IP is.
-  EXPECT_NE(fipd.log().find("server web-1 enters maintenance"), std::string::npos);
+  EXPECT_NE(fipd.log().find("server web-0 enters maintenance"), std::string::npos);
   EXPECT_EQ(fipd.stop(), 0);
   std::ifstream in(fipd.state_path());
   auto state = nlohmann::json::parse(in, nullptr, false);
   ASSERT_FALSE(state.is_discarded());
   EXPECT_EQ(state["assignments"][fip.str()]["server"], "spare-1");
-  EXPECT_EQ(state["servers"]["web-1"]["maintenance"], "failed");
+  EXPECT_EQ(state["servers"]["web-0"]["maintenance"], "failed");
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, FailoverTest,
