@@ -239,10 +239,13 @@ class NftTable {
   // Whether the table exists, and its flags and owner.
   Result<TableState> state();
   // The elements of one set or map, as the kernel holds them. Interval sets
-  // come back as prefixes.
+  // come back as prefixes. A dump torn by the kernel resizing the set's hash
+  // is retried (up to 127 ms); EAGAIN if it never settles.
   Result<std::vector<Element>> elements(SetId set);
 
  private:
+  Result<std::vector<Element>> dump_elements(SetId set, const std::string& what);
+
   struct AckError {
     uint32_t seq = 0;
     int code = 0;

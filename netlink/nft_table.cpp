@@ -3,7 +3,10 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <climits>
+#include <ctime>
+#include <tuple>
 
 #include "netlink/nft.hpp"
 #include "netlink/nft_attr.hpp"
@@ -286,17 +289,69 @@ Result<TableState> NftTable::state() {
   return st;
 }
 
-Result<std::vector<Element>> NftTable::elements(SetId set) {
+namespace {
+
+// A dump of a hash set that met a resize of the kernel's table reads the
+// same element twice (and, with it, misses another): the kernel resumes each
+// part of a dump by skipping as many elements as it already sent, counted in
+// the new table's order. No flag says so (the generation does not change), so
+// a repeated key is the sign.
+bool has_repeated_key(std::vector<Element> elems) {
+  auto key = [](const Element& e) { return std::tuple(e.key, e.port, e.prefix_len); };
+  std::sort(elems.begin(), elems.end(), [&](const Element& a, const Element& b) { return key(a) < key(b); });
+  return std::adjacent_find(elems.begin(), elems.end(), [&](const Element& a, const Element& b) {
+           return key(a) == key(b);
+         }) != elems.end();
+}
+
+bool same_elements(std::vector<Element> a, std::vector<Element> b) {
+  auto less = [](const Element& x, const Element& y) {
+    return std::tuple(x.key, x.port, x.prefix_len, x.value) < std::tuple(y.key, y.port, y.prefix_len, y.value);
+  };
+  std::sort(a.begin(), a.end(), less);
+  std::sort(b.begin(), b.end(), less);
+  return a == b;
+}
+
+}  // namespace
+
+Result<std::vector<Element>> NftTable::dump_elements(SetId set, const std::string& what) {
   if (stale_replies_) drain();
   MessageBuffer req;
   put_element_dump(req, name_, set, sock_.next_seq());
   std::vector<RawElement> raw;
-  std::string what = "list " + std::string(set_noun(set)) + " " + std::string(set_info(set).name) +
-                     " of table inet " + name_;
   auto r = sock_.dump(req.data(), req.size(), what,
                       [&](const nlmsghdr* nlh) { return parse_element_message(nlh, raw); });
   if (!r) return std::unexpected(r.error());
   return decode_elements(set, std::move(raw));
+}
+
+Result<std::vector<Element>> NftTable::elements(SetId set) {
+  const std::string what = "list " + std::string(set_noun(set)) + " " + std::string(set_info(set).name) +
+                           " of table inet " + name_;
+  // A resize runs in a kernel worker right after large changes and takes a
+  // few milliseconds at 100,000 elements: wait for it, doubling, 127 ms in all.
+  constexpr int kAttempts = 8;
+  bool torn = false;
+  std::vector<Element> previous;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    if (attempt > 0) {
+      const timespec pause{0, (1L << (attempt - 1)) * 1'000'000L};
+      nanosleep(&pause, nullptr);
+    }
+    auto got = dump_elements(set, what);
+    if (!got) return got;
+    if (has_repeated_key(*got)) {
+      torn = true;
+      continue;
+    }
+    // Once a resize has been seen, a clean-looking dump may still have missed
+    // elements; trust it only when the next dump agrees.
+    if (!torn || (!previous.empty() && same_elements(previous, *got))) return got;
+    previous = std::move(*got);
+  }
+  return std::unexpected(Error{EAGAIN, what + ": the kernel's set was resizing throughout " +
+                                           std::to_string(kAttempts) + " dumps; try again"});
 }
 
 }  // namespace fipd::nl::nft
