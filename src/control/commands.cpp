@@ -91,6 +91,10 @@ void ControlServer::execute(Client& c, const Request& r) {
   }
   nl::Status st;
   std::string result = run_change(r, st);
+  if (st && r.cmd != Command::reload)
+    if (auto d = engine_.make_durable(); !d)
+      st = nl::fail(EIO, "applied, but the state file could not be written (" + d.error().message() +
+                             "): the change is lost if fipd restarts");
   std::initializer_list<log::Field> who = {
       {"uid", std::to_string(c.uid)}, {"pid", std::to_string(c.pid)}, {"cmd", command_name(r.cmd)}};
   if (st) {
@@ -150,14 +154,12 @@ std::string ControlServer::run_change(const Request& r, nl::Status& st) {
                       .standby = r.standby};
       st = engine_.add_server(s, specs, r.replaces);
       if (!st) return {};
-      runtime_probes_[r.server] = std::move(specs);
       server_result(r.server);
       return out;
     }
     case Command::server_remove:
       st = engine_.remove_server(r.server);
       if (!st) return {};
-      runtime_probes_.erase(r.server);
       w.begin_object().field("name", r.server).field("removed", true).end_object();
       return out;
     case Command::server_drain:

@@ -1,5 +1,6 @@
 #include "src/control/format.hpp"
 
+#include <chrono>
 #include <map>
 
 namespace fipd::control {
@@ -181,6 +182,30 @@ std::string format_status(const json& st, bool color) {
   }
   out += "\nFLOATING IPS (" + std::to_string(rows.size()) + ")\n";
   out += format_table({"ADDRESS", "TARGET", "MODE", "PIN", "LAST FAILOVER", "DETECT->COMMIT"}, rows);
+
+  const json& rebuilds = member(member(st, "rebuilds"), "records");
+  if (rebuilds.is_array() && !rebuilds.empty()) {
+    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+    rows.clear();
+    for (const auto& r : rebuilds) {
+      const std::string stage = str(r, "stage");
+      const char* code = stage == "done" ? "32" : stage == "failed" ? "31" : "33";
+      const int64_t started = num(r, "started_unix_ms"), finished = num(r, "finished_unix_ms");
+      const int64_t took = (finished > 0 ? finished : now_ms) - started;
+      std::string detail = str(r, "error", "");
+      if (detail.empty()) detail = str(r, "progress", "");
+      rows.push_back({str(r, "server"), str(r, "id"), paint(stage, code, color),
+                      std::to_string(num(r, "attempt")) + (flag(r, "manual") ? " (operator)" : ""),
+                      dash(str(r, "replacement", "")), started > 0 ? format_us(took * 1000) : "-", dash(detail)});
+    }
+    out += "\nREBUILDS (" + std::to_string(rows.size()) + ")" +
+           (flag(member(st, "rebuilds"), "storm") ? " " + paint("STORM GUARD: automatic rebuilds paused", "31;1", color)
+                                                  : "") +
+           "\n";
+    out += format_table({"SERVER", "ID", "STAGE", "ATTEMPT", "REPLACEMENT", "FOR", "DETAIL"}, rows);
+  }
 
   if (failovers.is_array() && !failovers.empty()) {
     out += "\nFAILOVERS (last " + std::to_string(failovers.size()) + ", oldest first)\n";

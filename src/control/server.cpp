@@ -49,7 +49,7 @@ sockaddr_un unix_address(const std::string& path) {
 
 ControlServer::ControlServer(engine::Engine& engine, metrics::Metrics& metrics, ControlOptions options)
     : engine_(engine), metrics_(metrics), options_(std::move(options)) {
-  status_ctx_ = {.version = options_.version, .started = engine_.loop().now(), .runtime_probes = &runtime_probes_};
+  status_ctx_ = {.version = options_.version, .started = engine_.loop().now()};
 }
 
 nl::Result<std::unique_ptr<ControlServer>> ControlServer::create(engine::Engine& engine, metrics::Metrics& metrics,

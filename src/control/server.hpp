@@ -116,7 +116,6 @@ class ControlServer {
   std::unordered_map<uint64_t, std::unique_ptr<Client>> clients_;
   uint64_t next_client_ = 1;
   size_t watchers_ = 0;
-  std::map<std::string, std::vector<probe::ProbeSpec>> runtime_probes_;
   // The loop iteration the budget was last spent in, and how much of it.
   uint64_t budget_iteration_ = 0;
   loop::Duration budget_used_{0};

@@ -83,9 +83,10 @@ StatusWriter::StatusWriter(engine::Engine& engine, const StatusContext& ctx, std
 
 // The port of probe i of a server, from whatever defined its probes.
 std::optional<uint16_t> StatusWriter::probe_port(const std::string& server, size_t i) {
-  if (ctx_.runtime_probes)
-    if (auto it = ctx_.runtime_probes->find(server); it != ctx_.runtime_probes->end())
-      return i < it->second.size() ? std::optional(it->second[i].port) : std::nullopt;
+  if (const auto* rp = engine_.runtime_probes(server)) {
+    if (i >= rp->size() || (*rp)[i].kind == probe::ProbeKind::icmp) return std::nullopt;
+    return (*rp)[i].port;
+  }
   const auto& servers = engine_.config().servers;
   if (servers.data() != indexed_data_ || servers.size() != indexed_size_) {
     config_index_.clear();
@@ -240,8 +241,37 @@ void StatusWriter::write_fip(const state::FloatingIp& f) {
   w_.end_array().end_object();
 }
 
+void StatusWriter::write_rebuild(const rebuild::Record& r, bool active) {
+  w_.begin_object()
+      .field("id", r.id)
+      .field("server", r.server)
+      .field("stage", rebuild::stage_name(r.stage))
+      .field("active", active)
+      .field("attempt", static_cast<int64_t>(r.attempt))
+      .field("manual", r.manual)
+      .field("cause", r.cause)
+      .field("replacement", r.replacement)
+      .field("progress", r.progress)
+      .field("error", r.error)
+      .field("started_unix_ms", r.started_unix_ms)
+      .field("finished_unix_ms", r.finished_unix_ms)
+      .key("fips")
+      .begin_array();
+  for (const auto& a : r.fips) w_.value(a.str());
+  w_.end_array().end_object();
+}
+
 void StatusWriter::write_tail() {
-  w_.end_array().key("failovers").begin_array();
+  w_.end_array().key("rebuilds").begin_object();
+  const rebuild::RebuildManager* rm = engine_.rebuilds();
+  w_.field("configured", rm != nullptr).field("storm", rm && rm->storm());
+  // Those running first, then the last few that ended (oldest first).
+  w_.key("records").begin_array();
+  if (rm) {
+    for (const auto& [server, r] : rm->records()) write_rebuild(r, true);
+    for (const auto& r : rm->finished()) write_rebuild(r, false);
+  }
+  w_.end_array().end_object().key("failovers").begin_array();
   for (const auto& f : engine_.timeline()) write_failover(w_, f);
   w_.end_array().end_object().end_object();
   w_.out().push_back('\n');

@@ -32,9 +32,6 @@ namespace fipd::control {
 struct StatusContext {
   std::string version;
   loop::TimePoint started;
-  // Probes of servers added through the socket in this run, for their
-  // ports (the probe engine's status does not repeat its specs).
-  const std::map<std::string, std::vector<probe::ProbeSpec>>* runtime_probes = nullptr;
 };
 
 class StatusWriter {
@@ -52,6 +49,7 @@ class StatusWriter {
   void write_head();
   void write_server(const state::Server& s);
   void write_fip(const state::FloatingIp& f);
+  void write_rebuild(const rebuild::Record& r, bool active);
   void write_tail();
   std::optional<uint16_t> probe_port(const std::string& server, size_t i);
 

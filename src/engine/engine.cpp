@@ -4,6 +4,7 @@
 #include <systemd/sd-daemon.h>
 
 #include <algorithm>
+#include <fstream>
 
 #include "src/probe/duration.hpp"
 #include "src/engine/compose.hpp"
@@ -79,8 +80,10 @@ Status Engine::start() {
   auto composed = compose(cfg_, saved_);
   for (const auto& d : composed.dropped) log::warning("state: " + d + ", ignoring");
   inv_ = std::move(composed.inventory);
-  for (const auto& a : saved_.added_servers)
+  for (const auto& a : saved_.added_servers) {
     if (!a.replaces.empty()) replacements_[a.name] = a.replaces;
+    if (!a.probes.empty() && inv_.server(a.name)) runtime_probes_[a.name] = a.probes;
+  }
 
   if (auto r = open_kernel(); !r) return r;
   if (auto r = start_probes(); !r) return r;
@@ -111,12 +114,30 @@ Status Engine::start() {
       loop_->rearm_timer(watchdog_timer_, now + half);
     });
   }
+  warn_about_linkdown_routes();
   save_state();
   sd_notify(0, "READY=1");
   log::notice("fipd running", {{"servers", std::to_string(inv_.servers().size())},
                                {"floating_ips", std::to_string(inv_.fips().size())},
                                {"table", cfg_.engine.nft_table}});
   return {};
+}
+
+// With the kernel's default, routes over a link without carrier stay in use:
+// a probe toward a server behind a dead link waits for its timeout instead of
+// failing at once, so a link-down failover takes a timeout longer. Say so
+// once; changing routing behaviour for the whole router is the operator's call.
+void Engine::warn_about_linkdown_routes() {
+  for (const char* family : {"ipv4", "ipv6"}) {
+    const std::string path = std::string("/proc/sys/net/") + family + "/conf/all/ignore_routes_with_linkdown";
+    std::ifstream in(path);
+    int v = 1;
+    if (in >> v && v == 0)
+      log::warning(std::string("net.") + family + ".conf.all.ignore_routes_with_linkdown is 0: a server behind a " +
+                       "link that lost carrier is found down only after a probe timeout; set it to 1 " +
+                       "(see README, Operating fipd)",
+                   {{"sysctl", std::string("net.") + family + ".conf.all.ignore_routes_with_linkdown"}});
+  }
 }
 
 Status Engine::open_kernel() {
@@ -295,8 +316,14 @@ void Engine::execute(policy::Plan plan, TimePoint detected, bool manual) {
              .fields = {{"server", name}, {"maintenance", "none"}}});
   }
   if (rebuild_) {
-    for (const auto& name : plan.enter_maintenance)
-      if (const state::Server* s = inv_.server(name)) rebuild_->on_server_failed(name, "server " + name + " down: " + s->health_cause);
+    for (const auto& name : plan.enter_maintenance) {
+      const state::Server* s = inv_.server(name);
+      if (!s) continue;
+      std::vector<nl::IpAddress> served;  // moved away just now, or still there (failing static)
+      for (const auto& m : plan.moves)
+        if (m.from == name) served.insert(served.end(), m.fips.begin(), m.fips.end());
+      rebuild_->on_server_failed(name, "server " + name + " down: " + s->health_cause, std::move(served));
+    }
     for (const auto& m : plan.moves) rebuild_->on_moved(m.from, m.to);
   }
   for (const auto& m : plan.moves) {
@@ -358,8 +385,10 @@ void Engine::schedule_sweep(TimePoint when) {
 
 void Engine::save_state() {
   state::RuntimeState rt = capture(inv_, cfg_, saved_);
-  for (auto& a : rt.added_servers)
+  for (auto& a : rt.added_servers) {
     if (auto it = replacements_.find(a.name); it != replacements_.end()) a.replaces = it->second;
+    if (auto it = runtime_probes_.find(a.name); it != runtime_probes_.end()) a.probes = it->second;
+  }
   if (rebuild_) rt.extra = rebuild_->to_json();
   if (rt == saved_) return;
   saved_ = rt;

@@ -91,6 +91,9 @@ class Engine final : private rebuild::RebuildHost {
   Status remove_fip(const nl::IpAddress& fip);
   // Starts rebuilding a server by hand (ENOSYS without a [rebuild] call-out).
   Status rebuild(const std::string& server);
+  // Waits until the state file holds every change made so far (one fsync):
+  // an operator's "ok" then survives a crash right after it.
+  Status make_durable();
 
   // Views for status, metrics and health answers.
   loop::Loop& loop() { return *loop_; }
@@ -106,6 +109,12 @@ class Engine final : private rebuild::RebuildHost {
   const reconcile::Reconciler& reconciler() const { return *reconciler_; }
   // Null when no [rebuild] call-out is configured.
   const rebuild::RebuildManager* rebuilds() const { return rebuild_.get(); }
+  // The probes of a server added at runtime (socket or rebuild), kept across
+  // restarts; null for the file's servers.
+  const std::vector<probe::ProbeSpec>* runtime_probes(const std::string& server) const {
+    auto it = runtime_probes_.find(server);
+    return it == runtime_probes_.end() ? nullptr : &it->second;
+  }
 
   // Events (health changes, failovers, alarms, drift, ...) for watchers.
   uint64_t subscribe(Listener l);
@@ -119,6 +128,8 @@ class Engine final : private rebuild::RebuildHost {
   void hold_for_rebuild(const std::string& server) override;
   Status register_replacement(const std::string& failed, const rebuild::Replacement& r) override;
   void drop_replacement(const std::string& name) override;
+  void hand_over(const std::string& failed, const std::vector<nl::IpAddress>& fips,
+                 const std::string& replacement) override;
   void retire(const std::string& failed) override;
   void give_up(const std::string& failed) override;
   void rebuild_event(const std::string& text, std::vector<std::pair<std::string, std::string>> fields,
@@ -130,6 +141,7 @@ class Engine final : private rebuild::RebuildHost {
   std::vector<probe::ProbeSpec> probes_of(const std::string& server) const;
 
   Status open_kernel();
+  void warn_about_linkdown_routes();
   Status start_probes();
   Status register_server(const std::string& name, const std::vector<probe::ProbeSpec>& probes);
   void on_transition(const probe::Transition& t);

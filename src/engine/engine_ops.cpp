@@ -11,15 +11,6 @@ namespace {
 
 Status refuse(int code, std::string why) { return nl::fail(code, std::move(why)); }
 
-bool same_probes(const std::vector<probe::ProbeSpec>& a, const std::vector<probe::ProbeSpec>& b) {
-  auto key = [](const probe::ProbeSpec& p) {
-    return std::tie(p.kind, p.port, p.interval, p.timeout, p.fastinter, p.downinter, p.rise, p.fall,
-                    p.spread_percent, p.send, p.expect, p.http_path, p.http_host, p.http_status, p.source,
-                    p.device, p.mark);
-  };
-  return std::ranges::equal(a, b, [&](const auto& x, const auto& y) { return key(x) == key(y); });
-}
-
 }  // namespace
 
 void Engine::apply_addresses(const std::vector<nl::IpAddress>& addresses, const std::string& why) {
@@ -31,6 +22,11 @@ void Engine::apply_addresses(const std::vector<nl::IpAddress>& addresses, const 
     return;
   }
   kernel_in_sync_ = true;
+}
+
+Status Engine::make_durable() {
+  save_state();
+  return store_->flush();
 }
 
 Status Engine::move(const nl::IpAddress& fip, const std::string& server) {
@@ -226,7 +222,7 @@ Status Engine::reload() {
     const state::Server* n = fresh.server(name);
     const config::ServerConfig* old_sc = cfg_.server(name);
     const config::ServerConfig* new_sc = next.server(name);
-    bool same = n && n->address == s.address && old_sc && new_sc && same_probes(probe_specs(*old_sc), probe_specs(*new_sc));
+    bool same = n && n->address == s.address && old_sc && new_sc && probe_specs(*old_sc) == probe_specs(*new_sc);
     if (same) {
       state::Server* keep = fresh.server(name);
       keep->health = s.health;

@@ -1,4 +1,6 @@
 // The engine's side of rebuilds: what the rebuild manager may ask of it.
+#include <algorithm>
+
 #include "src/engine/compose.hpp"
 #include "src/engine/engine.hpp"
 #include "src/engine/log.hpp"
@@ -45,6 +47,27 @@ void Engine::drop_replacement(const std::string& name) {
   for (auto& [n, s] : inv_.servers())
     if (s.standby == name) s.standby.clear();
   if (auto r = remove_server(name); !r) log::warning("cannot drop replacement " + name + ": " + r.error().context);
+}
+
+void Engine::hand_over(const std::string& failed, const std::vector<nl::IpAddress>& fips,
+                       const std::string& replacement) {
+  const state::Server* to = inv_.server(replacement);
+  if (!to || to->health != state::Health::up || to->maintenance != state::Maintenance::none) return;
+  const std::string cause = "rebuild of " + failed + ": replacement " + replacement + " is up";
+  policy::Plan plan;
+  for (const auto& a : fips) {
+    const state::FloatingIp* f = inv_.fip(a);
+    if (!f || f->server == replacement || !to->address_of(a.family())) continue;
+    if (!f->pin.empty() && f->pin != failed) continue;  // an operator's pin elsewhere wins
+    const state::Server* now = inv_.server(f->server);
+    if (f->server != failed && !(now && now->spare)) continue;  // moved on by an operator
+    auto m = std::find_if(plan.moves.begin(), plan.moves.end(), [&](const policy::Move& x) { return x.from == f->server; });
+    if (m == plan.moves.end()) m = plan.moves.insert(plan.moves.end(), {.from = f->server, .to = replacement, .cause = cause});
+    m->fips.push_back(a);
+  }
+  if (plan.moves.empty()) return;
+  execute(std::move(plan), loop_->now(), false);
+  save_state();
 }
 
 void Engine::retire(const std::string& failed) {

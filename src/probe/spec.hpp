@@ -60,6 +60,8 @@ struct ProbeSpec {
 
   Duration fast_interval() const { return fastinter.count() > 0 ? fastinter : interval; }
   Duration down_interval() const { return downinter.count() > 0 ? downinter : interval; }
+
+  friend bool operator==(const ProbeSpec&, const ProbeSpec&) = default;
 };
 
 struct ServerSpec {

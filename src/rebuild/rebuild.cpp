@@ -1,5 +1,6 @@
 #include "src/rebuild/rebuild.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
 
@@ -171,14 +172,15 @@ bool RebuildManager::storm_check() {
   return storm_;
 }
 
-void RebuildManager::on_server_failed(const std::string& server, const std::string& cause) {
+void RebuildManager::on_server_failed(const std::string& server, const std::string& cause,
+                                      std::vector<nl::IpAddress> fips) {
   if (!cfg_.automatic || records_.contains(server)) return;
   if (storm_check()) {
     host_.rebuild_event("not rebuilding " + server + ": the storm guard holds automatic rebuilds",
                         {{"server", server}}, true);
     return;
   }
-  begin(server, cause, false);
+  begin(server, cause, false, std::move(fips));
 }
 
 nl::Status RebuildManager::start_manual(const std::string& server) {
@@ -191,19 +193,22 @@ nl::Status RebuildManager::start_manual(const std::string& server) {
     failures_.clear();
     host_.rebuild_alarm("rebuild-storm", "", false);
   }
-  begin(server, "operator", true);
+  begin(server, "operator", true, {});
   return {};
 }
 
-void RebuildManager::begin(const std::string& server, const std::string& cause, bool manual) {
+void RebuildManager::begin(const std::string& server, const std::string& cause, bool manual,
+                           std::vector<nl::IpAddress> fips) {
   Record r{.id = server + "-" + std::to_string(unix_ms()) + "-" + std::to_string(next_id_++),
            .server = server,
            .stage = Stage::queued,
            .manual = manual,
            .cause = cause,
-           .started_unix_ms = unix_ms()};
-  const auto& fips = host_.rebuild_inventory().fips_of(server);
-  r.fips.assign(fips.begin(), fips.end());
+           .started_unix_ms = unix_ms(),
+           .fips = std::move(fips)};
+  for (const auto& a : host_.rebuild_inventory().fips_of(server))
+    if (std::find(r.fips.begin(), r.fips.end(), a) == r.fips.end()) r.fips.push_back(a);
+  std::sort(r.fips.begin(), r.fips.end());
   host_.hold_for_rebuild(server);
   auto& rec = records_[server] = std::move(r);
   set_stage(rec, Stage::queued, cause);
@@ -351,7 +356,7 @@ nl::Status RebuildManager::on_registered(const std::string& failed, const std::s
   auto it = records_.find(failed);
   if (it == records_.end()) {
     // Registered by hand for a server no rebuild was running for: follow it all the same.
-    begin(failed, "replacement registered by an operator", true);
+    begin(failed, "replacement registered by an operator", true, {});
     it = records_.find(failed);
   }
   Record& r = it->second;
@@ -391,8 +396,19 @@ void RebuildManager::on_moved(const std::string& from, const std::string&) {
   if (auto it = records_.find(from); it != records_.end()) check_done(it->second);
 }
 
-void RebuildManager::check_done(Record& r) {
-  if (r.stage != Stage::replacement_up) return;
+void RebuildManager::check_done(Record& rec) {
+  if (rec.stage != Stage::replacement_up) return;
+  const std::string server = rec.server;
+  if (!handing_over_) {
+    handing_over_ = true;
+    host_.hand_over(server, rec.fips, rec.replacement);
+    handing_over_ = false;
+  }
+  // The hand-over's moves come back through on_moved(), which may have
+  // finished this rebuild already.
+  auto it = records_.find(server);
+  if (it == records_.end()) return;
+  Record& r = it->second;
   const auto& inv = host_.rebuild_inventory();
   if (!inv.fips_of(r.server).empty()) return;  // the policy has not moved them yet
   std::string moved;
@@ -401,7 +417,6 @@ void RebuildManager::check_done(Record& r) {
             (moved.empty() ? std::string("no floating IPs to move") : moved + " now on " + r.replacement) +
                 "; lockout released");
   host_.rebuild_alarm("rebuild:" + r.server, "", false);
-  std::string server = r.server;
   finish(r, Stage::done);
   host_.retire(server);
 }

@@ -88,6 +88,11 @@ class RebuildHost {
   virtual nl::Status register_replacement(const std::string& failed, const Replacement& r) = 0;
   // Removes a replacement that never came up (before a retry).
   virtual void drop_replacement(const std::string& name) = 0;
+  // The replacement is up: those of `fips` that wait on the failed server or
+  // on a spare standing in for it (and are not pinned elsewhere) move to it,
+  // in one transaction. A spare is a stand-in: it returns to the pool.
+  virtual void hand_over(const std::string& failed, const std::vector<nl::IpAddress>& fips,
+                         const std::string& replacement) = 0;
   // The rebuild is complete: the failed server leaves the inventory.
   virtual void retire(const std::string& failed) = 0;
   // Ends the rebuild's hold when it failed: the server stays in (manual) maintenance.
@@ -104,8 +109,9 @@ class RebuildManager {
   static nl::Result<std::unique_ptr<RebuildManager>> create(RebuildHost& host, config::RebuildConfig cfg);
   ~RebuildManager();
 
-  // A server failed by itself (it entered failed maintenance).
-  void on_server_failed(const std::string& server, const std::string& cause);
+  // A server failed by itself (it entered failed maintenance). `fips`: the
+  // floating IPs it served when it failed, wherever the failover sent them.
+  void on_server_failed(const std::string& server, const std::string& cause, std::vector<nl::IpAddress> fips);
   // An operator asks for a rebuild; refused with a reason when one runs.
   nl::Status start_manual(const std::string& server);
   // A server was registered (control socket) as the replacement of `failed`.
@@ -129,7 +135,7 @@ class RebuildManager {
     loop::SourceId timer = loop::kNoSource;  // retry backoff or healthy timeout
   };
   RebuildManager(RebuildHost& host, config::RebuildConfig cfg) : host_(host), cfg_(std::move(cfg)) {}
-  void begin(const std::string& server, const std::string& cause, bool manual);
+  void begin(const std::string& server, const std::string& cause, bool manual, std::vector<nl::IpAddress> fips);
   void pump();
   void call_out(Record& r);
   void call_out_failed(Record& r, const std::string& why);
@@ -156,6 +162,7 @@ class RebuildManager {
   std::deque<Record> finished_;  // the last few, for status
   std::deque<loop::TimePoint> failures_;  // for the storm guard
   bool storm_ = false;
+  bool handing_over_ = false;  // hand_over() reports moves back through on_moved()
   uint64_t next_id_ = 1;
 };
 

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "src/probe/duration.hpp"
+
 namespace fipd::state {
 namespace {
 
@@ -79,6 +81,86 @@ class Reader {
 
 json ports_json(const std::vector<uint16_t>& ports) { return json(ports); }
 
+json probe_json(const probe::ProbeSpec& p) {
+  json e = {{"kind", probe::kind_name(p.kind)},
+            {"port", p.port},
+            {"interval", probe::format_duration(p.interval)},
+            {"timeout", probe::format_duration(p.timeout)},
+            {"fastinter", probe::format_duration(p.fastinter)},
+            {"downinter", probe::format_duration(p.downinter)},
+            {"rise", p.rise},
+            {"fall", p.fall},
+            {"spread_percent", p.spread_percent},
+            {"send", p.send},
+            {"expect", p.expect},
+            {"http_path", p.http_path},
+            {"http_host", p.http_host},
+            {"http_status", ports_json(p.http_status)},
+            {"device", p.device},
+            {"mark", p.mark}};
+  if (p.source) e["source"] = p.source->str();
+  return e;
+}
+
+// One probe as probe_json() wrote it; every field is required, so a file
+// that lost one is reported rather than probed with a guess.
+std::optional<probe::ProbeSpec> read_probe(Reader& r, const json& e, const std::string& path) {
+  if (!e.is_object()) {
+    r.fail(path, "expected an object");
+    return std::nullopt;
+  }
+  probe::ProbeSpec p;
+  std::string kind;
+  if (!r.str(e, "kind", path, kind)) return std::nullopt;
+  auto k = probe::parse_probe_kind(kind);
+  if (!k) {
+    r.fail(path + ".kind", k.error().context);
+    return std::nullopt;
+  }
+  p.kind = *k;
+  auto number = [&](const char* key, uint64_t max, auto& out) {
+    auto it = e.find(key);
+    if (it == e.end() || !it->is_number_unsigned() || it->template get<uint64_t>() > max)
+      return r.fail(path + "." + key, "expected a number from 0 to " + std::to_string(max));
+    out = static_cast<std::remove_reference_t<decltype(out)>>(it->template get<uint64_t>());
+    return true;
+  };
+  auto duration = [&](const char* key, probe::Duration& out) {
+    std::string text;
+    if (!r.str(e, key, path, text)) return false;
+    auto d = probe::parse_duration(text);
+    if (!d) return r.fail(path + "." + key, d.error().context);
+    out = *d;
+    return true;
+  };
+  if (!number("port", 65535, p.port) || !duration("interval", p.interval) || !duration("timeout", p.timeout) ||
+      !duration("fastinter", p.fastinter) || !duration("downinter", p.downinter) ||
+      !number("rise", UINT32_MAX, p.rise) || !number("fall", UINT32_MAX, p.fall) ||
+      !number("spread_percent", 100, p.spread_percent) || !r.str(e, "send", path, p.send) ||
+      !r.str(e, "expect", path, p.expect) || !r.str(e, "http_path", path, p.http_path) ||
+      !r.str(e, "http_host", path, p.http_host) || !r.str(e, "device", path, p.device) ||
+      !number("mark", UINT32_MAX, p.mark))
+    return std::nullopt;
+  auto st = e.find("http_status");
+  if (st == e.end() || !st->is_array()) {
+    r.fail(path + ".http_status", "expected an array");
+    return std::nullopt;
+  }
+  for (const auto& code : *st) {
+    if (!code.is_number_unsigned() || code.get<unsigned>() < 100 || code.get<unsigned>() > 599) {
+      r.fail(path + ".http_status", "expected status codes from 100 to 599");
+      return std::nullopt;
+    }
+    p.http_status.push_back(static_cast<uint16_t>(code.get<unsigned>()));
+  }
+  if (e.contains("source")) {
+    IpAddress a;
+    if (!r.address(e, "source", path, a)) return std::nullopt;
+    p.source = a;
+  }
+  return p;
+}
+
 }  // namespace
 
 std::string to_json(const RuntimeState& s) {
@@ -99,6 +181,10 @@ std::string to_json(const RuntimeState& s) {
     if (x.address6) e["address6"] = x.address6->str();
     if (!x.standby.empty()) e["standby"] = x.standby;
     if (!x.replaces.empty()) e["replaces"] = x.replaces;
+    if (!x.probes.empty()) {
+      json& probes = e["probes"] = json::array();
+      for (const auto& p : x.probes) probes.push_back(probe_json(p));
+    }
     added.push_back(e);
   }
   j["removed_servers"] = s.removed_servers;
@@ -155,7 +241,7 @@ nl::Result<RuntimeState> from_json(std::string_view text, const std::string& fil
   if (const json* added = r.array(j, "added_servers")) {
     for (const auto& e : *added) {
       AddedServer x;
-      std::string path = "added_servers[]";
+      std::string path = "added_servers[" + std::to_string(s.added_servers.size()) + "]";
       if (!e.is_object() || !r.str(e, "name", path, x.name) || !r.address(e, "address", path, x.address) ||
           !r.boolean(e, "spare", path, x.spare) || !r.str(e, "standby", path, x.standby, false) ||
           !r.str(e, "replaces", path, x.replaces, false))
@@ -164,6 +250,18 @@ nl::Result<RuntimeState> from_json(std::string_view text, const std::string& fil
         IpAddress a6;
         if (!r.address(e, "address6", path, a6)) break;
         x.address6 = a6;
+      }
+      if (auto ps = e.find("probes"); ps != e.end()) {
+        if (!ps->is_array()) {
+          r.fail(path + ".probes", "expected an array");
+          break;
+        }
+        for (const auto& pe : *ps) {
+          auto p = read_probe(r, pe, path + ".probes[" + std::to_string(x.probes.size()) + "]");
+          if (!p) break;
+          x.probes.push_back(std::move(*p));
+        }
+        if (r.error) break;
       }
       s.added_servers.push_back(std::move(x));
     }

@@ -18,6 +18,7 @@
 
 #include "netlink/error.hpp"
 #include "netlink/ip_address.hpp"
+#include "src/probe/spec.hpp"
 #include "src/state/model.hpp"
 
 namespace fipd::state {
@@ -44,6 +45,9 @@ struct AddedServer {
   bool spare = false;
   std::string standby;
   std::string replaces;  // a rebuild's replacement for this failed server
+  // Its probes as they were resolved when it was added (the defaults of the
+  // day included), so a restart probes it the same way; empty: the defaults.
+  std::vector<probe::ProbeSpec> probes;
 
   friend bool operator==(const AddedServer&, const AddedServer&) = default;
 };

@@ -5,6 +5,7 @@
 //   client ── router (fipd) ── server0 web-1   (echo on 7000)
 //                           └─ server1 spare-1 (echo on 7000)
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -204,6 +205,97 @@ TEST_F(ControlDaemonTest, EveryChangingRequestRoundTrips) {
   // Every changing request was logged with the client's uid and pid.
   EXPECT_NE(fipd.log().find("control: move " + fip0 + " spare-1: done"), std::string::npos) << fipd.log();
   EXPECT_NE(fipd.log().find("uid=0 pid="), std::string::npos);
+}
+
+// A server added through the socket is probed the same way after a restart:
+// its probes travel in the state file, not only its name and address.
+TEST_F(ControlDaemonTest, AServerAddedAtRuntimeKeepsItsProbesAcrossARestart) {
+  {
+    auto c = connect();
+    json r = ask(c, {{"cmd", "server.add"},
+                     {"name", "web-9"},
+                     {"address", "10.0.9.2"},
+                     {"probe", json::array({{{"kind", "http"}, {"port", 8081}, {"path", "/healthz"}},
+                                            {{"kind", "icmp"}}})}});
+    ASSERT_EQ(r["ok"], true) << r.dump();
+  }
+  const auto probes_of_web9 = [&] {
+    auto c = connect();
+    json st = ask(c, {{"cmd", "status"}});
+    for (const auto& s : st["result"]["servers"])
+      if (s["name"] == "web-9") return s["probes"];
+    return json();
+  };
+  json before = probes_of_web9();
+  ASSERT_EQ(before.size(), 2u) << before.dump();
+  fipd.kill();
+  ASSERT_TRUE(fipd.start(topo->router)) << fipd.log();
+  json after = probes_of_web9();
+  ASSERT_EQ(after.size(), 2u) << after.dump() << fipd.log();
+  EXPECT_EQ(after[0]["kind"], "http");
+  EXPECT_EQ(after[0]["port"], 8081);
+  EXPECT_EQ(after[1]["kind"], "icmp");
+  EXPECT_TRUE(after[1]["port"].is_null());
+  std::ifstream in(fipd.state_path());
+  std::string state((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(state.find("\"http_path\": \"/healthz\""), std::string::npos) << state;
+}
+
+// A rebuild in flight is visible in status (and fipctl's table), and a fipd
+// killed in the middle of the hook issues it again with the same id.
+TEST_F(ControlDaemonTest, ARebuildInFlightIsInStatusAndSurvivesARestart) {
+  const std::string calls = fipd.dir() + "/hook-calls";
+  const std::string hook = fipd.dir() + "/hook";
+  {
+    std::ofstream h(hook);
+    h << "#!/bin/sh\necho \"$FIPD_REBUILD_ID $FIPD_ATTEMPT\" >> " << calls
+      << "\necho building the replacement\nexec sleep 30\n";
+  }
+  ASSERT_EQ(::chmod(hook.c_str(), 0755), 0);
+  ASSERT_EQ(fipd.stop(), 0);
+  fipd.write_config(two_server_config(*topo, "", "\n[rebuild]\nhook = \"" + hook + "\"\ntimeout = \"1m\"\n"));
+  ASSERT_TRUE(fipd.start(topo->router)) << fipd.log();
+  ASSERT_TRUE(fipd.wait_for_log("server web-1 unknown -> up", 5s)) << fipd.log();
+
+  echo[0]->stop();  // web-1's service dies: failover, maintenance, rebuild
+  const auto rebuild_of_web1 = [&]() -> json {
+    auto c = connect();
+    json st = ask(c, {{"cmd", "status"}});
+    for (const auto& r : st["result"]["rebuilds"]["records"])
+      if (r["server"] == "web-1") return r;
+    return json();
+  };
+  json rec;
+  ASSERT_TRUE(eventually(
+      [&] {
+        rec = rebuild_of_web1();
+        return rec.is_object() && rec["progress"] == "building the replacement";
+      },
+      10s))
+      << rec.dump() << fipd.log();
+  EXPECT_EQ(rec["stage"], "rebuilding");
+  EXPECT_EQ(rec["active"], true);
+  EXPECT_EQ(rec["attempt"], 1);
+  EXPECT_EQ(rec["fips"], json::array({fip0, fip1}));
+  const std::string id = rec["id"];
+  auto table = fipctl(fipd.socket_path(), {"status"});
+  EXPECT_EQ(table.code, 0) << table.err;
+  EXPECT_NE(table.out.find("REBUILDS (1)"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find(id), std::string::npos) << table.out;
+
+  fipd.kill();  // the hook dies with fipd
+  ASSERT_TRUE(fipd.start(topo->router)) << fipd.log();
+  ASSERT_TRUE(eventually(
+      [&] {
+        std::ifstream in(calls);
+        std::string all((std::istreambuf_iterator<char>(in)), {});
+        return all == id + " 1\n" + id + " 1\n";
+      },
+      10s))
+      << "the hook's calls were not the same rebuild twice";
+  rec = rebuild_of_web1();
+  EXPECT_EQ(rec["id"], id);
+  EXPECT_EQ(rec["stage"], "rebuilding");
 }
 
 TEST_F(ControlDaemonTest, WatchFollowsHealthAndFailoverWithTimelines) {

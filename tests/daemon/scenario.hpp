@@ -20,10 +20,12 @@ inline constexpr uint16_t kServicePort = 7000;
 
 struct ScenarioOptions {
   int servers = 2;
-  int spares = 1;  // the last `spares` servers are spares
+  int spares = 1;    // the last `spares` servers of the file are spares
+  int unlisted = 0;  // the last `unlisted` servers are built but not in the file (a rebuild's replacements)
   std::string mode = "nat";
   bool v6 = false;
   std::string engine_extra;  // more [engine] lines
+  std::string tail;          // more sections at the end of the file
   std::string probe = R"(kind = "tcp"
 port = 7000
 interval = "20ms"
@@ -50,21 +52,22 @@ class Scenario : public testing::Test {
     fipd.write_config(config());
   }
   static std::string tag(int i) { return std::string(1, static_cast<char>('A' + i)); }
+  int listed() const { return opts.servers - opts.unlisted; }
   std::string name(int i) const {
-    return i >= opts.servers - opts.spares ? "spare-" + std::to_string(i) : "web-" + std::to_string(i);
+    return i >= listed() - opts.spares && i < listed() ? "spare-" + std::to_string(i) : "web-" + std::to_string(i);
   }
   nl::IpAddress fip() const { return opts.v6 ? Topology::floating_v6() : Topology::floating_v4(); }
 
   std::string config() const {
     std::string c = "[engine]\nhealth_listen = \"\"\nmin_move_interval = \"10ms\"\naudit_interval = \"1s\"\n" +
                     opts.engine_extra + "\n[probe_defaults]\n" + opts.probe + "\n";
-    for (int i = 0; i < opts.servers; ++i) {
+    for (int i = 0; i < listed(); ++i) {
       c += "\n[[server]]\nname = \"" + name(i) + "\"\naddress = [\"" + topo->servers[i].v4.str() + "\", \"" +
            topo->servers[i].v6.str() + "\"]\n";
-      if (i >= opts.servers - opts.spares) c += "spare = true\n";
+      if (i >= listed() - opts.spares) c += "spare = true\n";
     }
     c += "\n[[floating_ip]]\naddress = \"" + fip().str() + "\"\nserver = \"" + name(0) + "\"\nmode = \"" + opts.mode +
-         "\"\nlockout_ports = [22]\n";
+         "\"\nlockout_ports = [22]\n" + opts.tail;
     return c;
   }
 
@@ -72,7 +75,7 @@ class Scenario : public testing::Test {
   void start_fipd() {
     auto r = fipd.start(topo->router);
     ASSERT_TRUE(r) << r.error().message();
-    for (int i = 0; i < opts.servers; ++i)
+    for (int i = 0; i < listed(); ++i)
       ASSERT_TRUE(fipd.wait_for_log("server " + name(i) + " unknown -> up", std::chrono::seconds(5))) << fipd.log();
   }
 

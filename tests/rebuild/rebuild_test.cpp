@@ -39,6 +39,18 @@ class FakeHost : public RebuildHost {
     return {};
   }
   void drop_replacement(const std::string& name) override { dropped.push_back(name); inv.remove_server(name); }
+  void hand_over(const std::string& failed, const std::vector<nl::IpAddress>& fips,
+                 const std::string& replacement) override {
+    handed_over.push_back(failed + "->" + replacement);
+    for (const auto& a : fips) {
+      const state::FloatingIp* f = inv.fip(a);
+      if (!f || f->server == replacement) continue;
+      if (f->server != failed && !inv.server(f->server)->spare) continue;
+      const std::string from = f->server;
+      inv.set_target(a, replacement);
+      manager->on_moved(from, replacement);
+    }
+  }
   void retire(const std::string& failed) override { retired.push_back(failed); }
   void give_up(const std::string& failed) override { gave_up.push_back(failed); }
   void rebuild_event(const std::string& text, std::vector<std::pair<std::string, std::string>>, bool) override {
@@ -60,7 +72,7 @@ class FakeHost : public RebuildHost {
   loop::Loop& loop_;
   state::Inventory inv;
   RebuildManager* manager = nullptr;
-  std::vector<std::string> held, registered, dropped, retired, gave_up, events;
+  std::vector<std::string> held, registered, dropped, handed_over, retired, gave_up, events;
   std::map<std::string, std::string> alarms;
   int changes = 0;
 };
@@ -107,7 +119,7 @@ class RebuildTest : public testing::Test {
 TEST_F(RebuildTest, HookBuildsAReplacementThatTakesOverWhenHealthy) {
   make({.hook = hook("read doc; echo \"$doc\" > " + dir + "/doc; echo copying data; echo building web-1b >&2\n"
                      "echo '{\"replacement\":{\"name\":\"web-1b\",\"address\":\"10.0.0.21\"}}'")});
-  manager->on_server_failed("web-1", "refused");
+  manager->on_server_failed("web-1", "refused", {});
   EXPECT_EQ(host->held, std::vector<std::string>{"web-1"});
   ASSERT_TRUE(run_until([&] { return !host->registered.empty(); })) << testing::PrintToString(host->events);
   EXPECT_EQ(host->registered[0], "web-1->web-1b@10.0.0.21");
@@ -118,12 +130,11 @@ TEST_F(RebuildTest, HookBuildsAReplacementThatTakesOverWhenHealthy) {
   EXPECT_NE(doc.find("\"floating_ips\":[\"203.0.113.10\"]"), std::string::npos) << doc;
   EXPECT_EQ(manager->records().at("web-1").stage, Stage::registered);
 
-  // The replacement passes its probes; the policy moves the floating IP.
+  // The replacement passes its probes: the floating IP is handed over.
   host->inv.server("web-1b")->health = state::Health::up;
   manager->on_health("web-1b", state::Health::up);
-  EXPECT_EQ(manager->records().at("web-1").stage, Stage::replacement_up) << "its floating IP is still on web-1";
-  host->inv.set_target(*nl::IpAddress::parse("203.0.113.10"), "web-1b");
-  manager->on_moved("web-1", "web-1b");
+  EXPECT_EQ(host->handed_over, std::vector<std::string>{"web-1->web-1b"});
+  EXPECT_EQ(host->inv.fip(*nl::IpAddress::parse("203.0.113.10"))->server, "web-1b");
   EXPECT_TRUE(manager->records().empty());
   ASSERT_EQ(manager->finished().size(), 1u);
   EXPECT_EQ(manager->finished()[0].stage, Stage::done);
@@ -131,9 +142,34 @@ TEST_F(RebuildTest, HookBuildsAReplacementThatTakesOverWhenHealthy) {
   EXPECT_TRUE(host->saw("repointed (203.0.113.10 now on web-1b; lockout released)"));
 }
 
+// A spare stood in for the failed server: the rebuild still knows the
+// customer's floating IPs, and the replacement takes them from the spare,
+// which returns to the pool.
+TEST_F(RebuildTest, TheReplacementTakesTheFloatingIpsBackFromTheSpareThatStoodIn) {
+  const auto fip = *nl::IpAddress::parse("203.0.113.10");
+  host->inv.add_server({.name = "spare-1", .address = *nl::IpAddress::parse("10.0.0.13"), .spare = true});
+  host->inv.server("spare-1")->health = state::Health::up;
+  host->inv.set_target(fip, "spare-1");  // the failover happened first
+  make({.hook = hook("read doc; echo \"$doc\" > " + dir + "/doc\n"
+                     "echo '{\"replacement\":{\"name\":\"web-1b\",\"address\":\"10.0.0.21\"}}'")});
+  manager->on_server_failed("web-1", "refused", {fip});
+  EXPECT_EQ(manager->records().at("web-1").fips, std::vector<nl::IpAddress>{fip});
+  ASSERT_TRUE(run_until([&] { return !host->registered.empty(); })) << testing::PrintToString(host->events);
+  std::ifstream in(dir + "/doc");
+  std::string doc((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(doc.find("\"floating_ips\":[\"203.0.113.10\"]"), std::string::npos) << doc;
+
+  host->inv.server("web-1b")->health = state::Health::up;
+  manager->on_health("web-1b", state::Health::up);
+  EXPECT_EQ(host->inv.fip(fip)->server, "web-1b");
+  ASSERT_EQ(manager->finished().size(), 1u);
+  EXPECT_EQ(manager->finished()[0].stage, Stage::done);
+  EXPECT_TRUE(host->saw("repointed (203.0.113.10 now on web-1b; lockout released)"));
+}
+
 TEST_F(RebuildTest, FailingHookIsRetriedWithBackoffThenGivenUp) {
   make({.hook = hook("echo broken; exit 3"), .retries = 2});
-  manager->on_server_failed("web-1", "refused");
+  manager->on_server_failed("web-1", "refused", {});
   ASSERT_TRUE(run_until([&] { return !host->gave_up.empty(); }));
   EXPECT_EQ(manager->finished().back().stage, Stage::failed);
   EXPECT_EQ(manager->finished().back().attempt, 3u);
@@ -145,7 +181,7 @@ TEST_F(RebuildTest, FailingHookIsRetriedWithBackoffThenGivenUp) {
 TEST_F(RebuildTest, HangingHookIsKilledWithItsChildrenAtTheTimeout) {
   std::string pidfile = dir + "/child.pid";
   make({.hook = hook("sleep 300 & echo $! > " + pidfile + "; sleep 300"), .timeout = 300ms, .retries = 0});
-  manager->on_server_failed("web-1", "refused");
+  manager->on_server_failed("web-1", "refused", {});
   ASSERT_TRUE(run_until([&] { return !host->gave_up.empty(); }));
   EXPECT_EQ(manager->finished().back().error, "hook timed out (process group killed)");
   std::ifstream in(pidfile);
@@ -163,13 +199,13 @@ TEST_F(RebuildTest, HangingHookIsKilledWithItsChildrenAtTheTimeout) {
 
 TEST_F(RebuildTest, CrashingHookAndGarbageAreFailuresWithTheirReason) {
   make({.hook = hook("kill -SEGV $$"), .retries = 0});
-  manager->on_server_failed("web-1", "refused");
+  manager->on_server_failed("web-1", "refused", {});
   ASSERT_TRUE(run_until([&] { return !host->gave_up.empty(); }));
   EXPECT_NE(manager->finished().back().error.find("killed by signal 11"), std::string::npos);
 
   make({.hook = hook("echo 'not json at all'; echo '{\"replacement\": {\"name\": \"x\", \"address\": \"nope\"}}'"),
         .retries = 0});
-  manager->on_server_failed("web-2", "refused");
+  manager->on_server_failed("web-2", "refused", {});
   ASSERT_TRUE(run_until([&] { return host->gave_up.size() == 2; }));
   EXPECT_NE(manager->finished().back().error.find("the hook's replacement: address: 'nope'"), std::string::npos)
       << manager->finished().back().error;
@@ -179,7 +215,7 @@ TEST_F(RebuildTest, CrashingHookAndGarbageAreFailuresWithTheirReason) {
 TEST_F(RebuildTest, ReplacementThatNeverComesUpIsDroppedAndRetried) {
   make({.hook = hook("echo '{\"replacement\":{\"name\":\"web-1b\",\"address\":\"10.0.0.21\"}}'"),
         .healthy_timeout = 200ms, .retries = 1});
-  manager->on_server_failed("web-1", "refused");
+  manager->on_server_failed("web-1", "refused", {});
   ASSERT_TRUE(run_until([&] { return !host->gave_up.empty(); }));
   EXPECT_EQ(host->dropped, (std::vector<std::string>{"web-1b", "web-1b"}));
   EXPECT_NE(manager->finished().back().error.find("did not become healthy"), std::string::npos);
@@ -187,8 +223,8 @@ TEST_F(RebuildTest, ReplacementThatNeverComesUpIsDroppedAndRetried) {
 
 TEST_F(RebuildTest, NothingIsStartedTwiceForOneFailure) {
   make({.hook = hook("sleep 300")});
-  manager->on_server_failed("web-1", "refused");
-  manager->on_server_failed("web-1", "refused");
+  manager->on_server_failed("web-1", "refused", {});
+  manager->on_server_failed("web-1", "refused", {});
   auto again = manager->start_manual("web-1");
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code, EALREADY);
@@ -199,14 +235,14 @@ TEST_F(RebuildTest, StormGuardStopsAutomaticRebuildsUntilAnOperatorActs) {
   make({.hook = hook("sleep 300"), .storm_share = 0.3, .storm_min_failures = 2});
   for (int i = 0; i < 8; ++i)
     host->inv.add_server({.name = "s" + std::to_string(i), .address = *nl::IpAddress::parse(("10.0.1." + std::to_string(i + 1)).c_str())});
-  manager->on_server_failed("s0", "timeout");  // 1 of 10
-  manager->on_server_failed("s1", "timeout");  // 2 of 10: not yet 30 %
-  manager->on_server_failed("s2", "timeout");
-  manager->on_server_failed("s3", "timeout");  // 4 of 10: storm
+  manager->on_server_failed("s0", "timeout", {});  // 1 of 10
+  manager->on_server_failed("s1", "timeout", {});  // 2 of 10: not yet 30 %
+  manager->on_server_failed("s2", "timeout", {});
+  manager->on_server_failed("s3", "timeout", {});  // 4 of 10: storm
   EXPECT_TRUE(manager->storm());
   EXPECT_TRUE(host->alarms.contains("rebuild-storm"));
   EXPECT_EQ(manager->records().size(), 3u) << "s3 was not started";
-  manager->on_server_failed("s4", "timeout");
+  manager->on_server_failed("s4", "timeout", {});
   EXPECT_FALSE(manager->records().contains("s4"));
   ASSERT_TRUE(manager->start_manual("s4"));
   EXPECT_FALSE(manager->storm());
@@ -216,7 +252,7 @@ TEST_F(RebuildTest, StormGuardStopsAutomaticRebuildsUntilAnOperatorActs) {
 TEST_F(RebuildTest, ARestartIssuesTheRebuildAgainWithTheSameId) {
   std::string log = dir + "/calls";
   make({.hook = hook("echo \"$FIPD_REBUILD_ID $FIPD_ATTEMPT\" >> " + log + "; sleep 300")});
-  manager->on_server_failed("web-1", "refused");
+  manager->on_server_failed("web-1", "refused", {});
   ASSERT_TRUE(run_until([&] { return std::filesystem::exists(log); }));
   std::string saved = manager->to_json();
   std::string id = manager->records().at("web-1").id;
@@ -274,7 +310,7 @@ TEST_F(RebuildTest, WebhookIsPostedAndTheReplacementRegisteredLater) {
   if (!testbed::isolated()) GTEST_SKIP() << "needs its own namespace for loopback traffic";
   HttpServer http(202);
   make({.webhook = "http://127.0.0.1:" + std::to_string(http.port) + "/rebuild"});
-  manager->on_server_failed("web-1", "refused");
+  manager->on_server_failed("web-1", "refused", {});
   ASSERT_TRUE(run_until([&] {
     return !manager->records().empty() && manager->records().at("web-1").stage == Stage::awaiting_registration;
   })) << testing::PrintToString(host->events);
@@ -293,7 +329,7 @@ TEST_F(RebuildTest, WebhookErrorIsRetried) {
   if (!testbed::isolated()) GTEST_SKIP() << "needs its own namespace for loopback traffic";
   HttpServer http(500);
   make({.webhook = "http://127.0.0.1:" + std::to_string(http.port) + "/rebuild", .retries = 0});
-  manager->on_server_failed("web-1", "refused");
+  manager->on_server_failed("web-1", "refused", {});
   ASSERT_TRUE(run_until([&] { return !host->gave_up.empty(); }));
   EXPECT_NE(manager->finished().back().error.find("HTTP 500"), std::string::npos) << manager->finished().back().error;
 }

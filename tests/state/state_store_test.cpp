@@ -20,6 +20,12 @@ RuntimeState sample() {
   s.servers["web-3"] = {.maintenance = Maintenance::none, .draining = true};
   s.added_servers.push_back({.name = "web-4", .address = ip("10.0.0.14"), .address6 = ip("fd00::14"),
                              .spare = false, .standby = "", .replaces = "web-1"});
+  probe::ProbeSpec http{.kind = probe::ProbeKind::http, .port = 8080, .interval = std::chrono::milliseconds(2),
+                        .timeout = std::chrono::microseconds(1500), .fastinter = std::chrono::milliseconds(1),
+                        .rise = 3, .fall = 4, .spread_percent = 5, .http_path = "/healthz", .http_host = "web",
+                        .http_status = {200, 204}, .source = ip("10.0.0.1"), .device = "eth1", .mark = 7};
+  probe::ProbeSpec udp{.kind = probe::ProbeKind::udp, .port = 53, .send = std::string("\0\x01q", 3), .expect = "a"};
+  s.added_servers.push_back({.name = "web-5", .address = ip("10.0.0.15"), .probes = {http, udp}});
   s.removed_servers = {"old-1"};
   s.added_fips.push_back({.address = ip("203.0.113.44"), .server = "web-4", .mode = FipMode::stateless_nat,
                           .lockout_ports = {22, 3389}});
@@ -57,6 +63,10 @@ TEST(RuntimeState, BadFieldsAreNamedByPath) {
        "assignments.203.0.113.10.server: expected a string"},
       {R"({"version":1,"assignments":{"nonsense":{"server":"a","configured_server":"a"}}})",
        "assignments.nonsense: 'nonsense' is not an IPv4 or IPv6 address"},
+      {R"({"version":1,"added_servers":[{"name":"a","address":"10.0.0.1","spare":false,"probes":[{"kind":"smoke"}]}]})",
+       "added_servers[0].probes[0].kind: unknown probe kind 'smoke'"},
+      {R"({"version":1,"added_servers":[{"name":"a","address":"10.0.0.1","spare":false,"probes":[{"kind":"tcp","port":80,"interval":"soon"}]}]})",
+       "added_servers[0].probes[0].interval: "},
       {R"({"version":1,"servers":{"a":{"maintenance":"lunch","draining":false}}})",
        "servers.a.maintenance: unknown value 'lunch'"},
       {R"({"version":1,"added_floating_ips":[{"address":"203.0.113.1","server":"a","mode":"nat","lockout_ports":[0]}]})",
