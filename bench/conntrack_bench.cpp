@@ -224,19 +224,23 @@ void BM_DropOne(benchmark::State& state) {
   for (auto _ : state) {
     if (auto r = add_fip_entries(fx->ct, std::span(&dst, 1), per_fip); !r)
       return state.SkipWithError(r.error().message().c_str());
-    auto n = timed(state, wall, [&] { return fx->ct.drop_destination(dst); });
+    const auto strategy = static_cast<DropStrategy>(state.range(3));
+    auto n = timed(state, wall, [&] { return fx->ct.drop_destinations(std::span(&dst, 1), strategy); });
     if (!n || *n != static_cast<size_t>(per_fip))
       return state.SkipWithError(n ? "wrong count" : n.error().message().c_str());
   }
   state.counters["wall_ms"] = wall * 1e3 / static_cast<double>(state.iterations());
 }
 BENCHMARK(BM_DropOne)
-    ->ArgNames({"family", "per_fip", "unrelated"})
-    ->Args({4, 4, 0})
-    ->Args({4, 4, 100000})
-    ->Args({4, 1000, 0})
-    ->Args({6, 4, 0})
-    ->Args({6, 4, 100000})
+    ->ArgNames({"family", "per_fip", "unrelated", "strategy"})
+    ->Args({4, 4, 0, 1})
+    ->Args({4, 4, 0, 3})
+    ->Args({4, 4, 100000, 1})
+    ->Args({4, 4, 100000, 3})
+    ->Args({4, 1000, 0, 1})
+    ->Args({4, 1000, 0, 3})
+    ->Args({6, 4, 0, 0})
+    ->Args({6, 4, 100000, 0})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 

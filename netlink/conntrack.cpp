@@ -30,6 +30,10 @@ constexpr size_t kCreateMax = 256;
 constexpr double kNsPerBucket = 21;
 constexpr double kNsPerFiltered = 90;
 constexpr double kNsPerReturned = 1000;
+// A filtered flush's walk skips empty buckets without their lock and checks
+// every entry of the namespace once per address.
+constexpr double kNsPerBucketSkipped = 0.8;
+constexpr double kNsPerFlushChecked = 120;
 
 std::string describe(std::span<const IpAddress> dsts) {
   if (dsts.size() == 1) return "conntrack entries to " + dsts[0].str();
@@ -55,7 +59,18 @@ Result<Conntrack> Conntrack::open() {
   if (auto r = sock->set_receive_buffer(kReceiveBuffer); !r) return std::unexpected(r.error());
   Conntrack c(std::move(*sock), read_buckets());
   c.recv_.resize(kRecvSize);
+  c.kernel_flush_ = c.kernel_flush_works();
   return c;
+}
+
+// A filtered flush of a destination no entry has: a kernel whose flush path
+// takes CTA_FILTER answers 0; an older one reads the message as a delete of
+// one incomplete tuple and refuses it (EINVAL), deleting nothing.
+bool Conntrack::kernel_flush_works() {
+  std::vector<char> probe(128);
+  const IpAddress nowhere = *IpAddress::parse("0.0.0.0");
+  probe.resize(ct::put_flush(probe.data(), probe.size(), 0, nowhere));
+  return send_stacked(probe, 0, "probe the filtered conntrack flush").has_value();
 }
 
 Result<uint32_t> Conntrack::count() {
@@ -75,14 +90,17 @@ Result<uint32_t> Conntrack::count() {
   return *entries;
 }
 
-bool Conntrack::dump_per_address_is_cheaper(size_t addresses, uint32_t entries) const {
+DropStrategy Conntrack::cheapest(size_t addresses, uint32_t entries) const {
   // A filtered dump walks every bucket and checks every entry of the
   // namespace in the kernel; an unfiltered one does that once but copies
-  // every entry to us.
-  double walk = buckets_ * kNsPerBucket + entries * kNsPerFiltered;
-  double per_address = static_cast<double>(addresses) * walk;
-  double one_dump = buckets_ * kNsPerBucket + entries * kNsPerReturned;
-  return per_address < one_dump;
+  // every entry to us; a filtered flush walks without the buckets' locks but
+  // once per address.
+  const double n = static_cast<double>(addresses);
+  const double per_address = n * (buckets_ * kNsPerBucket + entries * kNsPerFiltered);
+  const double one_dump = buckets_ * kNsPerBucket + entries * kNsPerReturned;
+  const double flush = n * (buckets_ * kNsPerBucketSkipped + entries * kNsPerFlushChecked);
+  if (kernel_flush_ && flush <= per_address && flush <= one_dump) return DropStrategy::kernel_flush;
+  return per_address < one_dump ? DropStrategy::dump_per_address : DropStrategy::one_dump;
 }
 
 Status Conntrack::collect(Family family, const IpAddress* dst, const std::unordered_set<IpAddress>* set,
@@ -186,6 +204,7 @@ Result<size_t> Conntrack::drop_destinations(std::span<const IpAddress> dsts, Dro
   if (!entries) return std::unexpected(entries.error());
   if (*entries == 0 || dsts.empty()) return size_t{0};
   pending_.clear();
+  size_t flushed = 0;
   for (int i = 0; i < 2; ++i) {
     const auto& set = by_family[i];
     if (set.empty()) continue;
@@ -195,9 +214,24 @@ Result<size_t> Conntrack::drop_destinations(std::span<const IpAddress> dsts, Dro
     // !ipv6_addr_cmp(), which is true when they are *equal*, so the filter
     // returns every entry but the wanted ones (the flush path deletes every
     // entry but the wanted ones). The family filter is sound.
-    bool per_address = family == Family::v4 &&
-                       (strategy == DropStrategy::dump_per_address ||
-                        (strategy == DropStrategy::automatic && dump_per_address_is_cheaper(set.size(), *entries)));
+    DropStrategy how = family == Family::v6               ? DropStrategy::one_dump
+                       : strategy == DropStrategy::automatic ? cheapest(set.size(), *entries)
+                                                             : strategy;
+    if (how == DropStrategy::kernel_flush) {
+      std::vector<char> flushes;
+      for (const auto& a : set) {
+        size_t at = flushes.size();
+        flushes.resize(at + 128);
+        flushes.resize(at + ct::put_flush(flushes.data() + at, 128, 0, a));
+      }
+      if (auto r = send_stacked(flushes, 0, "flush " + what); !r) return std::unexpected(r.error());
+      counters_.flushes += set.size();
+      auto after = count();
+      if (!after) return std::unexpected(after.error());
+      flushed += *entries > *after ? *entries - *after : 0;
+      continue;
+    }
+    const bool per_address = how == DropStrategy::dump_per_address;
     if (per_address) {
       for (const auto& a : set)
         if (auto r = collect(family, &a, nullptr, what); !r) return std::unexpected(r.error());
@@ -212,13 +246,13 @@ Result<size_t> Conntrack::drop_destinations(std::span<const IpAddress> dsts, Dro
     ++queued;
   auto gone = send_stacked(pending_, ENOENT, "delete " + what);
   if (!gone) return std::unexpected(gone.error());
-  counters_.deleted += queued - *gone;
+  counters_.deleted += queued - *gone + flushed;
   counters_.already_gone += *gone;
-  return queued - *gone;
+  return queued - *gone + flushed;
 }
 
 Result<size_t> Conntrack::drop_destination(const IpAddress& dst) {
-  return drop_destinations(std::span(&dst, 1), DropStrategy::dump_per_address);
+  return drop_destinations(std::span(&dst, 1), DropStrategy::automatic);
 }
 
 Status Conntrack::create_udp(std::span<const UdpFlow> flows, std::chrono::seconds timeout) {

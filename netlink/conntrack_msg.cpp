@@ -102,6 +102,23 @@ size_t put_dump(void* buf, size_t room, uint32_t seq, Family family, const IpAdd
   return nlh->nlmsg_len;
 }
 
+size_t put_flush(void* buf, size_t room, uint32_t seq, const IpAddress& dst) {
+  if (room < kDumpMax) return 0;
+  nlmsghdr* nlh = start(buf, IPCTNL_MSG_CT_DELETE, NLM_F_REQUEST | NLM_F_ACK, seq,
+                        static_cast<uint8_t>(dst.is_v4() ? Family::v4 : Family::v6));
+  // A non-zero version tells the flush path the family is meant: without it
+  // ctnetlink flushes all families and cannot read the tuple's address.
+  static_cast<nfgenmsg*>(mnl_nlmsg_get_payload(nlh))->version = 1;
+  nlattr* t = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
+  put_tuple_ip(nlh, nullptr, dst);
+  mnl_attr_nest_end(nlh, t);
+  nlattr* f = mnl_attr_nest_start(nlh, CTA_FILTER);
+  mnl_attr_put_u32(nlh, CTA_FILTER_ORIG_FLAGS, kFilterIpDst);
+  mnl_attr_put_u32(nlh, CTA_FILTER_REPLY_FLAGS, 0);
+  mnl_attr_nest_end(nlh, f);
+  return nlh->nlmsg_len;
+}
+
 size_t put_delete_of(void* buf, size_t room, uint32_t seq, const nlmsghdr* dumped, bool ack) {
   if (!is_conntrack_msg(dumped)) return 0;
   Attrs<CTA_MAX + 1> top;
