@@ -55,6 +55,18 @@ void put_udp_tuple(nlmsghdr* nlh, uint16_t type, const IpAddress& src, const IpA
   mnl_attr_nest_end(nlh, t);
 }
 
+// Selects the entries whose original destination is `dst`: the address in
+// an original tuple, and a filter saying only that field counts.
+void put_destination_filter(nlmsghdr* nlh, const IpAddress& dst) {
+  nlattr* t = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
+  put_tuple_ip(nlh, nullptr, dst);
+  mnl_attr_nest_end(nlh, t);
+  nlattr* f = mnl_attr_nest_start(nlh, CTA_FILTER);
+  mnl_attr_put_u32(nlh, CTA_FILTER_ORIG_FLAGS, kFilterIpDst);
+  mnl_attr_put_u32(nlh, CTA_FILTER_REPLY_FLAGS, 0);
+  mnl_attr_nest_end(nlh, f);
+}
+
 // Attribute table of one level: tb[type] for every type below N.
 template <size_t N>
 struct Attrs {
@@ -90,15 +102,7 @@ bool is_conntrack_msg(const nlmsghdr* nlh) {
 size_t put_dump(void* buf, size_t room, uint32_t seq, Family family, const IpAddress* dst) {
   if (room < kDumpMax) return 0;
   nlmsghdr* nlh = start(buf, IPCTNL_MSG_CT_GET, NLM_F_REQUEST | NLM_F_DUMP, seq, static_cast<uint8_t>(family));
-  if (dst) {
-    nlattr* t = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
-    put_tuple_ip(nlh, nullptr, *dst);
-    mnl_attr_nest_end(nlh, t);
-    nlattr* f = mnl_attr_nest_start(nlh, CTA_FILTER);
-    mnl_attr_put_u32(nlh, CTA_FILTER_ORIG_FLAGS, kFilterIpDst);
-    mnl_attr_put_u32(nlh, CTA_FILTER_REPLY_FLAGS, 0);
-    mnl_attr_nest_end(nlh, f);
-  }
+  if (dst) put_destination_filter(nlh, *dst);
   return nlh->nlmsg_len;
 }
 
@@ -109,13 +113,7 @@ size_t put_flush(void* buf, size_t room, uint32_t seq, const IpAddress& dst) {
   // A non-zero version tells the flush path the family is meant: without it
   // ctnetlink flushes all families and cannot read the tuple's address.
   static_cast<nfgenmsg*>(mnl_nlmsg_get_payload(nlh))->version = 1;
-  nlattr* t = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
-  put_tuple_ip(nlh, nullptr, dst);
-  mnl_attr_nest_end(nlh, t);
-  nlattr* f = mnl_attr_nest_start(nlh, CTA_FILTER);
-  mnl_attr_put_u32(nlh, CTA_FILTER_ORIG_FLAGS, kFilterIpDst);
-  mnl_attr_put_u32(nlh, CTA_FILTER_REPLY_FLAGS, 0);
-  mnl_attr_nest_end(nlh, f);
+  put_destination_filter(nlh, dst);
   return nlh->nlmsg_len;
 }
 

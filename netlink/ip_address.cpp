@@ -57,4 +57,28 @@ std::string IpAddress::str() const {
   return buf;
 }
 
+SockAddr SockAddr::of(const IpAddress& a, uint16_t port) {
+  SockAddr s;
+  if (a.is_v4()) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&s.storage);
+    in->sin_family = AF_INET;
+    in->sin_port = htons(port);
+    std::memcpy(&in->sin_addr, a.data(), 4);
+    s.len = sizeof(sockaddr_in);
+  } else {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&s.storage);
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(port);
+    std::memcpy(&in6->sin6_addr, a.data(), 16);
+    s.len = sizeof(sockaddr_in6);
+  }
+  return s;
+}
+
+std::optional<IpAddress> address_of(const sockaddr_storage& ss) {
+  if (ss.ss_family == AF_INET) return IpAddress::v4(reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr);
+  if (ss.ss_family == AF_INET6) return IpAddress::v6(reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr);
+  return std::nullopt;
+}
+
 }  // namespace fipd::nl

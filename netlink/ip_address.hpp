@@ -4,12 +4,14 @@
 #pragma once
 
 #include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <array>
 #include <compare>
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -47,6 +49,19 @@ class IpAddress {
   Family family_ = Family::v4;
   std::array<uint8_t, 16> bytes_{};  // IPv4 uses the first four
 };
+
+// A socket address for an IpAddress and a port, for bind(), connect() and
+// sendto(); and back from what recvfrom() or accept() filled in.
+struct SockAddr {
+  sockaddr_storage storage{};
+  socklen_t len = 0;
+
+  static SockAddr of(const IpAddress& a, uint16_t port);
+  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
+  sockaddr* get() { return reinterpret_cast<sockaddr*>(&storage); }
+};
+// The address of a sockaddr_in/in6, or nullopt for another family.
+std::optional<IpAddress> address_of(const sockaddr_storage& ss);
 
 }  // namespace fipd::nl
 

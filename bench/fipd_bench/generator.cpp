@@ -23,24 +23,6 @@ FlowKind flow_of(uint64_t d) { return static_cast<FlowKind>(d >> 56); }
 uint32_t seq_of(uint64_t d) { return static_cast<uint32_t>(d); }
 size_t slot_index(FlowKind f) { return f == FlowKind::new_udp ? 0 : 1; }
 
-sockaddr_storage to_sockaddr(const nl::IpAddress& a, uint16_t port, socklen_t& len) {
-  sockaddr_storage ss{};
-  if (a.is_v4()) {
-    auto* s = reinterpret_cast<sockaddr_in*>(&ss);
-    s->sin_family = AF_INET;
-    s->sin_port = htons(port);
-    std::memcpy(&s->sin_addr, a.data(), 4);
-    len = sizeof(sockaddr_in);
-  } else {
-    auto* s = reinterpret_cast<sockaddr_in6*>(&ss);
-    s->sin6_family = AF_INET6;
-    s->sin6_port = htons(port);
-    std::memcpy(&s->sin6_addr, a.data(), 16);
-    len = sizeof(sockaddr_in6);
-  }
-  return ss;
-}
-
 // "ok B p 17" -> 'B' and 17; false for anything else.
 bool parse_answer(const char* buf, ssize_t n, char& server, uint32_t* seq) {
   if (n < 4 || std::memcmp(buf, "ok ", 3) != 0) return false;
@@ -78,12 +60,10 @@ Result<std::unique_ptr<Generator>> Generator::start(const testbed::Netns& client
       if (s) {
         int one = 1;
         setsockopt(p->pinned_.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        socklen_t len;
         auto any = p->o_.target.is_v4() ? *nl::IpAddress::parse("0.0.0.0") : *nl::IpAddress::parse("::");
-        auto src = to_sockaddr(any, p->o_.pinned_source_port, len);
-        auto dst = to_sockaddr(p->o_.target, p->o_.port, len);
-        if (bind(p->pinned_.get(), reinterpret_cast<sockaddr*>(&src), len) != 0 ||
-            connect(p->pinned_.get(), reinterpret_cast<sockaddr*>(&dst), len) != 0)
+        auto src = nl::SockAddr::of(any, p->o_.pinned_source_port);
+        auto dst = nl::SockAddr::of(p->o_.target, p->o_.port);
+        if (bind(p->pinned_.get(), src.get(), src.len) != 0 || connect(p->pinned_.get(), dst.get(), dst.len) != 0)
           s = nl::fail(errno, "pinned udp flow from port " + std::to_string(p->o_.pinned_source_port));
       }
       if (!s) {
@@ -159,14 +139,13 @@ void Generator::tick(int64_t now) {
   trace_.flows[0].push_back({.sent_us = now});
   [[maybe_unused]] auto sent = send(pinned_.get(), payload, static_cast<size_t>(len), MSG_DONTWAIT);
 
-  socklen_t sa_len;
-  auto dst = to_sockaddr(o_.target, o_.port, sa_len);
+  const auto dst = nl::SockAddr::of(o_.target, o_.port);
   for (FlowKind f : {FlowKind::new_udp, FlowKind::tcp_connect}) {
     trace_.flows[static_cast<size_t>(f)].push_back({.sent_us = now});
     const bool udp = f == FlowKind::new_udp;
     int fd = socket(o_.target.af(), (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) continue;
-    if (connect(fd, reinterpret_cast<sockaddr*>(&dst), sa_len) != 0 && errno != EINPROGRESS) {
+    if (connect(fd, dst.get(), dst.len) != 0 && errno != EINPROGRESS) {
       close(fd);
       continue;
     }

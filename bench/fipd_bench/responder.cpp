@@ -12,6 +12,7 @@
 #include <string>
 
 #include "bench/fipd_bench/clock.hpp"
+#include "tests/support/traffic.hpp"
 
 namespace fipd::bench {
 namespace {
@@ -20,22 +21,6 @@ namespace {
 // real overloaded service would too, and memory stays bounded.
 constexpr size_t kMaxPending = 20000;
 constexpr uint64_t kUdpTag = 1, kTcpTag = 2, kWakeTag = 3;
-
-Result<nl::Fd> dual_stack(int type, uint16_t port) {
-  nl::Fd fd(socket(AF_INET6, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!fd) return nl::fail(errno, "socket");
-  int zero = 0, one = 1;
-  setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (type == SOCK_DGRAM) setsockopt(fd.get(), IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
-  sockaddr_in6 sa{};
-  sa.sin6_family = AF_INET6;
-  sa.sin6_port = htons(port);
-  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0)
-    return nl::fail(errno, "bind [::]:" + std::to_string(port));
-  if (type == SOCK_STREAM && listen(fd.get(), 1024) != 0) return nl::fail(errno, "listen");
-  return fd;
-}
 
 }  // namespace
 
@@ -85,9 +70,9 @@ Responder::~Responder() {
 }
 
 Status Responder::open_sockets() {
-  auto udp = dual_stack(SOCK_DGRAM, port_);
+  auto udp = testbed::dual_stack_socket(SOCK_DGRAM, port_, 1024);
   if (!udp) return std::unexpected(udp.error());
-  auto tcp = dual_stack(SOCK_STREAM, port_);
+  auto tcp = testbed::dual_stack_socket(SOCK_STREAM, port_, 1024);
   if (!tcp) return std::unexpected(tcp.error());
   udp_ = std::move(*udp);
   tcp_ = std::move(*tcp);

@@ -102,7 +102,7 @@ std::expected<uint32_t, ProbeResult> IcmpPinger::ping(const ProbeSpec& spec, con
     const uint16_t sum = checksum(pkt, sizeof(pkt));
     std::memcpy(pkt + 2, &sum, 2);
   }
-  SockAddr dst = make_sockaddr(address, 0);
+  SockAddr dst = SockAddr::of(address, 0);
   if (::sendto(s.fd.get(), pkt, sizeof(pkt), 0, dst.get(), dst.len) < 0) return std::unexpected(result_of_errno(errno));
   s.pending.emplace(seq, Pending{cookie, address});
   return static_cast<uint32_t>(*index << 16 | seq);

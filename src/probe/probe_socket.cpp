@@ -5,30 +5,6 @@
 
 namespace fipd::probe {
 
-SockAddr make_sockaddr(const nl::IpAddress& a, uint16_t port) {
-  SockAddr s;
-  if (a.is_v4()) {
-    auto* in = reinterpret_cast<sockaddr_in*>(&s.storage);
-    in->sin_family = AF_INET;
-    in->sin_port = htons(port);
-    std::memcpy(&in->sin_addr, a.data(), 4);
-    s.len = sizeof(sockaddr_in);
-  } else {
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(&s.storage);
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons(port);
-    std::memcpy(&in6->sin6_addr, a.data(), 16);
-    s.len = sizeof(sockaddr_in6);
-  }
-  return s;
-}
-
-std::optional<nl::IpAddress> address_of(const sockaddr_storage& ss) {
-  if (ss.ss_family == AF_INET) return nl::IpAddress::v4(reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr);
-  if (ss.ss_family == AF_INET6) return nl::IpAddress::v6(reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr);
-  return std::nullopt;
-}
-
 Result<nl::Fd> open_probe_socket(int family, int type, int protocol, const ProbeSpec& spec) {
   nl::Fd fd(::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol));
   if (!fd) return nl::fail(errno, "socket");
@@ -44,7 +20,7 @@ Result<nl::Fd> open_probe_socket(int family, int type, int protocol, const Probe
       int one = 1;
       setsockopt(fd.get(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
     }
-    SockAddr src = make_sockaddr(*spec.source, 0);
+    SockAddr src = SockAddr::of(*spec.source, 0);
     if (::bind(fd.get(), src.get(), src.len) != 0) return nl::fail(errno, "bind to " + spec.source->str());
   }
   return fd;

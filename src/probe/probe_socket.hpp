@@ -12,14 +12,8 @@
 
 namespace fipd::probe {
 
-struct SockAddr {
-  sockaddr_storage storage{};
-  socklen_t len = 0;
-  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
-};
-SockAddr make_sockaddr(const nl::IpAddress& address, uint16_t port);
-// The address of a sockaddr_in/in6, or nullopt for another family.
-std::optional<nl::IpAddress> address_of(const sockaddr_storage& ss);
+using nl::SockAddr;
+using nl::address_of;
 
 // A non-blocking, close-on-exec socket with the spec's device, mark and
 // source applied. Errors carry the errno; the caller maps them to a Cause.

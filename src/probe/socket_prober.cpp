@@ -83,7 +83,7 @@ std::expected<uint32_t, ProbeResult> SocketProber::open_stream(uint32_t index, c
     a.out = http_request(spec, address);
   else
     a.out = spec.send;
-  SockAddr dst = make_sockaddr(address, spec.port);
+  SockAddr dst = SockAddr::of(address, spec.port);
   a.phase = Phase::connecting;
   if (::connect(a.fd.get(), dst.get(), dst.len) != 0 && errno != EINPROGRESS)
     return std::unexpected(result_of_errno(errno));

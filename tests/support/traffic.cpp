@@ -12,25 +12,14 @@
 namespace fipd::testbed {
 namespace {
 
-sockaddr_storage make_sockaddr(const nl::IpAddress& a, uint16_t port, socklen_t& len) {
-  sockaddr_storage ss{};
-  if (a.is_v4()) {
-    auto* s = reinterpret_cast<sockaddr_in*>(&ss);
-    s->sin_family = AF_INET;
-    s->sin_port = htons(port);
-    std::memcpy(&s->sin_addr, a.data(), 4);
-    len = sizeof(sockaddr_in);
-  } else {
-    auto* s = reinterpret_cast<sockaddr_in6*>(&ss);
-    s->sin6_family = AF_INET6;
-    s->sin6_port = htons(port);
-    std::memcpy(&s->sin6_addr, a.data(), 16);
-    len = sizeof(sockaddr_in6);
-  }
-  return ss;
+bool wait_readable(int fd, std::chrono::milliseconds timeout) {
+  pollfd p{fd, POLLIN, 0};
+  return poll(&p, 1, static_cast<int>(timeout.count())) > 0;
 }
 
-Result<nl::Fd> dual_stack_socket(int type, uint16_t port) {
+}  // namespace
+
+Result<nl::Fd> dual_stack_socket(int type, uint16_t port, int backlog) {
   nl::Fd fd(socket(AF_INET6, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd) return nl::fail(errno, "socket");
   int zero = 0, one = 1;
@@ -46,16 +35,9 @@ Result<nl::Fd> dual_stack_socket(int type, uint16_t port) {
   sa.sin6_port = htons(port);
   if (bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0)
     return nl::fail(errno, "bind [::]:" + std::to_string(port));
-  if (type == SOCK_STREAM && listen(fd.get(), 128) != 0) return nl::fail(errno, "listen");
+  if (type == SOCK_STREAM && listen(fd.get(), backlog) != 0) return nl::fail(errno, "listen");
   return fd;
 }
-
-bool wait_readable(int fd, std::chrono::milliseconds timeout) {
-  pollfd p{fd, POLLIN, 0};
-  return poll(&p, 1, static_cast<int>(timeout.count())) > 0;
-}
-
-}  // namespace
 
 Result<std::unique_ptr<EchoServer>> EchoServer::start(const Netns& ns, uint16_t port, std::string tag) {
   std::unique_ptr<EchoServer> s(new EchoServer());
@@ -145,17 +127,15 @@ Result<UdpClient> UdpClient::open(const Netns& ns, const nl::IpAddress& dst, uin
       return;
     }
     if (source_port) {
-      socklen_t len;
       auto any = dst.is_v4() ? *nl::IpAddress::parse("0.0.0.0") : *nl::IpAddress::parse("::");
-      auto sa = make_sockaddr(any, source_port, len);
-      if (bind(c.fd_.get(), reinterpret_cast<sockaddr*>(&sa), len) != 0) {
+      auto sa = nl::SockAddr::of(any, source_port);
+      if (bind(c.fd_.get(), sa.get(), sa.len) != 0) {
         status = nl::fail(errno, "bind udp source port " + std::to_string(source_port));
         return;
       }
     }
-    socklen_t len;
-    auto sa = make_sockaddr(dst, port, len);
-    if (connect(c.fd_.get(), reinterpret_cast<sockaddr*>(&sa), len) != 0)
+    auto sa = nl::SockAddr::of(dst, port);
+    if (connect(c.fd_.get(), sa.get(), sa.len) != 0)
       status = nl::fail(errno, "connect udp to " + dst.str());
   });
   if (!status) return std::unexpected(status.error());
@@ -181,14 +161,12 @@ Result<std::string> tcp_ask(const Netns& ns, const nl::IpAddress& dst, uint16_t 
   ns.enter([&] { fd = nl::Fd(socket(dst.af(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)); });
   if (!fd) return nl::fail(errno, "tcp socket");
   if (source) {
-    socklen_t len;
-    auto sa = make_sockaddr(*source, 0, len);
-    if (bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), len) != 0)
+    auto sa = nl::SockAddr::of(*source, 0);
+    if (bind(fd.get(), sa.get(), sa.len) != 0)
       return nl::fail(errno, "bind tcp source " + source->str());
   }
-  socklen_t len;
-  auto sa = make_sockaddr(dst, port, len);
-  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), len) != 0 && errno != EINPROGRESS)
+  auto sa = nl::SockAddr::of(dst, port);
+  if (connect(fd.get(), sa.get(), sa.len) != 0 && errno != EINPROGRESS)
     return nl::fail(errno, "tcp connect to " + dst.str());
   std::string got;
   char buf[256];

@@ -19,6 +19,11 @@
 
 namespace fipd::testbed {
 
+// A non-blocking socket on [::]:port that takes IPv4 too; UDP ones report the
+// address each datagram was sent to (IPV6_RECVPKTINFO), so answers can leave
+// from it. TCP ones listen with `backlog`.
+Result<nl::Fd> dual_stack_socket(int type, uint16_t port, int backlog = 128);
+
 class EchoServer {
  public:
   // Listens on [::]:port (IPv4 and IPv6), UDP and TCP, inside `ns`.
