@@ -63,8 +63,10 @@ std::string dash(const std::string& s) { return s.empty() ? "-" : s; }
 
 std::string failover_line(const json& f, int64_t now_us) {
   std::string fips;
+  size_t n = 0;
   for (const auto& a : member(f, "fips"))
-    if (a.is_string()) fips += (fips.empty() ? "" : ",") + a.get<std::string>();
+    if (a.is_string() && ++n <= 8) fips += (fips.empty() ? "" : ",") + a.get<std::string>();
+  if (n > 8) fips += ",... (" + std::to_string(n) + " in all)";
   int64_t t1 = num(f, "detected_mono_us"), t2 = num(f, "decided_mono_us"), t3 = num(f, "committed_mono_us"),
           t4 = num(f, "flushed_mono_us");
   std::string s = "#" + std::to_string(num(f, "id")) + " " + format_us(now_us - t3) + " ago: " + str(f, "from") +

@@ -19,9 +19,14 @@ std::string micros(loop::Duration d) {
   return std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
 }
 
+// Addresses for a person to read: a host with 10,000 floating IPs would
+// otherwise log a 300 KB line (journald cuts lines at 48 KiB). The whole list
+// stays in the failover's timeline (status, watch).
 std::string join(const std::vector<nl::IpAddress>& v) {
+  constexpr size_t kShown = 8;
   std::string s;
-  for (const auto& a : v) s += (s.empty() ? "" : ",") + a.str();
+  for (size_t i = 0; i < v.size() && i < kShown; ++i) s += (s.empty() ? "" : ",") + v[i].str();
+  if (v.size() > kShown) s += ",... (" + std::to_string(v.size()) + " in all)";
   return s;
 }
 

@@ -63,5 +63,46 @@ TEST(FormatTest, StatusAndEvents) {
             "2026-01-01 00:00:00.000  health      server web-1 up -> down (refused)\n");
 }
 
+// A host with thousands of floating IPs fails over in one line a person can
+// read; rebuilds get their own table.
+TEST(FormatTest, LongFailoversAreSummarizedAndRebuildsListed) {
+  json fips = json::array();
+  for (int i = 0; i < 10000; ++i) fips.push_back("203.0." + std::to_string(113 + i / 250) + "." + std::to_string(i % 250));
+  json st = {{"engine", {{"now_mono_us", 100000000}}},
+             {"servers", json::array()},
+             {"floating_ips", json::array()},
+             {"rebuilds",
+              {{"configured", true},
+               {"storm", false},
+               {"records", json::array({{{"id", "web-1-1-1"},
+                                         {"server", "web-1"},
+                                         {"stage", "rebuilding"},
+                                         {"attempt", 2},
+                                         {"manual", false},
+                                         {"replacement", ""},
+                                         {"progress", "copying data"},
+                                         {"error", ""},
+                                         {"started_unix_ms", 1},
+                                         {"finished_unix_ms", 0}}})}}},
+             {"failovers", json::array({{{"id", 3},
+                                          {"fips", fips},
+                                          {"from", "web-1"},
+                                          {"to", "spare-1"},
+                                          {"cause", "host down"},
+                                          {"detected_mono_us", 1},
+                                          {"decided_mono_us", 2},
+                                          {"committed_mono_us", 3},
+                                          {"flushed_mono_us", 4}}})}};
+  std::string out = format_status(st, false);
+  EXPECT_NE(out.find("[203.0.113.0,203.0.113.1,203.0.113.2,203.0.113.3,203.0.113.4,203.0.113.5,203.0.113.6,"
+                     "203.0.113.7,... (10000 in all)]"),
+            std::string::npos)
+      << out.substr(0, 2000);
+  EXPECT_LT(out.size(), 4000u);
+  EXPECT_NE(out.find("REBUILDS (1)"), std::string::npos) << out;
+  EXPECT_NE(out.find("web-1   web-1-1-1  rebuilding  2"), std::string::npos) << out;
+  EXPECT_NE(out.find("copying data"), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace fipd::control
