@@ -2,3 +2,4 @@
 set(FIPD_BENCH_LIBS_loop fipd_loop)
 set(FIPD_BENCH_LIBS_probe fipd_probe fipd_loop)
 set(FIPD_BENCH_LIBS_control fipd_control fipd_health fipd_control_client fipd_probe)
+set(FIPD_BENCH_LIBS_reconcile fipd_reconcile)
