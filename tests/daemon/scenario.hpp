@@ -9,30 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "tests/daemon/scenario_config.hpp"
 #include "tests/support/daemon.hpp"
 #include "tests/support/kernel_test.hpp"
 #include "tests/support/topology.hpp"
 #include "tests/support/traffic.hpp"
 
 namespace fipd::testbed {
-
-inline constexpr uint16_t kServicePort = 7000;
-
-struct ScenarioOptions {
-  int servers = 2;
-  int spares = 1;    // the last `spares` servers of the file are spares
-  int unlisted = 0;  // the last `unlisted` servers are built but not in the file (a rebuild's replacements)
-  std::string mode = "nat";
-  bool v6 = false;
-  std::string engine_extra;  // more [engine] lines
-  std::string tail;          // more sections at the end of the file
-  std::string probe = R"(kind = "tcp"
-port = 7000
-interval = "20ms"
-timeout = "50ms"
-rise = 2
-fall = 2)";
-};
 
 class Scenario : public testing::Test {
  protected:
@@ -53,23 +36,10 @@ class Scenario : public testing::Test {
   }
   static std::string tag(int i) { return std::string(1, static_cast<char>('A' + i)); }
   int listed() const { return opts.servers - opts.unlisted; }
-  std::string name(int i) const {
-    return i >= listed() - opts.spares && i < listed() ? "spare-" + std::to_string(i) : "web-" + std::to_string(i);
-  }
+  std::string name(int i) const { return scenario_server_name(opts, i); }
   nl::IpAddress fip() const { return opts.v6 ? Topology::floating_v6() : Topology::floating_v4(); }
 
-  std::string config() const {
-    std::string c = "[engine]\nhealth_listen = \"\"\nmin_move_interval = \"10ms\"\naudit_interval = \"1s\"\n" +
-                    opts.engine_extra + "\n[probe_defaults]\n" + opts.probe + "\n";
-    for (int i = 0; i < listed(); ++i) {
-      c += "\n[[server]]\nname = \"" + name(i) + "\"\naddress = [\"" + topo->servers[i].v4.str() + "\", \"" +
-           topo->servers[i].v6.str() + "\"]\n";
-      if (i >= listed() - opts.spares) c += "spare = true\n";
-    }
-    c += "\n[[floating_ip]]\naddress = \"" + fip().str() + "\"\nserver = \"" + name(0) + "\"\nmode = \"" + opts.mode +
-         "\"\nlockout_ports = [22]\n" + opts.tail;
-    return c;
-  }
+  std::string config() const { return scenario_config(*topo, opts); }
 
   // Starts fipd and waits until every server is up.
   void start_fipd() {

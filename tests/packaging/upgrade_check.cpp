@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "tests/daemon/scenario_config.hpp"
 #include "tests/support/daemon.hpp"
 #include "tests/support/kernel_test.hpp"
 #include "tests/support/topology.hpp"
@@ -68,35 +69,6 @@ ino_t inode_of(const std::string& path) {
   return stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
 }
 
-std::string config(const Topology& t) {
-  return R"([engine]
-health_listen = ""
-min_move_interval = "10ms"
-
-[probe_defaults]
-kind = "tcp"
-port = 7000
-interval = "20ms"
-timeout = "50ms"
-rise = 2
-fall = 2
-
-[[server]]
-name = "web-0"
-address = [")" + t.servers[0].v4.str() + R"(", ")" + t.servers[0].v6.str() + R"("]
-
-[[server]]
-name = "spare-1"
-address = [")" + t.servers[1].v4.str() + R"(", ")" + t.servers[1].v6.str() + R"("]
-spare = true
-
-[[floating_ip]]
-address = ")" + Topology::floating_v4().str() + R"("
-server = "web-0"
-mode = "nat"
-)";
-}
-
 TEST(PackageUpgrade, TheInstalledFipdIsReplacedAndRestartedWithoutLosingAPacket) {
   FIPD_REQUIRE_NETNS();
   const char* next_deb = std::getenv("FIPD_NEXT_DEB");
@@ -109,7 +81,7 @@ TEST(PackageUpgrade, TheInstalledFipdIsReplacedAndRestartedWithoutLosingAPacket)
   auto b = EchoServer::start(t->servers[1].ns, kPort, "B");
   ASSERT_TRUE(a && b);
   Daemon fipd(kInstalled);
-  fipd.write_config(config(*t));
+  fipd.write_config(scenario_config(*t, {}));
   auto started = fipd.start(t->router);
   ASSERT_TRUE(started) << started.error().message();
   ASSERT_TRUE(fipd.wait_for_log("server web-0 unknown -> up", 5s)) << fipd.log();
