@@ -5,6 +5,7 @@
 //
 //   BM_HostDown/fips:N   derive + diff + adopt, all moved addresses at once
 #include <chrono>
+#include <cstdio>
 #include <string>
 #include <vector>
 

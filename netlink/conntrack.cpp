@@ -65,7 +65,9 @@ Result<Conntrack> Conntrack::open() {
 
 // A filtered flush of a destination no entry has: a kernel whose flush path
 // takes CTA_FILTER answers 0; an older one reads the message as a delete of
-// one incomplete tuple and refuses it (EINVAL), deleting nothing.
+// one incomplete tuple and refuses it (EINVAL), deleting nothing. No kernel
+// flushes ignoring the filter: with a tuple in the message, the flush path is
+// only taken when CTA_FILTER is understood (ctnetlink_del_conntrack()).
 bool Conntrack::kernel_flush_works() {
   std::vector<char> probe(128);
   const IpAddress nowhere = *IpAddress::parse("0.0.0.0");

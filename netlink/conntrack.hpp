@@ -40,7 +40,9 @@
 //   entries took 0.21 ms of CPU against 5.0 ms for the dump and deletes (24x),
 //   1,000 entries 0.52 ms against 7.1 ms, and beside 100,000 other entries
 //   12.8 ms against 16.0 ms (bench_conntrack BM_DropOne, same run). So IPv4
-//   takes the flush where the kernel has it (probed at open). The flush
+//   takes the flush where the kernel has it (probed at open) and the cost
+//   model finds it cheapest: a flush walks once per address, so a batch of
+//   many addresses, or a small hash table, may still take a dump. The flush
 //   reports no count: the count returned is the namespace's entry count
 //   before less after, which entries created or expiring meanwhile blur. An
 //   entry created for the floating IP between the repoint and the flush goes

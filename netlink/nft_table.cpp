@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <climits>
 #include <ctime>
+#include <optional>
 #include <tuple>
 
 #include "netlink/nft.hpp"
@@ -333,7 +334,7 @@ Result<std::vector<Element>> NftTable::elements(SetId set) {
   // few milliseconds at 100,000 elements: wait for it, doubling, 127 ms in all.
   constexpr int kAttempts = 8;
   bool torn = false;
-  std::vector<Element> previous;
+  std::optional<std::vector<Element>> previous;  // the last clean dump after a torn one
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
     if (attempt > 0) {
       const timespec pause{0, (1L << (attempt - 1)) * 1'000'000L};
@@ -347,7 +348,7 @@ Result<std::vector<Element>> NftTable::elements(SetId set) {
     }
     // Once a resize has been seen, a clean-looking dump may still have missed
     // elements; trust it only when the next dump agrees.
-    if (!torn || (!previous.empty() && same_elements(previous, *got))) return got;
+    if (!torn || (previous && same_elements(*previous, *got))) return got;
     previous = std::move(*got);
   }
   return std::unexpected(Error{EAGAIN, what + ": the kernel's set was resizing throughout " +

@@ -130,6 +130,7 @@ class Engine final : private rebuild::RebuildHost {
   void drop_replacement(const std::string& name) override;
   void hand_over(const std::string& failed, const std::vector<nl::IpAddress>& fips,
                  const std::string& replacement) override;
+  std::vector<nl::IpAddress> fips_displaced_from(const std::string& server) const override;
   void retire(const std::string& failed) override;
   void give_up(const std::string& failed) override;
   void rebuild_event(const std::string& text, std::vector<std::pair<std::string, std::string>> fields,

@@ -26,6 +26,11 @@ void Engine::apply_addresses(const std::vector<nl::IpAddress>& addresses, const 
 
 Status Engine::make_durable() {
   save_state();
+  if (store_->flush()) return {};
+  // An earlier write failed and nothing changed since, so save_state() did
+  // not write again: write the current state now rather than report the old
+  // failure forever.
+  store_->save(saved_);
   return store_->flush();
 }
 

@@ -70,6 +70,20 @@ void Engine::hand_over(const std::string& failed, const std::vector<nl::IpAddres
   save_state();
 }
 
+std::vector<nl::IpAddress> Engine::fips_displaced_from(const std::string& server) const {
+  std::vector<nl::IpAddress> out;
+  for (auto f = timeline_.rbegin(); f != timeline_.rend(); ++f) {
+    if (f->from != server) continue;
+    for (const auto& a : f->fips) {
+      const state::FloatingIp* fip = inv_.fip(a);
+      const state::Server* now = fip ? inv_.server(fip->server) : nullptr;
+      if (now && now->spare && fip->server == f->to && std::find(out.begin(), out.end(), a) == out.end())
+        out.push_back(a);
+    }
+  }
+  return out;
+}
+
 void Engine::retire(const std::string& failed) {
   if (auto r = remove_server(failed); !r) {
     log::warning("rebuild done, but " + failed + " stays: " + r.error().context, {{"server", failed}});

@@ -208,6 +208,11 @@ void RebuildManager::begin(const std::string& server, const std::string& cause, 
            .fips = std::move(fips)};
   for (const auto& a : host_.rebuild_inventory().fips_of(server))
     if (std::find(r.fips.begin(), r.fips.end(), a) == r.fips.end()) r.fips.push_back(a);
+  // A rebuild started by hand after a failover (the storm guard held the
+  // automatic one back) still owes the customer's floating IPs to the
+  // replacement: those a spare took from this server.
+  for (const auto& a : host_.fips_displaced_from(server))
+    if (std::find(r.fips.begin(), r.fips.end(), a) == r.fips.end()) r.fips.push_back(a);
   std::sort(r.fips.begin(), r.fips.end());
   host_.hold_for_rebuild(server);
   auto& rec = records_[server] = std::move(r);
@@ -400,8 +405,11 @@ void RebuildManager::check_done(Record& rec) {
   if (rec.stage != Stage::replacement_up) return;
   const std::string server = rec.server;
   if (!handing_over_) {
+    // Copies: the hand-over's moves may finish this rebuild, erasing `rec`.
+    const std::vector<nl::IpAddress> fips = rec.fips;
+    const std::string replacement = rec.replacement;
     handing_over_ = true;
-    host_.hand_over(server, rec.fips, rec.replacement);
+    host_.hand_over(server, fips, replacement);
     handing_over_ = false;
   }
   // The hand-over's moves come back through on_moved(), which may have

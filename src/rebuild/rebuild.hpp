@@ -93,6 +93,9 @@ class RebuildHost {
   // in one transaction. A spare is a stand-in: it returns to the pool.
   virtual void hand_over(const std::string& failed, const std::vector<nl::IpAddress>& fips,
                          const std::string& replacement) = 0;
+  // Floating IPs a failover moved from `server` to a spare that still holds
+  // them (from the recent failovers).
+  virtual std::vector<nl::IpAddress> fips_displaced_from(const std::string& server) const = 0;
   // The rebuild is complete: the failed server leaves the inventory.
   virtual void retire(const std::string& failed) = 0;
   // Ends the rebuild's hold when it failed: the server stays in (manual) maintenance.

@@ -371,9 +371,6 @@ TEST(Conntrack, DeleteNamesTheEntryByTupleAndId) {
   EXPECT_EQ(again.error().code, ENOENT);
 }
 
-// Kernel behaviour fipd copes with (see conntrack.hpp): up to 6.18 at least,
-// an IPv6 address filter returns every entry except the address's. This test
-// passes either way and says which; it fails only on something else.
 // Kernels since 6.x take CTA_FILTER on the flush path; this machine's kind
 // (6.18) does, so fipd's IPv4 drops skip the dump there.
 TEST(Conntrack, TheFilteredFlushIsDetected) {
@@ -385,6 +382,9 @@ TEST(Conntrack, TheFilteredFlushIsDetected) {
   EXPECT_TRUE(ct->kernel_flush());
 }
 
+// Kernel behaviour fipd copes with (see conntrack.hpp): up to 6.18 at least,
+// an IPv6 address filter returns every entry except the address's. This test
+// passes either way and says which; it fails only on something else.
 TEST(Conntrack, KernelIpv6FilterQuirk) {
   FIPD_REQUIRE_NETNS();
   auto ns = Netns::create("router");

@@ -51,6 +51,10 @@ class FakeHost : public RebuildHost {
       manager->on_moved(from, replacement);
     }
   }
+  std::vector<nl::IpAddress> fips_displaced_from(const std::string& server) const override {
+    auto it = displaced.find(server);
+    return it == displaced.end() ? std::vector<nl::IpAddress>{} : it->second;
+  }
   void retire(const std::string& failed) override { retired.push_back(failed); }
   void give_up(const std::string& failed) override { gave_up.push_back(failed); }
   void rebuild_event(const std::string& text, std::vector<std::pair<std::string, std::string>>, bool) override {
@@ -74,6 +78,7 @@ class FakeHost : public RebuildHost {
   RebuildManager* manager = nullptr;
   std::vector<std::string> held, registered, dropped, handed_over, retired, gave_up, events;
   std::map<std::string, std::string> alarms;
+  std::map<std::string, std::vector<nl::IpAddress>> displaced;  // what fips_displaced_from() says
   int changes = 0;
 };
 
@@ -165,6 +170,26 @@ TEST_F(RebuildTest, TheReplacementTakesTheFloatingIpsBackFromTheSpareThatStoodIn
   ASSERT_EQ(manager->finished().size(), 1u);
   EXPECT_EQ(manager->finished()[0].stage, Stage::done);
   EXPECT_TRUE(host->saw("repointed (203.0.113.10 now on web-1b; lockout released)"));
+}
+
+// The storm guard held the automatic rebuild back; an operator starts it
+// later, when the spare holds the customer's floating IP: the replacement
+// still takes it back.
+TEST_F(RebuildTest, AManualRebuildAlsoHandsBackWhatTheSpareHolds) {
+  const auto fip = *nl::IpAddress::parse("203.0.113.10");
+  host->inv.add_server({.name = "spare-1", .address = *nl::IpAddress::parse("10.0.0.13"), .spare = true});
+  host->inv.server("spare-1")->health = state::Health::up;
+  host->inv.set_target(fip, "spare-1");
+  host->displaced["web-1"] = {fip};
+  make({.hook = hook("cat > /dev/null; echo '{\"replacement\":{\"name\":\"web-1b\",\"address\":\"10.0.0.21\"}}'")});
+  ASSERT_TRUE(manager->start_manual("web-1").has_value());
+  EXPECT_EQ(manager->records().at("web-1").fips, std::vector<nl::IpAddress>{fip});
+  ASSERT_TRUE(run_until([&] { return !host->registered.empty(); })) << testing::PrintToString(host->events);
+  host->inv.server("web-1b")->health = state::Health::up;
+  manager->on_health("web-1b", state::Health::up);
+  EXPECT_EQ(host->inv.fip(fip)->server, "web-1b");
+  ASSERT_EQ(manager->finished().size(), 1u);
+  EXPECT_EQ(manager->finished()[0].stage, Stage::done);
 }
 
 TEST_F(RebuildTest, FailingHookIsRetriedWithBackoffThenGivenUp) {
