@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <memory>
+#include <vector>
 
 #include "bench/bench_main.hpp"
 #include "netlink/route.hpp"
@@ -78,6 +79,32 @@ void BM_RouteReplace(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_RouteReplace)->ArgNames({"family", "others"})->Args({4, 0})->Args({6, 0})->Args({4, 150})->Args({6, 10000})->UseRealTime();
+
+// 10,000 IPv6 routes repointed between the two servers: one apply() (many
+// messages per sendmsg) against one replace() per route, in the same run.
+// range(0): 1 batched, 0 one by one.
+void BM_Repoint10kRoutes(benchmark::State& state) {
+  auto s = make_setup(state);
+  if (!s) return;
+  const bool batched = state.range(0) == 1;
+  std::vector<HostRoute> routes;
+  for (int64_t i = 1; i <= 10'000; ++i)
+    routes.push_back({.dst = floating(false, i), .via = s->topo->servers[0].v6, .table = 100});
+  if (auto r = s->routes->apply({}, routes); !r) return state.SkipWithError(r.error().message().c_str());
+  bool to_b = true;
+  for (auto _ : state) {
+    for (auto& r : routes) r.via = to_b ? s->topo->servers[1].v6 : s->topo->servers[0].v6;
+    to_b = !to_b;
+    if (batched) {
+      if (auto r = s->routes->apply({}, routes); !r) return state.SkipWithError(r.error().message().c_str());
+    } else {
+      for (const auto& route : routes)
+        if (auto r = s->routes->replace(route); !r) return state.SkipWithError(r.error().message().c_str());
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(routes.size()));
+}
+BENCHMARK(BM_Repoint10kRoutes)->ArgName("batched")->Arg(1)->Arg(0)->Iterations(10)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // The same repoint through the ip command, as a script would do it.
 void BM_IpRouteReplaceCommand(benchmark::State& state) {

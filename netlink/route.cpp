@@ -12,6 +12,7 @@
 #include <sys/time.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "netlink/socket.hpp"
 
@@ -23,6 +24,11 @@ namespace {
 // them whole lets libnl skip its MSG_PEEK probe, one syscall per datagram.
 constexpr size_t kMessageBuffer = 64 * 1024;
 constexpr int kReplyTimeoutSeconds = 2;
+// Route messages per sendmsg() in apply(): each failed one queues an error of
+// a few hundred bytes of receive buffer, and 256 of them fit it.
+constexpr size_t kBatchMessages = 256;
+constexpr size_t kBatchBytes = 64 * 1024;
+constexpr int kBatchReceiveBuffer = 1 << 20;
 
 struct AddrPut {
   void operator()(nl_addr* a) const { nl_addr_put(a); }
@@ -150,49 +156,13 @@ Status exchange(nl_sock* sock, nl_msg* msg, Reply& reply, const std::string& ctx
   return fail(reply.error, std::move(full));
 }
 
-}  // namespace
-
-std::string HostRoute::str() const {
-  std::string s = dst.str() + "/" + std::to_string(prefix_len.value_or(dst.max_prefix()));
-  if (!is_unspecified(via)) s += " via " + via.str();
-  if (oif) s += " dev " + std::to_string(oif);
-  return s + " table " + std::to_string(table);
+std::string delete_context(const IpAddress& dst, uint32_t table) {
+  return "delete route " + dst.str() + "/" + std::to_string(dst.max_prefix()) + " table " + std::to_string(table);
 }
 
-void RouteTable::SockFree::operator()(nl_sock* s) const { nl_socket_free(s); }
-
-RouteTable::RouteTable(nl_sock* s) : sock_(s) {}
-RouteTable::RouteTable(RouteTable&&) noexcept = default;
-RouteTable& RouteTable::operator=(RouteTable&&) noexcept = default;
-RouteTable::~RouteTable() = default;
-
-Result<RouteTable> RouteTable::open() {
-  nl_sock* raw = nl_socket_alloc();
-  if (!raw) return fail(ENOMEM, "allocate rtnetlink socket");
-  RouteTable t(raw);
-  if (int n = nl_connect(raw, NETLINK_ROUTE); n < 0)
-    return fail(EIO, std::string("connect rtnetlink socket: ") + nl_geterror(n));
-  int fd = nl_socket_get_fd(raw);
-  // libnl 3.7 opens with SOCK_CLOEXEC; make sure of it, since a rebuild hook
-  // must not inherit the socket.
-  if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) return fail(errno, "set CLOEXEC on rtnetlink socket");
-  timeval tv{.tv_sec = kReplyTimeoutSeconds, .tv_usec = 0};
-  if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
-    return fail(errno, "set receive timeout on rtnetlink socket");
-  // Best effort, as in NetlinkSocket: the kernel's error text, short ACKs, and
-  // dumps filtered by protocol and table in the kernel.
-  int one = 1;
-  setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
-  setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
-  setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof(one));
-  nl_socket_disable_msg_peek(raw);
-  nl_socket_set_msg_buf_size(raw, kMessageBuffer);
-  return t;
-}
-
-Status RouteTable::write(const HostRoute& route, int nl_flags, const char* verb) {
-  std::string ctx = std::string(verb) + " route " + route.str();
-  if (auto r = check(route, ctx); !r) return r;
+// An RTM_NEWROUTE for `route` with `nl_flags` (NLM_F_EXCL or NLM_F_REPLACE).
+Result<MsgPtr> build_write(const HostRoute& route, int nl_flags, const std::string& ctx) {
+  if (auto r = check(route, ctx); !r) return std::unexpected(r.error());
   RoutePtr r(rtnl_route_alloc());
   rtnl_nexthop* nh = rtnl_route_nh_alloc();
   AddrPtr dst = make_addr(route.dst, route.dst.max_prefix());
@@ -210,22 +180,14 @@ Status RouteTable::write(const HostRoute& route, int nl_flags, const char* verb)
   rtnl_route_nh_set_gateway(nh, gw.get());
   if (route.oif) rtnl_route_nh_set_ifindex(nh, route.oif);
   rtnl_route_add_nexthop(r.get(), nh);  // the route owns nh from here on
-
   nl_msg* raw = nullptr;
   if (int n = rtnl_route_build_add_request(r.get(), nl_flags, &raw); n < 0)
     return fail(EINVAL, ctx + ": encode: " + nl_geterror(n));
-  MsgPtr msg(raw);
-  Reply reply;
-  return exchange(sock_.get(), msg.get(), reply, ctx);
+  return MsgPtr(raw);
 }
 
-Status RouteTable::add(const HostRoute& route) { return write(route, NLM_F_EXCL, "add"); }
-
-Status RouteTable::replace(const HostRoute& route) { return write(route, NLM_F_REPLACE, "replace"); }
-
-Status RouteTable::remove(const IpAddress& dst, uint32_t table) {
-  std::string ctx = "delete route " + dst.str() + "/" + std::to_string(dst.max_prefix()) + " table " +
-                    std::to_string(table);
+// An RTM_DELROUTE for fipd's route to `dst` in `table`, whatever its next hop.
+Result<MsgPtr> build_delete(const IpAddress& dst, uint32_t table, const std::string& ctx) {
   if (table == RT_TABLE_UNSPEC) return fail(EINVAL, ctx + ": table 0 is not a table");
   RoutePtr r(rtnl_route_alloc());
   AddrPtr d = make_addr(dst, dst.max_prefix());
@@ -241,9 +203,138 @@ Status RouteTable::remove(const IpAddress& dst, uint32_t table) {
   nl_msg* raw = nullptr;
   if (int n = rtnl_route_build_del_request(r.get(), 0, &raw); n < 0)
     return fail(EINVAL, ctx + ": encode: " + nl_geterror(n));
-  MsgPtr msg(raw);
+  return MsgPtr(raw);
+}
+
+}  // namespace
+
+std::string HostRoute::str() const {
+  std::string s = dst.str() + "/" + std::to_string(prefix_len.value_or(dst.max_prefix()));
+  if (!is_unspecified(via)) s += " via " + via.str();
+  if (oif) s += " dev " + std::to_string(oif);
+  return s + " table " + std::to_string(table);
+}
+
+void RouteTable::SockFree::operator()(nl_sock* s) const { nl_socket_free(s); }
+
+RouteTable::RouteTable(nl_sock* s, std::unique_ptr<NetlinkSocket> batch) : sock_(s), batch_(std::move(batch)) {}
+RouteTable::RouteTable(RouteTable&&) noexcept = default;
+RouteTable& RouteTable::operator=(RouteTable&&) noexcept = default;
+RouteTable::~RouteTable() = default;
+
+Result<RouteTable> RouteTable::open() {
+  nl_sock* raw = nl_socket_alloc();
+  if (!raw) return fail(ENOMEM, "allocate rtnetlink socket");
+  RouteTable t(raw, nullptr);
+  if (int n = nl_connect(raw, NETLINK_ROUTE); n < 0)
+    return fail(EIO, std::string("connect rtnetlink socket: ") + nl_geterror(n));
+  int fd = nl_socket_get_fd(raw);
+  // libnl 3.7 opens with SOCK_CLOEXEC; make sure of it, since a rebuild hook
+  // must not inherit the socket.
+  if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) return fail(errno, "set CLOEXEC on rtnetlink socket");
+  timeval tv{.tv_sec = kReplyTimeoutSeconds, .tv_usec = 0};
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+    return fail(errno, "set receive timeout on rtnetlink socket");
+  // Best effort, as in NetlinkSocket: the kernel's error text, short ACKs, and
+  // dumps filtered by protocol and table in the kernel.
+  int one = 1;
+  setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+  setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+  setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof(one));
+  nl_socket_disable_msg_peek(raw);
+  nl_socket_set_msg_buf_size(raw, kMessageBuffer);
+  auto batch = NetlinkSocket::open(NETLINK_ROUTE);
+  if (!batch) return std::unexpected(batch.error());
+  if (auto r = batch->set_receive_buffer(kBatchReceiveBuffer); !r) return std::unexpected(r.error());
+  t.batch_ = std::make_unique<NetlinkSocket>(std::move(*batch));
+  return t;
+}
+
+Status RouteTable::write(const HostRoute& route, int nl_flags, const char* verb) {
+  std::string ctx = std::string(verb) + " route " + route.str();
+  auto msg = build_write(route, nl_flags, ctx);
+  if (!msg) return std::unexpected(msg.error());
   Reply reply;
-  return exchange(sock_.get(), msg.get(), reply, ctx);
+  return exchange(sock_.get(), msg->get(), reply, ctx);
+}
+
+Status RouteTable::add(const HostRoute& route) { return write(route, NLM_F_EXCL, "add"); }
+
+Status RouteTable::replace(const HostRoute& route) { return write(route, NLM_F_REPLACE, "replace"); }
+
+Status RouteTable::remove(const IpAddress& dst, uint32_t table) {
+  std::string ctx = delete_context(dst, table);
+  auto msg = build_delete(dst, table, ctx);
+  if (!msg) return std::unexpected(msg.error());
+  Reply reply;
+  return exchange(sock_.get(), msg->get(), reply, ctx);
+}
+
+Status RouteTable::send_batch(std::vector<char>& buf, const std::vector<std::string>& names, int tolerated) {
+  size_t offset = 0, index = 0;
+  while (offset < buf.size()) {
+    // A chunk, numbered; only its last message asks for an ACK (failures are
+    // answered anyway), and it is small enough that the errors of a chunk
+    // that fails whole fit the receive buffer.
+    size_t count = 0, bytes = 0;
+    while (offset + bytes < buf.size() && count < kBatchMessages) {
+      auto* nlh = reinterpret_cast<nlmsghdr*>(buf.data() + offset + bytes);
+      if (bytes + NLMSG_ALIGN(nlh->nlmsg_len) > kBatchBytes && count > 0) break;
+      bytes += NLMSG_ALIGN(nlh->nlmsg_len);
+      ++count;
+    }
+    const uint32_t first = batch_->reserve_seq(static_cast<uint32_t>(count));
+    nlmsghdr* last = nullptr;
+    for (size_t i = 0, at = offset; i < count; ++i) {
+      auto* nlh = reinterpret_cast<nlmsghdr*>(buf.data() + at);
+      nlh->nlmsg_seq = first + static_cast<uint32_t>(i);
+      nlh->nlmsg_pid = 0;
+      // libnl adds NLM_F_REQUEST when it sends; without it the kernel skips
+      // the message silently.
+      nlh->nlmsg_flags = static_cast<uint16_t>((nlh->nlmsg_flags | NLM_F_REQUEST) & ~NLM_F_ACK);
+      last = nlh;
+      at += NLMSG_ALIGN(nlh->nlmsg_len);
+    }
+    last->nlmsg_flags |= NLM_F_ACK;
+    if (auto r = batch_->send(buf.data() + offset, bytes); !r) return r;
+    const size_t base = index;
+    auto describe = [&](uint32_t seq) {
+      const size_t i = base + (seq - first);
+      return i < names.size() ? names[i] : std::string("route request");
+    };
+    if (auto r = batch_->await_acks(first, last->nlmsg_seq, describe, {}, tolerated); !r) return r;
+    offset += bytes;
+    index += count;
+  }
+  return {};
+}
+
+Status RouteTable::apply(std::span<const HostRoute> removals, std::span<const HostRoute> upserts) {
+  std::vector<char> buf;
+  std::vector<std::string> names;
+  auto stack = [&](nl_msg* msg) {
+    const nlmsghdr* h = nlmsg_hdr(msg);
+    const size_t at = buf.size();
+    buf.resize(at + NLMSG_ALIGN(h->nlmsg_len), 0);
+    std::memcpy(buf.data() + at, h, h->nlmsg_len);
+  };
+  for (const auto& r : removals) {
+    names.push_back(delete_context(r.dst, r.table));
+    auto msg = build_delete(r.dst, r.table, names.back());
+    if (!msg) return std::unexpected(msg.error());
+    stack(msg->get());
+  }
+  // Removals first, and apart: one already gone (ESRCH) is what was wanted.
+  if (auto r = send_batch(buf, names, ESRCH); !r) return r;
+  buf.clear();
+  names.clear();
+  for (const auto& r : upserts) {
+    names.push_back("replace route " + r.str());
+    auto msg = build_write(r, NLM_F_REPLACE, names.back());
+    if (!msg) return std::unexpected(msg.error());
+    stack(msg->get());
+  }
+  return send_batch(buf, names, 0);
 }
 
 Status RouteTable::dump_family(int af, std::optional<uint32_t> table, std::vector<HostRoute>& out) {

@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,8 @@
 struct nl_sock;
 
 namespace fipd::nl {
+
+class NetlinkSocket;
 
 // fipd's own route protocol number, named "fipd" in
 // /etc/iproute2/rt_protos.d/fipd.conf, so `ip route show proto fipd` lists
@@ -83,15 +86,24 @@ class RouteTable {
   // fipd's routes, both families, in one table or in all.
   Result<std::vector<HostRoute>> list(std::optional<uint32_t> table = std::nullopt);
 
+  // Deletes the routes of `removals` (by destination and table; one already
+  // gone is not an error) and then replaces or adds `upserts`, many messages
+  // per sendmsg(): the kernel has no route transactions, but it need not cost
+  // a round trip per route. Not atomic: on an error (the first one, naming
+  // its route) the others may have been applied; the caller re-reads.
+  Status apply(std::span<const HostRoute> removals, std::span<const HostRoute> upserts);
+
  private:
   struct SockFree {
     void operator()(nl_sock* s) const;
   };
-  explicit RouteTable(nl_sock* s);
+  RouteTable(nl_sock* s, std::unique_ptr<NetlinkSocket> batch);
   Status write(const HostRoute& route, int nl_flags, const char* verb);
+  Status send_batch(std::vector<char>& buf, const std::vector<std::string>& names, int tolerated);
   Status dump_family(int af, std::optional<uint32_t> table, std::vector<HostRoute>& out);
 
   std::unique_ptr<nl_sock, SockFree> sock_;
+  std::unique_ptr<NetlinkSocket> batch_;  // libmnl: stacks messages built by libnl
 };
 
 }  // namespace fipd::nl

@@ -93,7 +93,7 @@ std::string extack_message(const nlmsghdr* nlh) {
 }
 
 Status NetlinkSocket::await_acks(uint32_t first_seq, uint32_t last_seq, const Describe& describe,
-                                 const OnMessage& on_data) {
+                                 const OnMessage& on_data, int tolerated, size_t* tolerated_count) {
   std::optional<Error> first_error;
   auto what = [&] { return describe ? describe(last_seq) : "netlink request"; };
   for (;;) {
@@ -107,7 +107,9 @@ Status NetlinkSocket::await_acks(uint32_t first_seq, uint32_t last_seq, const De
       bool in_range = seq >= first_seq && seq <= last_seq;
       if (nlh->nlmsg_type == NLMSG_ERROR) {
         auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
-        if (err->error != 0 && !first_error) {
+        const bool forgiven = in_range && tolerated != 0 && -err->error == tolerated;
+        if (forgiven && tolerated_count) ++*tolerated_count;
+        if (err->error != 0 && !forgiven && !first_error) {
           std::string ctx = describe ? describe(seq) : "netlink request " + std::to_string(seq);
           std::string kernel = extack_message(nlh);
           if (!kernel.empty()) ctx += " (kernel: " + kernel + ")";

@@ -60,9 +60,11 @@ class NetlinkSocket {
   // Messages from first_seq to last_seq that asked for an ACK must all be
   // answered; the first error is returned, described by `describe`. An error
   // for a sequence number outside the range (a rejected batch header) ends the
-  // wait too. Data messages in between go to `on_data` when given.
+  // wait too. Data messages in between go to `on_data` when given. Errors
+  // with the errno `tolerated` (0: none) are not errors; `tolerated_count`
+  // counts them.
   Status await_acks(uint32_t first_seq, uint32_t last_seq, const Describe& describe,
-                    const OnMessage& on_data = {});
+                    const OnMessage& on_data = {}, int tolerated = 0, size_t* tolerated_count = nullptr);
 
   // Sends a dump request (NLM_F_DUMP set by the caller) and feeds every
   // message of the answer to `on_message` until NLMSG_DONE.

@@ -36,15 +36,12 @@ nl::Result<Applied> Reconciler::commit(const Diff& d) {
     if (auto r = table_.commit(d.batch); !r) return std::unexpected(r.error());
     a.element_changes = d.batch.size();
   }
-  // Removals before additions: a route is keyed by its destination, so an
-  // address that moved between modes never sees two routes at once.
-  for (const auto& r : d.route_removals) {
-    if (auto s = routes_.remove(r.dst, r.table); !s && s.error().code != ESRCH) return std::unexpected(s.error());
-    ++a.route_changes;
-  }
-  for (const auto& r : d.route_upserts) {
-    if (auto s = routes_.replace(r); !s) return std::unexpected(s.error());
-    ++a.route_changes;
+  // Removals before additions (apply() keeps that order): a route is keyed by
+  // its destination, so an address that moved between modes never sees two
+  // routes at once. Many routes per sendmsg(), one message each.
+  if (!d.route_removals.empty() || !d.route_upserts.empty()) {
+    if (auto s = routes_.apply(d.route_removals, d.route_upserts); !s) return std::unexpected(s.error());
+    a.route_changes = d.route_removals.size() + d.route_upserts.size();
   }
   return a;
 }

@@ -201,6 +201,48 @@ TEST_F(RouteTest, BadInputIsRefusedWithTypedErrors) {
 }
 
 // Each server holds the floating IP on lo; the route picks which one answers.
+// Many routes in few sendmsg() calls: 2,000 of each family (several chunks),
+// then repointed, then removed with one already gone; `ip` sees each step.
+TEST_F(RouteTest, ApplyWritesManyRoutesAndRemovesThemToleratingTheGoneOnes) {
+  std::vector<HostRoute> routes;
+  for (int i = 0; i < 2000; ++i) {
+    char v4[32], v6[48];
+    std::snprintf(v4, sizeof(v4), "203.0.%d.%d", 113 + i / 250, i % 250 + 1);
+    std::snprintf(v6, sizeof(v6), "2001:db8:f::%x", i + 1);
+    routes.push_back({.dst = ip(v4), .via = server(0).v4, .table = 100});
+    routes.push_back({.dst = ip(v6), .via = server(0).v6, .table = 100});
+  }
+  FIPD_ASSERT_OK(routes_->apply({}, routes));
+  EXPECT_EQ(ip_routes(topo_->router, Topology::floating_v4(), 100).size(), 2000u);
+  EXPECT_EQ(ip_routes(topo_->router, Topology::floating_v6(), 100).size(), 2000u);
+
+  for (auto& r : routes) r.via = r.dst.is_v4() ? server(1).v4 : server(1).v6;
+  FIPD_ASSERT_OK(routes_->apply({}, routes));
+  Json v4 = ip_routes(topo_->router, Topology::floating_v4(), 100);
+  ASSERT_EQ(v4.size(), 2000u);
+  for (const auto& r : v4) ASSERT_EQ(r["gateway"], server(1).v4.str()) << r.dump();
+
+  FIPD_ASSERT_OK(routes_->remove(routes[7].dst, 100));  // gone before the batch
+  FIPD_ASSERT_OK(routes_->apply(routes, {}));
+  EXPECT_TRUE(ip_routes(topo_->router, Topology::floating_v4(), 100).empty());
+  EXPECT_TRUE(ip_routes(topo_->router, Topology::floating_v6(), 100).empty());
+}
+
+// An unreachable next hop in the middle of a batch is named; the routes
+// sent with it are in the kernel (the kernel has no route transactions), and
+// the caller re-reads the kernel to know where it stands.
+TEST_F(RouteTest, ApplyNamesTheRouteTheKernelRefused) {
+  std::vector<HostRoute> routes;
+  for (int i = 1; i <= 200; ++i)
+    routes.push_back({.dst = ip(("203.0.113." + std::to_string(i)).c_str()), .via = server(0).v4, .table = 100});
+  routes[150].via = ip("10.99.0.1");  // no route to this next hop
+  auto r = routes_->apply({}, routes);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, ENETUNREACH) << r.error().message();
+  EXPECT_NE(r.error().message().find("replace route " + routes[150].str()), std::string::npos) << r.error().message();
+  EXPECT_EQ(ip_routes(topo_->router, Topology::floating_v4(), 100).size(), 199u);
+}
+
 TEST_F(RouteTest, TrafficFollowsTheRoute) {
   auto a = testbed::EchoServer::start(server(0).ns, 7000, "A");
   FIPD_ASSERT_OK(a);
