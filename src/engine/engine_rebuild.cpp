@@ -66,7 +66,13 @@ void Engine::hand_over(const std::string& failed, const std::vector<nl::IpAddres
     m->fips.push_back(a);
   }
   if (plan.moves.empty()) return;
+  std::vector<nl::IpAddress> moved;
+  for (const auto& m : plan.moves) moved.insert(moved.end(), m.fips.begin(), m.fips.end());
   execute(std::move(plan), loop_->now(), false);
+  // A pin on the failed server follows the customer to its replacement, as
+  // it follows an operator's move: the failed server is about to be retired.
+  for (const auto& a : moved)
+    if (state::FloatingIp* f = inv_.fip(a); f && f->pin == failed) f->pin = replacement;
   save_state();
 }
 
