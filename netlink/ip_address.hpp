@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <bit>
 #include <compare>
 #include <cstdint>
 #include <cstring>
@@ -42,12 +43,30 @@ class IpAddress {
   unsigned max_prefix() const { return is_v4() ? 32 : 128; }
   std::string str() const;
 
-  friend bool operator==(const IpAddress&, const IpAddress&) = default;
-  friend auto operator<=>(const IpAddress&, const IpAddress&) = default;
+  // Family first, then the bytes in network order: the order of the
+  // defaulted comparison, but in two 64-bit words instead of a memcmp() call,
+  // since every map the engine keeps is keyed by addresses (at 10,000 floating
+  // IPs, memcmp was a third of a failover's own instructions).
+  friend bool operator==(const IpAddress& a, const IpAddress& b) {
+    return a.family_ == b.family_ && a.word(0) == b.word(0) && a.word(1) == b.word(1);
+  }
+  friend std::strong_ordering operator<=>(const IpAddress& a, const IpAddress& b) {
+    if (auto c = a.family_ <=> b.family_; c != 0) return c;
+    if (auto c = a.word(0) <=> b.word(0); c != 0) return c;
+    return a.word(1) <=> b.word(1);
+  }
 
  private:
+  // Bytes i*8 .. i*8+7 as a number that orders like the bytes do.
+  uint64_t word(int i) const {
+    uint64_t w;
+    std::memcpy(&w, bytes_.data() + i * 8, 8);
+    if constexpr (std::endian::native == std::endian::little) w = std::byteswap(w);
+    return w;
+  }
+
   Family family_ = Family::v4;
-  std::array<uint8_t, 16> bytes_{};  // IPv4 uses the first four
+  std::array<uint8_t, 16> bytes_{};  // IPv4 uses the first four, the rest stay zero
 };
 
 // A socket address for an IpAddress and a port, for bind(), connect() and
