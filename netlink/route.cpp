@@ -217,7 +217,7 @@ std::string HostRoute::str() const {
 
 void RouteTable::SockFree::operator()(nl_sock* s) const { nl_socket_free(s); }
 
-RouteTable::RouteTable(nl_sock* s, std::unique_ptr<NetlinkSocket> batch) : sock_(s), batch_(std::move(batch)) {}
+RouteTable::RouteTable(nl_sock* s) : sock_(s) {}
 RouteTable::RouteTable(RouteTable&&) noexcept = default;
 RouteTable& RouteTable::operator=(RouteTable&&) noexcept = default;
 RouteTable::~RouteTable() = default;
@@ -225,7 +225,7 @@ RouteTable::~RouteTable() = default;
 Result<RouteTable> RouteTable::open() {
   nl_sock* raw = nl_socket_alloc();
   if (!raw) return fail(ENOMEM, "allocate rtnetlink socket");
-  RouteTable t(raw, nullptr);
+  RouteTable t(raw);
   if (int n = nl_connect(raw, NETLINK_ROUTE); n < 0)
     return fail(EIO, std::string("connect rtnetlink socket: ") + nl_geterror(n));
   int fd = nl_socket_get_fd(raw);

@@ -97,7 +97,7 @@ class RouteTable {
   struct SockFree {
     void operator()(nl_sock* s) const;
   };
-  RouteTable(nl_sock* s, std::unique_ptr<NetlinkSocket> batch);
+  explicit RouteTable(nl_sock* s);
   Status write(const HostRoute& route, int nl_flags, const char* verb);
   Status send_batch(std::vector<char>& buf, const std::vector<std::string>& names, int tolerated);
   Status dump_family(int af, std::optional<uint32_t> table, std::vector<HostRoute>& out);

@@ -17,7 +17,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include <atomic>
 #include <cstdlib>
 #include <thread>
 
@@ -33,36 +32,6 @@ namespace {
 using namespace std::chrono_literals;
 constexpr uint16_t kPort = 7000;
 const char* kInstalled = "/usr/sbin/fipd";
-
-// A fixed-port UDP flow at about 1 kHz until stopped: the flow conntrack
-// pins, the most sensitive to a restart.
-struct SteadyFlow {
-  SteadyFlow(const Netns& ns, nl::IpAddress dst) {
-    auto c = UdpClient::open(ns, dst, kPort, 41000);
-    if (!c) return;
-    client.emplace(std::move(*c));
-    thread = std::thread([this] {
-      auto next = std::chrono::steady_clock::now();
-      while (!stop) {
-        auto r = client->ask(200ms);
-        ++sent;
-        if (!r) ++lost;
-        else if (*r != "A") ++wrong;
-        next += 1ms;
-        std::this_thread::sleep_until(next);
-      }
-    });
-  }
-  ~SteadyFlow() { join(); }
-  void join() {
-    stop = true;
-    if (thread.joinable()) thread.join();
-  }
-  std::optional<UdpClient> client;
-  std::thread thread;
-  std::atomic<bool> stop{false};
-  std::atomic<int> sent{0}, lost{0}, wrong{0};
-};
 
 ino_t inode_of(const std::string& path) {
   struct stat st{};
@@ -87,8 +56,11 @@ TEST(PackageUpgrade, TheInstalledFipdIsReplacedAndRestartedWithoutLosingAPacket)
   ASSERT_TRUE(fipd.wait_for_log("server web-0 unknown -> up", 5s)) << fipd.log();
   const ino_t old_binary = inode_of(kInstalled);
 
-  SteadyFlow flow(t->client, Topology::floating_v4());
-  ASSERT_TRUE(flow.client);
+  // The flow conntrack pins, the most sensitive to a restart; bounded well
+  // beyond an upgrade's few seconds.
+  auto flowing = SteadyUdpFlow::start(t->client, Topology::floating_v4(), {.port = kPort, .expect = "A", .limit = 60s});
+  ASSERT_TRUE(flowing) << flowing.error().message();
+  SteadyUdpFlow& flow = **flowing;
   std::this_thread::sleep_for(300ms);
 
   // The upgrade. This process is in a namespace of its own, so the
@@ -106,16 +78,16 @@ TEST(PackageUpgrade, TheInstalledFipdIsReplacedAndRestartedWithoutLosingAPacket)
   ASSERT_TRUE(started) << started.error().message();
   EXPECT_EQ(inode_of("/proc/" + std::to_string(fipd.pid()) + "/exe"), new_binary) << "the new binary runs";
   std::this_thread::sleep_for(500ms);
-  flow.join();
+  flow.finish();
 
-  EXPECT_GT(flow.sent.load(), 300);
-  EXPECT_EQ(flow.lost.load(), 0) << "of " << flow.sent.load();
-  EXPECT_EQ(flow.wrong.load(), 0);
+  EXPECT_GT(flow.sent(), 300);
+  EXPECT_EQ(flow.lost(), 0) << "of " << flow.sent();
+  EXPECT_EQ(flow.wrong(), 0);
   EXPECT_NE(fipd.log().find("adopted the kernel table table=fipd elements_found=2 routes_found=0 changes=0"),
             std::string::npos)
       << fipd.log();
-  std::printf("upgrade: %d answers of %d, %d lost, %d from the wrong server\n", flow.sent - flow.lost - flow.wrong,
-              flow.sent.load(), flow.lost.load(), flow.wrong.load());
+  std::printf("upgrade: %d answers of %d, %d lost, %d from the wrong server\n", flow.sent() - flow.lost() - flow.wrong(),
+              flow.sent(), flow.lost(), flow.wrong());
 }
 
 }  // namespace

@@ -155,6 +155,34 @@ Result<std::string> UdpClient::ask(std::chrono::milliseconds timeout) {
   return std::string(buf, static_cast<size_t>(n));
 }
 
+Result<std::unique_ptr<SteadyUdpFlow>> SteadyUdpFlow::start(const Netns& ns, const nl::IpAddress& dst, Options o) {
+  auto c = UdpClient::open(ns, dst, o.port, o.source_port);
+  if (!c) return std::unexpected(c.error());
+  std::unique_ptr<SteadyUdpFlow> f(new SteadyUdpFlow(std::move(*c), std::move(o)));
+  f->thread_ = std::thread([p = f.get()] {
+    const auto end = std::chrono::steady_clock::now() + p->o_.limit;
+    auto next = std::chrono::steady_clock::now();
+    while (!p->stop_ && std::chrono::steady_clock::now() < end) {
+      auto r = p->client_.ask(p->o_.answer_timeout);
+      ++p->sent_;
+      if (!r) ++p->lost_;
+      else if (*r != p->o_.expect) ++p->wrong_;
+      next += std::chrono::milliseconds(1);
+      std::this_thread::sleep_until(next);
+    }
+  });
+  return f;
+}
+
+void SteadyUdpFlow::wait() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void SteadyUdpFlow::finish() {
+  stop_ = true;
+  wait();
+}
+
 Result<std::string> tcp_ask(const Netns& ns, const nl::IpAddress& dst, uint16_t port,
                             std::chrono::milliseconds timeout, std::optional<nl::IpAddress> source) {
   nl::Fd fd;

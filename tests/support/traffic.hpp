@@ -58,6 +58,38 @@ class UdpClient {
   nl::Fd fd_;
 };
 
+// A fixed-source-port UDP flow at about 1 kHz on its own thread: the flow
+// conntrack pins, so the most sensitive to a restart. It counts questions,
+// unanswered ones, and answers from another server than `expect`. Bounded:
+// it ends after `limit`, or at finish().
+class SteadyUdpFlow {
+ public:
+  struct Options {
+    uint16_t port = 0;
+    uint16_t source_port = 41000;
+    std::string expect;  // the tag of the server that should answer
+    std::chrono::milliseconds limit{5000};
+    std::chrono::milliseconds answer_timeout{200};
+  };
+  static Result<std::unique_ptr<SteadyUdpFlow>> start(const Netns& ns, const nl::IpAddress& dst, Options o);
+  ~SteadyUdpFlow() { finish(); }
+  // Until `limit` has passed.
+  void wait();
+  // Now.
+  void finish();
+  int sent() const { return sent_.load(); }
+  int lost() const { return lost_.load(); }
+  int wrong() const { return wrong_.load(); }
+
+ private:
+  SteadyUdpFlow(UdpClient c, Options o) : client_(std::move(c)), o_(std::move(o)) {}
+  UdpClient client_;
+  Options o_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> sent_{0}, lost_{0}, wrong_{0};
+};
+
 // One TCP connection from `ns` to dst:port (from `source` when given);
 // returns what the server sent.
 Result<std::string> tcp_ask(const Netns& ns, const nl::IpAddress& dst, uint16_t port,
