@@ -9,6 +9,7 @@
 #include <toml++/toml.h>
 
 #include "src/probe/duration.hpp"
+#include "src/state/reply_source.hpp"
 
 namespace fipd::config {
 namespace {
@@ -452,6 +453,17 @@ void cross_check(Reader& r, Config& c) {
       r.error(f.at, w + ": an " + nl::family_name(f.address.family()) + " floating IP needs an " +
                         nl::family_name(f.address.family()) + " address on server '" + f.server + "', which has " +
                         it->second->address.str());
+  }
+  // One reply source per server address (src/state/reply_source.hpp).
+  std::map<std::pair<std::string, bool>, const FloatingIpConfig*> first_on;  // (server, v4)
+  for (const auto& f : c.floating_ips) {
+    if (f.server.empty() || f.mode == state::FipMode::route) continue;
+    auto [it, fresh] = first_on.emplace(std::pair{f.server, f.address.is_v4()}, &f);
+    if (!fresh && !state::can_share_server(it->second->mode, f.mode))
+      r.error(f.at, "floating_ip " + f.address.str() + ": server '" + f.server + "' already holds " +
+                        std::string(state::to_string(it->second->mode)) + " floating IP " +
+                        it->second->address.str() + "; a stateless-nat floating IP cannot share a server with " +
+                        "another that is not in route mode (its replies would leave from the other address)");
   }
 }
 

@@ -104,6 +104,13 @@ Status Engine::start() {
   }
   auto hup = loop_->add_signal(SIGHUP, [this](const signalfd_siginfo&) { (void)reload(); });
   if (!hup) return std::unexpected(hup.error());
+  if (int fd = store_->result_fd(); fd >= 0) {
+    auto src = loop_->add_io(fd, EPOLLIN, [this](uint32_t) {
+      store_->drain_result();
+      check_durability();
+    });
+    if (!src) return std::unexpected(src.error());
+  }
 
   audit_timer_ = loop_->add_timer(loop_->now() + cfg_.engine.audit_interval, [this](TimePoint now) {
     ++counters_.audits;
@@ -149,8 +156,9 @@ Status Engine::open_kernel() {
   auto rec = reconcile::Reconciler::open({.table = cfg_.engine.nft_table, .intent = intent_options()});
   if (!rec) return std::unexpected(rec.error());
   reconciler_ = std::move(*rec);
-  auto started = reconciler_->start(inv_);
+  auto started = reconciler_->start(inv_, [this](const reconcile::KernelView& found) { prefer_kernel_targets(found); });
   if (!started) return std::unexpected(started.error());
+  note_flush(started->applied);
   kernel_in_sync_ = true;
   const auto& t = started->table;
   if (t.fallback)
@@ -235,6 +243,7 @@ void Engine::on_transition(const probe::Transition& t) {
            .fields = {{"server", t.server}, {"from", probe::health_name(t.from)},
                       {"to", probe::health_name(t.to)}, {"cause", s->health_cause}}});
   if (rebuild_) rebuild_->on_health(t.server, s->health);
+  settle_kept_targets(t.server, t.to);
   execute(policy::react(inv_, t.server, loop_->now(), policy_options()), t.at, false);
 }
 
@@ -283,24 +292,12 @@ void Engine::execute(policy::Plan plan, TimePoint detected, bool manual) {
     clear_alarm("kernel");
   }
 
-  // Established flows of moved nat floating IPs are pinned by conntrack to
-  // the old server until their entries go: drop them, after the commit.
-  std::vector<nl::IpAddress> flush;
-  for (const auto& m : plan.moves)
-    for (const auto& a : m.fips)
-      if (inv_.fip(a)->mode == state::FipMode::nat) flush.push_back(a);
-  size_t deleted = 0;
-  if (applied && !flush.empty()) {
-    auto d = reconciler_->flush_conntrack(flush);
-    if (d) {
-      deleted = *d;
-      counters_.conntrack_deleted += deleted;
-    } else {
-      ++counters_.netlink_errors;
-      log::error("conntrack flush failed: " + d.error().message(), {{"fips", join(flush)}});
-    }
-  }
-  TimePoint flushed = loop_->now();
+  // The reconciler dropped the conntrack entries of moved nat floating IPs
+  // (they pin established flows to the old server) right after the commit.
+  size_t deleted = applied ? applied->conntrack_deleted : 0;
+  if (applied) note_flush(*applied);
+  TimePoint flushed = committed;
+  if (applied) committed -= applied->flush_time;
   if (!plan.moves.empty()) {
     // A failover waits for its state to be durable before it is reported:
     // one fsync of the loop's time per failover (rare), so that a fipd
@@ -308,6 +305,7 @@ void Engine::execute(policy::Plan plan, TimePoint detected, bool manual) {
     // saved in the background.
     save_state();
     if (auto r = store_->flush(); !r) log::error("state file: " + r.error().message());
+    check_durability();
   }
 
   for (const auto& name : plan.enter_maintenance) {

@@ -105,6 +105,9 @@ class Engine final : private rebuild::RebuildHost {
   // True when the kernel holds what the inventory wants, as far as the
   // reconciler knows (the last apply or audit succeeded).
   bool kernel_in_sync() const { return kernel_in_sync_; }
+  // Why /healthz answers 503, or nullopt when it answers 200: the kernel out
+  // of sync, or the state not durable (its write failed and is retried).
+  std::optional<std::string> health_problem() const;
   std::vector<std::string> active_alarms() const;
   const reconcile::Reconciler& reconciler() const { return *reconciler_; }
   // Null when no [rebuild] call-out is configured.
@@ -152,6 +155,16 @@ class Engine final : private rebuild::RebuildHost {
   void apply_addresses(const std::vector<nl::IpAddress>& addresses, const std::string& why);
   void schedule_repair(const std::string& why);
   void repair();
+  // Counts and logs what a commit's conntrack flush did.
+  void note_flush(const reconcile::Applied& a);
+  // At start: where the kernel sends a floating IP to another known server
+  // than the state says, keep the kernel's until probes decide.
+  void prefer_kernel_targets(const reconcile::KernelView& found);
+  // A probe decided on `server`: floating IPs kept on the kernel's target
+  // for it move to it (up) or stay where they are for good (down).
+  void settle_kept_targets(const std::string& server, probe::Health health);
+  // Raises or clears the "state" alarm from the store's answer.
+  void check_durability();
   void schedule_sweep(TimePoint when);
   void save_state();
   void publish(Event e);
@@ -180,6 +193,12 @@ class Engine final : private rebuild::RebuildHost {
   std::map<std::string, int> server_ifindex_;  // learned from neighbour events
   std::map<std::string, std::vector<probe::ProbeSpec>> runtime_probes_;  // servers added at runtime
   std::map<std::string, std::string> replacements_;  // replacement -> the server it replaces
+  struct KeptTarget {
+    std::string file_target;    // what the state and the file said at start
+    std::string kernel_target;  // what the kernel held, and still holds
+  };
+  std::map<nl::IpAddress, KeptTarget> kept_targets_;
+  std::optional<std::string> not_durable_;  // the store's error while its write is retried
   loop::SourceId sweep_timer_ = loop::kNoSource, audit_timer_ = loop::kNoSource,
                  repair_timer_ = loop::kNoSource, watchdog_timer_ = loop::kNoSource;
   bool repair_pending_ = false;

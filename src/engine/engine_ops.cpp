@@ -21,6 +21,7 @@ void Engine::apply_addresses(const std::vector<nl::IpAddress>& addresses, const 
     raise_alarm("kernel", "the kernel refused a change (" + why + "): " + r.error().message());
     return;
   }
+  note_flush(*r);
   kernel_in_sync_ = true;
 }
 
@@ -46,6 +47,7 @@ Status Engine::move(const nl::IpAddress& fip, const std::string& server) {
     return refuse(EAGAIN, "server " + server + " is " + std::string(state::to_string(to->health)) +
                               ": fipd moves floating IPs only to servers that are up");
   if (to->maintenance != state::Maintenance::none) return refuse(EBUSY, "server " + server + " is in maintenance");
+  if (auto why = policy::reply_conflict(inv_, {{fip, f->mode}}, server); !why.empty()) return refuse(EINVAL, why);
   policy::Plan plan;
   plan.moves.push_back({.fips = {fip}, .from = f->server, .to = server, .cause = "operator"});
   bool pinned = !f->pin.empty();
@@ -165,6 +167,8 @@ Status Engine::add_fip(const state::FloatingIp& f) {
   if (!s->address_of(f.address.family()))
     return refuse(EINVAL, "server " + f.server + " has no " + nl::family_name(f.address.family()) + " address");
   if (inv_.server_by_address(f.address)) return refuse(EEXIST, f.address.str() + " is a server's address");
+  if (auto why = policy::reply_conflict(inv_, {{f.address, f.mode}}, f.server); !why.empty())
+    return refuse(EINVAL, why);
   state::FloatingIp fresh{.address = f.address, .server = f.server, .mode = f.mode,
                           .lockout_ports = f.lockout_ports, .pin = f.pin};
   inv_.add_fip(fresh);
@@ -184,11 +188,10 @@ Status Engine::remove_fip(const nl::IpAddress& fip) {
   std::vector<nl::IpAddress> touched{fip};
   if (const state::Server* s = inv_.server(f->server))
     if (const auto* a = s->address_of(fip.family())) touched.push_back(*a);
-  bool nat = f->mode == state::FipMode::nat;
   inv_.remove_fip(fip);
+  // Flows NATed before keep their translation in conntrack: the reconciler
+  // ends them with the dnat entry.
   apply_addresses(touched, "remove floating IP " + fip.str());
-  // Flows NATed before keep their translation in conntrack: end them too.
-  if (nat) (void)reconciler_->flush_conntrack(std::span(&fip, 1));
   log::notice("floating IP " + fip.str() + " removed", {{"fip", fip.str()}});
   publish({.kind = Event::Kind::inventory, .at = loop_->now(), .text = "floating IP " + fip.str() + " removed",
            .fields = {{"fip", fip.str()}}});

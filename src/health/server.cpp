@@ -268,15 +268,14 @@ void HealthServer::answer(Conn& c, std::string_view method, std::string_view tar
   }
   const std::string_view kFip = "/healthz/fip/";
   if (path == "/healthz" || path == "/healthz/") {
-    bool ok = engine_.kernel_in_sync();
+    auto problem = engine_.health_problem();
+    bool ok = !problem;
     code = ok ? 200 : 503;
     const auto& lag = engine_.loop().stats().timer_lag;
     const auto& delay = engine_.probes().stats().schedule_delay;
     w.begin_object().field("ok", ok);
-    if (!ok)
-      w.field("reason", "the kernel does not hold the desired state: the last change or audit failed; "
-                        "fipd retries at the next audit");
-    w.field("kernel_in_sync", ok)
+    if (problem) w.field("reason", *problem);
+    w.field("kernel_in_sync", engine_.kernel_in_sync())
         .field("servers", engine_.inventory().servers().size())
         .field("floating_ips", engine_.inventory().fips().size())
         .field("loop_lag_p99_us", us(lag.percentile(0.99)))

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
+
+#include "src/state/reply_source.hpp"
 
 namespace fipd::policy {
 namespace {
@@ -43,10 +46,70 @@ void set_retry(Plan& plan, TimePoint when) {
   if (!plan.retry_at || when < *plan.retry_at) plan.retry_at = when;
 }
 
+// reply_conflict(), with the moves `plan` already holds counted as done:
+// two servers evacuated in one plan may choose the same spare.
+std::string conflict_after(const Inventory& inv, const std::vector<Placing>& fips, const std::string& server,
+                           const Plan* plan) {
+  std::set<IpAddress> leaving, moving;
+  for (const Placing& p : fips) moving.insert(p.address);
+  std::vector<Placing> there;
+  if (plan)
+    for (const Move& m : plan->moves)
+      for (const IpAddress& a : m.fips) {
+        if (m.from == server) leaving.insert(a);
+        if (m.to == server && !moving.contains(a)) there.push_back({a, inv.fip(a)->mode});
+      }
+  for (const IpAddress& a : inv.fips_of(server))
+    if (!leaving.contains(a) && !moving.contains(a)) there.push_back({a, inv.fip(a)->mode});
+  for (const Placing& p : fips) {
+    if (p.mode == state::FipMode::route) continue;
+    for (const Placing& q : there) {
+      if (q.address.family() != p.address.family() || state::can_share_server(p.mode, q.mode)) continue;
+      return "server " + server + " holds " + std::string(state::to_string(q.mode)) + " floating IP " +
+             q.address.str() + ": " + std::string(state::to_string(p.mode)) + " floating IP " + p.address.str() +
+             " cannot share its address (a stateless-nat floating IP must be its server's only one outside route "
+             "mode)";
+    }
+    there.push_back(p);  // the group must fit together too
+  }
+  return "";
+}
+
+std::string pick_target(const Inventory& inv, const std::string& from, const Plan* plan) {
+  // The target needs an address of every family among the floating IPs,
+  // and must be able to answer for them (reply_conflict).
+  bool need_v4 = false, need_v6 = false;
+  std::vector<Placing> group;
+  for (const IpAddress& a : inv.fips_of(from)) {
+    (a.is_v4() ? need_v4 : need_v6) = true;
+    if (const FloatingIp* f = inv.fip(a); f->pin.empty()) group.push_back({a, f->mode});
+  }
+  auto fits = [&](const Server& c) {
+    return c.eligible_target() && (!need_v4 || c.address_of(nl::Family::v4)) &&
+           (!need_v6 || c.address_of(nl::Family::v6)) && conflict_after(inv, group, c.name, plan).empty();
+  };
+  const Server* s = inv.server(from);
+  if (s && !s->standby.empty() && s->standby != from) {
+    const Server* standby = inv.server(s->standby);
+    if (standby && fits(*standby)) return standby->name;
+  }
+  std::string best;
+  size_t best_load = 0;
+  for (const auto& [name, candidate] : inv.servers()) {
+    if (name == from || !candidate.spare) continue;
+    size_t load = inv.fips_of(name).size();
+    if ((best.empty() || load < best_load) && fits(candidate)) {
+      best = name;
+      best_load = load;
+    }
+  }
+  return best;
+}
+
 // Plans the floating IPs in `fips` (all pointing at `from`, which must be evacuated).
 void evacuate(const Inventory& inv, const std::string& from, const std::vector<IpAddress>& fips,
               TimePoint now, const Options& opt, Plan& plan) {
-  std::string target = choose_target(inv, from);
+  std::string target = pick_target(inv, from, &plan);
   Move move{.fips = {}, .from = from, .to = target, .cause = {}};
   std::vector<IpAddress> no_target, pinned, held;
   for (const IpAddress& a : fips) {
@@ -112,30 +175,10 @@ std::string_view to_string(Alarm::Kind k) {
   return "?";
 }
 
-std::string choose_target(const Inventory& inv, const std::string& from) {
-  // The target needs an address of every family among the floating IPs.
-  bool need_v4 = false, need_v6 = false;
-  for (const IpAddress& a : inv.fips_of(from)) (a.is_v4() ? need_v4 : need_v6) = true;
-  auto fits = [&](const Server& c) {
-    return c.eligible_target() && (!need_v4 || c.address_of(nl::Family::v4)) &&
-           (!need_v6 || c.address_of(nl::Family::v6));
-  };
-  const Server* s = inv.server(from);
-  if (s && !s->standby.empty() && s->standby != from) {
-    const Server* standby = inv.server(s->standby);
-    if (standby && fits(*standby)) return standby->name;
-  }
-  std::string best;
-  size_t best_load = 0;
-  for (const auto& [name, candidate] : inv.servers()) {
-    if (name == from || !candidate.spare || !fits(candidate)) continue;
-    size_t load = inv.fips_of(name).size();
-    if (best.empty() || load < best_load) {
-      best = name;
-      best_load = load;
-    }
-  }
-  return best;
+std::string choose_target(const Inventory& inv, const std::string& from) { return pick_target(inv, from, nullptr); }
+
+std::string reply_conflict(const Inventory& inv, const std::vector<Placing>& fips, const std::string& server) {
+  return conflict_after(inv, fips, server, nullptr);
 }
 
 Plan react(const Inventory& inv, const std::string& name, TimePoint now, const Options& opt) {

@@ -12,6 +12,10 @@
 //   maintenance, not draining): the failed server's `standby` first, else
 //   the least loaded spare (ties by name). All floating IPs of one server go
 //   to the same target, and all moves of a plan are one kernel transaction.
+// - A target must be able to answer for them: a stateless-nat floating IP
+//   shares its server with no other floating IP of its family outside route
+//   mode (src/state/reply_source.hpp). A standby or spare that would break
+//   that is passed over; with none left, the mapping stays (no-target alarm).
 // - No eligible target: the mapping stays (fail static) and an alarm is
 //   raised once; the floating IP moves as soon as a target comes up.
 // - A pinned floating IP is never moved by the policy.
@@ -94,5 +98,14 @@ void commit(Inventory& inv, const Plan& plan, TimePoint now);
 // The target the policy would choose for the floating IPs of `from`, or
 // empty when none is eligible.
 std::string choose_target(const Inventory& inv, const std::string& from);
+
+// Why the floating IPs `fips` (in the inventory, or about to be added with
+// the modes given) cannot point at `server` beside what it holds, or "" when
+// they can. `fips` already on `server` are not counted twice.
+struct Placing {
+  IpAddress address;
+  state::FipMode mode;
+};
+std::string reply_conflict(const Inventory& inv, const std::vector<Placing>& fips, const std::string& server);
 
 }  // namespace fipd::policy

@@ -1,5 +1,7 @@
 #include "src/reconcile/kernel_view.hpp"
 
+#include <linux/rtnetlink.h>
+
 #include <algorithm>
 #include <set>
 
@@ -54,8 +56,9 @@ auto range_of(const std::map<EntryKey, Element>& m, const IpAddress& a) {
   return std::pair{lo, hi};
 }
 
+// `changed`, when given, collects the keys whose entry goes or changes.
 void diff_set(SetId set, const std::map<EntryKey, Element>& have, const std::map<EntryKey, Element>& want,
-              const std::vector<IpAddress>* addresses, Diff& d) {
+              const std::vector<IpAddress>* addresses, Diff& d, std::vector<IpAddress>* changed = nullptr) {
   auto compare = [&](auto have_lo, auto have_hi, auto want_lo, auto want_hi) {
     for (auto it = have_lo; it != have_hi; ++it) {
       auto w = want.find(it->first);
@@ -63,7 +66,10 @@ void diff_set(SetId set, const std::map<EntryKey, Element>& have, const std::map
         (void)d.batch.remove(set, it->second);
       } else if (!(w->second == it->second)) {
         (void)d.batch.replace(set, w->second);
+      } else {
+        continue;
       }
+      if (changed) changed->push_back(it->first.address);
     }
     for (auto it = want_lo; it != want_hi; ++it)
       if (!have.contains(it->first)) (void)d.batch.add(set, it->second);
@@ -128,7 +134,15 @@ KernelView derive_all(const state::Inventory& inv, const IntentOptions& opt) {
 
 Diff diff(const KernelView& have, const KernelView& want, const std::vector<IpAddress>* addresses) {
   Diff d;
-  for (size_t i = 0; i < nft::kSetCount; ++i) diff_set(static_cast<SetId>(i), have.sets[i], want.sets[i], addresses, d);
+  for (size_t i = 0; i < nft::kSetCount; ++i) {
+    auto set = static_cast<SetId>(i);
+    bool dnat = set == nft::dnat_map(nl::Family::v4) || set == nft::dnat_map(nl::Family::v6);
+    std::vector<IpAddress> changed;
+    diff_set(set, have.sets[i], want.sets[i], addresses, d, dnat ? &changed : nullptr);
+    // Stateless floating IPs are notracked: no conntrack entry to go stale.
+    for (const IpAddress& a : changed)
+      if (!have.set(nft::stateless_fips(a.family())).contains({a})) d.stale_flows.push_back(a);
+  }
   auto route_keys = [&](const KernelView& v) {
     std::vector<IpAddress> keys;
     if (addresses) {
@@ -166,6 +180,29 @@ void adopt(KernelView& have, const KernelView& want, const std::vector<IpAddress
     have.routes.erase(a);
     if (auto it = want.routes.find(a); it != want.routes.end()) have.routes.insert(*it);
   }
+}
+
+std::optional<IpAddress> target_of(const KernelView& v, const IpAddress& fip, state::FipMode mode) {
+  if (mode == FipMode::route) {
+    auto it = v.routes.find(fip);
+    if (it == v.routes.end()) return std::nullopt;
+    return it->second.via;
+  }
+  const auto& map = v.set(nft::dnat_map(fip.family()));
+  auto it = map.find({fip});
+  if (it == map.end()) return std::nullopt;
+  return it->second.value;
+}
+
+bool route_event_drifts(const KernelView& mirror, const nl::RouteChange& ev) {
+  auto it = mirror.routes.find(ev.dst);
+  if (it == mirror.routes.end()) return false;
+  const nl::HostRoute& r = it->second;
+  // Another prefix or table is another route; fipd's is left as it was.
+  if (ev.table != r.table || ev.prefix_len != ev.dst.max_prefix()) return false;
+  if (ev.deleted) return ev.protocol == nl::kRouteProtocol;
+  return ev.protocol != nl::kRouteProtocol || ev.multipath || ev.type != RTN_UNICAST || ev.gateway != r.via ||
+         (r.oif != 0 && ev.oif != r.oif);
 }
 
 }  // namespace fipd::reconcile

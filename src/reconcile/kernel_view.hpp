@@ -14,8 +14,10 @@
 #include <array>
 #include <compare>
 #include <map>
+#include <optional>
 #include <vector>
 
+#include "netlink/monitor.hpp"
 #include "netlink/nft.hpp"
 #include "netlink/route.hpp"
 #include "src/state/model.hpp"
@@ -67,6 +69,12 @@ struct Diff {
   nft::ElementBatch batch;
   std::vector<nl::HostRoute> route_upserts;  // replace: add or change
   std::vector<nl::HostRoute> route_removals;
+  // Floating IPs that `have` translates with conntrack and whose dnat entry
+  // changes target or goes: conntrack keeps their established flows on the
+  // old server until those entries are dropped. Whoever changes the mapping
+  // (a failover, a move, a reload, adoption at start, a drift repair), the
+  // diff is where that shows, so the flush is decided here and nowhere else.
+  std::vector<IpAddress> stale_flows;
   bool empty() const { return batch.empty() && route_upserts.empty() && route_removals.empty(); }
 };
 
@@ -75,5 +83,16 @@ struct Diff {
 Diff diff(const KernelView& have, const KernelView& want, const std::vector<IpAddress>* addresses);
 // Makes `have` equal `want` on those objects, after the kernel took the diff.
 void adopt(KernelView& have, const KernelView& want, const std::vector<IpAddress>* addresses);
+
+// The server address the kernel sends `fip` to (its dnat entry, or its route
+// in route mode), or nullopt when `v` holds no mapping for it.
+std::optional<IpAddress> target_of(const KernelView& v, const IpAddress& fip, state::FipMode mode);
+
+// Whether a route event says the kernel no longer holds the route `mirror`
+// has for that destination: deleted, or replaced by a route with another
+// next hop, interface, type or protocol. `ip route replace` sends no
+// deletion, only the new route, so both must be looked at. Events that
+// merely echo the mirror (fipd's own writes) are not drift.
+bool route_event_drifts(const KernelView& mirror, const nl::RouteChange& ev);
 
 }  // namespace fipd::reconcile

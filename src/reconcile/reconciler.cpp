@@ -43,6 +43,14 @@ nl::Result<Applied> Reconciler::commit(const Diff& d) {
     if (auto s = routes_.apply(d.route_removals, d.route_upserts); !s) return std::unexpected(s.error());
     a.route_changes = d.route_removals.size() + d.route_upserts.size();
   }
+  if (!d.stale_flows.empty()) {
+    auto begin = std::chrono::steady_clock::now();
+    auto deleted = flush_conntrack(d.stale_flows);
+    a.flush_time = std::chrono::steady_clock::now() - begin;
+    a.flushed = d.stale_flows;
+    if (deleted) a.conntrack_deleted = *deleted;
+    else a.conntrack_error = deleted.error();
+  }
   return a;
 }
 
@@ -61,7 +69,7 @@ nl::Result<Applied> Reconciler::converge(const state::Inventory& inv) {
   return applied;
 }
 
-nl::Result<StartReport> Reconciler::start(const state::Inventory& inv) {
+nl::Result<StartReport> Reconciler::start(const state::Inventory& inv, const Inspect& inspect) {
   StartReport report;
   auto ensured = table_.ensure();
   if (!ensured) return std::unexpected(ensured.error());
@@ -70,6 +78,7 @@ nl::Result<StartReport> Reconciler::start(const state::Inventory& inv) {
   if (!have) return std::unexpected(have.error());
   report.adopted_elements = have->element_count();
   report.adopted_routes = have->routes.size();
+  if (inspect) inspect(*have);
   KernelView want = derive_all(inv, options_.intent);
   auto applied = commit(diff(*have, want, nullptr));
   if (!applied) return std::unexpected(applied.error());

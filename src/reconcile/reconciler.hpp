@@ -9,11 +9,21 @@
 // what differs. When the kernel refuses a change (someone deleted what the
 // mirror says is there), apply() re-reads the kernel and tries once more.
 //
+// Every commit whose diff repoints or removes a conntracked (nat) dnat entry
+// then drops the conntrack entries of those floating IPs, whichever path
+// asked for it (a plan, a reload, adoption at start, drift repair): an
+// established flow would otherwise keep reaching the old server. A failed
+// flush does not fail the commit (the kernel holds the new mapping); it is
+// reported in Applied::conntrack_error.
+//
 // Owns: the NftTable (and with it table ownership), a RouteTable, a
 // Conntrack socket. Thread: the engine loop's. Errors: values, never logs.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 
 #include "netlink/conntrack.hpp"
@@ -30,6 +40,10 @@ struct Applied {
   size_t element_changes = 0;
   size_t route_changes = 0;
   bool resynced = false;  // the first attempt failed and the kernel was re-read
+  std::vector<IpAddress> flushed;  // floating IPs whose stale conntrack entries were dropped
+  size_t conntrack_deleted = 0;
+  std::optional<nl::Error> conntrack_error;
+  std::chrono::nanoseconds flush_time{0};  // spent dropping them, after the commit
   size_t changes() const { return element_changes + route_changes; }
 };
 
@@ -44,9 +58,12 @@ class Reconciler {
  public:
   static nl::Result<std::unique_ptr<Reconciler>> open(ReconcilerOptions options);
 
+  // Called by start() with what the kernel held, before the intent is
+  // derived: the caller may still change the inventory it passed.
+  using Inspect = std::function<void(const KernelView& found)>;
   // Creates or adopts the table, reads what the kernel holds, applies only
   // the difference to the whole intent.
-  nl::Result<StartReport> start(const state::Inventory& inv);
+  nl::Result<StartReport> start(const state::Inventory& inv, const Inspect& inspect = {});
   // Applies the intent for objects keyed by `addresses`.
   nl::Result<Applied> apply(const state::Inventory& inv, const std::vector<IpAddress>& addresses);
   // Reads the kernel, compares with the whole intent, repairs what differs.

@@ -1,9 +1,12 @@
 #include "src/state/store.hpp"
 
 #include <fcntl.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <fstream>
 #include <sstream>
 
@@ -36,7 +39,15 @@ nl::Status write_file_atomically(const std::string& path, const std::string& tex
   return {};
 }
 
-FileStore::FileStore(std::string path) : path_(std::move(path)), writer_([this] { run(); }) {}
+namespace {
+
+constexpr std::chrono::milliseconds kFirstRetry{100};
+constexpr std::chrono::milliseconds kLastRetry{30'000};
+
+}  // namespace
+
+FileStore::FileStore(std::string path)
+    : path_(std::move(path)), notify_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)), writer_([this] { run(); }) {}
 
 FileStore::~FileStore() {
   {
@@ -76,25 +87,63 @@ nl::Status FileStore::flush() {
   return {};
 }
 
+std::optional<nl::Error> FileStore::durability_error() const {
+  std::lock_guard lock(mu_);
+  return failed_ ? last_error_ : std::nullopt;
+}
+
+void FileStore::notify() {
+  if (!notify_) return;
+  uint64_t one = 1;
+  (void)!::write(notify_.get(), &one, sizeof(one));  // only the wakeup matters
+}
+
+void FileStore::drain_result() {
+  uint64_t n = 0;
+  if (notify_) (void)!::read(notify_.get(), &n, sizeof(n));
+}
+
 void FileStore::run() {
   std::unique_lock lock(mu_);
+  auto backoff = kFirstRetry;
   for (;;) {
-    cv_.wait(lock, [&] { return pending_ || stop_; });
-    if (!pending_) return;  // stopping with nothing left to write
-    std::string text = std::move(*pending_);
-    pending_.reset();
+    auto wanted = [&] { return pending_.has_value() || stop_; };
+    // A failed text waits for its retry time, unless a newer one comes.
+    if (failed_ && !wanted()) cv_.wait_for(lock, backoff, wanted);
+    else cv_.wait(lock, wanted);
+    std::string text;
+    bool retrying = false;
+    if (pending_) {
+      text = std::move(*pending_);
+      pending_.reset();
+      failed_.reset();  // superseded
+      backoff = kFirstRetry;
+    } else if (failed_) {
+      text = *failed_;
+      retrying = true;
+      ++write_retries_;
+    } else {
+      return;  // stopping with nothing left to write
+    }
     busy_ = true;
     lock.unlock();
     nl::Status r = write_file(text);
     lock.lock();
     busy_ = false;
+    bool was_failing = failed_.has_value();
     if (r) {
       last_error_.reset();
+      failed_.reset();
+      backoff = kFirstRetry;
     } else {
       last_error_ = r.error();
-      ++write_errors_;
+      if (!retrying) ++write_errors_;
+      if (retrying) backoff = std::min(backoff * 2, kLastRetry);
+      if (!pending_) failed_ = std::move(text);
     }
     cv_.notify_all();
+    if (!r || was_failing) notify();
+    if (stop_ && retrying) return;  // stopping: one last attempt, not a retry loop
   }
 }
 

@@ -10,9 +10,16 @@
 // thread the newest text (latest wins: intermediate states need not all
 // reach the disk, only the last one) and returns at once.
 //
+// A write that fails (ENOSPC, EIO, a read-only folder) is not given up: the
+// writer retries the newest text with a backoff (100 ms doubling to 30 s)
+// until it lands or a newer save replaces it. Meanwhile durability_error()
+// names the failure and result_fd() turns readable on every change of that
+// answer, so the engine raises and clears its alarm without polling.
+//
 // Threads: save(), load(), flush() are called from the engine loop; the
 // writer thread only writes files. Failures of the background write are
-// reported by the next flush() and counted in write_errors().
+// reported by the next flush() and counted in write_errors() (once per saved
+// text that failed; its retries in write_retries()).
 #pragma once
 
 #include <atomic>
@@ -23,6 +30,7 @@
 #include <string>
 #include <thread>
 
+#include "netlink/fd.hpp"
 #include "src/state/runtime_state.hpp"
 
 namespace fipd::state {
@@ -36,6 +44,13 @@ class Store {
   virtual void save(const RuntimeState& s) = 0;
   // Waits until the last save is durable; its error if it failed.
   virtual nl::Status flush() = 0;
+  // Why the newest saved state is not on disk (its write failed and is being
+  // retried), or nullopt when it is, or when it is still being written.
+  virtual std::optional<nl::Error> durability_error() const { return std::nullopt; }
+  // Readable when durability_error() may have changed; -1 when it never does.
+  virtual int result_fd() const { return -1; }
+  // Empties result_fd().
+  virtual void drain_result() {}
 };
 
 class FileStore final : public Store {
@@ -45,21 +60,28 @@ class FileStore final : public Store {
   nl::Result<std::optional<RuntimeState>> load() override;
   void save(const RuntimeState& s) override;
   nl::Status flush() override;
+  std::optional<nl::Error> durability_error() const override;
+  int result_fd() const override { return notify_.get(); }
+  void drain_result() override;
   uint64_t write_errors() const { return write_errors_.load(); }
+  uint64_t write_retries() const { return write_retries_.load(); }
   const std::string& path() const { return path_; }
 
  private:
   void run();
   nl::Status write_file(const std::string& text);
+  void notify();
 
   std::string path_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::optional<std::string> pending_;  // newest text not yet written
+  std::optional<std::string> failed_;   // the newest text, whose write failed: retried
   bool busy_ = false;                   // the writer holds a text
   bool stop_ = false;
   std::optional<nl::Error> last_error_;
-  std::atomic<uint64_t> write_errors_{0};
+  std::atomic<uint64_t> write_errors_{0}, write_retries_{0};
+  nl::Fd notify_;  // eventfd: the writer's results, for the loop
   std::thread writer_;
 };
 

@@ -28,7 +28,7 @@ inline constexpr uint16_t kEchoPort = 7000;
 inline constexpr uint16_t kHealthPort = 9473;
 
 // web-1 on server 0, spare-1 on server 1; floating IPs 203.0.113.10 and .11
-// on web-1. Probes every 20 ms, rise and fall 2.
+// on web-1, both nat (a stateless-nat one could not share web-1). Probes every 20 ms, rise and fall 2.
 inline std::string two_server_config(const Topology& t, const std::string& engine_extra = "",
                                      const std::string& tail = "") {
   return "[engine]\nhealth_listen = \"127.0.0.1:" + std::to_string(kHealthPort) +
@@ -57,7 +57,6 @@ server = "web-1"
 [[floating_ip]]
 address = ")" + Topology::floating_v4(1).str() + R"("
 server = "web-1"
-mode = "stateless-nat"
 )" + tail;
 }
 

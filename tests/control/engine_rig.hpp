@@ -57,7 +57,7 @@ spare = true
     if (i < 256) std::snprintf(a, sizeof(a), "203.0.113.%d", i);
     else if (i < 512) std::snprintf(a, sizeof(a), "198.51.100.%d", i - 256);
     else std::snprintf(a, sizeof(a), "2001:db8:f::%x", i);
-    s += "[[floating_ip]]\naddress = \"" + std::string(a) + "\"\nserver = \"web-1\"\nmode = \"stateless-nat\"\n";
+    s += "[[floating_ip]]\naddress = \"" + std::string(a) + "\"\nserver = \"web-1\"\nmode = \"nat\"\n";
   }
   return s;
 }

@@ -27,6 +27,35 @@ TEST_F(DriftTest, DeletedRouteIsRepaired) {
   EXPECT_EQ(reached(), "A");
 }
 
+// The route's next hop, as `ip -j route` shows it.
+std::string fipd_route_via(const Netns& router, const nl::IpAddress& fip) {
+  auto out = router.exec({"ip", fip.is_v4() ? "-4" : "-6", "-j", "route", "show", fip.str() + "/" +
+                          std::to_string(fip.max_prefix())}).out;
+  auto at = out.find("\"gateway\":\"");
+  if (at == std::string::npos) return "";
+  at += 11;
+  return out.substr(at, out.find('"', at) - at);
+}
+
+TEST_F(DriftTest, ARouteReplacedWithAnotherNextHopIsRepairedByTheMonitor) {
+  FIPD_REQUIRE_NETNS();
+  build({.mode = "route"});
+  // An audit an hour away: only the monitor can repair what follows.
+  std::string c = config();
+  const std::string every_second = "audit_interval = \"1s\"";
+  c.replace(c.find(every_second), every_second.size(), "audit_interval = \"1h\"");
+  fipd.write_config(c);
+  start_fipd();
+  const std::string ours = topo->servers[0].v4.str(), other = topo->servers[1].v4.str();
+  ASSERT_EQ(fipd_route_via(topo->router, fip()), ours);
+  ASSERT_TRUE(topo->router.run({"ip", "route", "replace", fip().str() + "/32", "via", other, "proto", "247"}));
+  EXPECT_TRUE(eventually([&] { return fipd_route_via(topo->router, fip()) == ours; }, 5s))
+      << fipd_route_via(topo->router, fip()) << "\n" << fipd.log();
+  EXPECT_TRUE(fipd.wait_for_log("replaced by someone else", 1s)) << fipd.log();
+  EXPECT_EQ(reached(), "A");
+  EXPECT_EQ(fipd.log().find("periodic audit"), std::string::npos);
+}
+
 TEST_F(DriftTest, RouteFlushByProtocolIsRepaired) {
   FIPD_REQUIRE_NETNS();
   build({.mode = "route", .v6 = true});

@@ -74,5 +74,57 @@ INSTANTIATE_TEST_SUITE_P(Modes, FailoverTest,
                            return m + (std::get<1>(info.param) ? "_v6" : "_v4");
                          });
 
+// Two stateless-nat floating IPs, on web-0 and web-1, web-1 being web-0's
+// standby. Stateless replies are rewritten by the server's address alone
+// (src/state/reply_source.hpp): had web-0's floating IP gone to web-1, one of
+// the two would answer from the other's address and lose every packet.
+class ReplySourceTest : public Scenario {
+ protected:
+  std::string two_stateless() {
+    std::string c = config();
+    std::string web0 = "name = \"web-0\"\n";
+    c.replace(c.find(web0), web0.size(), web0 + "standby = \"web-1\"\n");
+    return c + "\n[[floating_ip]]\naddress = \"" + Topology::floating_v4(1).str() +
+           "\"\nserver = \"web-1\"\nmode = \"stateless-nat\"\n";
+  }
+  std::string reached_at(const nl::IpAddress& f) {
+    auto c = UdpClient::open(topo->client, f, kPort);
+    if (!c) return "";
+    auto r = c->ask(300ms);
+    return r ? *r : r.error().message();
+  }
+};
+
+TEST_F(ReplySourceTest, AStandbyThatWouldShareTheReplyAddressIsPassedOver) {
+  FIPD_REQUIRE_NETNS();
+  build({.servers = 3, .mode = "stateless-nat"});
+  fipd.write_config(two_stateless());
+  start_fipd();
+  const auto f0 = Topology::floating_v4(0), f1 = Topology::floating_v4(1);
+  ASSERT_EQ(reached_at(f0), "A");
+  ASSERT_EQ(reached_at(f1), "B");
+  echo[0]->stop();
+  ASSERT_TRUE(fipd.wait_for_log("failover " + f0.str() + " web-0 -> spare-2", 5s)) << fipd.log();
+  EXPECT_TRUE(eventually([&] { return reached_at(f0) == "C"; }, 3s)) << reached_at(f0);
+  EXPECT_EQ(reached_at(f1), "B") << "web-1's own floating IP answers from its own address";
+}
+
+TEST_F(ReplySourceTest, ConfigurationCheckRefusesAStatelessFloatingIpBesideANatOne) {
+  FIPD_REQUIRE_NETNS();
+  build();
+  fipd.write_config(config() + "\n[[floating_ip]]\naddress = \"" + Topology::floating_v4(1).str() +
+                    "\"\nserver = \"web-0\"\nmode = \"stateless-nat\"\n");
+  auto r = topo->router.exec({FIPD_BINARY, "--check-config", "--config", fipd.config_path()});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("floating_ip " + Topology::floating_v4(1).str() +
+                       ": server 'web-0' already holds nat floating IP " + Topology::floating_v4(0).str()),
+            std::string::npos)
+      << r.err;
+  // Two nat floating IPs on one server are fine: conntrack answers each from its own.
+  fipd.write_config(config() + "\n[[floating_ip]]\naddress = \"" + Topology::floating_v4(1).str() +
+                    "\"\nserver = \"web-0\"\nmode = \"nat\"\n");
+  EXPECT_EQ(topo->router.exec({FIPD_BINARY, "--check-config", "--config", fipd.config_path()}).status, 0);
+}
+
 }  // namespace
 }  // namespace fipd::testbed

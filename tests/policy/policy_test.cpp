@@ -213,5 +213,63 @@ TEST_F(PolicyTest, ServerWithoutFloatingIpsDoesNotEnterMaintenance) {
   EXPECT_TRUE(p.empty());
 }
 
+// A stateless-nat floating IP's replies are rewritten by its server's
+// address alone (src/state/reply_source.hpp): the policy never puts it on a
+// server that holds another floating IP of its family outside route mode.
+class ReplySourceTest : public PolicyTest {
+ protected:
+  void SetUp() override {
+    PolicyTest::SetUp();
+    server("web-a", "10.0.5.2");
+    server("web-b", "10.0.6.2");
+    ASSERT_TRUE(inv.add_fip({.address = ip("203.0.113.30"), .server = "web-a", .mode = state::FipMode::stateless_nat}));
+    ASSERT_TRUE(inv.add_fip({.address = ip("203.0.113.31"), .server = "web-b", .mode = state::FipMode::stateless_nat}));
+    inv.server("web-a")->standby = "web-b";
+    for (auto& [name, s] : inv.servers()) s.health = Health::up;
+  }
+};
+
+TEST_F(ReplySourceTest, AStandbyThatWouldShareItsReplyAddressIsPassedOver) {
+  Plan p = health("web-a", Health::down);
+  ASSERT_EQ(p.moves.size(), 1u);
+  EXPECT_EQ(p.moves[0].to, "spare-1") << "web-b holds a stateless floating IP already";
+  EXPECT_EQ(target("203.0.113.31"), "web-b");
+}
+
+TEST_F(ReplySourceTest, WithNoTargetThatCanAnswerTheMappingStays) {
+  inv.server("spare-1")->spare = false;
+  inv.server("spare-2")->spare = false;
+  Plan p = health("web-a", Health::down);
+  EXPECT_TRUE(p.moves.empty());
+  ASSERT_EQ(p.alarms.size(), 1u);
+  EXPECT_EQ(p.alarms[0].kind, Alarm::Kind::no_target);
+  EXPECT_EQ(target("203.0.113.30"), "web-a");
+}
+
+TEST_F(ReplySourceTest, TwoServersEvacuatedInOnePlanDoNotShareASpare) {
+  inv.server("spare-2")->spare = false;
+  inv.server("web-a")->standby.clear();
+  // Both fail while spare-1 is down; it comes up and ends both waits at once.
+  inv.server("spare-1")->health = Health::down;
+  health("web-a", Health::down);
+  health("web-b", Health::down);
+  Plan p = health("spare-1", Health::up);
+  ASSERT_EQ(p.moves.size(), 1u) << "spare-1 can answer for one stateless floating IP, not two";
+  EXPECT_EQ(p.moves[0].to, "spare-1");
+  EXPECT_EQ(p.now_failing_static.size(), 0u) << "the other was failing static already";
+}
+
+TEST_F(ReplySourceTest, NatFloatingIpsShareAServerAndRouteModeSharesWithAnything) {
+  // web-1 holds two nat floating IPs (the fixture's): conntrack answers each from its own.
+  EXPECT_EQ(reply_conflict(inv, {{ip("203.0.113.12"), state::FipMode::nat}}, "web-1"), "");
+  EXPECT_EQ(reply_conflict(inv, {{ip("203.0.113.32"), state::FipMode::route}}, "web-a"), "");
+  EXPECT_NE(reply_conflict(inv, {{ip("203.0.113.32"), state::FipMode::nat}}, "web-a"), "");
+  EXPECT_NE(reply_conflict(inv, {{ip("203.0.113.32"), state::FipMode::stateless_nat}}, "web-1"), "");
+  EXPECT_EQ(reply_conflict(inv, {{ip("203.0.113.30"), state::FipMode::stateless_nat}}, "web-a"), "")
+      << "a floating IP already there is not counted twice";
+  EXPECT_EQ(reply_conflict(inv, {{ip("2001:db8:f::30"), state::FipMode::nat}}, "web-a"), "")
+      << "the IPv6 snat map is another";
+}
+
 }  // namespace
 }  // namespace fipd::policy

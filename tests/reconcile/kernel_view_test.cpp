@@ -72,6 +72,43 @@ TEST_F(KernelViewTest, ARepointIsDiffedOnItsAddressesAlone) {
   EXPECT_EQ(mirror, derive_all(inv, opt));
 }
 
+TEST_F(KernelViewTest, ARepointedOrRemovedNatEntryLeavesStaleFlowsAStatelessOneNone) {
+  KernelView have = derive_all(inv, opt);
+  inv.set_target(ip("203.0.113.10"), "b");  // nat
+  inv.set_target(ip("203.0.113.11"), "b");  // stateless: notracked, nothing in conntrack
+  EXPECT_EQ(diff(have, derive_all(inv, opt), nullptr).stale_flows, std::vector<IpAddress>{ip("203.0.113.10")});
+  std::vector<IpAddress> dirty{ip("203.0.113.10")};
+  KernelView want;
+  derive_address(inv, ip("203.0.113.10"), opt, want);
+  EXPECT_EQ(diff(have, want, &dirty).stale_flows, dirty) << "the incremental diff says the same";
+  EXPECT_TRUE(diff(have, have, nullptr).stale_flows.empty()) << "nothing changed: nothing to drop";
+  inv.remove_fip(ip("203.0.113.10"));
+  EXPECT_EQ(diff(have, derive_all(inv, opt), nullptr).stale_flows, dirty) << "a removed nat entry too";
+}
+
+TEST_F(KernelViewTest, ARouteReplacedBySomeoneElseIsDriftAnEchoOfOursIsNot) {
+  KernelView mirror = derive_all(inv, opt);
+  const nl::HostRoute& ours = mirror.routes.at(ip("2001:db8:f::10"));
+  nl::RouteChange ev{.dst = ours.dst, .prefix_len = 128, .table = 100, .protocol = nl::kRouteProtocol,
+                     .type = 1 /* RTN_UNICAST */, .gateway = ours.via, .oif = 4};
+  EXPECT_FALSE(route_event_drifts(mirror, ev)) << "fipd's own write, echoed";
+  auto other_hop = ev;
+  other_hop.gateway = ip("fd00:0:0:2::2");
+  EXPECT_TRUE(route_event_drifts(mirror, other_hop)) << "ip route replace ... via another server";
+  auto other_proto = ev;
+  other_proto.protocol = 3;  // boot: `ip route replace` without proto
+  EXPECT_TRUE(route_event_drifts(mirror, other_proto));
+  auto deleted = ev;
+  deleted.deleted = true;
+  EXPECT_TRUE(route_event_drifts(mirror, deleted));
+  auto other_table = other_hop;
+  other_table.table = 254;
+  EXPECT_FALSE(route_event_drifts(mirror, other_table)) << "another table's route is not ours";
+  auto wider = other_hop;
+  wider.prefix_len = 64;
+  EXPECT_FALSE(route_event_drifts(mirror, wider));
+}
+
 TEST_F(KernelViewTest, TheInterfaceTheKernelChoseSatisfiesAnIntentWithoutOne) {
   KernelView want = derive_all(inv, opt);
   KernelView have = want;

@@ -19,7 +19,9 @@ class Daemon {
 
   const std::string& dir() const { return dir_; }
   std::string config_path() const { return dir_ + "/fipd.toml"; }
-  std::string state_path() const { return dir_ + "/state.json"; }
+  std::string state_path() const { return (state_dir_.empty() ? dir_ : state_dir_) + "/state.json"; }
+  // Keeps the state file in another folder (a small tmpfs, to fill up).
+  void set_state_dir(std::string dir) { state_dir_ = std::move(dir); }
   std::string socket_path() const { return dir_ + "/fipd.sock"; }
   std::string log_path() const { return dir_ + "/fipd.log"; }
 
@@ -42,6 +44,7 @@ class Daemon {
  private:
   std::string binary_;
   std::string dir_;
+  std::string state_dir_;
   Child child_;
   size_t starts_ = 0;
 };
