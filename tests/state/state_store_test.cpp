@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -120,6 +121,34 @@ TEST_F(TempDir, WriteFailureIsReportedAndTheOldFileKept) {
   std::ifstream in(path);
   std::string text((std::istreambuf_iterator<char>(in)), {});
   EXPECT_EQ(text, "old");
+}
+
+TEST_F(TempDir, AFailedWriteIsRetriedUntilItLandsAndSaysSoMeanwhile) {
+  std::string folder = dir + "/later";
+  FileStore store(folder + "/state.json");
+  ASSERT_GE(store.result_fd(), 0);
+  EXPECT_FALSE(store.durability_error());
+  store.save(sample());
+  ASSERT_FALSE(store.flush());
+  auto e = store.durability_error();
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->code, ENOENT);
+  pollfd p{.fd = store.result_fd(), .events = POLLIN, .revents = 0};
+  EXPECT_EQ(poll(&p, 1, 0), 1) << "the loop is told";
+  store.drain_result();
+  std::filesystem::create_directory(folder);  // room again: no new save needed
+  // Each result wakes the fd: a retry may still have failed just before.
+  for (int i = 0; i < 5 && store.durability_error(); ++i) {
+    p.revents = 0;
+    ASSERT_EQ(poll(&p, 1, 10'000), 1) << "every retry says how it went";
+    store.drain_result();
+  }
+  EXPECT_FALSE(store.durability_error());
+  EXPECT_GE(store.write_retries(), 1u);
+  EXPECT_EQ(store.write_errors(), 1u) << "one text failed, however often it was retried";
+  auto loaded = store.load();
+  ASSERT_TRUE(loaded && loaded->has_value());
+  EXPECT_EQ(**loaded, sample());
 }
 
 TEST_F(TempDir, CorruptFileIsAnErrorNotAnEmptyState) {
