@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <fstream>
 
+#include "tests/control/control_support.hpp"
 #include "tests/daemon/scenario.hpp"
 
 namespace fipd::testbed {
@@ -107,6 +108,25 @@ TEST_F(ReplySourceTest, AStandbyThatWouldShareTheReplyAddressIsPassedOver) {
   ASSERT_TRUE(fipd.wait_for_log("failover " + f0.str() + " web-0 -> spare-2", 5s)) << fipd.log();
   EXPECT_TRUE(eventually([&] { return reached_at(f0) == "C"; }, 3s)) << reached_at(f0);
   EXPECT_EQ(reached_at(f1), "B") << "web-1's own floating IP answers from its own address";
+}
+
+TEST_F(ReplySourceTest, ControlRequestsThatWouldShareTheReplyAddressAreRefused) {
+  FIPD_REQUIRE_NETNS();
+  build({.servers = 3, .mode = "stateless-nat"});
+  fipd.write_config(two_stateless());
+  start_fipd();
+  const auto f0 = Topology::floating_v4(0), f2 = Topology::floating_v4(2);
+  auto moved = fipctl(fipd.socket_path(), {"move", f0.str(), "web-1"});
+  EXPECT_NE(moved.code, 0);
+  EXPECT_NE((moved.out + moved.err).find("cannot share its address"), std::string::npos) << moved.out << moved.err;
+  auto added = fipctl(fipd.socket_path(), {"fip", "add", f2.str(), "web-0", "--mode", "nat"});
+  EXPECT_NE(added.code, 0);
+  EXPECT_NE((added.out + added.err).find("cannot share its address"), std::string::npos) << added.out << added.err;
+  auto routed = fipctl(fipd.socket_path(), {"fip", "add", f2.str(), "web-0", "--mode", "route"});
+  EXPECT_EQ(routed.code, 0) << routed.out << routed.err << "\nroute mode shares a server with anything";
+  EXPECT_EQ(reached_at(f0), "A");
+  EXPECT_EQ(fipctl(fipd.socket_path(), {"move", f0.str(), "spare-2"}).code, 0);
+  EXPECT_TRUE(eventually([&] { return reached_at(f0) == "C"; }, 3s));
 }
 
 TEST_F(ReplySourceTest, ConfigurationCheckRefusesAStatelessFloatingIpBesideANatOne) {
