@@ -25,9 +25,14 @@ std::string fipd_config(const FipdConfigOptions& o) {
   s << "\n[[server]]\nname = \"web-1\"\naddress = " << address(o.server_address, o.server_address6) << "\n"
     << "\n[[server]]\nname = \"spare-1\"\naddress = " << address(o.spare_address, o.spare_address6)
     << "\nspare = true\n";
+  // A stateless floating IP's replies take their source from the one snat
+  // entry of its server, so a server can carry only one non-route floating IP
+  // per family beside it (fipd refuses more). In stateless-nat mode the
+  // measured floating IP is stateless and the others of a many-IP host are
+  // route mode: the host still takes every one of them with it when it dies.
   for (int i = 0; i < o.fips; ++i)
-    s << "\n[[floating_ip]]\naddress = \"" << floating_ip(i).str() << "\"\nserver = \"web-1\"\nmode = \"" << o.mode
-      << "\"\n";
+    s << "\n[[floating_ip]]\naddress = \"" << floating_ip(i).str() << "\"\nserver = \"web-1\"\nmode = \""
+      << (i > 0 && o.mode == "stateless-nat" ? "route" : o.mode) << "\"\n";
   return s.str();
 }
 
