@@ -83,12 +83,12 @@ base=$cache/$suite-root-$key
 build_root() {
   mkdir -p "$cache"
   exec 9>"$cache/.lock"
-  flock -w 900 9 || fail "$cache/.lock is held for 15 minutes"
+  flock -w 240 9 || fail "$cache/.lock is held for 4 minutes"
   if [ ! -f "$base/.complete" ]; then
     local tmp=$cache/.build-$key-$$ start=$SECONDS
     rm -rf --one-file-system "$tmp" "$base"
     echo "building the $suite root (once per package list) from $mirror: $packages"
-    if ! timeout 900 debootstrap --variant=minbase --include="$packages" "$suite" "$tmp" "$mirror" \
+    if ! timeout 600 debootstrap --variant=minbase --include="$packages" "$suite" "$tmp" "$mirror" \
         >"$work/debootstrap.log" 2>&1; then
       tail -n 20 "$work/debootstrap.log"
       rm -rf --one-file-system "$tmp"
@@ -211,8 +211,12 @@ web_1_up() { local out; out=$(ct fipctl status 2>/dev/null) && grep -E '^\s*web-
 
 main() {
   mkdir -p "$work"
+  # One run per build tree at a time: the root copy and logs are shared.
+  exec 8>"$work/.lock"
+  flock -w 240 8 || fail "$work/.lock is held for 4 minutes"
   build_root
   trap cleanup EXIT
+  trap 'exit 143' TERM INT HUP
   rm -rf --one-file-system "$root"
   mounted_below "$root" && fail "something is mounted below $root"
   cp -a --reflink=auto "$base" "$root"
