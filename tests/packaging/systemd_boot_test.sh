@@ -294,6 +294,9 @@ mode = "nat"'
   ct sh -c 'cat > /etc/fipd/fipd.toml' <<<'[[server]
 name = '
   if T=60 ct systemctl reload fipd.service 2>"$work/reload.txt"; then fail "a reload with a broken file succeeded"; fi
+  local journal
+  journal=$(ct journalctl -u fipd.service --no-pager -o cat)
+  grep -q '^/etc/fipd/fipd.toml: 1 error$' <<<"$journal" || fail "the journal does not say why the reload failed"
   echo "the broken reload is refused: $(head -n 1 "$work/reload.txt")"
   [ "$(ct systemctl is-active fipd.service)" = active ] || fail "fipd.service is not active after the refused reload"
   [ "$(prop MainPID)" = "$pid" ] || fail "MainPID $(prop MainPID) after the refused reload, was $pid"
@@ -305,7 +308,6 @@ name = '
   #    one (bounded: 60 s, well over 5 s + TimeoutAbortSec + RestartSec).
   ct kill -STOP "$pid"
   wait_for 240 running_with_new_pid "$pid" || fail "no restart after SIGSTOP: $(prop ActiveState)/$(prop SubState) MainPID $(prop MainPID)"
-  local journal
   journal=$(ct journalctl -u fipd.service --no-pager -o cat)
   grep -qi 'watchdog timeout' <<<"$journal" || fail "the journal has no watchdog timeout"
   echo "the frozen fipd $pid was killed by the watchdog; MainPID now $(prop MainPID), NRestarts $(prop NRestarts)"
@@ -321,10 +323,11 @@ name = '
   [ "$(table_state)" = "$table" ] || fail "table after stop: $(table_state), before: $table"
   echo "stopped; the table is still there: $table"
   # What the container's systemd said about the unit beyond the expected
-  # watchdog kill: a sandboxing directive it could not apply would show here.
+  # refused reload and watchdog kill: a sandboxing directive it could not
+  # apply would show here.
   local said
   said=$(ct journalctl -b _PID=1 -p warning --no-pager -o cat)
-  grep -F fipd <<<"$said" | grep -v -e 'Watchdog timeout' -e 'SIGABRT' -e 'status=6/ABRT' -e "result 'watchdog'" || true
+  grep -F fipd <<<"$said" | grep -v -e 'Reload failed' -e 'Watchdog timeout' -e 'SIGABRT' -e 'status=6/ABRT' -e "result 'watchdog'" || true
   echo "PASS"
 }
 
