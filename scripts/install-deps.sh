@@ -25,6 +25,8 @@ packages=(
   # the Debian package: shlibs, checks, the unit's verification, and
   # strace for the system calls the unit's filter must allow
   dpkg-dev lintian man-db systemd strace
+  # the unit booted under a real systemd (tests/packaging/systemd_boot_test.sh)
+  debootstrap systemd-container
 )
 
 missing=()
