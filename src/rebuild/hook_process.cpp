@@ -102,6 +102,7 @@ int kill_children() {
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   if (getppid() != fipd) _exit(127);  // fipd died before the line above
   prctl(PR_SET_CHILD_SUBREAPER, 1);
+  prctl(PR_SET_NAME, "fipd-hook-sv", 0, 0, 0);  // not a second "fipd" in ps
   sigset_t waited;
   sigemptyset(&waited);
   for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&waited, sig);
@@ -124,9 +125,9 @@ int kill_children() {
         break;
       }
       reap_others(hook);
+      // A SIGCHLD that came since the peek above is pending: no wakeup is lost.
       siginfo_t si{};
-      timespec tick{0, 100'000'000};
-      int sig = sigtimedwait(&waited, &si, &tick);
+      int sig = sigwaitinfo(&waited, &si);
       if (sig > 0 && sig != SIGCHLD && !stop) {
         stop = true;
         kill(-hook, SIGKILL);
