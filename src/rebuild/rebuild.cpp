@@ -230,9 +230,11 @@ void RebuildManager::on_server_failed(const std::string& server, const std::stri
                                       std::vector<nl::IpAddress> fips) {
   if (records_.contains(server)) return;
   // Kept whether or not a rebuild starts now: one started later, by hand
-  // and after a restart perhaps, hands them back.
+  // and after a restart perhaps, hands them back. Durable at once (one
+  // fsync per failed server): the failover's own write came before this.
   merge(stand_ins_[server], fips);
-  host_.rebuild_changed();
+  if (fips.empty()) host_.rebuild_changed();
+  else host_.rebuild_durable();
   if (!cfg_.automatic) return;
   if (storm_check(server)) {
     host_.rebuild_event("not rebuilding " + server + ": the storm guard holds automatic rebuilds",
