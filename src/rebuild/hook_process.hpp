@@ -22,11 +22,11 @@
 // fipd.service, RestrictNamespaces=yes forbids namespaces and
 // ProtectControlGroups=yes (no delegation) makes cgroups read-only, while a
 // subreaper needs no privilege and works the same as root in tests and as
-// user fipd with its two capabilities. What it cannot catch: a process
-// that another, unrelated process adopts (fd passing aside, none can), or
-// one stuck in uninterruptible sleep (the rounds are bounded: it is reported
-// to nobody and dies when its I/O ends). Under systemd the unit's cgroup
-// is killed whole as well when fipd stops.
+// user fipd with its two capabilities. What it gives up: a process stuck
+// in uninterruptible sleep outlasts the bounded rounds (it dies when its
+// I/O ends), and a SIGKILL of the supervisor itself (not of fipd) leaves
+// the hook's children to init. Under systemd the unit's cgroup is killed
+// whole as well when fipd stops.
 //
 // Owns: the supervisor's pidfd source, the pipes, the timeout timer. Thread:
 // the loop's. Errors: start() returns them (fork, pipe); an exec failure is
