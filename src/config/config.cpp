@@ -228,7 +228,7 @@ void parse_rebuild(Reader& r, const toml::table& t, RebuildConfig& rb) {
   const std::string w = "[rebuild]";
   r.check_keys(t, {"hook", "webhook", "environment", "automatic", "timeout", "healthy_timeout", "retries", "backoff",
                    "max_concurrent", "storm_share", "storm_min_failures", "storm_window", "notify_hook",
-                   "notify_webhook"},
+                   "notify_webhook", "settle"},
                w);
   auto path = [&](const char* key, std::string& out) {
     if (auto v = r.str(t, key, w)) {
@@ -273,6 +273,7 @@ void parse_rebuild(Reader& r, const toml::table& t, RebuildConfig& rb) {
   }
   if (auto v = r.integer(t, "storm_min_failures", w, 1, 100000)) rb.storm_min_failures = static_cast<unsigned>(*v);
   if (auto v = r.duration(t, "storm_window", w)) rb.storm_window = *v;
+  if (auto v = r.duration(t, "settle", w)) rb.settle = *v;
 }
 
 std::optional<ProbeKind> probe_kind(std::string_view s) {

@@ -120,6 +120,9 @@ struct RebuildConfig {
   double storm_share = 0.3;
   unsigned storm_min_failures = 3;
   nanoseconds storm_window = std::chrono::seconds(60);
+  // An automatic rebuild waits this long before it starts, so that the storm
+  // guard sees a storm first.
+  nanoseconds settle = std::chrono::seconds(5);
   std::string notify_hook;     // told when a rebuild completes
   std::string notify_webhook;
 

@@ -414,26 +414,44 @@ uint64_t Engine::subscribe(Listener l) {
 
 void Engine::unsubscribe(uint64_t id) { listeners_.erase(id); }
 
+// Every alarm goes through the book: one announcement per condition, and a
+// flapping one summarised with its count (src/engine/alarms.hpp).
 void Engine::raise_alarm(const std::string& key, const std::string& text) {
-  auto [it, fresh] = alarms_.try_emplace(key, text);
-  if (!fresh && it->second == text) return;
-  it->second = text;
-  ++counters_.alarms;
-  log::error("ALARM " + text, {{"alarm", key}});
-  publish({.kind = Event::Kind::alarm, .at = loop_->now(), .text = text, .fields = {{"alarm", key}, {"state", "raised"}}});
+  auto n = alarms_.raise(key, text, loop_->now());
+  counters_.alarms = alarms_.raised_total();
+  if (n) announce(*n);
+  schedule_alarm_summaries();
 }
 
 void Engine::clear_alarm(const std::string& key) {
-  if (alarms_.erase(key) == 0) return;
-  log::notice("alarm cleared", {{"alarm", key}});
-  publish({.kind = Event::Kind::alarm, .at = loop_->now(), .text = "alarm " + key + " cleared",
-           .fields = {{"alarm", key}, {"state", "cleared"}}});
+  if (auto n = alarms_.clear(key, loop_->now())) announce(*n);
+  schedule_alarm_summaries();
 }
 
-std::vector<std::string> Engine::active_alarms() const {
-  std::vector<std::string> out;
-  for (const auto& [k, v] : alarms_) out.push_back(v);
-  return out;
+void Engine::announce(const AlarmNotice& n) {
+  std::vector<std::pair<std::string, std::string>> fields = {{"alarm", n.key},
+                                                             {"state", n.raised ? "raised" : "cleared"}};
+  if (n.repeats > 0) fields.emplace_back("repeats", std::to_string(n.repeats));
+  if (n.raised) log::error("ALARM " + n.text + n.summary, {{"alarm", n.key}});
+  else log::notice("alarm cleared" + n.summary, {{"alarm", n.key}});
+  publish({.kind = Event::Kind::alarm, .at = loop_->now(),
+           .text = n.raised ? n.text + n.summary : "alarm " + n.key + " cleared" + n.summary,
+           .fields = std::move(fields)});
 }
+
+void Engine::schedule_alarm_summaries() {
+  auto next = alarms_.next_due();
+  if (!next) return;
+  if (alarm_timer_ == loop::kNoSource) {
+    alarm_timer_ = loop_->add_timer(*next, [this](TimePoint now) {
+      for (const auto& n : alarms_.due(now)) announce(n);
+      if (auto again = alarms_.next_due()) loop_->rearm_timer(alarm_timer_, *again);
+    });
+  } else {
+    loop_->rearm_timer(alarm_timer_, *next);
+  }
+}
+
+std::vector<std::string> Engine::active_alarms() const { return alarms_.active_texts(); }
 
 }  // namespace fipd::engine

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "netlink/monitor.hpp"
+#include "src/engine/alarms.hpp"
 #include "src/config/config.hpp"
 #include "src/engine/events.hpp"
 #include "src/loop/loop.hpp"
@@ -140,6 +141,7 @@ class Engine final : private rebuild::RebuildHost {
                      bool warning) override;
   void rebuild_alarm(const std::string& key, const std::string& text, bool raised) override;
   void rebuild_changed() override { save_state(); }
+  void rebuild_durable() override;
   std::string control_socket() const override { return cfg_.engine.control_socket; }
   Status start_rebuilds();
   std::vector<probe::ProbeSpec> probes_of(const std::string& server) const;
@@ -170,6 +172,8 @@ class Engine final : private rebuild::RebuildHost {
   void publish(Event e);
   void raise_alarm(const std::string& key, const std::string& text);
   void clear_alarm(const std::string& key);
+  void announce(const AlarmNotice& n);
+  void schedule_alarm_summaries();
   void record(Failover f);
   policy::Options policy_options() const;
   reconcile::IntentOptions intent_options() const;
@@ -189,7 +193,7 @@ class Engine final : private rebuild::RebuildHost {
   uint64_t next_failover_id_ = 1;
   Counters counters_;
   bool kernel_in_sync_ = false;
-  std::map<std::string, std::string> alarms_;  // key -> text
+  AlarmBook alarms_;
   std::map<std::string, int> server_ifindex_;  // learned from neighbour events
   std::map<std::string, std::vector<probe::ProbeSpec>> runtime_probes_;  // servers added at runtime
   std::map<std::string, std::string> replacements_;  // replacement -> the server it replaces
@@ -200,7 +204,8 @@ class Engine final : private rebuild::RebuildHost {
   std::map<nl::IpAddress, KeptTarget> kept_targets_;
   std::optional<std::string> not_durable_;  // the store's error while its write is retried
   loop::SourceId sweep_timer_ = loop::kNoSource, audit_timer_ = loop::kNoSource,
-                 repair_timer_ = loop::kNoSource, watchdog_timer_ = loop::kNoSource;
+                 repair_timer_ = loop::kNoSource, watchdog_timer_ = loop::kNoSource,
+                 alarm_timer_ = loop::kNoSource;
   bool repair_pending_ = false;
   std::string repair_reason_;
   std::map<uint64_t, Listener> listeners_;

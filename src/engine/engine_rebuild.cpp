@@ -114,6 +114,11 @@ void Engine::rebuild_event(const std::string& text, std::vector<std::pair<std::s
   publish({.kind = Event::Kind::rebuild, .at = loop_->now(), .text = text, .fields = std::move(fields)});
 }
 
+void Engine::rebuild_durable() {
+  save_state();
+  if (auto r = store_->flush(); !r) log::error("state file: " + r.error().message());
+}
+
 void Engine::rebuild_alarm(const std::string& key, const std::string& text, bool raised) {
   if (raised) raise_alarm(key, text);
   else clear_alarm(key);

@@ -21,9 +21,37 @@ std::optional<Stage> stage_from(std::string_view s) {
   return std::nullopt;
 }
 
+json addresses_json(const std::vector<nl::IpAddress>& v) {
+  json out = json::array();
+  for (const auto& a : v) out.push_back(a.str());
+  return out;
+}
+
+std::vector<nl::IpAddress> addresses_from(const json& j) {
+  std::vector<nl::IpAddress> out;
+  if (j.is_array())
+    for (const auto& a : j)
+      if (a.is_string())
+        if (auto ip = nl::IpAddress::parse(a.get<std::string>())) out.push_back(*ip);
+  return out;
+}
+
+void merge(std::vector<nl::IpAddress>& into, const std::vector<nl::IpAddress>& more) {
+  for (const auto& a : more)
+    if (std::find(into.begin(), into.end(), a) == into.end()) into.push_back(a);
+}
+
+std::string ms_text(std::chrono::nanoseconds d) {
+  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + "ms";
+}
+
+// A line that means to be the result, rather than progress.
+bool looks_like_replacement(std::string_view line) {
+  return line.front() == '{' && line.find("\"replacement\"") != std::string_view::npos;
+}
+
 json record_json(const Record& r) {
-  json fips = json::array();
-  for (const auto& a : r.fips) fips.push_back(a.str());
+  json fips = addresses_json(r.fips);
   return {{"id", r.id},           {"server", r.server},     {"stage", stage_name(r.stage)},
           {"attempt", r.attempt}, {"manual", r.manual},     {"cause", r.cause},
           {"replacement", r.replacement}, {"error", r.error}, {"progress", r.progress},
@@ -52,10 +80,7 @@ std::optional<Record> record_from(const json& j) {
   for (const char* k : {"started_unix_ms", "finished_unix_ms"})
     if (auto it = j.find(k); it != j.end() && it->is_number_integer())
       (std::string(k) == "started_unix_ms" ? r.started_unix_ms : r.finished_unix_ms) = it->get<int64_t>();
-  if (auto it = j.find("fips"); it != j.end() && it->is_array())
-    for (const auto& a : *it)
-      if (a.is_string())
-        if (auto ip = nl::IpAddress::parse(a.get<std::string>())) r.fips.push_back(*ip);
+  if (auto it = j.find("fips"); it != j.end()) r.fips = addresses_from(*it);
   return r;
 }
 
@@ -63,6 +88,7 @@ std::optional<Record> record_from(const json& j) {
 
 const char* stage_name(Stage s) {
   switch (s) {
+    case Stage::settling: return "settling";
     case Stage::queued: return "queued";
     case Stage::rebuilding: return "rebuilding";
     case Stage::retry_wait: return "retry-wait";
@@ -154,11 +180,17 @@ void RebuildManager::set_stage(Record& r, Stage s, const std::string& detail) {
   host_.rebuild_changed();
 }
 
-bool RebuildManager::storm_check() {
+// Failures are counted once per server within the window, against every
+// server the inventory held during it: one retired since (a rebuild done)
+// still counts, or the share would exceed the whole ("3 of 2 servers").
+bool RebuildManager::storm_check(const std::string& server) {
   loop::TimePoint now = host_.rebuild_loop().now();
-  failures_.push_back(now);
-  while (!failures_.empty() && now - failures_.front() > cfg_.storm_window) failures_.pop_front();
-  size_t total = host_.rebuild_inventory().servers().size();
+  while (!failures_.empty() && now - failures_.front().at > cfg_.storm_window) failures_.pop_front();
+  if (std::none_of(failures_.begin(), failures_.end(), [&](const Failure& f) { return f.server == server; }))
+    failures_.push_back({now, server});
+  const auto& inv = host_.rebuild_inventory();
+  size_t total = inv.servers().size();
+  for (const auto& f : failures_) total += inv.server(f.server) == nullptr;
   if (!storm_ && failures_.size() >= cfg_.storm_min_failures &&
       static_cast<double>(failures_.size()) > cfg_.storm_share * static_cast<double>(total)) {
     storm_ = true;
@@ -168,23 +200,77 @@ bool RebuildManager::storm_check() {
                             " servers: automatic rebuilds are stopped until an operator starts one"
                             " (fipctl rebuild SERVER)",
                         true);
+    drop_settling("the storm guard holds automatic rebuilds");
   }
   return storm_;
 }
 
+// With fewer servers than storm_min_failures no storm can be seen: waiting
+// would only delay the customer.
+bool RebuildManager::storm_possible() const {
+  return host_.rebuild_inventory().servers().size() >= cfg_.storm_min_failures;
+}
+
+void RebuildManager::drop_settling(const std::string& why) {
+  std::vector<std::string> dropped;
+  for (const auto& [server, r] : records_)
+    if (r.stage == Stage::settling) dropped.push_back(server);
+  for (const auto& server : dropped) {
+    if (auto run = running_.find(server); run != running_.end()) {
+      if (run->second.timer != loop::kNoSource) host_.rebuild_loop().remove(run->second.timer);
+      running_.erase(run);
+    }
+    records_.erase(server);
+    host_.rebuild_event("not rebuilding " + server + ": " + why, {{"server", server}}, true);
+  }
+  if (!dropped.empty()) host_.rebuild_changed();
+}
+
 void RebuildManager::on_server_failed(const std::string& server, const std::string& cause,
                                       std::vector<nl::IpAddress> fips) {
-  if (!cfg_.automatic || records_.contains(server)) return;
-  if (storm_check()) {
+  if (records_.contains(server)) return;
+  // Kept whether or not a rebuild starts now: one started later, by hand
+  // and after a restart perhaps, hands them back. Durable at once (one
+  // fsync per failed server): the failover's own write came before this.
+  merge(stand_ins_[server], fips);
+  if (fips.empty()) host_.rebuild_changed();
+  else host_.rebuild_durable();
+  if (!cfg_.automatic) return;
+  if (storm_check(server)) {
     host_.rebuild_event("not rebuilding " + server + ": the storm guard holds automatic rebuilds",
                         {{"server", server}}, true);
     return;
   }
-  begin(server, cause, false, std::move(fips));
+  if (cfg_.settle <= std::chrono::nanoseconds::zero() || !storm_possible())
+    return begin(server, cause, false, std::move(fips));
+  Record& r = open_record(server, cause, false, std::move(fips));
+  set_stage(r, Stage::settling, "starts in " + ms_text(cfg_.settle) + " unless the storm guard trips");
+  arm(server, cfg_.settle, &RebuildManager::on_settled);
+}
+
+void RebuildManager::on_settled(const std::string& server) {
+  auto it = records_.find(server);
+  if (it == records_.end() || it->second.stage != Stage::settling) return;
+  const state::Server* s = host_.rebuild_inventory().server(server);
+  if (s && s->health == state::Health::up && s->maintenance == state::Maintenance::none) {
+    records_.erase(it);
+    running_.erase(server);
+    host_.rebuild_event("not rebuilding " + server + ": it recovered while the rebuild settled",
+                        {{"server", server}}, false);
+    host_.rebuild_changed();
+    return;
+  }
+  queue(it->second);
 }
 
 nl::Status RebuildManager::start_manual(const std::string& server) {
   if (!host_.rebuild_inventory().server(server)) return nl::fail(ENOENT, "unknown server " + server);
+  if (auto it = records_.find(server); it != records_.end() && it->second.stage == Stage::settling) {
+    // An operator does not wait for the storm guard.
+    it->second.manual = true;
+    queue(it->second);
+    return {};
+  }
   if (auto it = records_.find(server); it != records_.end())
     return nl::fail(EALREADY, "a rebuild of " + server + " is already " + stage_name(it->second.stage) + " (" +
                                   it->second.id + ")");
@@ -199,24 +285,37 @@ nl::Status RebuildManager::start_manual(const std::string& server) {
 
 void RebuildManager::begin(const std::string& server, const std::string& cause, bool manual,
                            std::vector<nl::IpAddress> fips) {
+  queue(open_record(server, cause, manual, std::move(fips)));
+}
+
+Record& RebuildManager::open_record(const std::string& server, const std::string& cause, bool manual,
+                                    std::vector<nl::IpAddress> fips) {
   Record r{.id = server + "-" + std::to_string(unix_ms()) + "-" + std::to_string(next_id_++),
            .server = server,
-           .stage = Stage::queued,
+           .stage = Stage::settling,
            .manual = manual,
            .cause = cause,
            .started_unix_ms = unix_ms(),
            .fips = std::move(fips)};
-  for (const auto& a : host_.rebuild_inventory().fips_of(server))
-    if (std::find(r.fips.begin(), r.fips.end(), a) == r.fips.end()) r.fips.push_back(a);
+  merge(r.fips, {host_.rebuild_inventory().fips_of(server).begin(), host_.rebuild_inventory().fips_of(server).end()});
   // A rebuild started by hand after a failover (the storm guard held the
   // automatic one back) still owes the customer's floating IPs to the
-  // replacement: those a spare took from this server.
-  for (const auto& a : host_.fips_displaced_from(server))
-    if (std::find(r.fips.begin(), r.fips.end(), a) == r.fips.end()) r.fips.push_back(a);
+  // replacement: those a spare took from this server, as this fipd saw it
+  // happen, or as the state file remembers from a fipd before it.
+  merge(r.fips, host_.fips_displaced_from(server));
+  if (auto it = stand_ins_.find(server); it != stand_ins_.end()) {
+    merge(r.fips, it->second);
+    stand_ins_.erase(it);
+  }
   std::sort(r.fips.begin(), r.fips.end());
-  host_.hold_for_rebuild(server);
-  auto& rec = records_[server] = std::move(r);
-  set_stage(rec, Stage::queued, cause);
+  return records_[server] = std::move(r);
+}
+
+void RebuildManager::queue(Record& r) {
+  if (auto run = running_.find(r.server); run != running_.end() && run->second.timer != loop::kNoSource)
+    host_.rebuild_loop().remove(std::exchange(run->second.timer, loop::kNoSource));
+  host_.hold_for_rebuild(r.server);
+  set_stage(r, Stage::queued, r.cause);
   pump();
 }
 
@@ -252,8 +351,11 @@ std::string RebuildManager::document(const Record& r) const {
 void RebuildManager::call_out(Record& r) {
   ++r.attempt;
   set_stage(r, Stage::rebuilding, "attempt " + std::to_string(r.attempt));
+  // A fipd killed from now on must find this rebuild when it comes back.
+  host_.rebuild_durable();
   std::string server = r.server;
   pending_replacement_.erase(server);
+  running_[server].progress = {};
   if (!cfg_.hook.empty()) {
     std::vector<std::pair<std::string, std::string>> env = cfg_.environment;
     const state::Server* s = host_.rebuild_inventory().server(server);
@@ -264,7 +366,7 @@ void RebuildManager::call_out(Record& r) {
     env.emplace_back("FIPD_SOCKET", host_.control_socket());
     auto hook = HookProcess::start(
         host_.rebuild_loop(), {.path = cfg_.hook, .environment = env, .input = document(r), .timeout = cfg_.timeout},
-        [this, server](std::string_view line, bool err) { on_hook_line(server, line, err); },
+        [this, server](const HookLine& line) { on_hook_line(server, line); },
         [this, server](const HookExit& e) { on_hook_exit(server, e); });
     if (!hook) return call_out_failed(r, "cannot start the hook: " + hook.error().message());
     running_[server].hook = std::move(*hook);
@@ -281,26 +383,57 @@ void RebuildManager::call_out(Record& r) {
   if (!posted) call_out_failed(r, posted.error().message());
 }
 
-void RebuildManager::on_hook_line(const std::string& server, std::string_view line, bool from_stderr) {
+void RebuildManager::on_hook_line(const std::string& server, const HookLine& line) {
   auto it = records_.find(server);
-  if (it == records_.end() || line.empty()) return;
+  if (it == records_.end() || line.text.empty()) return;
   Record& r = it->second;
-  if (!from_stderr && line.front() == '{' && line.find("\"replacement\"") != std::string_view::npos) {
-    auto rep = parse_replacement(line);
+  if (!line.from_stderr && looks_like_replacement(line.text)) {
+    if (line.truncated) {
+      r.error = "the hook's replacement line is longer than " + std::to_string(kMaxHookLine / 1024) +
+                " KiB: ignored";
+      return;
+    }
+    auto rep = parse_replacement(line.text);
     if (rep) pending_replacement_[server] = *rep;
     else r.error = rep.error().context;
     return;
   }
-  r.progress = std::string(line);
-  host_.rebuild_event("rebuild " + r.id + " of " + server + ": " + r.progress,
-                      {{"rebuild", r.id}, {"server", server}, {"progress", r.progress}}, from_stderr);
+  r.progress.assign(line.text);
+  show_progress(r, running_[server], line.text, line.from_stderr);
+}
+
+void RebuildManager::show_progress(Record& r, Running& run, std::string_view line, bool from_stderr) {
+  ProgressGate& g = run.progress;
+  const loop::TimePoint now = host_.rebuild_loop().now();
+  if (now - g.window >= std::chrono::seconds(1)) {
+    flush_progress(r, run);
+    g.window = now;
+    g.shown = 0;
+  }
+  if (g.shown >= kProgressPerSecond) {
+    ++g.held;
+    return;
+  }
+  ++g.shown;
+  host_.rebuild_event("rebuild " + r.id + " of " + r.server + ": " + std::string(line),
+                      {{"rebuild", r.id}, {"server", r.server}, {"progress", std::string(line)}}, from_stderr);
+}
+
+void RebuildManager::flush_progress(Record& r, Running& run) {
+  if (run.progress.held == 0) return;
+  const std::string text = "... " + std::to_string(run.progress.held) + " more lines";
+  run.progress.held = 0;
+  host_.rebuild_event("rebuild " + r.id + " of " + r.server + ": " + text,
+                      {{"rebuild", r.id}, {"server", r.server}, {"progress", text}}, false);
 }
 
 void RebuildManager::on_hook_exit(const std::string& server, const HookExit& e) {
-  running_[server].hook.reset();
+  Running& run = running_[server];
+  run.hook.reset();
   auto it = records_.find(server);
   if (it == records_.end()) return;
   Record& r = it->second;
+  flush_progress(r, run);
   if (e.timed_out || e.signaled || e.code != 0) return call_out_failed(r, "hook " + e.describe());
   auto rep = pending_replacement_.find(server);
   if (rep == pending_replacement_.end() || !rep->second) {
@@ -469,7 +602,7 @@ void RebuildManager::notify(const Record& r) {
   auto hook = HookProcess::start(
       host_.rebuild_loop(),
       {.path = cfg_.notify_hook, .environment = {{"FIPD_REBUILD_ID", id}}, .input = doc.dump(), .timeout = cfg_.timeout},
-      [](std::string_view, bool) {},
+      [](const HookLine&) {},
       [this, id](const HookExit& e) {
         host_.rebuild_event("rebuild " + id + ": notify hook " + e.describe(), {{"rebuild", id}},
                             e.timed_out || e.signaled || e.code != 0);
@@ -482,7 +615,10 @@ std::string RebuildManager::to_json() const {
   json active = json::array(), done = json::array();
   for (const auto& [s, r] : records_) active.push_back(record_json(r));
   for (const auto& r : finished_) done.push_back(record_json(r));
-  return json{{"rebuilds", active}, {"finished", done}}.dump();
+  json stand_ins = json::object();
+  for (const auto& [server, fips] : stand_ins_)
+    if (!fips.empty() && host_.rebuild_inventory().server(server)) stand_ins[server] = addresses_json(fips);
+  return json{{"rebuilds", active}, {"finished", done}, {"stand_ins", stand_ins}}.dump();
 }
 
 void RebuildManager::restore(std::string_view text) {
@@ -491,6 +627,9 @@ void RebuildManager::restore(std::string_view text) {
   if (auto it = j.find("finished"); it != j.end() && it->is_array())
     for (const auto& e : *it)
       if (auto r = record_from(e)) finished_.push_back(*r);
+  if (auto it = j.find("stand_ins"); it != j.end() && it->is_object())
+    for (const auto& [server, fips] : it->items())
+      if (host_.rebuild_inventory().server(server)) merge(stand_ins_[server], addresses_from(fips));
   auto it = j.find("rebuilds");
   if (it == j.end() || !it->is_array()) return;
   for (const auto& e : *it) {
@@ -499,6 +638,10 @@ void RebuildManager::restore(std::string_view text) {
     std::string server = r->server;
     Record& rec = records_[server] = *r;
     switch (rec.stage) {
+      case Stage::settling:
+        // The storm guard's memory died with the previous fipd: settle again.
+        arm(server, cfg_.settle, &RebuildManager::on_settled);
+        break;
       case Stage::queued:
       case Stage::rebuilding:
       case Stage::retry_wait:

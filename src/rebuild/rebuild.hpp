@@ -3,7 +3,7 @@
 // and tell the platform when it is done.
 //
 // Lifecycle of one rebuild (visible in status and watch):
-//   queued -> rebuilding (call-out running) -> [awaiting-registration]
+//   [settling] -> queued -> rebuilding (call-out running) -> [awaiting-registration]
 //     -> registered -> replacement-up -> repointed -> done
 //   or, after the retries: failed (with the reason).
 // The failed server stays in maintenance (customers locked out) from the
@@ -18,11 +18,24 @@
 // the control socket, `server.add` with `replaces`). Timeouts, retries with
 // doubling backoff, a bound on rebuilds at once, and a storm guard: when many
 // servers fail together the network is the likelier culprit, so automatic
-// rebuilds stop until an operator starts one by hand.
+// rebuilds stop until an operator starts one by hand. An automatic rebuild
+// first waits `settle` (settling), so that the guard sees a storm before
+// the first of its failures starts anything: a rebuild takes minutes, a few
+// seconds cost nothing. The share counts every server that was in the
+// inventory during the window, retired ones included.
 //
-// Rebuilds survive a restart: their records live in the state file, and one
-// that was calling out is issued again with the same id (hooks must be
-// idempotent per id). Nothing is started twice for one failure.
+// The hook's progress is rate-limited: at most kProgressPerSecond lines a
+// second reach the log and watch, then one "... N more lines"; the record
+// keeps the last line, and the replacement line is looked for in every
+// line, however much came before it.
+//
+// Rebuilds survive a restart: their records live in the state file (made
+// durable before each call-out), and one that was calling out is issued
+// again with the same id (hooks must be idempotent per id). Nothing is
+// started twice for one failure. Which floating IPs a failover gave a spare
+// in place of a failed server is kept there too, also when no rebuild
+// started (storm guard, automatic = false), so that a rebuild started by
+// hand after a restart still hands them back.
 //
 // Owns: the records, the running call-outs, their timers. Uses the engine
 // through RebuildHost. Thread: the loop's. Errors: call-out failures are
@@ -46,9 +59,12 @@
 namespace fipd::rebuild {
 
 enum class Stage : uint8_t {
-  queued, rebuilding, retry_wait, awaiting_registration, registered, replacement_up, repointed, done, failed
+  settling, queued, rebuilding, retry_wait, awaiting_registration, registered, replacement_up, repointed, done, failed
 };
 const char* stage_name(Stage s);
+
+// Progress lines of one hook shown per second; the rest are counted.
+inline constexpr unsigned kProgressPerSecond = 5;
 
 struct Replacement {
   std::string name;
@@ -96,6 +112,8 @@ class RebuildHost {
   // Floating IPs a failover moved from `server` to a spare that still holds
   // them (from the recent failovers).
   virtual std::vector<nl::IpAddress> fips_displaced_from(const std::string& server) const = 0;
+  // Makes the records durable now (before a call-out: a restart must find them).
+  virtual void rebuild_durable() = 0;
   // The rebuild is complete: the failed server leaves the inventory.
   virtual void retire(const std::string& failed) = 0;
   // Ends the rebuild's hold when it failed: the server stays in (manual) maintenance.
@@ -133,17 +151,35 @@ class RebuildManager {
   void restore(std::string_view json);
 
  private:
+  // What of the hook's progress reaches the log and watch, per second.
+  struct ProgressGate {
+    loop::TimePoint window{};
+    unsigned shown = 0;
+    uint64_t held = 0;  // lines not shown since the last summary
+  };
   struct Running {
     std::unique_ptr<HookProcess> hook;
-    loop::SourceId timer = loop::kNoSource;  // retry backoff or healthy timeout
+    loop::SourceId timer = loop::kNoSource;  // settle, retry backoff or healthy timeout
+    ProgressGate progress;
+  };
+  struct Failure {
+    loop::TimePoint at;
+    std::string server;
   };
   RebuildManager(RebuildHost& host, config::RebuildConfig cfg) : host_(host), cfg_(std::move(cfg)) {}
   void begin(const std::string& server, const std::string& cause, bool manual, std::vector<nl::IpAddress> fips);
+  Record& open_record(const std::string& server, const std::string& cause, bool manual, std::vector<nl::IpAddress> fips);
+  void queue(Record& r);
+  void on_settled(const std::string& server);
+  void drop_settling(const std::string& why);
+  void show_progress(Record& r, Running& run, std::string_view line, bool from_stderr);
+  void flush_progress(Record& r, Running& run);
+  bool storm_possible() const;
   void pump();
   void call_out(Record& r);
   void call_out_failed(Record& r, const std::string& why);
   void on_hook_exit(const std::string& server, const HookExit& e);
-  void on_hook_line(const std::string& server, std::string_view line, bool from_stderr);
+  void on_hook_line(const std::string& server, const HookLine& line);
   void accept_replacement(Record& r, const Replacement& rep);
   void check_done(Record& r);
   void finish(Record& r, Stage final_stage);
@@ -154,7 +190,7 @@ class RebuildManager {
   void notify(const Record& r);
   std::string document(const Record& r) const;
   size_t active() const;
-  bool storm_check();
+  bool storm_check(const std::string& server);
 
   RebuildHost& host_;
   config::RebuildConfig cfg_;
@@ -163,7 +199,10 @@ class RebuildManager {
   std::map<std::string, Running> running_;
   std::map<std::string, std::optional<Replacement>> pending_replacement_;
   std::deque<Record> finished_;  // the last few, for status
-  std::deque<loop::TimePoint> failures_;  // for the storm guard
+  std::deque<Failure> failures_;  // for the storm guard, oldest first
+  // Floating IPs a failover moved away from a failed server that no rebuild
+  // has taken yet: a later rebuild hands them back (persisted).
+  std::map<std::string, std::vector<nl::IpAddress>> stand_ins_;
   bool storm_ = false;
   bool handing_over_ = false;  // hand_over() reports moves back through on_moved()
   uint64_t next_id_ = 1;

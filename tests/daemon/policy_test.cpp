@@ -9,7 +9,20 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class DaemonPolicyTest : public Scenario {};
+class DaemonPolicyTest : public Scenario {
+ protected:
+  // Both spares fail and recover in turn, every 150 ms, for 3 seconds.
+  void flap_spares() {
+    for (int round = 0; round < 20; ++round) {
+      int i = 1 + round % 2;
+      echo[i].reset();
+      std::this_thread::sleep_for(150ms);
+      auto e = EchoServer::start(topo->servers[i].ns, kServicePort, tag(i));
+      ASSERT_TRUE(e);
+      echo[i] = std::move(*e);
+    }
+  }
+};
 
 int count(const std::string& text, const std::string& what) {
   int n = 0;
@@ -23,20 +36,29 @@ TEST_F(DaemonPolicyTest, FlappingSparesCannotMakeTheFloatingIpBounce) {
   start_fipd();
   echo[0]->stop();  // web-0 dies for good
   ASSERT_TRUE(fipd.wait_for_log("failover " + fip().str() + " web-0 ->", 5s)) << fipd.log();
-  // Both spares fail and recover in turn, every 150 ms, for 3 seconds.
-  for (int round = 0; round < 20; ++round) {
-    int i = 1 + round % 2;
-    echo[i].reset();
-    std::this_thread::sleep_for(150ms);
-    auto e = EchoServer::start(topo->servers[i].ns, kServicePort, tag(i));
-    ASSERT_TRUE(e);
-    echo[i] = std::move(*e);
-  }
+  flap_spares();
   std::string log = fipd.log();
   int moves = count(log, "failover " + fip().str());
   EXPECT_LE(moves, 3) << log;
   EXPECT_GE(moves, 2) << "the first spare's failure still moved it" << log;
   EXPECT_NE(log.find("held"), std::string::npos) << "damping says so" << log;
+}
+
+// The same flapping with damping holding the floating IP: its conditions
+// (held, no target) come and go every round, but each alarm is announced
+// once and then summarised with a count (issue 13, item 14).
+TEST_F(DaemonPolicyTest, AFlappingConditionRaisesItsAlarmOnce) {
+  FIPD_REQUIRE_NETNS();
+  build({.servers = 3, .spares = 2, .engine_extra = "max_moves = 2\nflap_window = \"60s\"\n"});
+  start_fipd();
+  echo[0]->stop();
+  ASSERT_TRUE(fipd.wait_for_log("failover " + fip().str() + " web-0 ->", 5s)) << fipd.log();
+  flap_spares();
+  const std::string log = fipd.log();
+  ASSERT_NE(log.find("ALARM"), std::string::npos) << "damping held the floating IP" << log;
+  // Within one 10 s period: at most the first raise and its clear per condition.
+  EXPECT_LE(count(log, "ALARM"), 4) << log;
+  EXPECT_LE(count(log, "alarm cleared"), 4) << log;
 }
 
 TEST_F(DaemonPolicyTest, NoTargetKeepsTheMappingAndRaisesAnAlarmUntilASpareIsUp) {

@@ -65,6 +65,7 @@ class FakeHost : public RebuildHost {
     else alarms.erase(key);
   }
   void rebuild_changed() override { ++changes; }
+  void rebuild_durable() override { ++durable; }
   std::string control_socket() const override { return "/run/fipd/fipd.sock"; }
 
   bool saw(const std::string& text) const {
@@ -79,7 +80,7 @@ class FakeHost : public RebuildHost {
   std::vector<std::string> held, registered, dropped, handed_over, retired, gave_up, events;
   std::map<std::string, std::string> alarms;
   std::map<std::string, std::vector<nl::IpAddress>> displaced;  // what fips_displaced_from() says
-  int changes = 0;
+  int changes = 0, durable = 0;
 };
 
 class RebuildTest : public testing::Test {
@@ -102,6 +103,7 @@ class RebuildTest : public testing::Test {
   }
   void make(config::RebuildConfig cfg) {
     cfg.backoff = cfg.backoff == std::chrono::seconds(30) ? 20ms : cfg.backoff;
+    cfg.settle = cfg.settle == std::chrono::seconds(5) ? 0s : cfg.settle;  // at once, unless a test asks
     manager = std::move(*RebuildManager::create(*host, cfg));
     host->manager = manager.get();
   }
@@ -290,6 +292,129 @@ TEST_F(RebuildTest, ARestartIssuesTheRebuildAgainWithTheSameId) {
   std::ifstream in(log);
   std::string calls((std::istreambuf_iterator<char>(in)), {});
   EXPECT_EQ(calls, id + " 1\n" + id + " 1\n") << "the same rebuild, the same attempt";
+}
+
+// Gone, or a zombie nobody reaped yet.
+bool gone(pid_t pid) {
+  std::ifstream st("/proc/" + std::to_string(pid) + "/stat");
+  std::string s((std::istreambuf_iterator<char>(st)), {});
+  return s.empty() || s.find(") Z") != std::string::npos;
+}
+
+pid_t read_pid(const std::string& file) {
+  pid_t pid = 0;
+  std::ifstream(file) >> pid;
+  return pid;
+}
+
+// Issue 13, item 2: megabytes of progress in tiny lines reach the log and
+// watch as a few lines a second and a count, and the replacement line that
+// follows them is still found.
+TEST_F(RebuildTest, AChattyHooksProgressIsSummarisedAndItsReplacementStillFound) {
+  make({.hook = hook("cat > /dev/null; yes ab | head -n 2000000\n"
+                     "echo '{\"replacement\":{\"name\":\"web-1b\",\"address\":\"10.0.0.21\"}}'"),
+        .retries = 0});
+  manager->on_server_failed("web-1", "refused", {});
+  ASSERT_TRUE(run_until([&] { return !host->registered.empty() || !host->gave_up.empty(); }, 30s))
+      << testing::PrintToString(host->events.size());
+  ASSERT_EQ(host->registered.size(), 1u) << manager->finished().back().error;
+  size_t progress = 0;
+  for (const auto& e : host->events) progress += e.ends_with(": ab");
+  EXPECT_GE(progress, 1u);
+  EXPECT_LE(progress, 100u) << "2,000,000 lines of progress (6 MB), rate-limited";
+  EXPECT_TRUE(host->saw(" more lines")) << testing::PrintToString(host->events);
+}
+
+// A replacement line past the line bound is refused with that reason, not
+// cut into pieces that fail to parse.
+TEST_F(RebuildTest, AReplacementLineTooLongIsRefusedAsSuch) {
+  make({.hook = hook("cat > /dev/null; pad=$(head -c 70000 /dev/zero | tr '\\0' a)\n"
+                     "echo '{\"replacement\":{\"name\":\"web-1b\",\"address\":\"10.0.0.21\",\"pad\":\"'$pad'\"}}'"),
+        .retries = 0});
+  manager->on_server_failed("web-1", "refused", {});
+  ASSERT_TRUE(run_until([&] { return !host->gave_up.empty(); }));
+  EXPECT_NE(manager->finished().back().error.find("replacement line is longer than 64 KiB"), std::string::npos)
+      << manager->finished().back().error;
+}
+
+// Issue 13, item 3: what a hook leaves behind when it exits dies with it,
+// in its process group or out of it (setsid).
+TEST_F(RebuildTest, AHooksChildrenEndWhenTheHookEnds) {
+  make({.hook = hook("cat > /dev/null; sleep 1000 & echo $! > " + dir + "/child.pid\n"
+                     "setsid sleep 1000 & echo $! > " + dir + "/escaped.pid\n"
+                     "echo '{\"replacement\":{\"name\":\"web-1b\",\"address\":\"10.0.0.21\"}}'")});
+  manager->on_server_failed("web-1", "refused", {});
+  ASSERT_TRUE(run_until([&] { return !host->registered.empty(); })) << testing::PrintToString(host->events);
+  const pid_t child = read_pid(dir + "/child.pid"), escaped = read_pid(dir + "/escaped.pid");
+  ASSERT_GT(child, 0);
+  ASSERT_GT(escaped, 0);
+  EXPECT_TRUE(run_until([&] { return gone(child); }, 5s)) << "the hook's background child " << child;
+  EXPECT_TRUE(run_until([&] { return gone(escaped); }, 5s)) << "the child that left the group " << escaped;
+}
+
+// Issue 13, item 10: servers failing together are all held back by the
+// storm guard, the first ones too, because automatic rebuilds settle first.
+TEST_F(RebuildTest, TheSettleTimeLetsTheStormGuardHoldTheFirstRebuildsToo) {
+  const std::string started = dir + "/started";
+  make({.hook = hook("echo x >> " + started + "; sleep 300"), .storm_share = 0.5, .storm_min_failures = 3,
+        .settle = 200ms});
+  host->inv.add_server({.name = "web-3", .address = *nl::IpAddress::parse("10.0.0.13")});
+  manager->on_server_failed("web-1", "timeout", {});
+  manager->on_server_failed("web-2", "timeout", {});
+  EXPECT_EQ(manager->records().at("web-1").stage, Stage::settling);
+  manager->on_server_failed("web-3", "timeout", {});
+  EXPECT_TRUE(manager->storm());
+  EXPECT_TRUE(manager->records().empty()) << "none of the three starts";
+  EXPECT_TRUE(host->held.empty());
+  EXPECT_NE(host->alarms["rebuild-storm"].find("3 of 3 servers"), std::string::npos) << host->alarms["rebuild-storm"];
+  auto end = std::chrono::steady_clock::now() + 400ms;  // past the settle time
+  while (std::chrono::steady_clock::now() < end) (void)loop->run_once(10ms);
+  EXPECT_FALSE(std::filesystem::exists(started));
+}
+
+TEST_F(RebuildTest, WithoutAStormTheRebuildStartsOnceSettled) {
+  make({.hook = hook("cat > /dev/null; echo '{\"replacement\":{\"name\":\"web-1b\",\"address\":\"10.0.0.21\"}}'"),
+        .storm_min_failures = 2, .settle = 50ms});
+  host->inv.server("web-1")->health = state::Health::down;
+  manager->on_server_failed("web-1", "refused", {});
+  EXPECT_EQ(manager->records().at("web-1").stage, Stage::settling);
+  EXPECT_TRUE(host->held.empty()) << "held only once it starts";
+  ASSERT_TRUE(run_until([&] { return !host->registered.empty(); })) << testing::PrintToString(host->events);
+  EXPECT_EQ(host->held, std::vector<std::string>{"web-1"});
+  EXPECT_GE(host->durable, 1) << "the record is durable before the hook runs";
+}
+
+// Retired servers still count in the share of servers that failed: not
+// "3 of 2 servers".
+TEST_F(RebuildTest, TheStormGuardCountsServersRetiredWithinTheWindow) {
+  make({.hook = hook("sleep 300"), .storm_share = 0.5, .storm_min_failures = 3});
+  for (const char* n : {"a", "b"})
+    host->inv.add_server({.name = n, .address = *nl::IpAddress::parse(n[0] == 'a' ? "10.0.1.1" : "10.0.1.2")});
+  manager->on_server_failed("a", "timeout", {});
+  host->inv.remove_server("a");  // rebuilt and retired
+  manager->on_server_failed("b", "timeout", {});
+  host->inv.remove_server("b");
+  manager->on_server_failed("web-2", "timeout", {});
+  ASSERT_TRUE(manager->storm());
+  EXPECT_NE(host->alarms["rebuild-storm"].find("3 of 4 servers"), std::string::npos) << host->alarms["rebuild-storm"];
+}
+
+// Issue 13, item 9: which floating IPs a spare took from a failed server is
+// in the state, so a rebuild started after a restart still hands them back.
+TEST_F(RebuildTest, WhatASpareTookIsRememberedAcrossARestart) {
+  const auto fip = *nl::IpAddress::parse("203.0.113.10");
+  host->inv.add_server({.name = "spare-1", .address = *nl::IpAddress::parse("10.0.0.13"), .spare = true});
+  host->inv.server("spare-1")->health = state::Health::up;
+  host->inv.set_target(fip, "spare-1");
+  make({.hook = hook("sleep 300"), .automatic = false});
+  manager->on_server_failed("web-1", "refused", {fip});  // no automatic rebuild
+  std::string saved = manager->to_json();
+  manager.reset();  // restart: the failover timeline is gone
+
+  make({.hook = hook("sleep 300"), .automatic = false});
+  manager->restore(saved);
+  ASSERT_TRUE(manager->start_manual("web-1"));
+  EXPECT_EQ(manager->records().at("web-1").fips, std::vector<nl::IpAddress>{fip});
 }
 
 // A tiny HTTP server on loopback inside the test's namespace.

@@ -1,0 +1,72 @@
+// Alarms: conditions an operator must know about (the kernel refused a
+// change, no failover target, a floating IP held by damping, a rebuild storm
+// or a failed rebuild), each named by a key ("held:web-1", "kernel").
+//
+// One condition is announced (a log line and a watch event) once, when it
+// starts. While it holds, raising it again says nothing; a new text replaces
+// the old one in status at once. A condition that flaps (cleared and raised
+// again, or its text changing) within `repeat` of the last announcement is
+// counted instead of announced, and after `repeat` one summary says where it
+// stands: "... (repeated 12 times in 10s)", or that it is cleared. So a key
+// costs the log and watch at most about two lines per `repeat`, however
+// fast its condition changes; `fipctl status` and /healthz always show the
+// present state.
+//
+// A plain data structure: time comes in as values, the engine turns notices
+// into log lines and events and arms a timer for next_due(). Thread: the
+// engine loop's. No errors.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "src/loop/clock.hpp"
+
+namespace fipd::engine {
+
+struct AlarmNotice {
+  std::string key;
+  std::string text;     // the alarm's latest text
+  bool raised = true;   // false: the condition is cleared
+  unsigned repeats = 0;  // changes not announced since the last notice
+  std::string summary;  // " (repeated 12 times in 10s)" when there were some, else ""
+};
+
+class AlarmBook {
+ public:
+  explicit AlarmBook(loop::Duration repeat = std::chrono::seconds(10)) : repeat_(repeat) {}
+
+  // The condition `key` holds, described by `text`: what to announce now, if anything.
+  std::optional<AlarmNotice> raise(const std::string& key, const std::string& text, loop::TimePoint now);
+  // The condition ended.
+  std::optional<AlarmNotice> clear(const std::string& key, loop::TimePoint now);
+  // The summaries whose time has come.
+  std::vector<AlarmNotice> due(loop::TimePoint now);
+  // When the next summary is due, if one is.
+  std::optional<loop::TimePoint> next_due() const;
+
+  bool active(const std::string& key) const;
+  // The texts of the conditions that hold now, by key.
+  std::vector<std::string> active_texts() const;
+  // Conditions raised (or changed) since start, announced or not.
+  uint64_t raised_total() const { return raised_total_; }
+
+ private:
+  struct Entry {
+    std::string text;
+    bool active = false;
+    bool announced_once = false;
+    loop::TimePoint announced{};
+    unsigned repeats = 0;
+  };
+  AlarmNotice announce(const std::string& key, Entry& e, loop::TimePoint now);
+
+  loop::Duration repeat_;
+  std::map<std::string, Entry> entries_;
+  uint64_t raised_total_ = 0;
+};
+
+}  // namespace fipd::engine
