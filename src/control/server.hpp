@@ -102,7 +102,7 @@ class ControlServer {
 
   size_t client_count() const { return clients_.size(); }
   // Requests taken from one client per loop iteration.
-  static constexpr size_t kTurn = 16;
+  static constexpr size_t kTurn = 64;
   const std::string& path() const { return options_.path; }
 
  private:
