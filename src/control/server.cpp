@@ -21,6 +21,10 @@ namespace fipd::control {
 
 namespace {
 
+// A drained client keeps a buffer up to this size for its next answers
+// (not charged to the output budget); a larger one is freed.
+constexpr size_t kKeptCapacity = 16 * 1024;
+
 nl::Status errno_fail(const std::string& what) { return nl::fail(errno, what); }
 
 // The peer's supplementary groups (SO_PEERGROUPS, Linux 4.13).
@@ -382,7 +386,7 @@ bool ControlServer::write_out(Client& c) {
       }
     }
     c.out_off = 0;
-    if (c.out.capacity() > options_.high_water) std::string().swap(c.out);
+    if (c.out.capacity() > kKeptCapacity) std::string().swap(c.out);
     else c.out.clear();
     if (!c.status) break;
     const StatusRound& r = *c.status;
@@ -509,7 +513,11 @@ void ControlServer::on_event(const engine::Event& e) {
   enforce_budget();
 }
 
-void ControlServer::account(Client& c) { c.charge.set(pending(c)); }
+// What the client's buffers take in memory while it has output pending
+// (their capacity, not only the bytes unread); an idle one keeps little.
+void ControlServer::account(Client& c) {
+  c.charge.set(pending(c) == 0 ? 0 : c.out.capacity() + c.held_events.capacity());
+}
 
 // Past the budget, drops the client holding the most unread output, again
 // while the total stays past it; only clients holding more than their fair
