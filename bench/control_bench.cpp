@@ -17,6 +17,17 @@
 //
 //   router (engine thread; control socket; health 127.0.0.1:9473)
 //     └─ server0: 10.1.0.1 .. 10.1.0.100 on lo, echo on :7000
+//
+// One client starving everyone (issue 14, items 10, 11, 12, 14), each with
+// servers probed by a prober that never answers, in a namespace of its own:
+//   BM_SilentWatchers: 200 watchers that never read while 4,000 changes
+//     make events; the process's RSS growth, and how many were dropped.
+//   BM_ConcurrentStatus: 1,000 clients ask `status` at once at 20,000
+//     floating IPs; how many are answered within 60 s, and when the last is.
+//   BM_HealthzWithIdleConnections: 256 idle keep-alive connections, then 100
+//     GET /healthz on new ones; how many are answered 200.
+//   BM_PipelinedChanges: 2,000 changes sent at once; the loop's worst timer
+//     lag (a 1 ms timer runs throughout) and the time to the last answer.
 #include <benchmark/benchmark.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -78,7 +89,8 @@ class SilentProber final : public probe::Prober {
 class BenchDaemon {
  public:
   using MakeProber = std::function<std::unique_ptr<probe::Prober>(loop::Loop&)>;
-  BenchDaemon(const testbed::Netns& ns, config::Config cfg, MakeProber make, bool health) {
+  BenchDaemon(const testbed::Netns& ns, config::Config cfg, MakeProber make, bool health, bool tick = false)
+      : tick_(tick) {
     char tmpl[] = "/tmp/fipd-control-bench-XXXXXX";
     dir_ = mkdtemp(tmpl);
     socket_ = dir_ + "/fipd.sock";
@@ -126,6 +138,14 @@ class BenchDaemon {
       health_ = std::move(*h);
     }
     if (auto r = engine_->start(); !r) return fail(r.error().message());
+    if (tick_) {
+      // A 1 ms timer: its lag is how long the loop was held.
+      auto& l = engine_->loop();
+      tick_source_ = l.add_timer(l.now() + 1ms, [this](loop::TimePoint now) {
+        engine_->loop().rearm_timer(tick_source_, now + 1ms);
+      });
+      l.reset_stats();
+    }
     {
       std::lock_guard lock(mu_);
       ready_ = true;
@@ -134,6 +154,8 @@ class BenchDaemon {
     while (!stop_) (void)engine_->loop().run_once(std::chrono::milliseconds(5));
   }
 
+  bool tick_ = false;
+  loop::SourceId tick_source_ = loop::kNoSource;
   std::string dir_, socket_, error_;
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<metrics::Metrics> metrics_;
@@ -345,6 +367,244 @@ void BM_ProbeDelayUnderLoad(benchmark::State& state) {
   state.counters["metrics_p99_ms"] = percentile(metrics_ms, 0.99);
 }
 BENCHMARK(BM_ProbeDelayUnderLoad)->ArgNames({"clients"})->Arg(0)->Arg(50)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
+
+// Two servers (web-1, spare-1) probed by a SilentProber, `fips` IPv6
+// floating IPs on web-1; the health listener on 127.0.0.1:9473.
+config::Config silent_config(int fips) {
+  config::Config cfg;
+  cfg.engine.nft_table = "fipdstarve";
+  cfg.engine.audit_interval = std::chrono::hours(1);
+  cfg.engine.health_listen = "127.0.0.1:9473";
+  cfg.probe_defaults = probe_every(1h);
+  cfg.probe_defaults.timeout = 1h;
+  cfg.servers.push_back({.name = "web-1", .address = addr("10.1.0.1"), .address6 = addr("fd00:1::1"),
+                         .probes = {cfg.probe_defaults}});
+  cfg.servers.push_back({.name = "spare-1", .address = addr("10.1.0.2"), .address6 = addr("fd00:1::2"),
+                         .spare = true, .probes = {cfg.probe_defaults}});
+  char buf[64];
+  for (int i = 0; i < fips; ++i) {
+    std::snprintf(buf, sizeof(buf), "2001:db8:f::%x:%x", i / 65536 + 1, i % 65536);
+    cfg.floating_ips.push_back({.address = addr(buf), .server = "web-1", .mode = state::FipMode::stateless_nat});
+  }
+  return cfg;
+}
+
+nl::Fd unix_connect(const std::string& path) {
+  nl::Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un sa{.sun_family = AF_UNIX};
+  std::memcpy(sa.sun_path, path.data(), path.size());
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return nl::Fd();
+  return fd;
+}
+
+nl::Fd tcp_connect(const testbed::Netns& ns, uint16_t port) {
+  nl::Fd fd;
+  ns.enter([&] { fd = nl::Fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)); });
+  sockaddr_in sa{.sin_family = AF_INET, .sin_port = htons(port), .sin_addr = {htonl(INADDR_LOOPBACK)}};
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return nl::Fd();
+  return fd;
+}
+
+// A /proc/self/status field in kB, as MB.
+double proc_status_mb(const char* key) {
+  std::ifstream f("/proc/self/status");
+  for (std::string line; std::getline(f, line);)
+    if (line.starts_with(key)) return std::stod(line.substr(std::strlen(key))) / 1024.0;
+  return 0;
+}
+
+// Sends `lines` on one control connection while reading its answers (and
+// draining `others`, when given, that read); returns the answers counted
+// within `limit`.
+size_t pipeline(const std::string& socket, const std::string& lines, size_t expected, loop::Duration limit) {
+  nl::Fd fd = unix_connect(socket);
+  if (!fd) return 0;
+  size_t sent = 0, answers = 0;
+  bool greeted = false;
+  auto end = Clock::now() + limit;
+  while (answers < expected && Clock::now() < end) {
+    pollfd p{fd.get(), static_cast<short>(POLLIN | (sent < lines.size() ? POLLOUT : 0)), 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    if (p.revents & POLLOUT) {
+      ssize_t n = ::send(fd.get(), lines.data() + sent, lines.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) sent += static_cast<size_t>(n);
+    }
+    if (p.revents & (POLLIN | POLLHUP)) {
+      char buf[65536];
+      ssize_t n = ::recv(fd.get(), buf, sizeof(buf), MSG_DONTWAIT);
+      if (n == 0) break;
+      for (ssize_t k = 0; k < n; ++k) {
+        if (buf[k] != '\n') continue;
+        if (greeted) ++answers;
+        greeted = true;
+      }
+    }
+  }
+  return answers;
+}
+
+std::string maintenance_toggles(int n) {
+  std::string lines;
+  for (int i = 0; i < n; ++i)
+    lines += std::string("{\"cmd\":\"maintenance\",\"server\":\"spare-1\",\"on\":") +
+             (i % 2 == 0 ? "true" : "false") + "}\n";
+  return lines;
+}
+
+uint64_t metric_value(const std::string& socket, const std::string& key) {
+  auto c = control::ControlClient::connect(socket, 10s);
+  if (!c) return 0;
+  auto r = c->request({{"cmd", "metrics"}});
+  if (!r) return 0;
+  std::string text = (*r)["result"]["text"];
+  size_t at = text.find("\n" + key + " ");
+  return at == std::string::npos ? 0 : std::stoull(text.substr(at + key.size() + 2));
+}
+
+testbed::Netns* starve_ns(benchmark::State& state) {
+  static auto ns = testbed::Netns::create("starve-bench");
+  if (!ns) {
+    state.SkipWithError(ns.error().message().c_str());
+    return nullptr;
+  }
+  return &*ns;
+}
+
+std::unique_ptr<probe::Prober> silent(loop::Loop&) { return std::make_unique<SilentProber>(); }
+
+void BM_SilentWatchers(benchmark::State& state) {
+  const int watchers = static_cast<int>(state.range(0));
+  const int changes = 4000;
+  log::set_level(log::Level::error);
+  rlimit files{65536, 65536};
+  setrlimit(RLIMIT_NOFILE, &files);
+  auto* ns = starve_ns(state);
+  if (!ns) return;
+  std::vector<double> growth, dropped;
+  for (auto _ : state) {
+    BenchDaemon d(*ns, silent_config(10), silent, false);
+    if (!d.error().empty()) return state.SkipWithError(d.error().c_str());
+    std::vector<nl::Fd> silent_clients;
+    for (int i = 0; i < watchers; ++i) {
+      silent_clients.push_back(unix_connect(d.socket()));
+      (void)::send(silent_clients.back().get(), "{\"cmd\":\"watch\"}\n", 16, MSG_NOSIGNAL);
+    }
+    std::this_thread::sleep_for(200ms);
+    double before = proc_status_mb("VmRSS:");
+    size_t answered = pipeline(d.socket(), maintenance_toggles(changes), changes, 120s);
+    growth.push_back(proc_status_mb("VmRSS:") - before);
+    dropped.push_back(static_cast<double>(
+        metric_value(d.socket(), "fipd_control_clients_dropped_total{reason=\"slow_watcher\"}")));
+    state.counters["answered"] = static_cast<double>(answered);
+  }
+  state.counters["rss_growth_MB_median"] = percentile(growth, 0.5);
+  state.counters["dropped_median"] = percentile(dropped, 0.5);
+}
+BENCHMARK(BM_SilentWatchers)->ArgNames({"watchers"})->Arg(200)->Iterations(3)->Unit(benchmark::kSecond)->UseRealTime();
+
+void BM_ConcurrentStatus(benchmark::State& state) {
+  const int clients = static_cast<int>(state.range(0));
+  const int fips = static_cast<int>(state.range(1));
+  log::set_level(log::Level::error);
+  rlimit files{65536, 65536};
+  setrlimit(RLIMIT_NOFILE, &files);
+  auto* ns = starve_ns(state);
+  if (!ns) return;
+  BenchDaemon d(*ns, silent_config(fips), silent, false);
+  if (!d.error().empty()) return state.SkipWithError(d.error().c_str());
+  std::vector<double> all_s, answered_n;
+  for (auto _ : state) {
+    std::vector<nl::Fd> conns;
+    for (int i = 0; i < clients; ++i) conns.push_back(unix_connect(d.socket()));
+    auto t0 = Clock::now();
+    for (auto& c : conns) (void)::send(c.get(), "{\"cmd\":\"status\"}\n", 17, MSG_NOSIGNAL);
+    std::vector<int> lines(conns.size(), 0);
+    size_t answered = 0;
+    auto end = t0 + 60s, last = t0;
+    while (answered < conns.size() && Clock::now() < end) {
+      std::vector<pollfd> p;
+      std::vector<size_t> who;
+      for (size_t i = 0; i < conns.size(); ++i)
+        if (lines[i] < 2) {
+          p.push_back({conns[i].get(), POLLIN, 0});
+          who.push_back(i);
+        }
+      if (::poll(p.data(), p.size(), 100) <= 0) continue;
+      for (size_t j = 0; j < p.size(); ++j) {
+        if (!(p[j].revents & (POLLIN | POLLHUP))) continue;
+        size_t i = who[j];
+        char buf[262144];
+        ssize_t n = ::recv(p[j].fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n == 0) lines[i] = 2;  // closed: not answered
+        for (ssize_t k = 0; k < n && lines[i] < 2; ++k)
+          if (buf[k] == '\n' && ++lines[i] == 2) {
+            ++answered;
+            last = Clock::now();
+          }
+      }
+    }
+    all_s.push_back(std::chrono::duration<double>(last - t0).count());
+    answered_n.push_back(static_cast<double>(answered));
+  }
+  state.counters["answered_median"] = percentile(answered_n, 0.5);
+  state.counters["last_answer_s_median"] = percentile(all_s, 0.5);
+}
+BENCHMARK(BM_ConcurrentStatus)->ArgNames({"clients", "fips"})->Args({1000, 20000})->Iterations(3)->Unit(benchmark::kSecond)->UseRealTime();
+
+void BM_HealthzWithIdleConnections(benchmark::State& state) {
+  const int idle = static_cast<int>(state.range(0));
+  log::set_level(log::Level::error);
+  auto* ns = starve_ns(state);
+  if (!ns) return;
+  BenchDaemon d(*ns, silent_config(10), silent, true);
+  if (!d.error().empty()) return state.SkipWithError(d.error().c_str());
+  const std::string req = "GET /healthz HTTP/1.1\r\nHost: fipd\r\n\r\n";
+  auto ask = [&](const nl::Fd& fd) {
+    (void)::send(fd.get(), req.data(), req.size(), MSG_NOSIGNAL);
+    pollfd p{fd.get(), POLLIN, 0};
+    char buf[4096];
+    if (::poll(&p, 1, 5000) != 1) return 0;
+    ssize_t n = ::recv(fd.get(), buf, sizeof(buf), 0);
+    return n >= 12 ? std::atoi(std::string(buf + 9, 3).c_str()) : 0;
+  };
+  std::vector<double> ok;
+  for (auto _ : state) {
+    std::vector<nl::Fd> held;
+    for (int i = 0; i < idle; ++i) {
+      held.push_back(tcp_connect(*ns, 9473));
+      ask(held.back());
+    }
+    int answered_200 = 0;
+    for (int i = 0; i < 100; ++i) answered_200 += ask(tcp_connect(*ns, 9473)) == 200;
+    ok.push_back(answered_200);
+  }
+  state.counters["healthz_200_of_100_median"] = percentile(ok, 0.5);
+}
+BENCHMARK(BM_HealthzWithIdleConnections)->ArgNames({"idle"})->Arg(256)->Iterations(3)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_PipelinedChanges(benchmark::State& state) {
+  const int changes = static_cast<int>(state.range(0));
+  log::set_level(log::Level::error);
+  auto* ns = starve_ns(state);
+  if (!ns) return;
+  std::vector<double> lag_max, lag_p99, total;
+  for (auto _ : state) {
+    BenchDaemon d(*ns, silent_config(10), silent, false, true);
+    if (!d.error().empty()) return state.SkipWithError(d.error().c_str());
+    auto t0 = Clock::now();
+    size_t answered = pipeline(d.socket(), maintenance_toggles(changes), static_cast<size_t>(changes), 120s);
+    total.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    d.stop();
+    const auto& lag = d.engine().loop().stats().timer_lag;
+    lag_max.push_back(ms(lag.max()));
+    lag_p99.push_back(ms(lag.percentile(0.99)));
+    state.counters["answered"] = static_cast<double>(answered);
+  }
+  state.counters["loop_lag_max_ms_median"] = percentile(lag_max, 0.5);
+  state.counters["loop_lag_p99_ms_median"] = percentile(lag_p99, 0.5);
+  state.counters["all_answered_ms_median"] = percentile(total, 0.5);
+}
+BENCHMARK(BM_PipelinedChanges)->ArgNames({"changes"})->Arg(2000)->Iterations(3)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 }  // namespace fipd

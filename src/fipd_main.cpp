@@ -129,15 +129,18 @@ int main(int argc, char** argv) {
   // fight the first over the table.
   const auto& ec = (*engine)->config().engine;
   metrics::Metrics metrics(**engine, {.version = FIPD_VERSION});
-  auto control = control::ControlServer::create(
-      **engine, metrics, {.path = ec.control_socket, .group = ec.control_group, .version = FIPD_VERSION});
+  auto output_budget = std::make_shared<control::OutputBudget>();  // one for both listeners
+  auto control = control::ControlServer::create(**engine, metrics,
+                                                {.path = ec.control_socket, .group = ec.control_group,
+                                                 .version = FIPD_VERSION, .output_budget = output_budget});
   if (!control) {
     log::error("fipd: " + control.error().message());
     return 1;
   }
   std::unique_ptr<health::HealthServer> health;
   if (!ec.health_listen.empty()) {
-    auto h = health::HealthServer::create(**engine, metrics, {.listen = ec.health_listen});
+    auto h = health::HealthServer::create(**engine, metrics,
+                                          {.listen = ec.health_listen, .output_budget = output_budget});
     if (!h) {
       log::error("fipd: " + h.error().message());
       return 1;

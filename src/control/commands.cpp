@@ -1,6 +1,7 @@
 // The control requests, carried out against the engine: reading ones
 // answered from its views, changing ones through its operator actions, each
 // checked for permission first and logged with who asked.
+#include <algorithm>
 #include <cerrno>
 
 #include "src/control/connection.hpp"
@@ -44,12 +45,22 @@ void write_server(JsonWriter& w, const state::Server& s) {
 
 }  // namespace
 
-void ControlServer::handle_line(Client& c, std::string_view line) {
+// Carries out one request line; false when it must wait, untaken: behind a
+// change of this client not yet durable (answers keep the order of the
+// requests), unless it is another change, or for the next iteration's
+// change budget.
+bool ControlServer::handle_line(Client& c, std::string_view line) {
   auto parsed = parse_request(line, engine_.config().probe_defaults);
+  bool change = parsed && changes_state(parsed->cmd) && c.can_write;
+  if (c.awaiting > 0 && !change) return false;
+  if (change && !change_budget_left()) {
+    c.backlog = true;
+    return false;
+  }
   if (!parsed) {
     metrics_.count_request("invalid", "error");
     c.out += error_response(parsed.error().id, parsed.error().code, parsed.error().message);
-    return;
+    return true;
   }
   const Request& r = *parsed;
   if (changes_state(r.cmd) && !c.can_write) {
@@ -59,16 +70,17 @@ void ControlServer::handle_line(Client& c, std::string_view line) {
     std::string who = options_.group.empty() ? "root" : "root or members of group " + options_.group;
     c.out += error_response(r.id, EPERM, std::string(command_name(r.cmd)) + " changes state: only " + who +
                                              " may do that (this client has uid " + std::to_string(c.uid) + ")");
-    return;
+    return true;
   }
   execute(c, r);
+  return true;
 }
 
 void ControlServer::execute(Client& c, const Request& r) {
   switch (r.cmd) {
     case Command::status:
       metrics_.count_request("status", "ok");
-      c.status = std::make_unique<StatusWriter>(engine_, status_ctx_, r.id);
+      ask_status(c, r.id);
       return;
     case Command::watch:
       metrics_.count_request("watch", "ok");
@@ -89,22 +101,54 @@ void ControlServer::execute(Client& c, const Request& r) {
     }
     default: break;
   }
-  nl::Status st;
-  std::string result = run_change(r, st);
+  // Carried out now; answered by commit_batch(), after the state write
+  // that covers every change of this iteration.
+  auto t0 = loop::RealClock::read();
+  Change ch{.client = c.id, .uid = c.uid, .pid = c.pid, .request = r};
+  ch.result = run_change(r, ch.status);
+  change_used_ += loop::RealClock::read() - t0;
+  ++generation_;
+  ++c.awaiting;
+  if (batch_.empty()) engine_.loop().rearm_timer(commit_timer_, engine_.loop().now());
+  batch_.push_back(std::move(ch));
+}
+
+// One state write (one fsync) for the iteration's changes, then their
+// answers, in order; a client that went meanwhile is only logged.
+void ControlServer::commit_batch() {
+  std::vector<Change> batch;
+  batch.swap(batch_);
+  bool write = std::any_of(batch.begin(), batch.end(),
+                           [](const Change& ch) { return ch.status && ch.request.cmd != Command::reload; });
+  nl::Status durable = write ? engine_.make_durable() : nl::Status{};
+  std::vector<uint64_t> answered;
+  for (const Change& ch : batch) {
+    auto it = clients_.find(ch.client);
+    Client* c = it == clients_.end() || it->second->dead ? nullptr : it->second.get();
+    if (c && --c->awaiting == 0) answered.push_back(ch.client);
+    answer_change(c, ch, durable);
+  }
+  for (uint64_t id : answered)
+    if (auto it = clients_.find(id); it != clients_.end() && !it->second->dead) service(*it->second);
+}
+
+void ControlServer::answer_change(Client* c, const Change& ch, const nl::Status& durable) {
+  const Request& r = ch.request;
+  nl::Status st = ch.status;
   if (st && r.cmd != Command::reload)
-    if (auto d = engine_.make_durable(); !d)
+    if (auto d = durable; !d)
       st = nl::fail(EIO, "applied, but the state file could not be written (" + d.error().message() +
                              "): the change is lost if fipd restarts");
   std::initializer_list<log::Field> who = {
-      {"uid", std::to_string(c.uid)}, {"pid", std::to_string(c.pid)}, {"cmd", command_name(r.cmd)}};
+      {"uid", std::to_string(ch.uid)}, {"pid", std::to_string(ch.pid)}, {"cmd", command_name(r.cmd)}};
   if (st) {
     metrics_.count_request(command_name(r.cmd), "ok");
     log::notice("control: " + describe(r) + ": done", who);
-    c.out += ok_response(r.id, result);
+    if (c) c->out += ok_response(r.id, ch.result);
   } else {
     metrics_.count_request(command_name(r.cmd), "error");
     log::notice("control: " + describe(r) + ": refused: " + st.error().context, who);
-    c.out += error_response(r.id, st.error().code, st.error().context);
+    if (c) c->out += error_response(r.id, st.error().code, st.error().context);
   }
 }
 

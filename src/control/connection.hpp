@@ -11,10 +11,36 @@
 #include <string>
 
 #include "netlink/fd.hpp"
+#include "src/control/output_budget.hpp"
 #include "src/control/server.hpp"
 #include "src/control/status.hpp"
 
 namespace fipd::control {
+
+// One rendering of the status, shared by every client that asked for it
+// while it was open (see ControlServer::ask_status). The text is the
+// answer without an id ('{"ok":true,...}\n'); a client whose request had
+// one is sent '{"id":ID,' and then the text after its '{'. It grows while
+// `writer` produces it and never changes once done; it counts once against
+// the output budget.
+struct ControlServer::StatusRound {
+  std::unique_ptr<StatusWriter> writer;  // null once the text is complete
+  std::string text;
+  uint64_t generation = 0;  // the engine's events and changes seen when it began
+  OutputBudget::Charge charge;
+  bool done() const { return !writer; }
+};
+
+// A changing request carried out and waiting for the batch's state write
+// before it is answered (ControlServer::commit_batch).
+struct ControlServer::Change {
+  uint64_t client = 0;
+  uid_t uid = 0;  // who asked, for the log
+  pid_t pid = 0;
+  Request request;
+  std::string result;
+  nl::Status status;
+};
 
 struct ControlServer::Client {
   uint64_t id = 0;
@@ -28,14 +54,21 @@ struct ControlServer::Client {
   size_t scanned = 0;  // bytes of `in` after in_off already searched for '\n'
   std::string out;
   size_t out_off = 0;
-  std::unique_ptr<StatusWriter> status;
+  // The status answer being sent: its round and how much of its text went.
+  std::shared_ptr<StatusRound> status;
+  size_t status_off = 0;
   std::string held_events;  // events that arrived while a status answer was being written
+  size_t awaiting = 0;      // changes carried out, answered once the batch is durable
+  uint64_t turn = 0;        // the loop iteration of `taken`
+  size_t taken = 0;         // requests taken in that iteration
+  bool backlog = false;     // requests left for a later iteration
   bool watching = false;
   bool eof = false;      // the client shut its writing side
   bool closing = false;  // close once the output is written
   bool dead = false;     // closed; erased after the current callback
   uint32_t events = 0;   // what the loop watches now
   loop::TimePoint waiting_since{};  // output pending and nothing written since
+  OutputBudget::Charge charge;      // its own unread output (not a shared status)
 };
 
 }  // namespace fipd::control

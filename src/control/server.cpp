@@ -21,6 +21,10 @@ namespace fipd::control {
 
 namespace {
 
+// A drained client keeps a buffer up to this size for its next answers
+// (not charged to the output budget); a larger one is freed.
+constexpr size_t kKeptCapacity = 16 * 1024;
+
 nl::Status errno_fail(const std::string& what) { return nl::fail(errno, what); }
 
 // The peer's supplementary groups (SO_PEERGROUPS, Linux 4.13).
@@ -48,7 +52,10 @@ sockaddr_un unix_address(const std::string& path) {
 }  // namespace
 
 ControlServer::ControlServer(engine::Engine& engine, metrics::Metrics& metrics, ControlOptions options)
-    : engine_(engine), metrics_(metrics), options_(std::move(options)) {
+    : engine_(engine),
+      metrics_(metrics),
+      options_(std::move(options)),
+      budget_(options_.output_budget ? options_.output_budget : std::make_shared<OutputBudget>()) {
   status_ctx_ = {.version = options_.version, .started = engine_.loop().now()};
 }
 
@@ -67,6 +74,9 @@ nl::Result<std::unique_ptr<ControlServer>> ControlServer::create(engine::Engine&
     p->sweep(now);
     p->engine_.loop().rearm_timer(p->sweep_timer_, now + 1s);
   });
+  s->commit_timer_ = engine.loop().add_timer(engine.loop().now() + 24h, [p = s.get()](loop::TimePoint) {
+    p->commit_batch();
+  });
   s->subscription_ = engine.subscribe([p = s.get()](const engine::Event& e) { p->on_event(e); });
   return s;
 }
@@ -80,6 +90,7 @@ ControlServer::~ControlServer() {
   loop.remove(listen_source_);
   loop.remove(pause_timer_);
   loop.remove(sweep_timer_);
+  loop.remove(commit_timer_);
   // The file goes only if it is still ours: a newer fipd may have replaced it.
   struct stat st{};
   if (::lstat(options_.path.c_str(), &st) == 0 && st.st_dev == socket_dev_ && st.st_ino == socket_ino_)
@@ -214,6 +225,7 @@ void ControlServer::accept_one(int raw) {
   c->pid = cred.pid;
   c->can_write = cred.uid == 0 || member;
   c->out = greeting(options_.version, c->can_write);
+  c->charge = OutputBudget::Charge(*budget_);
   auto src = engine_.loop().add_io(fd.get(), EPOLLIN | EPOLLOUT,
                                    [this, id = c->id](uint32_t ev) { on_client_io(id, ev); });
   if (!src) {
@@ -268,16 +280,20 @@ void ControlServer::service(Client& c) {
     if (!progressed) break;
   }
   if (!c.dead) update_interest(c);
+  if (!c.dead) account(c);
+  enforce_budget();
 }
 
-// Takes complete lines while the client may send more requests; returns true
-// when it took any.
+// Takes complete lines while the client may send more requests, at most
+// kTurn in this loop iteration; returns true when it took any.
 bool ControlServer::process_lines(Client& c) {
   bool took = false;
+  c.backlog = false;
   while (!c.dead && !c.closing && !c.status && pending(c) < options_.high_water) {
     std::string_view rest(c.in.data() + c.in_off, c.in.size() - c.in_off);
     size_t nl = rest.find('\n', c.scanned);
     std::string_view line;
+    size_t used = 0;
     if (nl == std::string_view::npos) {
       c.scanned = rest.size();
       if (rest.size() > kMaxLine) {
@@ -290,23 +306,33 @@ bool ControlServer::process_lines(Client& c) {
       }
       if (!c.eof || rest.empty()) break;
       line = rest;  // the last request of a client that shut its side without a '\n'
-      c.in_off = c.in.size();
+      used = rest.size();
     } else {
       line = rest.substr(0, nl);
-      c.in_off += nl + 1;
+      used = nl + 1;
     }
-    c.scanned = 0;
-    took = true;
+    if (!take_turn(c)) {
+      c.backlog = true;  // served again at the next iteration
+      break;
+    }
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.size() > kMaxLine) {
       ++metrics_.control().oversized;
       metrics_.count_request("invalid", "error");
       c.out += error_response("", EMSGSIZE, "request line longer than " + std::to_string(kMaxLine) +
                                                 " bytes: closing the connection");
+      c.in_off += used;
       c.closing = true;
+      took = true;
       break;
     }
-    if (line.find_first_not_of(" \t") != std::string_view::npos) handle_line(c, line);
+    // A request that must wait (behind a change not yet durable, or for the
+    // next iteration's change budget) stays in the buffer.
+    if (line.find_first_not_of(" \t") != std::string_view::npos && !handle_line(c, line)) break;
+    c.in_off += used;
+    c.scanned = 0;
+    ++c.taken;
+    took = true;
   }
   if (c.in_off > 0 && (c.in_off == c.in.size() || c.in_off > 65536)) {
     c.in.erase(0, c.in_off);
@@ -315,55 +341,145 @@ bool ControlServer::process_lines(Client& c) {
   return took;
 }
 
+bool ControlServer::take_turn(Client& c) {
+  uint64_t it = engine_.loop().stats().iterations;
+  if (c.turn != it) {
+    c.turn = it;
+    c.taken = 0;
+  }
+  return c.taken < kTurn;
+}
+
 bool ControlServer::budget_left() {
   uint64_t it = engine_.loop().stats().iterations;
   if (it != budget_iteration_) {
     budget_iteration_ = it;
     budget_used_ = loop::Duration(0);
+    change_used_ = loop::Duration(0);
   }
   return budget_used_ < options_.slice_budget;
 }
 
-// Writes what is queued, producing more of a status answer as the client
-// takes it; returns true when a status answer completed (so requests after
-// it may run).
+bool ControlServer::change_budget_left() {
+  budget_left();  // starts the iteration's budgets afresh when it is a new one
+  return change_used_ < options_.change_budget;
+}
+
+// Writes what is queued, then the status answer from its shared text,
+// rendering more of it when the client has taken all there is; returns
+// true when a status answer completed (so requests after it may run).
 bool ControlServer::write_out(Client& c) {
   bool completed = false;
   for (;;) {
     if (c.out_off < c.out.size()) {
-      ssize_t n = ::send(c.fd.get(), c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
-      if (n < 0) {
-        if (errno == EAGAIN || errno == EINTR) break;
-        drop(c, nullptr);
-        return false;
+      auto n = send_some(c, std::string_view(c.out).substr(c.out_off));
+      if (!n) return false;
+      c.out_off += *n;
+      if (c.out_off < c.out.size()) {
+        // The socket is full. What was sent goes, so that a watcher that
+        // reads slowly but never catches up does not keep it all.
+        if (c.out_off > 65536 && c.out_off * 2 > c.out.size()) {
+          c.out.erase(0, c.out_off);
+          c.out_off = 0;
+        }
+        break;
       }
-      c.out_off += static_cast<size_t>(n);
-      c.waiting_since = engine_.loop().now();
-      if (c.out_off < c.out.size()) break;  // the socket is full
     }
-    c.out.clear();
     c.out_off = 0;
-    if (!c.status || !budget_left()) break;
-    auto t0 = loop::RealClock::read();
-    bool done = c.status->produce(c.out, 64 * 1024, t0 + (options_.slice_budget - budget_used_));
-    budget_used_ += loop::RealClock::read() - t0;
-    if (done) {
+    if (c.out.capacity() > kKeptCapacity) std::string().swap(c.out);
+    else c.out.clear();
+    if (!c.status) break;
+    const StatusRound& r = *c.status;
+    if (c.status_off < r.text.size()) {
+      // Sending a status counts against the loop budget too: a thousand
+      // clients taking megabytes each must not hold the loop either.
+      if (!budget_left()) break;
+      auto t0 = loop::RealClock::read();
+      auto n = send_some(c, std::string_view(r.text).substr(c.status_off));
+      budget_used_ += loop::RealClock::read() - t0;
+      if (!n) return false;
+      c.status_off += *n;
+      if (c.status_off < r.text.size()) break;  // the socket is full
+    } else if (r.done()) {
       c.status.reset();
       c.out += c.held_events;
-      c.held_events.clear();
+      std::string().swap(c.held_events);
       completed = true;
+    } else if (!render_slice()) {
+      break;  // out of this iteration's budget
     }
   }
   if (c.closing && !c.status && c.out_off >= c.out.size()) drop(c, nullptr);
   return completed;
 }
 
+// Sends what the socket takes of `bytes`: how much, or nullopt when the
+// client was dropped for an error.
+std::optional<size_t> ControlServer::send_some(Client& c, std::string_view bytes) {
+  ssize_t n = ::send(c.fd.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EINTR) return 0;
+    drop(c, nullptr);
+    return std::nullopt;
+  }
+  c.waiting_since = engine_.loop().now();
+  return static_cast<size_t>(n);
+}
+
+// A status request joins the rendering under way when the engine has not
+// moved on since it began (no event, no change: what it asked about is
+// what that rendering shows), or else the next one, begun once the one
+// under way ends: two at most, however many ask.
+void ControlServer::ask_status(Client& c, const std::string& id) {
+  std::shared_ptr<StatusRound> r = next_round_;
+  if (!r && round_ && !round_->done() && round_->generation == generation_) r = round_;
+  if (!r) {
+    r = std::make_shared<StatusRound>();
+    r->writer = std::make_unique<StatusWriter>(engine_, status_ctx_, "");
+    r->generation = generation_;
+    r->charge = OutputBudget::Charge(*budget_);
+    (round_ ? next_round_ : round_) = r;
+  }
+  c.status = std::move(r);
+  c.status_off = 0;
+  if (!id.empty()) {
+    // The shared text has no id: this client's answer is '{"id":ID,' and
+    // the rest of the text after its '{'.
+    c.out += "{\"id\":" + id + ",";
+    c.status_off = 1;
+  }
+}
+
+// Renders the next slice of the rendering under way, within this
+// iteration's budget; false when there was nothing to render or no time.
+bool ControlServer::render_slice() {
+  if (round_ && round_.use_count() == 1) round_.reset();  // nobody waits for it any more
+  if (!round_ && next_round_) {
+    round_ = std::move(next_round_);
+    round_->generation = generation_;
+  }
+  if (!round_ || !budget_left()) return false;
+  StatusRound& r = *round_;
+  auto t0 = loop::RealClock::read();
+  bool done = r.writer->produce(r.text, 64 * 1024, t0 + (options_.slice_budget - budget_used_));
+  budget_used_ += loop::RealClock::read() - t0;
+  r.charge.set(r.text.size());
+  if (done) {
+    r.writer.reset();
+    round_.reset();  // its readers keep it; the next begins at the next request
+  }
+  return true;
+}
+
 void ControlServer::update_interest(Client& c) {
   size_t p = pending(c);
-  if (c.eof && !c.watching && p == 0 && !c.status && c.in_off >= c.in.size()) return drop(c, nullptr);
+  if (c.eof && !c.watching && p == 0 && !c.status && c.awaiting == 0 && c.in_off >= c.in.size())
+    return drop(c, nullptr);
   bool want_in = !c.eof && !c.closing && !c.status && p < options_.high_water &&
                  c.in.size() - c.in_off <= kMaxLine + 1;
-  bool want_out = p > 0 || c.status;
+  // A backlog waits for the socket to be writable: at once for a client
+  // that reads, which brings it back at the next iteration.
+  bool want_out = p > 0 || c.status || c.backlog;
   uint32_t ev = (want_in ? EPOLLIN : 0u) | (want_out ? EPOLLOUT : 0u);
   if (ev != c.events) {
     c.events = ev;
@@ -373,6 +489,7 @@ void ControlServer::update_interest(Client& c) {
 }
 
 void ControlServer::on_event(const engine::Event& e) {
+  ++generation_;
   if (watchers_ == 0) return;
   std::string line = event_line(e);
   for (auto& [id, cp] : clients_) {
@@ -387,10 +504,38 @@ void ControlServer::on_event(const engine::Event& e) {
       drop(c, "a watcher that does not read its events");
       continue;
     }
+    account(c);
     if (!(c.events & EPOLLOUT)) {
       c.events |= EPOLLOUT;
       (void)engine_.loop().set_io_events(c.source, c.events);
     }
+  }
+  enforce_budget();
+}
+
+// What the client's buffers take in memory while it has output pending
+// (their capacity, not only the bytes unread); an idle one keeps little.
+void ControlServer::account(Client& c) {
+  c.charge.set(pending(c) == 0 ? 0 : c.out.capacity() + c.held_events.capacity());
+}
+
+// Past the budget, drops the client holding the most unread output, again
+// while the total stays past it; only clients holding more than their fair
+// share of the budget, so that one reading its answers is never dropped
+// for what the others hold.
+void ControlServer::enforce_budget() {
+  while (budget_->over()) {
+    Client* worst = nullptr;
+    size_t most = budget_->limit() / std::max<size_t>(1, clients_.size());
+    for (auto& [id, cp] : clients_)
+      if (!cp->dead && cp->charge.held() > most) {
+        most = cp->charge.held();
+        worst = cp.get();
+      }
+    if (!worst) return;
+    ++(worst->watching ? metrics_.control().dropped_slow : metrics_.control().dropped_stalled);
+    drop(*worst, "the client holding the most unread output: all clients together are past the output "
+                 "budget");
   }
 }
 
@@ -414,6 +559,10 @@ void ControlServer::drop(Client& c, const char* why) {
                  {{"uid", std::to_string(c.uid)}, {"pid", std::to_string(c.pid)},
                   {"queued", std::to_string(pending(c))}});
   c.dead = true;
+  c.status.reset();
+  std::string().swap(c.out);
+  std::string().swap(c.held_events);
+  c.charge.set(0);
   if (c.watching) --watchers_;
   metrics_.control().watchers = watchers_;
   engine_.loop().remove(c.source);

@@ -18,12 +18,32 @@
 //     connection is closed (its framing is lost);
 //   - clients: max_clients; more: an EBUSY error line, then closed;
 //   - queued output: requests are read only while less than high_water is
-//     queued; the status answer is produced lazily as the client reads; a
-//     watcher whose unread events pass max_output is dropped;
+//     queued; a watcher whose unread events pass max_output is dropped;
+//   - all queued output together (every client of this socket and of the
+//     health listener, a shared status document once): the OutputBudget
+//     (16 MiB). Past it, the clients holding the most unread output are
+//     dropped first, and only those holding more than their fair share (the
+//     budget over the number of clients): a client that reads is not the one
+//     dropped;
 //   - a client with output pending that reads nothing for stall_timeout is
 //     dropped;
-//   - status production: slice_budget of loop time per loop iteration, over
-//     all clients together.
+//   - status answers, rendering and sending: slice_budget of loop time per
+//     loop iteration, over all clients together. Concurrent requests share one rendering (a
+//     StatusRound): a request joins the rendering under way unless the
+//     engine announced an event or carried out a change since it began, so
+//     it never sees an older state than the one it asked about; otherwise
+//     it waits for the next one, which begins when that one ends. 1,000
+//     clients asking at once cost one or two renderings, not 1,000;
+//   - requests: at most kTurn per client per loop iteration, clients taken
+//     in the loop's order (a client with more waiting is served again at the
+//     next iteration), and changes for at most change_budget of loop time
+//     per iteration over all clients;
+//   - durability: the changes of one iteration share one state write (group
+//     commit): each is carried out at once, and answered, ok or not durable,
+//     after the one fsync that covers the batch, which runs once the
+//     iteration's events are handled. A client's answers stay in the order
+//     of its requests: while it has a change waiting, its next request waits
+//     too unless it is another change.
 //
 // The socket file: a stale one (nobody answers: a fipd that was killed) is
 // replaced; a live one (another fipd answers) or a path that is not a socket
@@ -42,11 +62,13 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "netlink/fd.hpp"
+#include "src/control/output_budget.hpp"
 #include "src/control/protocol.hpp"
 #include "src/control/status.hpp"
 #include "src/engine/engine.hpp"
@@ -65,6 +87,9 @@ struct ControlOptions {
   size_t max_output = 4 * 1024 * 1024;
   loop::Duration stall_timeout = 30s;
   loop::Duration slice_budget = 150us;
+  loop::Duration change_budget = 500us;
+  // Shared with the health listener; null: one of kOutputBudget of its own.
+  std::shared_ptr<OutputBudget> output_budget;
 };
 
 class ControlServer {
@@ -76,10 +101,14 @@ class ControlServer {
   ControlServer& operator=(const ControlServer&) = delete;
 
   size_t client_count() const { return clients_.size(); }
+  // Requests taken from one client per loop iteration.
+  static constexpr size_t kTurn = 64;
   const std::string& path() const { return options_.path; }
 
  private:
   struct Client;
+  struct StatusRound;
+  struct Change;
 
   ControlServer(engine::Engine& engine, metrics::Metrics& metrics, ControlOptions options);
   nl::Status listen_on_path();
@@ -90,23 +119,34 @@ class ControlServer {
   void service(Client& c);
   bool process_lines(Client& c);
   bool write_out(Client& c);
+  std::optional<size_t> send_some(Client& c, std::string_view bytes);
   void update_interest(Client& c);
-  void handle_line(Client& c, std::string_view line);
+  bool handle_line(Client& c, std::string_view line);
   void execute(Client& c, const Request& r);
   std::string run_change(const Request& r, nl::Status& status);
+  void ask_status(Client& c, const std::string& id);
+  bool render_slice();
+  void commit_batch();
+  void answer_change(Client* c, const Change& ch, const nl::Status& durable);
   void on_event(const engine::Event& e);
   void drop(Client& c, const char* why);
   void sweep(loop::TimePoint now);
   size_t pending(const Client& c) const;
+  void account(Client& c);
+  void enforce_budget();
   bool budget_left();
+  bool change_budget_left();
+  bool take_turn(Client& c);
 
   engine::Engine& engine_;
   metrics::Metrics& metrics_;
   ControlOptions options_;
+  std::shared_ptr<OutputBudget> budget_;  // before everything that holds a charge
   StatusContext status_ctx_;
   nl::Fd listen_fd_;
   loop::SourceId listen_source_ = loop::kNoSource;
   loop::SourceId pause_timer_ = loop::kNoSource, sweep_timer_ = loop::kNoSource;
+  loop::SourceId commit_timer_ = loop::kNoSource;
   dev_t socket_dev_ = 0;
   ino_t socket_ino_ = 0;
   std::string group_name_;  // what gid_ was resolved from
@@ -116,9 +156,14 @@ class ControlServer {
   std::unordered_map<uint64_t, std::unique_ptr<Client>> clients_;
   uint64_t next_client_ = 1;
   size_t watchers_ = 0;
-  // The loop iteration the budget was last spent in, and how much of it.
+  // The loop iteration the budgets were last spent in, and how much of them.
   uint64_t budget_iteration_ = 0;
-  loop::Duration budget_used_{0};
+  loop::Duration budget_used_{0}, change_used_{0};
+  // Status renderings: the one under way (or the last, done), and the next,
+  // not begun, that requests wait for when the engine moved on meanwhile.
+  std::shared_ptr<StatusRound> round_, next_round_;
+  uint64_t generation_ = 0;  // engine events and changes so far
+  std::vector<Change> batch_;  // changes waiting for their state write
   loop::TimePoint last_emfile_log_{};
   // Cleared by the destructor: deferred closes check it.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -9,6 +9,7 @@
 #include <charconv>
 
 #include "src/control/json_out.hpp"
+#include "src/control/output_budget.hpp"
 #include "src/engine/log.hpp"
 #include "src/health/http.hpp"
 
@@ -24,6 +25,8 @@ struct HealthServer::Conn {
   bool eof = false;
   bool dead = false;
   uint32_t events = 0;
+  loop::TimePoint last_active{};  // accepted, or last read a byte or answered
+  control::OutputBudget::Charge charge;
 };
 
 namespace {
@@ -78,7 +81,10 @@ nl::Result<std::pair<nl::IpAddress, uint16_t>> parse_listen(std::string_view tex
 }
 
 HealthServer::HealthServer(engine::Engine& engine, metrics::Metrics& metrics, HealthOptions options)
-    : engine_(engine), metrics_(metrics), options_(std::move(options)) {}
+    : engine_(engine),
+      metrics_(metrics),
+      options_(std::move(options)),
+      budget_(options_.output_budget ? options_.output_budget : std::make_shared<control::OutputBudget>()) {}
 
 nl::Result<std::unique_ptr<HealthServer>> HealthServer::create(engine::Engine& engine, metrics::Metrics& metrics,
                                                                HealthOptions options) {
@@ -147,12 +153,10 @@ void HealthServer::on_accept() {
       return;
     }
     nl::Fd fd(raw);
-    if (conns_.size() >= options_.max_connections) {
-      ++metrics_.http().refused_busy;
-      std::string r = make_response(503, kJson, R"({"ok":false,"reason":"too many connections"})" "\n", false);
-      [[maybe_unused]] ssize_t n = ::send(fd.get(), r.data(), r.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-      continue;
-    }
+    // At the bound, the idlest connection makes room: idle keep-alive
+    // connections must not lock out a load balancer's probe, and a 503
+    // here would read as "this router is unhealthy".
+    if (live_ >= options_.max_connections) evict_idlest();
     auto c = std::make_unique<Conn>();
     c->id = next_conn_++;
     auto src = loop.add_io(fd.get(), EPOLLIN, [this, id = c->id](uint32_t ev) { on_io(id, ev); });
@@ -160,11 +164,29 @@ void HealthServer::on_accept() {
     c->fd = std::move(fd);
     c->source = *src;
     c->events = EPOLLIN;
+    c->last_active = loop.now();
+    c->charge = control::OutputBudget::Charge(*budget_);
     c->timer = loop.add_timer(loop.now() + options_.header_timeout, [this, id = c->id](loop::TimePoint) { on_timeout(id); });
     ++metrics_.http().accepted;
     conns_.emplace(c->id, std::move(c));
+    ++live_;
     metrics_.http().connections = conns_.size();
   }
+}
+
+// Closes the connection idle the longest, one with no request or answer
+// under way first.
+void HealthServer::evict_idlest() {
+  Conn* idlest = nullptr;
+  auto busy = [](const Conn& c) { return !c.in.empty() || c.out_off < c.out.size(); };
+  for (auto& [id, cp] : conns_) {
+    Conn& c = *cp;
+    if (c.dead) continue;
+    if (!idlest || std::pair(busy(c), c.last_active) < std::pair(busy(*idlest), idlest->last_active)) idlest = &c;
+  }
+  if (!idlest) return;
+  ++metrics_.http().timeouts;
+  close(*idlest);
 }
 
 bool HealthServer::budget_left() {
@@ -195,6 +217,7 @@ void HealthServer::serve_io(Conn& c, uint32_t events) {
       ssize_t n = ::read(c.fd.get(), buf, sizeof(buf));
       if (n > 0) {
         c.in.append(buf, static_cast<size_t>(n));
+        c.last_active = engine_.loop().now();
         if (c.in.size() > kMaxHead) break;
         continue;
       }
@@ -243,6 +266,7 @@ void HealthServer::serve(Conn& c) {
   // connection closes.
   if (c.eof && parse_request_head(c.in).status == ParseStatus::incomplete) c.close_after = true;
   if (answered) {
+    c.last_active = loop.now();
     // A new deadline for the next request (or for the client to read this answer).
     loop.rearm_timer(c.timer, loop.now() + (c.in.empty() ? options_.idle_timeout : options_.header_timeout));
   }
@@ -344,6 +368,7 @@ void HealthServer::flush(Conn& c) {
     c.out_off = 0;
     if (c.close_after) return close(c);
   }
+  c.charge.set(c.out.size() - c.out_off);
   bool want_in = !c.close_after && !c.eof && c.out.size() - c.out_off < kMaxQueued;
   uint32_t ev = (drained ? 0u : EPOLLOUT) | (want_in ? EPOLLIN : 0u);
   if (!drained) {
@@ -361,6 +386,8 @@ void HealthServer::flush(Conn& c) {
 void HealthServer::close(Conn& c) {
   if (c.dead) return;
   c.dead = true;
+  --live_;
+  c.charge.set(0);
   auto& loop = engine_.loop();
   loop.remove(c.source);
   loop.remove(c.timer);

@@ -18,8 +18,12 @@
 // metrics' inventory counts are refreshed apart, in slices), and the time
 // spent answering in one loop iteration is bounded (slice_budget): clients
 // hammering it delay probes by no more than that. Connections are
-// HTTP/1.1 keep-alive. Bounds: max_connections (more are closed at once,
-// after a 503); a request head of 8 KiB; a head must be complete within
+// HTTP/1.1 keep-alive. Bounds: max_connections (at the bound, a new
+// connection closes the idlest one, idle keep-alive connections first: they
+// must not lock out a load balancer's probe, and 503 on /healthz means only
+// that the router is unhealthy, never that fipd is busy); output queued for
+// clients counts against the OutputBudget it shares with the control
+// socket (output_budget.hpp); a request head of 8 KiB; a head must be complete within
 // header_timeout of the connection or of the previous answer (slowloris),
 // and an idle connection is closed after idle_timeout; an answer the client
 // does not read within header_timeout closes it too.
@@ -35,6 +39,7 @@
 #include <unordered_map>
 
 #include "netlink/fd.hpp"
+#include "src/control/output_budget.hpp"
 #include "src/engine/engine.hpp"
 #include "src/metrics/metrics.hpp"
 
@@ -50,6 +55,8 @@ struct HealthOptions {
   // Loop time spent answering per loop iteration, over all connections;
   // past it the rest wait for the next iteration (after the timers).
   loop::Duration slice_budget = 100us;
+  // Shared with the control socket; null: one of its own.
+  std::shared_ptr<control::OutputBudget> output_budget;
 };
 
 // "ADDRESS:PORT" or "[ADDRESS]:PORT"; EINVAL naming what is wrong.
@@ -76,17 +83,20 @@ class HealthServer {
   void answer(Conn& c, std::string_view method, std::string_view target, bool keep_alive);
   void flush(Conn& c);
   void close(Conn& c);
+  void evict_idlest();
   bool budget_left();
 
   engine::Engine& engine_;
   metrics::Metrics& metrics_;
   HealthOptions options_;
+  std::shared_ptr<control::OutputBudget> budget_;  // before the connections' charges
   nl::Fd listen_fd_;
   uint16_t port_ = 0;
   loop::SourceId listen_source_ = loop::kNoSource;
   loop::SourceId pause_timer_ = loop::kNoSource;
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
   uint64_t next_conn_ = 1;
+  size_t live_ = 0;  // connections not closed (conns_ keeps closed ones until the callback ends)
   uint64_t budget_iteration_ = 0;
   loop::Duration budget_used_{0};
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -106,6 +106,7 @@ class EngineRig {
   }
   const std::string& error() const { return error_; }
   const std::string& socket() const { return socket_; }
+  const std::string& dir() const { return dir_; }  // the state file is dir()/state.json
 
  private:
   void body(const std::string& toml, const control::ControlOptions& options) {

@@ -6,8 +6,11 @@
 // over.
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+
+#include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
@@ -56,6 +59,62 @@ void expect_probes_healthy(const std::string& socket, uint64_t sent_before) {
   json st = ask(socket, {{"cmd", "status"}});
   for (const auto& s : st["result"]["servers"]) EXPECT_EQ(s["health"], "up") << s.dump();
   EXPECT_EQ(st["result"]["engine"]["counters"]["failovers"], 0);
+}
+
+// One connection sending many request lines at once, reading its answers
+// while it sends (so neither side's buffer fills), and maybe a watcher
+// that reads too, in one bounded poll loop. Returns the answer lines.
+struct Pipeline {
+  nl::Fd fd;
+  std::string out, in;
+  size_t sent = 0;
+  std::vector<std::string> answers;
+};
+
+std::vector<std::string> run_pipeline(const std::string& socket, const std::string& lines, size_t expected,
+                                      int watcher = -1, size_t* watcher_lines = nullptr) {
+  Pipeline p{.fd = raw_connect(socket), .out = lines};
+  if (!p.fd) return {};
+  std::string win;
+  bool greeted = false;
+  auto deadline = std::chrono::steady_clock::now() + 120s;
+  while (p.answers.size() < expected && std::chrono::steady_clock::now() < deadline) {
+    pollfd f[2] = {{p.fd.get(), static_cast<short>(POLLIN | (p.sent < p.out.size() ? POLLOUT : 0)), 0},
+                   {watcher, POLLIN, 0}};
+    if (::poll(f, watcher >= 0 ? 2 : 1, 1000) <= 0) continue;
+    if (f[0].revents & POLLOUT) {
+      ssize_t n = ::send(p.fd.get(), p.out.data() + p.sent, p.out.size() - p.sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) p.sent += static_cast<size_t>(n);
+    }
+    char buf[65536];
+    if (f[0].revents & (POLLIN | POLLHUP)) {
+      ssize_t n = ::recv(p.fd.get(), buf, sizeof(buf), MSG_DONTWAIT);
+      if (n == 0) break;
+      if (n > 0) p.in.append(buf, static_cast<size_t>(n));
+      for (size_t at; (at = p.in.find('\n')) != std::string::npos; p.in.erase(0, at + 1)) {
+        if (greeted) p.answers.push_back(p.in.substr(0, at));
+        greeted = true;
+      }
+    }
+    if (watcher >= 0 && (f[1].revents & POLLIN)) {
+      ssize_t n = ::recv(watcher, buf, sizeof(buf), MSG_DONTWAIT);
+      for (ssize_t k = 0; k < n; ++k) *watcher_lines += buf[k] == '\n';
+    }
+  }
+  return p.answers;
+}
+
+std::string toggles(int n, const char* id_prefix = "") {
+  std::string lines;
+  for (int i = 0; i < n; ++i)
+    lines += std::string("{\"cmd\":\"maintenance\",\"server\":\"spare-1\",\"on\":") +
+             (i % 2 == 0 ? "true" : "false") + ",\"id\":\"" + id_prefix + std::to_string(i) + "\"}\n";
+  return lines;
+}
+
+uint64_t metric(const std::string& text, const std::string& key) {
+  size_t at = text.find("\n" + key + " ");
+  return at == std::string::npos ? UINT64_MAX : std::stoull(text.substr(at + key.size() + 2));
 }
 
 class LimitsTest : public testing::Test {
@@ -278,6 +337,180 @@ TEST_F(LimitsTest, ProbesKeepRunningWhileFiftyClientsHammerStatus) {
   }
   EXPECT_EQ(done, conns.size());
   expect_probes_healthy(rig->socket(), sent);
+}
+
+// 40 watchers that never read, one that does, and 5,000 changes: the
+// non-readers would hold about 600 KB each (far under their own 4 MiB
+// bound), 25 MB together. The global output budget (16 MiB) drops them, the
+// ones holding most first, until what is left fits; the watcher that reads
+// keeps every event.
+TEST_F(LimitsTest, WatchersThatNeverReadAreDroppedPastTheGlobalOutputBudget) {
+  FIPD_REQUIRE_NETNS();
+  start(2, {});
+  std::vector<nl::Fd> silent;
+  const std::string watch = "{\"cmd\":\"watch\"}\n";
+  for (int i = 0; i < 40; ++i) {
+    silent.push_back(raw_connect(rig->socket()));
+    ASSERT_TRUE(silent.back());
+    ASSERT_EQ(::send(silent.back().get(), watch.data(), watch.size(), MSG_NOSIGNAL), (ssize_t)watch.size());
+  }
+  nl::Fd reader = raw_connect(rig->socket());
+  ASSERT_TRUE(reader);
+  ASSERT_EQ(::send(reader.get(), watch.data(), watch.size(), MSG_NOSIGNAL), (ssize_t)watch.size());
+  ASSERT_TRUE(eventually([&] { return metrics_text(rig->socket()).find("fipd_control_watchers 41") !=
+                                      std::string::npos; }, 5s));
+  size_t reader_lines = 0;
+  const int n = 5000;
+  auto answers = run_pipeline(rig->socket(), toggles(n), n, reader.get(), &reader_lines);
+  ASSERT_EQ(answers.size(), static_cast<size_t>(n));
+  for (const auto& a : answers) ASSERT_NE(a.find("\"ok\":true"), std::string::npos) << a;
+  std::string m = metrics_text(rig->socket());
+  uint64_t dropped = metric(m, "fipd_control_clients_dropped_total{reason=\"slow_watcher\"}");
+  uint64_t watchers = metric(m, "fipd_control_watchers");
+  // Dropped past the budget, though each is far under its own bound; what
+  // the others hold (each one's queue and its socket's buffer) fits it.
+  EXPECT_GE(dropped, 5u) << m;
+  EXPECT_LT(dropped, 40u) << m;
+  EXPECT_EQ(watchers, 41 - dropped) << m;
+  size_t held = 0;
+  for (auto& fd : silent) {
+    char buf[65536];
+    for (int i = 0; i < 1000; ++i) {
+      ssize_t r = ::recv(fd.get(), buf, sizeof(buf), MSG_DONTWAIT);
+      if (r <= 0) break;
+      held += static_cast<size_t>(r);
+    }
+  }
+  EXPECT_LE(held, control::kOutputBudget + 40 * 512 * 1024) << "bytes held for the non-readers left";
+  // The reader was not dropped and has had every event: the greeting, the
+  // watch answer, and at least one event per change.
+  EXPECT_TRUE(eventually(
+      [&] {
+        char buf[65536];
+        ssize_t r = ::recv(reader.get(), buf, sizeof(buf), MSG_DONTWAIT);
+        for (ssize_t k = 0; k < r; ++k) reader_lines += buf[k] == '\n';
+        return reader_lines >= 2 + static_cast<size_t>(n);
+      },
+      10s))
+      << reader_lines;
+  char byte;
+  EXPECT_EQ(::recv(reader.get(), &byte, 1, MSG_DONTWAIT | MSG_PEEK), -1) << "the reader's connection is open";
+}
+
+// 1,000 clients ask for the status of 5,000 floating IPs at once: every one
+// is answered, all from one or two shared renderings (byte for byte the
+// same answer), not from a thousand renderings of its own.
+TEST_F(LimitsTest, AThousandConcurrentStatusRequestsShareTheirRendering) {
+  FIPD_REQUIRE_NETNS();
+  start(5000, {});
+  struct Conn {
+    nl::Fd fd;
+    bool greeted = false, done = false;
+    uint64_t hash = 14695981039346656037ull;  // FNV-1a of the answer line
+    size_t bytes = 0;
+    std::string keep;  // the whole answer, for a few clients
+  };
+  std::vector<Conn> conns(1000);
+  for (auto& c : conns) {
+    c.fd = raw_connect(rig->socket());
+    ASSERT_TRUE(c.fd) << strerror(errno);
+  }
+  const std::string req = "{\"cmd\":\"status\"}\n";
+  for (auto& c : conns)
+    ASSERT_EQ(::send(c.fd.get(), req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
+  size_t answered = 0;
+  auto deadline = std::chrono::steady_clock::now() + 120s;
+  while (answered < conns.size() && std::chrono::steady_clock::now() < deadline) {
+    std::vector<pollfd> p;
+    std::vector<size_t> who;
+    for (size_t i = 0; i < conns.size(); ++i)
+      if (!conns[i].done) {
+        p.push_back({conns[i].fd.get(), POLLIN, 0});
+        who.push_back(i);
+      }
+    if (::poll(p.data(), p.size(), 1000) <= 0) continue;
+    for (size_t k = 0; k < p.size(); ++k) {
+      if (!(p[k].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      size_t i = who[k];
+      Conn& c = conns[i];
+      char buf[262144];
+      ssize_t n = ::recv(c.fd.get(), buf, sizeof(buf), MSG_DONTWAIT);
+      if (n <= 0) {
+        c.done = true;  // closed without an answer: counted as not answered
+        continue;
+      }
+      for (ssize_t b = 0; b < n && !c.done; ++b) {
+        if (!c.greeted) {
+          c.greeted = buf[b] == '\n';
+          continue;
+        }
+        if (buf[b] == '\n') {
+          c.done = true;
+          ++answered;
+          break;
+        }
+        c.hash = (c.hash ^ static_cast<unsigned char>(buf[b])) * 1099511628211ull;
+        ++c.bytes;
+        if (i % 250 == 0) c.keep.push_back(buf[b]);
+      }
+    }
+  }
+  EXPECT_EQ(answered, conns.size());
+  std::unordered_set<uint64_t> distinct;
+  for (const auto& c : conns)
+    if (c.done && c.bytes > 0) distinct.insert(c.hash);
+  EXPECT_LE(distinct.size(), 10u) << "renderings shared by the clients that asked together";
+  for (size_t i = 0; i < conns.size(); i += 250) {
+    json r = json::parse(conns[i].keep, nullptr, false);
+    ASSERT_FALSE(r.is_discarded()) << i;
+    EXPECT_EQ(r["ok"], true);
+    EXPECT_EQ(r["result"]["floating_ips"].size(), 5000u);
+  }
+  // An id is still echoed to the client that gave one.
+  json st = ask(rig->socket(), {{"cmd", "status"}, {"id", 7}});
+  EXPECT_EQ(st["id"], 7);
+  EXPECT_EQ(st["result"]["floating_ips"].size(), 5000u);
+}
+
+// 2,000 changes sent at once: each answered ok, in order, once durable;
+// the changes taken in one loop iteration share one state write, so the
+// state file is replaced far fewer times than once per change.
+TEST_F(LimitsTest, PipelinedChangesShareTheirStateWrites) {
+  FIPD_REQUIRE_NETNS();
+  start(2, {});
+  nl::Fd in(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+  ASSERT_TRUE(in);
+  // Not IN_MOVED_TO alone: the kernel merges an event identical to the
+  // last one queued, and every write ends with the same rename.
+  ASSERT_GE(::inotify_add_watch(in.get(), rig->dir().c_str(), IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO), 0);
+  const int n = 2000;
+  auto answers = run_pipeline(rig->socket(), toggles(n, "t"), n);
+  ASSERT_EQ(answers.size(), static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    json a = json::parse(answers[static_cast<size_t>(i)], nullptr, false);
+    ASSERT_EQ(a["id"], "t" + std::to_string(i)) << "answers in the order of the requests";
+    ASSERT_EQ(a["ok"], true) << a.dump();
+  }
+  size_t writes = 0;
+  alignas(inotify_event) char buf[65536];
+  for (ssize_t len; (len = ::read(in.get(), buf, sizeof(buf))) > 0;)
+    for (char* p = buf; p < buf + len; p += sizeof(inotify_event) + reinterpret_cast<inotify_event*>(p)->len)
+      writes += (reinterpret_cast<inotify_event*>(p)->mask & IN_MOVED_TO) &&
+                std::string_view(reinterpret_cast<inotify_event*>(p)->name) == "state.json";
+  EXPECT_GT(writes, 0u);
+  EXPECT_LE(writes, static_cast<size_t>(n / 4)) << "one state write per batch, not per change";
+  // A status asked right behind a change sees it.
+  auto seen = run_pipeline(rig->socket(),
+                           "{\"cmd\":\"maintenance\",\"server\":\"spare-1\",\"on\":true,\"id\":1}\n"
+                           "{\"cmd\":\"status\",\"id\":2}\n",
+                           2);
+  ASSERT_EQ(seen.size(), 2u);
+  json st = json::parse(seen[1], nullptr, false);
+  EXPECT_EQ(st["id"], 2);
+  for (const auto& s : st["result"]["servers"]) {
+    if (s["name"] != "spare-1") continue;
+    EXPECT_NE(s["maintenance"], "none") << s.dump();
+  }
 }
 
 }  // namespace

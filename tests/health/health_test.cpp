@@ -212,5 +212,42 @@ TEST_F(HealthTest, SlowClientsAreTimedOut) {
   EXPECT_EQ(parse_prometheus(m.body).value("fipd_http_timeouts_total"), 1) << m.body;
 }
 
+// 256 idle keep-alive connections (the bound), and more coming: a load
+// balancer's probe is still answered 200, never 503 "too many
+// connections"; the idlest connections make room.
+TEST_F(HealthTest, IdleKeepAliveConnectionsDoNotLockOutHealthz) {
+  FIPD_REQUIRE_NETNS();
+  start(true);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(kHealthPort);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const std::string req = "GET /healthz HTTP/1.1\r\nHost: fipd\r\n\r\n";
+  std::vector<nl::Fd> idle;
+  for (int i = 0; i < 300; ++i) {
+    nl::Fd fd;
+    topo->router.enter([&] { fd = nl::Fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)); });
+    ASSERT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0) << i;
+    // Most ask once and keep the connection; some never ask anything.
+    if (i % 4 != 0) {
+      ASSERT_EQ(::send(fd.get(), req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
+      pollfd p{fd.get(), POLLIN, 0};
+      ASSERT_EQ(::poll(&p, 1, 5000), 1) << i;
+      char buf[4096];
+      ASSERT_GT(::recv(fd.get(), buf, sizeof(buf), 0), 0) << i;
+      ASSERT_EQ(std::string_view(buf, 12), "HTTP/1.1 200") << i;
+    }
+    idle.push_back(std::move(fd));
+  }
+  for (int i = 0; i < 20; ++i) {
+    HttpAnswer r = get("/healthz");
+    EXPECT_EQ(r.status, 200) << i << ": " << r.head << r.body;
+  }
+  // The answers came from fipd, which stayed healthy, and closed only
+  // idle connections to make room.
+  auto m = get("/metrics");
+  EXPECT_EQ(parse_prometheus(m.body).value("fipd_http_connections"), 256) << m.body;
+}
+
 }  // namespace
 }  // namespace fipd::testbed
