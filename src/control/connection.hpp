@@ -31,6 +31,7 @@ struct ControlServer::Client {
   std::unique_ptr<StatusWriter> status;
   std::string held_events;  // events that arrived while a status answer was being written
   bool watching = false;
+  bool awaiting = false;  // a request answered later (a reload being read): no further requests meanwhile
   bool eof = false;      // the client shut its writing side
   bool closing = false;  // close once the output is written
   bool dead = false;     // closed; erased after the current callback

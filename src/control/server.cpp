@@ -274,7 +274,7 @@ void ControlServer::service(Client& c) {
 // when it took any.
 bool ControlServer::process_lines(Client& c) {
   bool took = false;
-  while (!c.dead && !c.closing && !c.status && pending(c) < options_.high_water) {
+  while (!c.dead && !c.closing && !c.status && !c.awaiting && pending(c) < options_.high_water) {
     std::string_view rest(c.in.data() + c.in_off, c.in.size() - c.in_off);
     size_t nl = rest.find('\n', c.scanned);
     std::string_view line;
@@ -360,8 +360,8 @@ bool ControlServer::write_out(Client& c) {
 
 void ControlServer::update_interest(Client& c) {
   size_t p = pending(c);
-  if (c.eof && !c.watching && p == 0 && !c.status && c.in_off >= c.in.size()) return drop(c, nullptr);
-  bool want_in = !c.eof && !c.closing && !c.status && p < options_.high_water &&
+  if (c.eof && !c.watching && !c.awaiting && p == 0 && !c.status && c.in_off >= c.in.size()) return drop(c, nullptr);
+  bool want_in = !c.eof && !c.closing && !c.status && !c.awaiting && p < options_.high_water &&
                  c.in.size() - c.in_off <= kMaxLine + 1;
   bool want_out = p > 0 || c.status;
   uint32_t ev = (want_in ? EPOLLIN : 0u) | (want_out ? EPOLLOUT : 0u);

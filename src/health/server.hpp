@@ -52,8 +52,9 @@ struct HealthOptions {
   loop::Duration slice_budget = 100us;
 };
 
-// "ADDRESS:PORT" or "[ADDRESS]:PORT"; EINVAL naming what is wrong.
-nl::Result<std::pair<nl::IpAddress, uint16_t>> parse_listen(std::string_view text);
+// "ADDRESS:PORT" or "[ADDRESS]:PORT"; EINVAL naming what is wrong. The
+// configuration's, so that a bad health_listen is refused with the file.
+using config::parse_listen;
 
 class HealthServer {
  public:
