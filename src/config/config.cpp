@@ -402,14 +402,20 @@ ProbeConfig parse_probe(Reader& r, const toml::table& t, const ProbeConfig& base
 
 std::vector<IpAddress> parse_addresses(Reader& r, const toml::node& n, const std::string& w) {
   std::vector<IpAddress> out;
+  auto add = [&](const toml::node& el) {
+    auto a = r.address(el, w, "address");
+    if (!a) return;
+    if (std::string why = server_address_problem(*a, {}, false); !why.empty())
+      r.error(pos(el.source()), w + ": address: " + why);
+    out.push_back(*a);
+  };
   if (auto* arr = n.as_array()) {
-    for (auto& el : *arr)
-      if (auto a = r.address(el, w, "address")) out.push_back(*a);
+    for (auto& el : *arr) add(el);
     if (out.size() > 2 || (out.size() == 2 && out[0].family() == out[1].family()))
       r.error(pos(n.source()), w + ": address: at most one IPv4 and one IPv6 address");
     if (arr->empty()) r.error(pos(n.source()), w + ": address: the list is empty");
-  } else if (auto a = r.address(n, w, "address")) {
-    out.push_back(*a);
+  } else {
+    add(n);
   }
   return out;
 }
@@ -501,8 +507,6 @@ void cross_check(Reader& r, Config& c) {
                         std::to_string(it->second->at.line));
     for (const auto* a : {&s.address, s.address6 ? &*s.address6 : nullptr}) {
       if (!a) continue;
-      if (std::string why = server_address_problem(*a, {}, false); !why.empty())
-        r.error(s.at, "server '" + s.name + "': address: " + why);
       if (auto [it, fresh] = addresses.emplace(*a, &s); !fresh)
         r.error(s.at, "server '" + s.name + "': address " + a->str() + " is already server '" + it->second->name + "'");
     }
