@@ -214,7 +214,16 @@ Status Engine::start_probes() {
       config::ServerConfig d{.name = name, .probes = {cfg_.probe_defaults}};
       specs = probe_specs(d);
     }
-    if (auto r = register_server(name, specs); !r) return r;
+    if (auto r = register_server(name, specs); !r) {
+      // A server added at runtime under older, looser bounds keeps being
+      // probed, with the defaults, rather than stopping fipd or being lost.
+      if (sc || !runtime_probes_.contains(name)) return r;
+      log::warning("state: runtime server '" + name + "': its saved probes are refused (" + r.error().context +
+                       "); probing it with [probe_defaults]",
+                   {{"server", name}});
+      runtime_probes_.erase(name);
+      if (auto d = register_server(name, probes_of(name)); !d) return d;
+    }
   }
   return {};
 }
