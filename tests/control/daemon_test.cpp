@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "src/control/client.hpp"
+#include "src/state/runtime_state.hpp"
 #include "tests/control/control_support.hpp"
 #include "tests/support/daemon.hpp"
 #include "tests/support/kernel_test.hpp"
@@ -150,6 +151,20 @@ TEST_F(ControlDaemonTest, ServerAndFloatingIpAddressesAreCheckedAtRuntime) {
   json st = ask(c, {{"cmd", "status"}});
   EXPECT_EQ(st["result"]["servers"].size(), 2u) << "nothing was added";
   EXPECT_EQ(st["result"]["floating_ips"].size(), 2u);
+}
+
+// A server left in rebuild maintenance while no [rebuild] is configured:
+// no rebuild will end it, so "being rebuilt" was untrue; an operator may.
+TEST_F(ControlDaemonTest, RebuildMaintenanceThatNoRebuildOwnsCanBeEnded) {
+  ASSERT_EQ(fipd.stop(), 0);
+  state::RuntimeState rt;
+  rt.servers["spare-1"] = {.maintenance = state::Maintenance::rebuild};
+  std::ofstream(fipd.state_path()) << state::to_json(rt);
+  ASSERT_TRUE(fipd.start(topo->router)) << fipd.log();
+  auto c = connect();
+  json r = ask(c, {{"cmd", "maintenance"}, {"server", "spare-1"}, {"on", false}});
+  EXPECT_EQ(r["ok"], true) << r.dump();
+  EXPECT_EQ(r["result"]["maintenance"], "none") << r.dump();
 }
 
 TEST_F(ControlDaemonTest, EveryChangingRequestRoundTrips) {
