@@ -132,5 +132,21 @@ TEST_F(ConfigTest, AReloadThatRemovesTheFloatingIpsNeedsAllowRemovals) {
   EXPECT_TRUE(fipd.wait_for_log("1 floating IPs removed (" + fip().str() + ")", 2s)) << fipd.log();
 }
 
+// Issue 14.5: what a reload cannot apply is refused, saying so, not ignored.
+TEST_F(ConfigTest, AReloadThatChangesTheHealthListenerIsRefused) {
+  FIPD_REQUIRE_NETNS();
+  build();
+  start_fipd();
+  std::string cfg = config();
+  const std::string off = "health_listen = \"\"";
+  ASSERT_NE(cfg.find(off), std::string::npos);
+  cfg.replace(cfg.find(off), off.size(), "health_listen = \"127.0.0.1:0\"");
+  fipd.write_config(cfg);
+  fipd.signal(SIGHUP);
+  ASSERT_TRUE(fipd.wait_for_log("reload refused", 5s)) << fipd.log();
+  EXPECT_NE(fipd.log().find("[engine] health_listen cannot change on reload ('' -> '127.0.0.1:0'); restart fipd"),
+            std::string::npos) << fipd.log();
+}
+
 }  // namespace
 }  // namespace fipd::testbed
