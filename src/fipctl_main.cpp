@@ -61,7 +61,10 @@ const std::map<std::string, Help> kHelp = {
              "add: a new floating IP pointing at SERVER (default mode nat).\n"
              "remove: deletes the floating IP and its kernel state."}},
     {"rebuild", {"rebuild SERVER", "Starts the rebuild of a failed server (not available until the rebuild module lands)."}},
-    {"reload", {"reload", "Reloads fipd's configuration file, as SIGHUP does; a broken file changes nothing."}},
+    {"reload", {"reload [--allow-removals]",
+                "Reloads fipd's configuration file, as SIGHUP does; a broken file changes nothing. A file that\n"
+                "removes more than [engine] max_reload_removal_share of the floating IPs is refused, saying\n"
+                "which; --allow-removals applies it."}},
     {"version", {"version", "Prints fipctl's version, and fipd's version, protocol and whether you may change state."}},
     {"raw", {"raw JSON", "Sends one request line as it is and prints the answer, for scripts and debugging."}},
 };
@@ -132,7 +135,12 @@ std::expected<json, std::string> build_request(const std::string& cmd, std::vect
     return std::nullopt;
   };
   json r = json::object();
-  if (cmd == "status" || cmd == "watch" || cmd == "metrics" || cmd == "reload") {
+  if (cmd == "reload") {
+    if (auto e = want(0, 1)) return std::unexpected(std::string(*e));
+    if (!a.empty() && a[0] != "--allow-removals") return std::unexpected("usage: fipctl " + std::string(kHelp.at(cmd).usage));
+    r["cmd"] = cmd;
+    if (!a.empty()) r["allow_removals"] = true;
+  } else if (cmd == "status" || cmd == "watch" || cmd == "metrics") {
     if (auto e = want(0, 0)) return std::unexpected(std::string(*e));
     r["cmd"] = cmd;
   } else if (cmd == "move") {

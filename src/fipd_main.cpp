@@ -29,17 +29,11 @@ namespace {
 // Every problem in the file, each with its position, then a summary: the
 // answer an operator wants before a reload, like `nginx -t`.
 int check_config(const std::string& path) {
+  // load_config() makes every check start-up and reload make.
   auto c = config::load_config(path);
   std::vector<std::string> errors;
-  if (!c) {
+  if (!c)
     for (const auto& e : c.error()) errors.push_back(e.str());
-  } else {
-    for (const auto& s : c->servers) {
-      probe::ServerSpec spec{.id = s.name, .address = s.address, .probes = engine::probe_specs(s)};
-      if (auto v = probe::validate(spec); !v)
-        errors.push_back(config::ConfigError{path, s.at, v.error().context}.str());
-    }
-  }
   for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.c_str());
   if (!errors.empty()) {
     std::fprintf(stderr, "%s: %zu error%s\n", path.c_str(), errors.size(), errors.size() == 1 ? "" : "s");
@@ -107,8 +101,7 @@ int main(int argc, char** argv) {
     log::error("fipd: the configuration has errors; not starting");
     return 1;
   }
-  if (!socket_path.empty()) cfg->engine.control_socket = socket_path;
-  engine::EngineOptions eo{.config_path = config_path, .state_path = state_path,
+  engine::EngineOptions eo{.config_path = config_path, .state_path = state_path, .socket_path = socket_path,
                            .make_prober = [](loop::Loop& l) -> std::unique_ptr<probe::Prober> {
                              return std::make_unique<probe::SocketProber>(l);
                            }};

@@ -1,13 +1,20 @@
 #include "src/config/config.hpp"
 
+#include <fcntl.h>
+#include <grp.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <charconv>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "netlink/fd.hpp"
+#include "src/config/addresses.hpp"
 #include "src/probe/duration.hpp"
 #include "src/state/reply_source.hpp"
 
@@ -23,6 +30,14 @@ bool valid_name(std::string_view s) {
   for (char c : s)
     if (!(isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) return false;
   return true;
+}
+
+// A number as the file wrote it, near enough: 2, 1.5.
+std::string toml_text(const toml::node& n) {
+  std::ostringstream out;
+  if (auto* i = n.as_integer()) out << i->get();
+  else if (auto* f = n.as_floating_point()) out << f->get();
+  return out.str();
 }
 
 std::string type_name(const toml::node& n) {
@@ -151,6 +166,19 @@ class Reader {
     return ok ? std::optional(out) : std::nullopt;
   }
 
+  // A share: a number (an integer is one too: `1` is as good as `1.0`)
+  // above 0 (from 0, with `zero`) and at most 1.
+  std::optional<double> share(const toml::node& n, const std::string& where, std::string_view key, bool zero) {
+    std::optional<double> v;
+    if (auto* f = n.as_floating_point()) v = f->get();
+    else if (auto* i = n.as_integer()) v = static_cast<double>(i->get());
+    if (v && (zero ? *v >= 0 : *v > 0) && *v <= 1) return v;
+    std::string got = v ? toml_text(n) : type_name(n);
+    error(pos(n.source()), where + ": " + std::string(key) + ": expected a number " +
+                               (zero ? "from 0 to 1" : "above 0 and at most 1") + ", as in 0.3, got " + got);
+    return std::nullopt;
+  }
+
   void wrong(const toml::node& n, const std::string& where, std::string_view key, const std::string& expected) {
     error(pos(n.source()), where + ": " + std::string(key) + ": expected " + expected + ", got " + type_name(n));
   }
@@ -158,6 +186,21 @@ class Reader {
  private:
   std::string file_;
 };
+
+// The first `len` bits of `a`, the rest cleared.
+nl::IpAddress prefix_of(const IpAddress& a, unsigned len) {
+  uint8_t bytes[16] = {};
+  std::memcpy(bytes, a.data(), a.size());
+  for (unsigned bit = len; bit < a.max_prefix(); ++bit) bytes[bit / 8] &= static_cast<uint8_t>(~(0x80u >> (bit % 8)));
+  return *IpAddress::from_bytes(bytes, a.size());
+}
+std::string prefix_bits(const IpAddress& a, unsigned len) { return prefix_of(a, len).str(); }
+
+bool overlap(const Prefix& a, const Prefix& b) {
+  if (a.address.family() != b.address.family()) return false;
+  unsigned len = std::min(a.length, b.length);
+  return prefix_of(a.address, len) == prefix_of(b.address, len);
+}
 
 std::optional<Prefix> parse_prefix(Reader& r, const toml::node& n, const std::string& where) {
   auto* v = n.as_string();
@@ -182,19 +225,42 @@ std::optional<Prefix> parse_prefix(Reader& r, const toml::node& n, const std::st
     r.error(pos(n.source()), where + ": management_prefixes: '" + std::string(text) + "' is not a prefix");
     return std::nullopt;
   }
-  return Prefix{*a, static_cast<uint8_t>(len)};
+  Prefix p{*a, static_cast<uint8_t>(len)};
+  if (prefix_bits(p.address, a->max_prefix()) != prefix_bits(p.address, len)) {
+    r.error(pos(n.source()), where + ": management_prefixes: '" + std::string(text) + "' has host bits set (" +
+                                 prefix_of(*a, len).str() + " is the prefix)");
+    return std::nullopt;
+  }
+  return p;
 }
 
 void parse_engine(Reader& r, const toml::table& t, EngineConfig& e) {
   const std::string w = "[engine]";
   r.check_keys(t, {"control_socket", "control_group", "state_file", "health_listen", "nft_table", "route_table",
                    "management_prefixes", "auto_maintenance", "min_move_interval", "max_moves", "flap_window",
-                   "audit_interval", "timeline_history"},
+                   "audit_interval", "timeline_history", "max_reload_removal_share"},
                w);
-  if (auto v = r.str(t, "control_socket", w)) e.control_socket = *v;
+  if (auto v = r.str(t, "control_socket", w)) {
+    if (v->empty() || v->size() >= sizeof(sockaddr_un::sun_path) || v->find('\0') != std::string::npos)
+      r.error(pos(t.get("control_socket")->source()),
+              w + ": control_socket: '" + *v + "' must be a path of 1 to " +
+                  std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes (a Unix socket's limit)");
+    else
+      e.control_socket = *v;
+  }
   if (auto v = r.str(t, "control_group", w)) e.control_group = *v;
-  if (auto v = r.str(t, "state_file", w)) e.state_file = *v;
-  if (auto v = r.str(t, "health_listen", w)) e.health_listen = *v;
+  if (auto v = r.str(t, "state_file", w)) {
+    if (v->empty() || v->find('\0') != std::string::npos)
+      r.error(pos(t.get("state_file")->source()), w + ": state_file: must be a path");
+    else
+      e.state_file = *v;
+  }
+  if (auto v = r.str(t, "health_listen", w)) {
+    if (auto l = v->empty() ? nl::Result<std::pair<IpAddress, uint16_t>>() : parse_listen(*v); !l)
+      r.error(pos(t.get("health_listen")->source()), w + ": " + l.error().context);
+    else
+      e.health_listen = *v;
+  }
   if (auto v = r.str(t, "nft_table", w)) {
     if (!valid_name(*v) || v->size() > 31)
       r.error(pos(t.get("nft_table")->source()),
@@ -205,8 +271,14 @@ void parse_engine(Reader& r, const toml::table& t, EngineConfig& e) {
   if (auto v = r.integer(t, "route_table", w, 1, 0xFFFFFFFF)) e.route_table = static_cast<uint32_t>(*v);
   if (const toml::node* n = t.get("management_prefixes")) {
     if (auto* arr = n->as_array()) {
-      for (auto& el : *arr)
-        if (auto p = parse_prefix(r, el, w)) e.management_prefixes.push_back(*p);
+      for (auto& el : *arr) {
+        auto p = parse_prefix(r, el, w);
+        if (!p) continue;
+        for (const auto& q : e.management_prefixes)
+          if (overlap(*p, q))
+            r.error(pos(el.source()), w + ": management_prefixes: " + p->str() + " overlaps " + q.str());
+        e.management_prefixes.push_back(*p);
+      }
     } else {
       r.wrong(*n, w, "management_prefixes", "an array of prefix strings");
     }
@@ -216,6 +288,9 @@ void parse_engine(Reader& r, const toml::table& t, EngineConfig& e) {
   if (auto v = r.integer(t, "max_moves", w, 1, 1000)) e.max_moves = static_cast<unsigned>(*v);
   if (auto v = r.duration(t, "flap_window", w)) e.flap_window = *v;
   if (auto v = r.duration(t, "audit_interval", w)) e.audit_interval = *v;
+  if (const toml::node* n = t.get("max_reload_removal_share")) {
+    if (auto f = r.share(*n, w, "max_reload_removal_share", true)) e.max_reload_removal_share = *f;
+  }
   if (auto v = r.integer(t, "timeline_history", w, 1, 10000)) e.timeline_history = static_cast<unsigned>(*v);
 }
 
@@ -264,13 +339,8 @@ void parse_rebuild(Reader& r, const toml::table& t, RebuildConfig& rb) {
   if (auto v = r.integer(t, "retries", w, 0, 100)) rb.retries = static_cast<unsigned>(*v);
   if (auto v = r.duration(t, "backoff", w)) rb.backoff = *v;
   if (auto v = r.integer(t, "max_concurrent", w, 1, 1000)) rb.max_concurrent = static_cast<unsigned>(*v);
-  if (const toml::node* n = t.get("storm_share")) {
-    auto* f = n->as_floating_point();
-    if (!f || f->get() <= 0 || f->get() > 1)
-      r.error(pos(n->source()), w + ": storm_share: expected a number above 0 and at most 1, as in 0.3");
-    else
-      rb.storm_share = f->get();
-  }
+  if (const toml::node* n = t.get("storm_share"))
+    if (auto f = r.share(*n, w, "storm_share", false)) rb.storm_share = *f;
   if (auto v = r.integer(t, "storm_min_failures", w, 1, 100000)) rb.storm_min_failures = static_cast<unsigned>(*v);
   if (auto v = r.duration(t, "storm_window", w)) rb.storm_window = *v;
   if (auto v = r.duration(t, "settle", w)) rb.settle = *v;
@@ -334,14 +404,20 @@ ProbeConfig parse_probe(Reader& r, const toml::table& t, const ProbeConfig& base
 
 std::vector<IpAddress> parse_addresses(Reader& r, const toml::node& n, const std::string& w) {
   std::vector<IpAddress> out;
+  auto add = [&](const toml::node& el) {
+    auto a = r.address(el, w, "address");
+    if (!a) return;
+    if (std::string why = server_address_problem(*a, {}, false); !why.empty())
+      r.error(pos(el.source()), w + ": address: " + why);
+    out.push_back(*a);
+  };
   if (auto* arr = n.as_array()) {
-    for (auto& el : *arr)
-      if (auto a = r.address(el, w, "address")) out.push_back(*a);
+    for (auto& el : *arr) add(el);
     if (out.size() > 2 || (out.size() == 2 && out[0].family() == out[1].family()))
       r.error(pos(n.source()), w + ": address: at most one IPv4 and one IPv6 address");
     if (arr->empty()) r.error(pos(n.source()), w + ": address: the list is empty");
-  } else if (auto a = r.address(n, w, "address")) {
-    out.push_back(*a);
+  } else {
+    add(n);
   }
   return out;
 }
@@ -405,8 +481,12 @@ void parse_fip(Reader& r, const toml::table& t, Config& c) {
     r.error(f.at, w + ": address is missing");
   }
   r.check_keys(t, {"address", "server", "mode", "lockout_ports", "pin"}, w);
-  if (auto v = r.str(t, "server", w)) f.server = *v;
-  else if (!t.get("server")) r.error(f.at, w + ": server is missing");
+  if (auto v = r.str(t, "server", w)) {
+    if (v->empty()) r.error(pos(t.get("server")->source()), w + ": server: must name a server (it is empty)");
+    f.server = *v;
+  } else if (!t.get("server")) {
+    r.error(f.at, w + ": server is missing");
+  }
   if (auto v = r.str(t, "mode", w)) {
     if (*v == "nat") f.mode = state::FipMode::nat;
     else if (*v == "stateless-nat") f.mode = state::FipMode::stateless_nat;
@@ -438,9 +518,21 @@ void cross_check(Reader& r, Config& c) {
     if (s.standby == s.name) r.error(s.at, "server '" + s.name + "': standby: a server cannot be its own standby");
     else if (!names.contains(s.standby)) r.error(s.at, "server '" + s.name + "': standby: unknown server '" + s.standby + "'");
   }
+  size_t probes = 0;
+  for (const auto& s : c.servers) {
+    probes += s.probes.size();
+    if (s.name.empty()) continue;
+    // The probe engine's own rules (ranges, families, sizes), so that the
+    // file, `server add` and the state file are held to the same ones.
+    probe::ServerSpec spec{.id = s.name, .address = s.address, .probes = probe_specs(s)};
+    if (auto v = probe::validate(spec); !v) r.error(s.at, v.error().context);
+  }
+  if (probes > probe::kMaxProbes)
+    r.error({}, std::to_string(probes) + " probes in all: at most " + std::to_string(probe::kMaxProbes));
   std::map<IpAddress, const FloatingIpConfig*> fips;
   for (const auto& f : c.floating_ips) {
     std::string w = "floating_ip " + f.address.str();
+    if (std::string why = fip_address_problem(f.address, {}); !why.empty()) r.error(f.at, w + ": address: " + why);
     if (auto [it, fresh] = fips.emplace(f.address, &f); !fresh)
       r.error(f.at, w + ": duplicate floating IP (first at line " + std::to_string(it->second->at.line) + ")");
     if (addresses.contains(f.address)) r.error(f.at, w + ": the address is also a server's address");
@@ -532,15 +624,126 @@ ConfigResult parse_config(std::string_view text, const std::string& file) {
   return c;
 }
 
-ConfigResult load_config(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::string why = std::strerror(errno);
-    return std::unexpected(std::vector<ConfigError>{{path, {}, "cannot read the file: " + why}});
+nl::Result<std::string> read_config_file(const std::string& path) {
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
+  nl::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  if (!fd) return nl::fail(errno, "cannot read the file: " + std::string(std::strerror(errno)));
+  struct stat st{};
+  if (::fstat(fd.get(), &st) != 0) return nl::fail(errno, "cannot read the file: " + std::string(std::strerror(errno)));
+  if (!S_ISREG(st.st_mode)) {
+    const char* what = S_ISDIR(st.st_mode)    ? "a directory"
+                       : S_ISFIFO(st.st_mode) ? "a FIFO"
+                       : S_ISCHR(st.st_mode)  ? "a character device"
+                       : S_ISSOCK(st.st_mode) ? "a socket"
+                                              : "not a file";
+    return nl::fail(EINVAL, std::string("is ") + what + ", not a regular file");
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_config(text.str(), path);
+  auto too_large = [] {
+    return nl::fail(EFBIG, "is larger than " + std::to_string(kMaxFileSize >> 20) + " MiB, the most a configuration may be");
+  };
+  if (static_cast<uint64_t>(st.st_size) > kMaxFileSize) return too_large();
+  std::string text(static_cast<size_t>(st.st_size), '\0');
+  size_t got = 0;
+  for (;;) {  // the file may change while it is read: read to its end, bounded
+    if (got == text.size()) text.resize(std::min(text.size() + 65536, kMaxFileSize + 1));
+    ssize_t n = ::read(fd.get(), text.data() + got, text.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return nl::fail(errno, "cannot read the file: " + std::string(std::strerror(errno)));
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+    if (got > kMaxFileSize) return too_large();
+  }
+  text.resize(got);
+  return text;
+}
+
+std::vector<ConfigError> check_on_this_host(const Config& c) {
+  std::vector<ConfigError> out;
+  auto error = [&](Position at, std::string msg) { out.push_back({c.file, at, std::move(msg)}); };
+  if (c.servers.empty())
+    error({}, "the file defines no servers: fipd would manage nothing, and would remove every floating IP "
+              "the kernel holds (is the file complete?)");
+  if (const std::string& g = c.engine.control_group; !g.empty()) {
+    std::vector<char> buf(16384);
+    group gr{};
+    group* found = nullptr;
+    int rc = ::getgrnam_r(g.c_str(), &gr, buf.data(), buf.size(), &found);
+    if (rc != 0 || !found) error({}, "[engine]: control_group: '" + g + "' is not a group on this system");
+  }
+  auto own = read_local_addresses();
+  if (!own) {
+    error({}, "cannot read this router's addresses to check the servers' against them: " + own.error().message());
+    return out;
+  }
+  for (const auto& s : c.servers)
+    for (const auto* a : {&s.address, s.address6 ? &*s.address6 : nullptr})
+      if (a)
+        if (std::string why = server_address_problem(*a, *own, false); !why.empty())
+          error(s.at, "server '" + s.name + "': address: " + why);
+  for (const auto& f : c.floating_ips)
+    if (std::string why = fip_address_problem(f.address, *own); !why.empty())
+      error(f.at, "floating_ip " + f.address.str() + ": address: " + why);
+  return out;
+}
+
+ConfigResult load_config(const std::string& path) {
+  auto text = read_config_file(path);
+  if (!text) return std::unexpected(std::vector<ConfigError>{{path, {}, text.error().context}});
+  auto c = parse_config(*text, path);
+  if (!c) return c;
+  if (auto errors = check_on_this_host(*c); !errors.empty()) return std::unexpected(std::move(errors));
+  return c;
+}
+
+nl::Result<std::pair<nl::IpAddress, uint16_t>> parse_listen(std::string_view text) {
+  std::string_view host, port;
+  if (text.starts_with("[")) {
+    size_t close = text.find("]:");
+    if (close == std::string_view::npos)
+      return nl::fail(EINVAL, "health_listen '" + std::string(text) + "': expected [IPv6]:PORT");
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos || text.find(':') != colon)
+      return nl::fail(EINVAL, "health_listen '" + std::string(text) +
+                                  "': expected ADDRESS:PORT, such as 127.0.0.1:9473 or [::1]:9473");
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  auto a = nl::IpAddress::parse(host);
+  if (!a) return nl::fail(EINVAL, "health_listen '" + std::string(text) + "': " + a.error().context);
+  unsigned p = 0;
+  auto r = std::from_chars(port.data(), port.data() + port.size(), p);
+  if (port.empty() || r.ec != std::errc() || r.ptr != port.data() + port.size() || p > 65535)
+    return nl::fail(EINVAL, "health_listen '" + std::string(text) + "': the port must be 0 to 65535");
+  return std::pair{*a, static_cast<uint16_t>(p)};
+}
+
+std::vector<probe::ProbeSpec> probe_specs(const ServerConfig& s) {
+  std::vector<probe::ProbeSpec> out;
+  for (const auto& p : s.probes) {
+    probe::ProbeSpec spec{.kind = static_cast<probe::ProbeKind>(p.kind),
+                          .port = p.kind == ProbeKind::icmp ? uint16_t{0} : p.port,
+                          .interval = p.interval,
+                          .timeout = p.timeout,
+                          .fastinter = p.fastinter,
+                          .downinter = p.downinter,
+                          .rise = p.rise,
+                          .fall = p.fall,
+                          .send = p.send,
+                          .expect = p.expect_prefix,
+                          .source = p.source,
+                          .device = p.interface,
+                          .mark = p.fwmark};
+    if (p.kind == ProbeKind::http) {
+      spec.http_path = p.path;
+      spec.http_host = p.host;
+      spec.http_status = p.expect;
+    }
+    out.push_back(std::move(spec));
+  }
+  return out;
 }
 
 }  // namespace fipd::config

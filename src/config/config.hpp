@@ -6,6 +6,14 @@
 // `nginx -t` does. Unknown keys are errors: a misspelt `intervall` must not
 // silently fall back to a default. A Config is immutable once built; a
 // reload builds a new one and the engine swaps it whole.
+//
+// Every check start-up makes is made here, so start, reload and
+// --check-config refuse the same files: parse_config() makes those that
+// need only the text (probe specs through probe::validate() included);
+// load_config() adds what needs the file and the host: a regular file of at
+// most kMaxFileSize, at least one server, a control_group that exists, no
+// server or floating IP on one of the router's own addresses
+// (addresses.hpp).
 #pragma once
 
 #include <chrono>
@@ -15,11 +23,16 @@
 #include <vector>
 
 #include "netlink/ip_address.hpp"
+#include "src/probe/spec.hpp"
 #include "src/state/model.hpp"
 
 namespace fipd::config {
 
 using std::chrono::nanoseconds;
+
+// The largest configuration file read (a file of 100,000 floating IPs is
+// about 8 MiB); a larger one, or /dev/zero, is refused before it is parsed.
+inline constexpr size_t kMaxFileSize = 16 << 20;
 
 struct Position {
   uint32_t line = 0, column = 0;
@@ -99,6 +112,10 @@ struct EngineConfig {
   nanoseconds flap_window = std::chrono::seconds(60);
   nanoseconds audit_interval = std::chrono::seconds(10);
   unsigned timeline_history = 32;
+  // A reload that would take more than this share of the running floating
+  // IPs out of the kernel is refused unless forced (fipctl reload
+  // --allow-removals): a file cut short must not empty the router.
+  double max_reload_removal_share = 0.5;
 };
 
 // How failed servers are rebuilt: an executable hook or an HTTP webhook
@@ -144,7 +161,20 @@ using ConfigResult = std::expected<Config, std::vector<ConfigError>>;
 
 // Parses `text` as if read from `file` (the name only labels errors).
 ConfigResult parse_config(std::string_view text, const std::string& file);
-// Reads and parses a file; an unreadable file is one error at 0:0.
+// Reads and parses a file and checks it against this host; an unreadable
+// file is one error at 0:0. Blocking (a file read, a group lookup, one
+// netlink dump): the engine calls it off its loop on reload.
 ConfigResult load_config(const std::string& path);
+// The text of a regular file of at most kMaxFileSize bytes; anything else
+// (a directory, a FIFO, a device) is an error that says what it is.
+nl::Result<std::string> read_config_file(const std::string& path);
+// The checks that need the host; parse_config() has made the others.
+std::vector<ConfigError> check_on_this_host(const Config& c);
+
+// "ADDRESS:PORT" or "[ADDRESS]:PORT" (health_listen); EINVAL naming what is wrong.
+nl::Result<std::pair<nl::IpAddress, uint16_t>> parse_listen(std::string_view text);
+
+// The probe engine's specs for a configured server's probes.
+std::vector<probe::ProbeSpec> probe_specs(const ServerConfig& s);
 
 }  // namespace fipd::config

@@ -21,6 +21,7 @@ std::string describe(const Request& r) {
   if ((r.cmd == Command::move || r.cmd == Command::pin) && !r.server.empty()) s += " " + r.server;
   if (r.cmd == Command::fip_add) s += " " + r.server;
   if (r.cmd == Command::server_drain || r.cmd == Command::maintenance) s += r.on ? " on" : " off";
+  if (r.cmd == Command::reload && r.allow_removals) s += " --allow-removals";
   return s;
 }
 
@@ -52,7 +53,8 @@ void write_server(JsonWriter& w, const state::Server& s) {
 bool ControlServer::handle_line(Client& c, std::string_view line) {
   auto parsed = parse_request(line, engine_.config().probe_defaults);
   bool change = parsed && changes_state(parsed->cmd) && c.can_write;
-  if (c.awaiting > 0 && !change) return false;
+  // A reload is answered later, off the batch: it waits for the batch too.
+  if (c.awaiting > 0 && (!change || parsed->cmd == Command::reload)) return false;
   if (change && !change_budget_left()) {
     c.backlog = true;
     return false;
@@ -91,6 +93,38 @@ void ControlServer::execute(Client& c, const Request& r) {
       }
       c.out += ok_response(r.id, R"({"watching":true})");
       return;
+    case Command::reload: {
+      // The file is read and checked off the loop: the answer comes once it
+      // is applied (or refused). The client's further requests wait, so its
+      // answers keep their order.
+      c.reloading = true;
+      engine_.reload({.allow_removals = r.allow_removals},
+                     [this, alive = alive_, id = c.id, rid = r.id, what = describe(r), uid = c.uid,
+                      pid = c.pid](nl::Status st) {
+                       if (!*alive) return;
+                       std::initializer_list<log::Field> who = {
+                           {"uid", std::to_string(uid)}, {"pid", std::to_string(pid)}, {"cmd", "reload"}};
+                       metrics_.count_request("reload", st ? "ok" : "error");
+                       log::notice("control: " + what + (st ? ": done" : ": refused: " + st.error().context), who);
+                       auto it = clients_.find(id);
+                       if (it == clients_.end() || it->second->dead) return;
+                       Client& cl = *it->second;
+                       cl.reloading = false;
+                       if (st) {
+                         std::string result;
+                         JsonWriter w(&result);
+                         w.begin_object()
+                             .field("servers", engine_.inventory().servers().size())
+                             .field("floating_ips", engine_.inventory().fips().size())
+                             .end_object();
+                         cl.out += ok_response(rid, result);
+                       } else {
+                         cl.out += error_response(rid, st.error().code, st.error().context);
+                       }
+                       service(cl);
+                     });
+      return;
+    }
     case Command::metrics: {
       metrics_.count_request("metrics", "ok");
       std::string result;
@@ -227,14 +261,6 @@ std::string ControlServer::run_change(const Request& r, nl::Status& st) {
     case Command::rebuild:
       st = engine_.rebuild(r.server);
       if (st) server_result(r.server);
-      return out;
-    case Command::reload:
-      st = engine_.reload();
-      if (st)
-        w.begin_object()
-            .field("servers", inv.servers().size())
-            .field("floating_ips", engine_.inventory().fips().size())
-            .end_object();
       return out;
     default:
       st = nl::fail(EOPNOTSUPP, std::string(command_name(r.cmd)) + " does not change state");

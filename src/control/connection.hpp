@@ -63,6 +63,7 @@ struct ControlServer::Client {
   size_t taken = 0;         // requests taken in that iteration
   bool backlog = false;     // requests left for a later iteration
   bool watching = false;
+  bool reloading = false;  // a reload being read off the loop: no further requests meanwhile
   bool eof = false;      // the client shut its writing side
   bool closing = false;  // close once the output is written
   bool dead = false;     // closed; erased after the current callback

@@ -153,6 +153,8 @@ std::string format_status(const json& st, bool color) {
       probes += (probes.empty() ? "" : " ") + str(p, "kind") + port + " " + str(p, "state") + " " +
                 std::to_string(num(p, "failed")) + "/" + std::to_string(num(p, "sent")) + " failed";
     }
+    // Behind their schedule: the health shown is older than it should be.
+    if (member(s, "probes_late").is_boolean() && member(s, "probes_late").get<bool>()) probes += " (late)";
     std::string addr = str(s, "address");
     if (member(s, "address6").is_string()) addr += " " + str(s, "address6");
     rows.push_back({str(s, "name"), addr, paint(h, health_color(h), color), format_us(num(s, "since_us_ago")),

@@ -269,8 +269,11 @@ void parse_args(Args& a, const json& obj, const config::ProbeConfig& defaults, R
     case Command::status:
     case Command::watch:
     case Command::metrics:
-    case Command::reload:
       a.only({"cmd", "id"});
+      break;
+    case Command::reload:
+      a.only({"cmd", "id", "allow_removals"});
+      r.allow_removals = a.boolean("allow_removals", false).value_or(false);
       break;
     case Command::move:
       a.only({"cmd", "id", "fip", "server"});

@@ -69,6 +69,9 @@ struct Request {
   std::vector<config::ProbeConfig> probes;  // empty: the running [probe_defaults]
   std::string replaces;
 
+  // reload: apply even past [engine] max_reload_removal_share
+  bool allow_removals = false;
+
   // fip.add
   state::FipMode mode = state::FipMode::nat;
   std::vector<uint16_t> lockout_ports;

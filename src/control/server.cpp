@@ -289,7 +289,7 @@ void ControlServer::service(Client& c) {
 bool ControlServer::process_lines(Client& c) {
   bool took = false;
   c.backlog = false;
-  while (!c.dead && !c.closing && !c.status && pending(c) < options_.high_water) {
+  while (!c.dead && !c.closing && !c.status && !c.reloading && pending(c) < options_.high_water) {
     std::string_view rest(c.in.data() + c.in_off, c.in.size() - c.in_off);
     size_t nl = rest.find('\n', c.scanned);
     std::string_view line;
@@ -473,9 +473,9 @@ bool ControlServer::render_slice() {
 
 void ControlServer::update_interest(Client& c) {
   size_t p = pending(c);
-  if (c.eof && !c.watching && p == 0 && !c.status && c.awaiting == 0 && c.in_off >= c.in.size())
+  if (c.eof && !c.watching && p == 0 && !c.status && c.awaiting == 0 && !c.reloading && c.in_off >= c.in.size())
     return drop(c, nullptr);
-  bool want_in = !c.eof && !c.closing && !c.status && p < options_.high_water &&
+  bool want_in = !c.eof && !c.closing && !c.status && !c.reloading && p < options_.high_water &&
                  c.in.size() - c.in_off <= kMaxLine + 1;
   // A backlog waits for the socket to be writable: at once for a client
   // that reads, which brings it back at the next iteration.

@@ -203,7 +203,8 @@ void StatusWriter::write_server(const state::Server& s) {
       .field("cause", s.health_cause)
       .field("maintenance", state::to_string(s.maintenance))
       .field("draining", s.draining)
-      .field("fips", engine_.inventory().fips_of(s.name).size());
+      .field("fips", engine_.inventory().fips_of(s.name).size())
+      .field("probes_late", ps && ps->probes_late);  // its probes are behind their schedule: health is stale
   w_.key("probes").begin_array();
   if (ps) {
     for (size_t i = 0; i < ps->probes.size(); ++i) {
@@ -213,7 +214,8 @@ void StatusWriter::write_server(const state::Server& s) {
       else w_.null();
       w_.field("state", probe::health_name(p.state))
           .field("sent", p.counters.sent)
-          .field("failed", p.counters.failed);
+          .field("failed", p.counters.failed)
+          .field("late", p.counters.late);
       if (p.last) {
         w_.field("last_latency_us", us(p.last->latency))
             .field("last_result", probe::describe(p.last->result.cause, p.last->result.detail))

@@ -15,22 +15,33 @@ bool contains(const std::vector<std::string>& v, const std::string& s) {
 
 }  // namespace
 
-Composed compose(const config::Config& cfg, const state::RuntimeState& rt) {
+Composed compose(const config::Config& cfg, const state::RuntimeState& rt, const config::LocalAddresses& own) {
   Composed out;
   state::Inventory& inv = out.inventory;
+  std::set<nl::IpAddress> fips;  // every floating IP the file or the state defines
+  for (const auto& f : cfg.floating_ips) fips.insert(f.address);
+  for (const auto& a : rt.added_fips) fips.insert(a.address);
   for (const auto& s : cfg.servers) {
     if (contains(rt.removed_servers, s.name)) continue;
     inv.add_server({.name = s.name, .address = s.address, .address6 = s.address6, .spare = s.spare,
                     .standby = s.standby});
   }
   for (const auto& a : rt.added_servers) {
+    const std::string w = "runtime server '" + a.name + "'";
     if (cfg.server(a.name)) {
-      out.dropped.push_back("runtime server " + a.name + ": the file now defines a server of that name");
+      out.dropped.push_back(w + ": the file now defines a server of that name");
+      continue;
+    }
+    std::string why;
+    for (const auto* addr : {&a.address, a.address6 ? &*a.address6 : nullptr})
+      if (addr && why.empty()) why = config::server_address_problem(*addr, own, fips.contains(*addr));
+    if (!why.empty()) {
+      out.dropped.push_back(w + ": " + why);
       continue;
     }
     if (!inv.add_server({.name = a.name, .address = a.address, .address6 = a.address6, .spare = a.spare,
                          .standby = a.standby}))
-      out.dropped.push_back("runtime server " + a.name + ": its address is taken");
+      out.dropped.push_back(w + ": its address is taken");
   }
   for (const auto& f : cfg.floating_ips) {
     if (std::ranges::find(rt.removed_fips, f.address) != rt.removed_fips.end()) continue;
@@ -44,25 +55,36 @@ Composed compose(const config::Config& cfg, const state::RuntimeState& rt) {
       if (as->second.configured_server != f.server) {
         // The file was edited since: it wins.
       } else if (!s || !s->address_of(f.address.family())) {
-        out.dropped.push_back("assignment " + f.address.str() + " -> " + as->second.server + ": that server is gone");
+        out.dropped.push_back("assignment " + f.address.str() + " -> '" + as->second.server + "': that server is gone");
       } else {
         target = as->second.server;
         pin = as->second.pin;
       }
     }
     if (!inv.server(target)) {
-      out.dropped.push_back("floating IP " + f.address.str() + ": server " + target + " was removed");
+      out.dropped.push_back("floating IP " + f.address.str() + ": server '" + target +
+                            "' was removed; the floating IP comes back with it");
+      out.unplaced_fips.insert(f.address);
       continue;
     }
     inv.add_fip({.address = f.address, .server = target, .mode = f.mode, .lockout_ports = f.lockout_ports, .pin = pin});
   }
   for (const auto& a : rt.added_fips) {
-    if (inv.fip(a.address)) {
-      out.dropped.push_back("runtime floating IP " + a.address.str() + ": the file now defines it");
+    const std::string w = "runtime floating IP " + a.address.str();
+    if (inv.fip(a.address) || out.unplaced_fips.contains(a.address)) {
+      out.dropped.push_back(w + ": the file now defines it");
+      continue;
+    }
+    if (std::string why = config::fip_address_problem(a.address, own); !why.empty()) {
+      out.dropped.push_back(w + ": " + why);
+      continue;
+    }
+    if (inv.server_by_address(a.address)) {
+      out.dropped.push_back(w + ": it is a server's address");
       continue;
     }
     if (!inv.add_fip({.address = a.address, .server = a.server, .mode = a.mode, .lockout_ports = a.lockout_ports}))
-      out.dropped.push_back("runtime floating IP " + a.address.str() + ": server " + a.server + " is gone");
+      out.dropped.push_back(w + ": server '" + a.server + "' is gone");
     else if (auto as = rt.assignments.find(a.address); as != rt.assignments.end())
       inv.fip(a.address)->pin = as->second.pin;
   }
@@ -80,7 +102,7 @@ Composed compose(const config::Config& cfg, const state::RuntimeState& rt) {
 }
 
 state::RuntimeState capture(const state::Inventory& inv, const config::Config& cfg,
-                            const state::RuntimeState& previous) {
+                            const state::RuntimeState& previous, const std::set<nl::IpAddress>& unplaced) {
   state::RuntimeState rt;
   rt.extra = previous.extra;
   std::set<std::string> file_servers;
@@ -101,7 +123,7 @@ state::RuntimeState capture(const state::Inventory& inv, const config::Config& c
   std::map<nl::IpAddress, const config::FloatingIpConfig*> file_fips;
   for (const auto& f : cfg.floating_ips) file_fips[f.address] = &f;
   for (const auto& [addr, fc] : file_fips)
-    if (!inv.fip(addr)) rt.removed_fips.push_back(addr);
+    if (!inv.fip(addr) && !unplaced.contains(addr)) rt.removed_fips.push_back(addr);
   for (const auto& [addr, f] : inv.fips()) {
     auto it = file_fips.find(addr);
     if (it == file_fips.end()) {
@@ -114,32 +136,6 @@ state::RuntimeState capture(const state::Inventory& inv, const config::Config& c
       rt.assignments[addr] = {.server = f.server, .configured_server = fc.server, .pin = f.pin};
   }
   return rt;
-}
-
-std::vector<probe::ProbeSpec> probe_specs(const config::ServerConfig& s) {
-  std::vector<probe::ProbeSpec> out;
-  for (const auto& p : s.probes) {
-    probe::ProbeSpec spec{.kind = static_cast<probe::ProbeKind>(p.kind),
-                          .port = p.kind == config::ProbeKind::icmp ? uint16_t{0} : p.port,
-                          .interval = p.interval,
-                          .timeout = p.timeout,
-                          .fastinter = p.fastinter,
-                          .downinter = p.downinter,
-                          .rise = p.rise,
-                          .fall = p.fall,
-                          .send = p.send,
-                          .expect = p.expect_prefix,
-                          .source = p.source,
-                          .device = p.interface,
-                          .mark = p.fwmark};
-    if (p.kind == config::ProbeKind::http) {
-      spec.http_path = p.path;
-      spec.http_host = p.host;
-      spec.http_status = p.expect;
-    }
-    out.push_back(std::move(spec));
-  }
-  return out;
 }
 
 }  // namespace fipd::engine

@@ -4,11 +4,19 @@
 // state overlays what was decided while running. An assignment made at
 // runtime wins while the file's `server` for that floating IP is still the
 // one it was made against; an operator who edits it in the file wins.
+//
+// What the runtime state removed, a file entry can bring back: only an
+// operator's removal is saved as one. A file floating IP compose() cannot
+// place (its server was removed at runtime) is `unplaced`, and capture()
+// does not record it as removed, so the file brings it back as soon as its
+// server is there again. Added servers and floating IPs from the state file
+// are held to the same address rules as the file's (addresses.hpp).
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include "src/config/addresses.hpp"
 #include "src/config/config.hpp"
 #include "src/probe/spec.hpp"
 #include "src/state/model.hpp"
@@ -21,15 +29,19 @@ struct Composed {
   // Parts of the runtime state that no longer fit the file (an assignment
   // to a server that is gone): dropped, each said once in the log.
   std::vector<std::string> dropped;
+  // File floating IPs left out because their server is not there.
+  std::set<nl::IpAddress> unplaced_fips;
 };
 
-Composed compose(const config::Config& cfg, const state::RuntimeState& rt);
+// `own`: the router's addresses, which no added server may have.
+Composed compose(const config::Config& cfg, const state::RuntimeState& rt, const config::LocalAddresses& own = {});
 
 // What to save: everything in `inv` that differs from what `cfg` says.
+// `unplaced`: compose()'s, which are not removals.
 state::RuntimeState capture(const state::Inventory& inv, const config::Config& cfg,
-                            const state::RuntimeState& previous);
+                            const state::RuntimeState& previous, const std::set<nl::IpAddress>& unplaced = {});
 
 // The probe engine's specs for a configured server's probes.
-std::vector<probe::ProbeSpec> probe_specs(const config::ServerConfig& s);
+using config::probe_specs;
 
 }  // namespace fipd::engine

@@ -19,6 +19,8 @@ std::string micros(loop::Duration d) {
   return std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
 }
 
+}  // namespace
+
 // Addresses for a person to read: a host with 10,000 floating IPs would
 // otherwise log a 300 KB line (journald cuts lines at 48 KiB). The whole list
 // stays in the failover's timeline (status, watch).
@@ -29,8 +31,6 @@ std::string join(const std::vector<nl::IpAddress>& v) {
   if (v.size() > kShown) s += ",... (" + std::to_string(v.size()) + " in all)";
   return s;
 }
-
-}  // namespace
 
 const char* kind_name(Event::Kind k) {
   switch (k) {
@@ -60,6 +60,10 @@ Result<std::unique_ptr<Engine>> Engine::create(config::Config cfg, EngineOptions
   auto loop = loop::Loop::create();
   if (!loop) return std::unexpected(loop.error());
   e->loop_ = std::move(*loop);
+  if (!e->options_.socket_path.empty()) e->cfg_.engine.control_socket = e->options_.socket_path;
+  auto reader = ConfigReader::create(*e->loop_);
+  if (!reader) return std::unexpected(reader.error());
+  e->config_reader_ = std::move(*reader);
   std::string path = e->options_.state_path.empty() ? e->cfg_.engine.state_file : e->options_.state_path;
   e->store_ = std::make_unique<state::FileStore>(path);
   return e;
@@ -82,9 +86,12 @@ Status Engine::start() {
   auto saved = store_->load();
   if (!saved) return std::unexpected(saved.error());
   if (*saved) saved_ = std::move(**saved);
-  auto composed = compose(cfg_, saved_);
+  auto own = config::read_local_addresses();
+  if (!own) return std::unexpected(own.error());
+  auto composed = compose(cfg_, saved_, *own);
   for (const auto& d : composed.dropped) log::warning("state: " + d + ", ignoring");
   inv_ = std::move(composed.inventory);
+  unplaced_fips_ = std::move(composed.unplaced_fips);
   for (const auto& a : saved_.added_servers) {
     if (!a.replaces.empty()) replacements_[a.name] = a.replaces;
     if (!a.probes.empty() && inv_.server(a.name)) runtime_probes_[a.name] = a.probes;
@@ -102,7 +109,7 @@ Status Engine::start() {
     });
     if (!s) return std::unexpected(s.error());
   }
-  auto hup = loop_->add_signal(SIGHUP, [this](const signalfd_siginfo&) { (void)reload(); });
+  auto hup = loop_->add_signal(SIGHUP, [this](const signalfd_siginfo&) { reload(); });
   if (!hup) return std::unexpected(hup.error());
   if (int fd = store_->result_fd(); fd >= 0) {
     auto src = loop_->add_io(fd, EPOLLIN, [this](uint32_t) {
@@ -215,7 +222,16 @@ Status Engine::start_probes() {
       config::ServerConfig d{.name = name, .probes = {cfg_.probe_defaults}};
       specs = probe_specs(d);
     }
-    if (auto r = register_server(name, specs); !r) return r;
+    if (auto r = register_server(name, specs); !r) {
+      // A server added at runtime under older, looser bounds keeps being
+      // probed, with the defaults, rather than stopping fipd or being lost.
+      if (sc || !runtime_probes_.contains(name)) return r;
+      log::warning("state: runtime server '" + name + "': its saved probes are refused (" + r.error().context +
+                       "); probing it with [probe_defaults]",
+                   {{"server", name}});
+      runtime_probes_.erase(name);
+      if (auto d = register_server(name, probes_of(name)); !d) return d;
+    }
   }
   return {};
 }
@@ -387,7 +403,7 @@ void Engine::schedule_sweep(TimePoint when) {
 }
 
 void Engine::save_state() {
-  state::RuntimeState rt = capture(inv_, cfg_, saved_);
+  state::RuntimeState rt = capture(inv_, cfg_, saved_, unplaced_fips_);
   for (auto& a : rt.added_servers) {
     if (auto it = replacements_.find(a.name); it != replacements_.end()) a.replaces = it->second;
     if (auto it = runtime_probes_.find(a.name); it != runtime_probes_.end()) a.probes = it->second;

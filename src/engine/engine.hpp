@@ -20,14 +20,18 @@
 
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "netlink/monitor.hpp"
+#include "src/config/addresses.hpp"
 #include "src/engine/alarms.hpp"
 #include "src/config/config.hpp"
+#include "src/engine/config_reader.hpp"
 #include "src/engine/events.hpp"
 #include "src/loop/loop.hpp"
 #include "src/policy/policy.hpp"
@@ -44,9 +48,19 @@ using nl::Status;
 struct EngineOptions {
   std::string config_path;
   std::string state_path;  // empty: the file's [engine] state_file
+  std::string socket_path;  // empty: the file's [engine] control_socket (at start and on every reload)
   // Builds the prober on the engine's loop; the daemon's default probes the
   // network for real. Tests may substitute their own.
   std::function<std::unique_ptr<probe::Prober>(loop::Loop&)> make_prober;
+};
+
+// The first eight addresses, then how many in all: for logs and messages.
+std::string join(const std::vector<nl::IpAddress>& v);
+
+struct ReloadOptions {
+  // Apply even a file that removes more than [engine]
+  // max_reload_removal_share of the floating IPs.
+  bool allow_removals = false;
 };
 
 struct Counters {
@@ -74,8 +88,13 @@ class Engine final : private rebuild::RebuildHost {
   Status run();
   void quit() { loop_->quit(); }
 
-  // Reloads the configuration file: a broken file changes nothing.
-  Status reload();
+  // Reloads the configuration file: read and checked off the loop (the
+  // loop goes on probing), then applied on it; `done` gets the outcome, on
+  // the loop. A broken file, one that would remove more than
+  // max_reload_removal_share of the floating IPs (unless allowed), or one
+  // that changes what only a restart can apply (nft_table, control_socket,
+  // health_listen, state_file) changes nothing. EBUSY while a reload runs.
+  void reload(ReloadOptions options = {}, std::function<void(Status)> done = {});
 
   // Operators' actions. Each returns an Error that says why it was refused.
   Status move(const nl::IpAddress& fip, const std::string& server);
@@ -144,6 +163,11 @@ class Engine final : private rebuild::RebuildHost {
   void rebuild_durable() override;
   std::string control_socket() const override { return cfg_.engine.control_socket; }
   Status start_rebuilds();
+  Status apply_reload(ReadConfig read, const ReloadOptions& options);
+  Status refuse_reload(Status why);
+  // The one check for an address given at runtime (server add, a rebuild's
+  // replacement): addresses.hpp's rules against this router and the inventory.
+  Status check_server_addresses(const state::Server& s) const;
   std::vector<probe::ProbeSpec> probes_of(const std::string& server) const;
 
   Status open_kernel();
@@ -187,6 +211,11 @@ class Engine final : private rebuild::RebuildHost {
   std::unique_ptr<reconcile::Reconciler> reconciler_;
   std::unique_ptr<state::Store> store_;
   std::unique_ptr<rebuild::RebuildManager> rebuild_;
+  std::unique_ptr<ConfigReader> config_reader_;
+  bool reload_again_ = false;  // a SIGHUP came while a reload was being read
+  // File floating IPs and servers compose() could not place: not removals
+  // an operator made, so never saved as such (a fixed file brings them back).
+  std::set<nl::IpAddress> unplaced_fips_;
   state::RuntimeState saved_;  // what the store has (or is writing)
   state::Inventory inv_;
   std::deque<Failover> timeline_;

@@ -86,8 +86,10 @@ Status Engine::set_maintenance(const std::string& name, bool on) {
   if (!s) return refuse(ENOENT, "unknown server " + name);
   auto wanted = on ? state::Maintenance::manual : state::Maintenance::none;
   if (s->maintenance == wanted) return {};
-  if (!on && s->maintenance == state::Maintenance::rebuild)
-    return refuse(EBUSY, "server " + name + " is being rebuilt; its maintenance ends with the rebuild");
+  // Rebuild maintenance ends with its rebuild; one that no rebuild owns any
+  // more (no [rebuild] configured now, or its record is gone) an operator ends.
+  if (!on && s->maintenance == state::Maintenance::rebuild && rebuild_ && rebuild_->records().contains(name))
+    return refuse(EBUSY, "server '" + name + "' is being rebuilt; its maintenance ends with the rebuild");
   s->maintenance = wanted;
   log::notice(std::string("server ") + name + (on ? " put in maintenance by an operator" : " out of maintenance"),
               {{"server", name}});
@@ -113,13 +115,29 @@ Status Engine::set_draining(const std::string& name, bool on) {
   return {};
 }
 
+Status Engine::check_server_addresses(const state::Server& s) const {
+  auto own = config::read_local_addresses();
+  if (!own) return refuse(own.error().code, "cannot read this router's addresses: " + own.error().message());
+  for (const auto* a : {&s.address, s.address6 ? &*s.address6 : nullptr})
+    if (a)
+      if (std::string why = config::server_address_problem(*a, *own, inv_.fip(*a) != nullptr); !why.empty())
+        return refuse(EINVAL, "server '" + s.name + "': address: " + why);
+  return {};
+}
+
 Status Engine::add_server(const state::Server& s, const std::vector<probe::ProbeSpec>& probes,
                           const std::string& replaces) {
-  if (inv_.server(s.name)) return refuse(EEXIST, "server " + s.name + " exists");
+  if (s.name.empty()) return refuse(EINVAL, "a server needs a name");
+  if (inv_.server(s.name)) return refuse(EEXIST, "server '" + s.name + "' exists");
   if (!replaces.empty() && !inv_.server(replaces)) return refuse(ENOENT, "unknown server " + replaces + " to replace");
   if (!replaces.empty() && replaces == s.name) return refuse(EINVAL, "a server cannot replace itself");
   if (inv_.server_by_address(s.address) || (s.address6 && inv_.server_by_address(*s.address6)))
     return refuse(EEXIST, "another server has address " + s.address.str());
+  if (!s.standby.empty() && s.standby == s.name)
+    return refuse(EINVAL, "server '" + s.name + "': standby: a server cannot be its own standby");
+  if (!s.standby.empty() && !inv_.server(s.standby))
+    return refuse(ENOENT, "server '" + s.name + "': standby: unknown server '" + s.standby + "'");
+  if (auto a = check_server_addresses(s); !a) return a;
   state::Server fresh = s;
   fresh.health = state::Health::unknown;
   fresh.health_since = loop_->now();
@@ -153,7 +171,7 @@ Status Engine::remove_server(const std::string& name) {
   inv_.remove_server(name);
   runtime_probes_.erase(name);
   server_ifindex_.erase(name);
-  log::notice("server " + name + " removed", {{"server", name}});
+  log::notice("server '" + name + "' removed", {{"server", name}});
   publish({.kind = Event::Kind::inventory, .at = loop_->now(), .text = "server " + name + " removed",
            .fields = {{"server", name}}});
   save_state();
@@ -167,6 +185,10 @@ Status Engine::add_fip(const state::FloatingIp& f) {
   if (!s->address_of(f.address.family()))
     return refuse(EINVAL, "server " + f.server + " has no " + nl::family_name(f.address.family()) + " address");
   if (inv_.server_by_address(f.address)) return refuse(EEXIST, f.address.str() + " is a server's address");
+  auto own = config::read_local_addresses();
+  if (!own) return refuse(own.error().code, "cannot read this router's addresses: " + own.error().message());
+  if (std::string why = config::fip_address_problem(f.address, *own); !why.empty())
+    return refuse(EINVAL, "floating IP " + f.address.str() + ": " + why);
   if (auto why = policy::reply_conflict(inv_, {{f.address, f.mode}}, f.server); !why.empty())
     return refuse(EINVAL, why);
   state::FloatingIp fresh{.address = f.address, .server = f.server, .mode = f.mode,
@@ -199,31 +221,82 @@ Status Engine::remove_fip(const nl::IpAddress& fip) {
   return {};
 }
 
-Status Engine::reload() {
+void Engine::reload(ReloadOptions options, std::function<void(Status)> done) {
+  auto finish = [this, done](Status st) {
+    if (done) done(st);
+    if (reload_again_ && !config_reader_->busy()) {
+      reload_again_ = false;
+      reload();
+    }
+  };
+  bool started = config_reader_->read(options_.config_path, [this, options, finish](ReadConfig read) {
+    finish(apply_reload(std::move(read), options));
+  });
+  if (started) return;
+  // One read at a time. A signal is taken again once this one is applied
+  // (the file may have changed since it was read); a request is told.
+  if (!done) {
+    reload_again_ = true;
+    log::info("reload: one is in progress; reloading again once it is applied");
+    return;
+  }
+  done(nl::fail(EBUSY, "a reload is in progress; try again once it is answered"));
+}
+
+Status Engine::refuse_reload(Status why) {
+  ++counters_.reload_errors;
+  std::string text = "reload refused: " + why.error().context + "; the running configuration stays";
+  log::error(text);
+  publish({.kind = Event::Kind::config, .at = loop_->now(), .text = text, .fields = {{"result", "refused"}}});
+  return why;
+}
+
+Status Engine::apply_reload(ReadConfig read, const ReloadOptions& options) {
   ++counters_.reloads;
-  auto loaded = config::load_config(options_.config_path);
+  auto& loaded = read.config;
   if (!loaded) {
-    ++counters_.reload_errors;
     for (const auto& e : loaded.error()) log::error("reload: " + e.str());
-    std::string text = "reload refused: " + std::to_string(loaded.error().size()) +
-                       " errors in " + options_.config_path + "; the running configuration stays";
-    log::error(text);
-    publish({.kind = Event::Kind::config, .at = loop_->now(), .text = text, .fields = {{"result", "refused"}}});
-    return nl::fail(EINVAL, loaded.error().front().str() +
-                                (loaded.error().size() > 1 ? " (and " + std::to_string(loaded.error().size() - 1) +
-                                                                 " more)" : ""));
+    return refuse_reload(nl::fail(EINVAL, loaded.error().front().str() +
+                                              (loaded.error().size() > 1
+                                                   ? " (and " + std::to_string(loaded.error().size() - 1) + " more)"
+                                                   : "") +
+                                              " in " + options_.config_path));
   }
+  if (!read.local_addresses) return refuse_reload(std::unexpected(read.local_addresses.error()));
   config::Config next = std::move(*loaded);
-  if (next.engine.nft_table != cfg_.engine.nft_table) {
-    ++counters_.reload_errors;
-    log::error("reload: nft_table cannot change while fipd runs; restart fipd to move to table " +
-               next.engine.nft_table);
-    return nl::fail(EINVAL, "nft_table cannot change on reload; restart fipd");
-  }
-  state::RuntimeState rt = capture(inv_, cfg_, saved_);
-  auto composed = compose(next, rt);
-  for (const auto& d : composed.dropped) log::warning("reload: " + d + ", ignoring");
+  if (!options_.socket_path.empty()) next.engine.control_socket = options_.socket_path;
+  // What only a restart can apply: the table is fipd's identity in the
+  // kernel, and the socket, listener and state file are held open.
+  struct Fixed {
+    const char* key;
+    const std::string& now;
+    const std::string& next;
+  };
+  const bool state_from_file = options_.state_path.empty();
+  for (const Fixed& f : {Fixed{"nft_table", cfg_.engine.nft_table, next.engine.nft_table},
+                         Fixed{"control_socket", cfg_.engine.control_socket, next.engine.control_socket},
+                         Fixed{"health_listen", cfg_.engine.health_listen, next.engine.health_listen},
+                         Fixed{"state_file", state_from_file ? cfg_.engine.state_file : next.engine.state_file,
+                               next.engine.state_file}})
+    if (f.now != f.next)
+      return refuse_reload(nl::fail(EINVAL, std::string("[engine] ") + f.key + " cannot change on reload ('" + f.now +
+                                                "' -> '" + f.next + "'); restart fipd to apply it"));
+
+  state::RuntimeState rt = capture(inv_, cfg_, saved_, unplaced_fips_);
+  auto composed = compose(next, rt, *read.local_addresses);
   state::Inventory fresh = std::move(composed.inventory);
+  // A file cut short, or emptied by mistake, must not empty the router.
+  std::vector<nl::IpAddress> removed;
+  for (const auto& [addr, f] : inv_.fips())
+    if (!fresh.fip(addr)) removed.push_back(addr);
+  const double share = next.engine.max_reload_removal_share;
+  if (!options.allow_removals && !removed.empty() &&
+      static_cast<double>(removed.size()) > share * static_cast<double>(inv_.fips().size()))
+    return refuse_reload(nl::fail(
+        ECANCELED, "it would remove " + std::to_string(removed.size()) + " of the " + std::to_string(inv_.fips().size()) +
+                   " floating IPs (" + join(removed) + "), more than max_reload_removal_share " +
+                   std::to_string(share).substr(0, 4) + " allows; fipctl reload --allow-removals applies it"));
+  for (const auto& d : composed.dropped) log::warning("reload: " + d + ", ignoring");
 
   // Probes: keep those unchanged (and the health they measured), replace the rest.
   for (const auto& [name, s] : inv_.servers()) {
@@ -242,24 +315,27 @@ Status Engine::reload() {
   }
   cfg_ = std::move(next);
   inv_ = std::move(fresh);
+  unplaced_fips_ = std::move(composed.unplaced_fips);
+  size_t unprobed = 0;
   for (const auto& [name, s] : inv_.servers()) {
     if (probes_->status(name)) continue;
-    const config::ServerConfig* sc = cfg_.server(name);
-    std::vector<probe::ProbeSpec> specs;
-    if (sc) specs = probe_specs(*sc);
-    else if (auto it = runtime_probes_.find(name); it != runtime_probes_.end()) specs = it->second;
-    else specs = probe_specs(config::ServerConfig{.name = name, .probes = {cfg_.probe_defaults}});
-    if (auto r = register_server(name, specs); !r) log::error("reload: " + r.error().message());
+    if (auto r = register_server(name, probes_of(name)); !r) {
+      ++unprobed;
+      log::error("reload: " + r.error().message());
+    }
   }
   reconciler_->set_intent_options(intent_options());
   repair_reason_ = "reload";
   repair();
   execute(policy::sweep(inv_, loop_->now(), policy_options()), loop_->now(), false);
   save_state();
-  log::notice("configuration reloaded", {{"servers", std::to_string(inv_.servers().size())},
-                                          {"floating_ips", std::to_string(inv_.fips().size())}});
-  publish({.kind = Event::Kind::config, .at = loop_->now(), .text = "configuration reloaded",
-           .fields = {{"result", "ok"}}});
+  std::string text = "configuration reloaded";
+  if (!removed.empty()) text += ", " + std::to_string(removed.size()) + " floating IPs removed (" + join(removed) + ")";
+  if (unprobed) text += "; " + std::to_string(unprobed) + " servers could not be probed (see the log)";
+  log::notice(text, {{"servers", std::to_string(inv_.servers().size())},
+                     {"floating_ips", std::to_string(inv_.fips().size())}});
+  publish({.kind = Event::Kind::config, .at = loop_->now(), .text = text, .fields = {{"result", "ok"}}});
+  if (unprobed) return nl::fail(EIO, "applied, but " + std::to_string(unprobed) + " servers could not be probed");
   return {};
 }
 

@@ -55,31 +55,6 @@ std::string percent_decode(std::string_view s) {
 
 }  // namespace
 
-nl::Result<std::pair<nl::IpAddress, uint16_t>> parse_listen(std::string_view text) {
-  std::string_view host, port;
-  if (text.starts_with("[")) {
-    size_t close = text.find("]:");
-    if (close == std::string_view::npos)
-      return nl::fail(EINVAL, "health_listen '" + std::string(text) + "': expected [IPv6]:PORT");
-    host = text.substr(1, close - 1);
-    port = text.substr(close + 2);
-  } else {
-    size_t colon = text.rfind(':');
-    if (colon == std::string_view::npos || text.find(':') != colon)
-      return nl::fail(EINVAL, "health_listen '" + std::string(text) +
-                                  "': expected ADDRESS:PORT, such as 127.0.0.1:9473 or [::1]:9473");
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-  }
-  auto a = nl::IpAddress::parse(host);
-  if (!a) return nl::fail(EINVAL, "health_listen '" + std::string(text) + "': " + a.error().context);
-  unsigned p = 0;
-  auto r = std::from_chars(port.data(), port.data() + port.size(), p);
-  if (port.empty() || r.ec != std::errc() || r.ptr != port.data() + port.size() || p > 65535)
-    return nl::fail(EINVAL, "health_listen '" + std::string(text) + "': the port must be 0 to 65535");
-  return std::pair{*a, static_cast<uint16_t>(p)};
-}
-
 HealthServer::HealthServer(engine::Engine& engine, metrics::Metrics& metrics, HealthOptions options)
     : engine_(engine),
       metrics_(metrics),

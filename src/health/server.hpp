@@ -59,8 +59,9 @@ struct HealthOptions {
   std::shared_ptr<control::OutputBudget> output_budget;
 };
 
-// "ADDRESS:PORT" or "[ADDRESS]:PORT"; EINVAL naming what is wrong.
-nl::Result<std::pair<nl::IpAddress, uint16_t>> parse_listen(std::string_view text);
+// "ADDRESS:PORT" or "[ADDRESS]:PORT"; EINVAL naming what is wrong. The
+// configuration's, so that a bad health_listen is refused with the file.
+using config::parse_listen;
 
 class HealthServer {
  public:

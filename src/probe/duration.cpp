@@ -21,6 +21,10 @@ std::unexpected<nl::Error> bad(std::string_view text, const std::string& why) {
   return nl::fail(EINVAL, "'" + std::string(text) + "': " + why);
 }
 
+std::unexpected<nl::Error> too_large(std::string_view text) {
+  return bad(text, "longer than the longest duration fipd takes, " + format_duration(kMaxDuration));
+}
+
 }  // namespace
 
 Result<Duration> parse_duration(std::string_view text) {
@@ -31,20 +35,22 @@ Result<Duration> parse_duration(std::string_view text) {
     negative = s.front() == '-';
     s.remove_prefix(1);
   }
-  // 2^63 ns is 292 years: far beyond any sensible duration, so overflow is an error.
-  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  // Integers only, and 128 bits wherever a product could pass 2^63: a
+  // fraction of an hour is 10^9 * 3.6 * 10^12 before it is divided, and
+  // floating point would round "0.999999999m" to something else.
+  const int64_t max = kMaxDuration.count();
   int64_t total = 0;
   while (!s.empty()) {
     int64_t whole = 0, frac = 0, frac_scale = 1;
     size_t i = 0;
     for (; i < s.size() && is_digit(s[i]); ++i) {
-      if (whole > (kMax - 9) / 10) return bad(text, "too large");
+      if (whole > (max - 9) / 10) return too_large(text);
       whole = whole * 10 + (s[i] - '0');
     }
     size_t digits = i;
     if (i < s.size() && s[i] == '.') {
       for (++i; i < s.size() && is_digit(s[i]); ++i) {
-        if (frac_scale < 1'000'000'000) {
+        if (frac_scale < 1'000'000'000) {  // finer than 1 ns of a second counts for nothing
           frac = frac * 10 + (s[i] - '0');
           frac_scale *= 10;
         }
@@ -60,8 +66,12 @@ Result<Duration> parse_duration(std::string_view text) {
     for (const Unit& candidate : kUnits)
       if (candidate.name == unit) found = &candidate;
     if (!found) return bad(text, "unknown unit '" + std::string(unit) + "' (use ns, us, ms, s, m, h)");
-    if (whole > (kMax - total) / found->ns) return bad(text, "too large");
-    total += whole * found->ns + frac * found->ns / frac_scale;
+    using Wide = unsigned __int128;
+    const Wide term = Wide(static_cast<uint64_t>(whole)) * static_cast<uint64_t>(found->ns) +
+                      Wide(static_cast<uint64_t>(frac)) * static_cast<uint64_t>(found->ns) /
+                          static_cast<uint64_t>(frac_scale);
+    if (term > Wide(static_cast<uint64_t>(max - total))) return too_large(text);
+    total += static_cast<int64_t>(term);
     s.remove_prefix(u);
   }
   return Duration(negative ? -total : total);

@@ -14,9 +14,16 @@ namespace fipd::probe {
 using loop::Duration;
 using nl::Result;
 
+// The longest duration any text may spell: 30 days. Every setting has its
+// own, tighter range on top (probe intervals and timeouts: spec.hpp).
+inline constexpr Duration kMaxDuration = std::chrono::hours(24 * 30);
+
 // Accepts one or more <number><unit> terms (number: digits with an optional
 // fraction), units ns, us (or µs), ms, s, m, h, and an optional leading '-'
-// so that validation can say "must be > 0" rather than "bad syntax". Errors
+// so that validation can say "must be > 0" rather than "bad syntax". The
+// arithmetic is exact integer arithmetic (fractions are taken to the
+// nanosecond, never through floating point); past kMaxDuration is an error,
+// so no sum built from a parsed duration can overflow. Errors
 // (EINVAL) quote the text: "'5 parsecs': unknown unit 'parsecs' (use ns, us, ms, s, m, h)".
 Result<Duration> parse_duration(std::string_view text);
 

@@ -16,6 +16,7 @@ struct ProbeEngine::ProbeRun {
   uint64_t newest_ok = 0, newest_failure = 0;  // seq of the newest applied of each
   uint32_t in_flight = 0;
   bool queued = false;
+  bool late = false;
   ProbeCounters counters;
   std::optional<LastResult> last;
 };
@@ -37,11 +38,20 @@ struct ProbeEngine::Attempt {
   uint32_t server = 0, server_generation = 0, probe = 0;
   uint64_t seq = 0;
   TimePoint started;
+  TimePoint deadline;    // when its timeout is due (moved on by each late recheck)
+  uint8_t rechecks = 0;  // late timeout fires checked again
+  bool on_time = true;   // started within the tolerance of its plan
   uint64_t handle = 0;  // the prober's
   loop::SourceId timeout = loop::kNoSource;
 };
 
 namespace {
+
+constexpr int kLateRechecks = 8;
+
+// How late fipd may be, at a start or a timeout, before the probe counts as
+// late: a tenth of the timeout, at least 2 ms (a busy loop's ordinary lag).
+Duration tolerance(const ProbeSpec& spec) { return std::max<Duration>(2ms, spec.timeout / 10); }
 
 uint64_t splitmix(uint64_t& state) {
   uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
@@ -96,6 +106,10 @@ Duration ProbeEngine::jittered(Duration d, unsigned percent) {
 Status ProbeEngine::add_server(ServerSpec spec) {
   if (auto s = validate(spec); !s) return s;
   if (by_id_.count(spec.id)) return nl::fail(EEXIST, "server " + spec.id + ": already registered");
+  if (stats_.probes + spec.probes.size() > options_.max_probes)
+    return nl::fail(ENOSPC, "server " + spec.id + ": " + std::to_string(spec.probes.size()) + " more probes would pass " +
+                                "the bound of " + std::to_string(options_.max_probes) + " probes in all");
+  stats_.probes += spec.probes.size();
   uint32_t slot;
   if (!free_servers_.empty()) {
     slot = free_servers_.back();
@@ -130,6 +144,7 @@ Status ProbeEngine::remove_server(std::string_view id) {
   const uint32_t slot = it->second;
   cancel_attempts_of(slot);
   for (auto& p : servers_[slot]->probes) loop_.remove(p.timer);
+  stats_.probes -= servers_[slot]->probes.size();
   // Queued starts of this server are skipped by generation when reached.
   servers_[slot].reset();
   free_servers_.push_back(slot);
@@ -176,7 +191,11 @@ void ProbeEngine::on_due(uint32_t slot, uint32_t generation, uint32_t probe) {
   }
   const TimePoint planned = p.next_at;
   p.last_start = planned;
-  launch(*s, slot, probe, planned);
+  if (p.in_flight >= kMaxInFlightPerProbe) {
+    mark_late(p);  // skipped: the attempts already out will tell
+  } else {
+    launch(*s, slot, probe, planned);
+  }
   // launch() may have completed at once, changed the state, even (through
   // nothing but the engine) freed attempts: find the server again.
   s = find(slot, generation);
@@ -200,15 +219,39 @@ uint32_t ProbeEngine::allocate_attempt() {
   }
   const uint32_t i = static_cast<uint32_t>(attempts_.size());
   attempts_.emplace_back();
-  attempts_[i].timeout = loop_.add_timer(TimePoint::max(), [this, i](TimePoint) {
-    Attempt& a = attempts_[i];
-    if (!a.active) return;
-    prober_.cancel(a.handle);
-    ++stats_.timeouts;
-    finish(i, ProbeResult{.cause = Cause::timeout});
-  });
+  attempts_[i].timeout = loop_.add_timer(TimePoint::max(), [this, i](TimePoint now) { on_timeout(i, now); });
   loop_.disarm_timer(attempts_[i].timeout);
   return i;
+}
+
+void ProbeEngine::on_timeout(uint32_t i, TimePoint now) {
+  Attempt& a = attempts_[i];
+  if (!a.active) return;
+  Server* s = find(a.server, a.server_generation);
+  const Duration allowed = s ? tolerance(s->spec.probes[a.probe]) : Duration(2ms);
+  if (now - a.deadline > allowed) {
+    // The loop was late, so the answer may be waiting unread on its socket:
+    // look again once the loop has read its sockets (a tick later, so this
+    // expiry pass cannot take it again at once).
+    if (s) mark_late(s->probes[a.probe]);
+    if (a.rechecks < kLateRechecks) {
+      ++a.rechecks;
+      a.deadline = now;
+      loop_.rearm_timer(a.timeout, now + Duration(1 << loop::TimerWheel::kTickShift));
+      return;
+    }
+    prober_.cancel(a.handle);
+    ++stats_.late_timeouts;
+    return finish(i, ProbeResult{.cause = Cause::timeout}, false);
+  }
+  prober_.cancel(a.handle);
+  ++stats_.timeouts;
+  finish(i, ProbeResult{.cause = Cause::timeout});
+}
+
+void ProbeEngine::mark_late(ProbeRun& p) {
+  p.late = true;
+  ++p.counters.late;
 }
 
 void ProbeEngine::launch(Server& s, uint32_t slot, uint32_t probe, std::optional<TimePoint> planned) {
@@ -216,6 +259,8 @@ void ProbeEngine::launch(Server& s, uint32_t slot, uint32_t probe, std::optional
   if (planned) stats_.schedule_delay.record(now - *planned);
   ProbeRun& p = s.probes[probe];
   const ProbeSpec& spec = s.spec.probes[probe];
+  const bool on_time = !planned || now - *planned <= tolerance(spec);
+  if (!on_time) mark_late(p);
   const uint32_t i = allocate_attempt();
   Attempt& a = attempts_[i];
   a.active = true;
@@ -224,6 +269,9 @@ void ProbeEngine::launch(Server& s, uint32_t slot, uint32_t probe, std::optional
   a.probe = probe;
   a.seq = ++p.seq;
   a.started = now;
+  a.deadline = now + spec.timeout;
+  a.rechecks = 0;
+  a.on_time = on_time;
   ++p.counters.sent;
   ++p.in_flight;
   ++stats_.started;
@@ -233,7 +281,7 @@ void ProbeEngine::launch(Server& s, uint32_t slot, uint32_t probe, std::optional
   auto started = prober_.start(spec, s.spec.address, token);
   if (!started) return finish(i, started.error());
   attempts_[i].handle = *started;
-  loop_.rearm_timer(attempts_[i].timeout, now + spec.timeout);
+  loop_.rearm_timer(attempts_[i].timeout, attempts_[i].deadline);
 }
 
 void ProbeEngine::on_probe_result(uint64_t token, ProbeResult result) {
@@ -244,7 +292,7 @@ void ProbeEngine::on_probe_result(uint64_t token, ProbeResult result) {
   finish(i, result);
 }
 
-void ProbeEngine::finish(uint32_t i, ProbeResult result) {
+void ProbeEngine::finish(uint32_t i, ProbeResult result, bool conclusive) {
   Attempt& a = attempts_[i];
   loop_.disarm_timer(a.timeout);
   a.active = false;
@@ -254,14 +302,16 @@ void ProbeEngine::finish(uint32_t i, ProbeResult result) {
   const Attempt done = a;
   if (Server* s = find(done.server, done.server_generation)) {
     --s->probes[done.probe].in_flight;
-    apply(done.server, done.probe, done.seq, done.started, result);
+    if (conclusive) apply(done.server, done.probe, done.seq, done.started, done.on_time, result);
   }
   pump_queue();
 }
 
-void ProbeEngine::apply(uint32_t slot, uint32_t probe, uint64_t seq, TimePoint started, ProbeResult result) {
+void ProbeEngine::apply(uint32_t slot, uint32_t probe, uint64_t seq, TimePoint started, bool on_time,
+                        ProbeResult result) {
   Server& s = *servers_[slot];
   ProbeRun& p = s.probes[probe];
+  if (on_time) p.late = false;
   if (!result.ok()) ++p.counters.failed;
   // A later-started attempt already said the opposite: this one is old news.
   if ((result.ok() && seq < p.newest_failure) || (!result.ok() && seq < p.newest_ok)) {
@@ -314,6 +364,7 @@ void ProbeEngine::burst(uint32_t slot, uint32_t probe, bool at_least_one) {
   for (int k = 0; k < n && stats_.in_flight < options_.max_in_flight; ++k) {
     Server* live = find(slot, generation);
     if (!live) return;
+    if (live->probes[probe].in_flight >= kMaxInFlightPerProbe) break;
     launch(*live, slot, probe, std::nullopt);
   }
   if (Server* live = find(slot, generation)) {
@@ -379,10 +430,13 @@ Result<ServerStatus> ProbeEngine::status(std::string_view id) const {
                   .detail = s.detail, .last = s.last, .counters = {}, .probes = {}};
   for (size_t j = 0; j < s.probes.size(); ++j) {
     const ProbeRun& p = s.probes[j];
-    st.probes.push_back({.kind = s.spec.probes[j].kind, .state = p.hysteresis.state(), .counters = p.counters, .last = p.last});
+    st.probes.push_back({.kind = s.spec.probes[j].kind, .state = p.hysteresis.state(), .counters = p.counters,
+                         .last = p.last, .late = p.late});
     st.counters.sent += p.counters.sent;
     st.counters.failed += p.counters.failed;
     st.counters.stale += p.counters.stale;
+    st.counters.late += p.counters.late;
+    st.probes_late |= p.late;
   }
   return st;
 }

@@ -14,7 +14,19 @@
 // probe may overlap (timeout > interval); a result is dropped as stale when
 // a later-started attempt already gave the opposite answer. No more than
 // `max_in_flight` attempts run at once: a probe due beyond that waits in a
-// FIFO queue, and the wait shows in the scheduling delay.
+// FIFO queue, and the wait shows in the scheduling delay. One probe has at
+// most kMaxInFlightPerProbe attempts in flight (spec.hpp): a start due
+// beyond that is skipped, so one silent server with a long timeout cannot
+// take the slots every other server needs.
+//
+// fipd's own lateness is never a server's failure. A start more than a
+// tolerance (a tenth of the timeout, at least 2 ms) after its plan, a start
+// skipped at the per-probe bound, and a timeout whose timer fired late all
+// mark the probe `late` (shown in status until an attempt started on time
+// gives a result). A timeout timer that fired late is checked again after
+// the loop has read what waits on the sockets (the answer may be there);
+// after kLateRechecks such checks the attempt is dropped as inconclusive:
+// neither a success nor a failure.
 //
 // Fast detection. A refused connection (or an unreachable destination)
 // counts as a failure at once and, like a kernel signal (neighbour failed,
@@ -52,6 +64,7 @@ using loop::TimePoint;
 
 struct EngineOptions {
   size_t max_in_flight = 4096;
+  size_t max_probes = kMaxProbes;  // over all servers; add_server() refuses past it
   uint64_t seed = 0;  // of the spread; 0: from the clock
   // A refused connection, or a destination the kernel reports unreachable
   // (no route, failed neighbour), starts the confirming burst as a kernel
@@ -80,6 +93,7 @@ struct ProbeCounters {
   uint64_t sent = 0;
   uint64_t failed = 0;
   uint64_t stale = 0;  // results dropped: a later attempt already said otherwise
+  uint64_t late = 0;   // starts late or skipped, and timeouts dropped because fipd was late
 };
 
 struct ProbeStatus {
@@ -87,6 +101,7 @@ struct ProbeStatus {
   Health state = Health::unknown;
   ProbeCounters counters;
   std::optional<LastResult> last;
+  bool late = false;  // its attempts cannot be sent (or timed) on schedule now
 };
 
 struct ServerStatus {
@@ -98,6 +113,7 @@ struct ServerStatus {
   int detail = 0;
   std::optional<LastResult> last;
   ProbeCounters counters;  // sums over the probes
+  bool probes_late = false;  // any probe late: its health is older than its schedule says
   std::vector<ProbeStatus> probes;
 };
 
@@ -106,6 +122,8 @@ struct EngineStats {
   uint64_t timeouts = 0;
   uint64_t queued = 0;  // starts that waited for the in-flight bound
   uint64_t bursts = 0;
+  uint64_t late_timeouts = 0;  // attempts dropped as inconclusive: fipd, not the server, was late
+  size_t probes = 0;           // registered, over all servers
   size_t in_flight = 0;
   size_t max_in_flight_seen = 0;
   loop::LagHistogram schedule_delay;  // actual start minus planned start
@@ -144,8 +162,11 @@ class ProbeEngine final : private ProbeSink {
   void on_due(uint32_t slot, uint32_t generation, uint32_t probe);
   // planned: the scheduled start, for the delay histogram; none for bursts.
   void launch(Server& s, uint32_t slot, uint32_t probe, std::optional<TimePoint> planned);
-  void finish(uint32_t attempt, ProbeResult result);
-  void apply(uint32_t slot, uint32_t probe, uint64_t seq, TimePoint started, ProbeResult result);
+  // conclusive: false for an attempt dropped because fipd was late.
+  void finish(uint32_t attempt, ProbeResult result, bool conclusive = true);
+  void on_timeout(uint32_t attempt, TimePoint now);
+  void mark_late(ProbeRun& p);
+  void apply(uint32_t slot, uint32_t probe, uint64_t seq, TimePoint started, bool on_time, ProbeResult result);
   void burst(uint32_t slot, uint32_t probe, bool at_least_one);
   void schedule_burst(uint32_t slot, uint32_t probe);
   void reschedule(Server& s, uint32_t probe);

@@ -24,6 +24,13 @@ class Checker {
     if (d.count() < 0) return fail(field, "'" + format_duration(d) + "' must be > 0 (or unset)");
     return {};
   }
+  // Positive (or unset, when `optional`), then within [lo, hi].
+  Status in_range(std::string_view field, Duration d, Duration lo, Duration hi, bool optional = false) const {
+    if (auto s = optional ? optional_positive(field, d) : positive(field, d); !s) return s;
+    if ((optional && d.count() == 0) || (d >= lo && d <= hi)) return {};
+    return fail(field, "'" + format_duration(d) + "' must be from " + format_duration(lo) + " to " +
+                           format_duration(hi));
+  }
 
  private:
   std::string prefix_;
@@ -54,10 +61,10 @@ Status validate_probe(const Checker& c, const ServerSpec& server, const ProbeSpe
   } else if (p.port == 0) {
     return c.fail("port", "0 must be in 1..65535");
   }
-  if (auto s = c.positive("interval", p.interval); !s) return s;
-  if (auto s = c.positive("timeout", p.timeout); !s) return s;
-  if (auto s = c.optional_positive("fastinter", p.fastinter); !s) return s;
-  if (auto s = c.optional_positive("downinter", p.downinter); !s) return s;
+  if (auto s = c.in_range("interval", p.interval, kMinInterval, kMaxInterval); !s) return s;
+  if (auto s = c.in_range("timeout", p.timeout, kMinTimeout, kMaxTimeout); !s) return s;
+  if (auto s = c.in_range("fastinter", p.fastinter, kMinInterval, kMaxInterval, true); !s) return s;
+  if (auto s = c.in_range("downinter", p.downinter, kMinInterval, kMaxInterval, true); !s) return s;
   if (p.rise == 0) return c.fail("rise", "0 must be >= 1");
   if (p.fall == 0) return c.fail("fall", "0 must be >= 1");
   if (p.rise > 1000 || p.fall > 1000) return c.fail(p.rise > 1000 ? "rise" : "fall", "must be <= 1000");
@@ -100,6 +107,9 @@ Status validate(const ServerSpec& server) {
   if (!printable_token(server.id)) return nl::fail(EINVAL, "server '" + server.id + "': id: has spaces or control characters");
   const std::string prefix = "server " + server.id + ": ";
   if (server.probes.empty()) return nl::fail(EINVAL, prefix + "probes: at least one probe is needed");
+  if (server.probes.size() > kMaxProbesPerServer)
+    return nl::fail(EINVAL, prefix + "probes: " + std::to_string(server.probes.size()) + " probes, at most " +
+                                std::to_string(kMaxProbesPerServer) + " per server");
   for (size_t i = 0; i < server.probes.size(); ++i) {
     Checker c(prefix + "probe " + std::to_string(i) + ": ");
     if (auto s = validate_probe(c, server, server.probes[i]); !s) return s;

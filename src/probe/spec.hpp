@@ -8,7 +8,14 @@
 // Decision: a timeout longer than the interval is allowed. Probes of one
 // server then overlap (interval 2ms, timeout 20ms is the way to see a silent
 // server within ~25 ms while a refused connection is seen within 2 ms); the
-// engine's in-flight bound keeps the overlap finite.
+// engine keeps at most kMaxInFlightPerProbe attempts of one probe in flight,
+// so the overlap stays finite whatever the ratio.
+//
+// Ranges (README "Configuration", fipd.toml(5)): interval, fastinter and
+// downinter 1ms to 1h; timeout 1ms to 60s; at most kMaxProbesPerServer
+// probes per server and kMaxProbes in all. 1ms is the fastest pace the
+// figures were measured at (100 servers, ICMP); a longer timeout than a
+// minute only delays what a silent server reveals.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +34,12 @@ using loop::Duration;
 using nl::Result;
 using nl::Status;
 using namespace std::chrono_literals;
+
+inline constexpr Duration kMinInterval = 1ms, kMaxInterval = 1h;
+inline constexpr Duration kMinTimeout = 1ms, kMaxTimeout = 60s;
+inline constexpr size_t kMaxProbesPerServer = 16;
+inline constexpr size_t kMaxProbes = 100'000;  // over all servers
+inline constexpr uint32_t kMaxInFlightPerProbe = 16;
 
 enum class ProbeKind : uint8_t { tcp, http, udp, icmp };
 const char* kind_name(ProbeKind k);

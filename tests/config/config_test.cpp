@@ -1,7 +1,14 @@
 #include "src/config/config.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "src/config/addresses.hpp"
 
 namespace fipd::config {
 namespace {
@@ -185,6 +192,140 @@ TEST(Config, AnEmptyFileIsAValidEngineWithNothingToDo) {
   ASSERT_TRUE(c);
   EXPECT_TRUE(c->servers.empty());
   EXPECT_EQ(c->engine.nft_table, "fipd");
+}
+
+// The smallest file fipd would run with.
+const char* kOne = R"([[server]]
+name = "web-1"
+address = "10.0.0.11"
+[[floating_ip]]
+address = "203.0.113.10"
+server = "web-1"
+)";
+
+std::string load_errors(const std::string& path) {
+  auto r = load_config(path);
+  if (r) return "";
+  std::string out;
+  for (auto& e : r.error()) out += e.str() + "\n";
+  return out;
+}
+
+struct TempDir {
+  std::string path = [] {
+    char t[] = "/tmp/fipd-config-test-XXXXXX";
+    return std::string(::mkdtemp(t));
+  }();
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::string write(const std::string& name, std::string_view text) {
+    std::ofstream(path + "/" + name, std::ios::binary) << text;
+    return path + "/" + name;
+  }
+};
+
+// Issue 14.3 and 14.13: what is not a regular file, or is too large, or
+// defines nothing, is refused before anything could apply it.
+TEST(Config, OnlyARegularFileThatDefinesServersIsLoaded) {
+  TempDir d;
+  EXPECT_NE(load_errors(d.path).find(d.path + ":0:0: is a directory, not a regular file"), std::string::npos);
+  EXPECT_NE(load_errors("/dev/null").find("/dev/null:0:0: is a character device, not a regular file"), std::string::npos);
+  EXPECT_NE(load_errors("/dev/zero").find("not a regular file"), std::string::npos);
+  std::string fifo = d.path + "/fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_NE(load_errors(fifo).find("is a FIFO, not a regular file"), std::string::npos) << "and it did not hang";
+  for (const char* text : {"", "[engine]\n", "[engine]\nnft_table = \"fipd\"\n[probe_defaults]\n"})
+    EXPECT_NE(load_errors(d.write("cut.toml", text)).find("the file defines no servers"), std::string::npos) << text;
+  std::string big(kMaxFileSize + 1, '#');
+  EXPECT_NE(load_errors(d.write("big.toml", big)).find("is larger than 16 MiB"), std::string::npos);
+  EXPECT_EQ(load_errors(d.write("ok.toml", kOne)), "");
+}
+
+// Issue 14.4: an empty `server` is refused, not dropped at reload.
+TEST(Config, AFloatingIpMustNameItsServer) {
+  std::string e = errors_of("[[server]]\nname = \"a\"\naddress = \"10.0.0.1\"\n"
+                            "[[floating_ip]]\naddress = \"203.0.113.10\"\nserver = \"\"\n");
+  EXPECT_NE(e.find("t.toml:6:10: floating_ip 203.0.113.10: server: must name a server (it is empty)"),
+            std::string::npos) << e;
+  e = errors_of("[[server]]\nname = \"\"\naddress = \"10.0.0.1\"\n");
+  EXPECT_NE(e.find("name: '' must be 1 to 63"), std::string::npos) << e;
+}
+
+// Issue 14.15, 13.8: addresses that never reach a server.
+TEST(Config, AddressesThatCannotBeServersOrFloatingIpsAreRefused) {
+  for (const char* fip : {"0.0.0.0", "127.0.0.1", "224.0.0.1", "255.255.255.255", "169.254.1.1", "::", "::1",
+                          "ff02::1", "fe80::1"}) {
+    std::string e = errors_of(std::string("[[server]]\nname = \"a\"\naddress = [\"10.0.0.1\", \"fd00::1\"]\n"
+                                          "[[floating_ip]]\naddress = \"") + fip + "\"\nserver = \"a\"\n");
+    EXPECT_NE(e.find(std::string("floating_ip ") + fip + ": address: " + fip + " is "), std::string::npos) << e;
+  }
+  for (const char* server : {"0.0.0.0", "127.0.0.1", "224.0.0.1", "::1", "fe80::2"}) {
+    std::string e = errors_of(std::string("[[server]]\nname = \"a\"\naddress = \"") + server + "\"\n");
+    EXPECT_NE(e.find(std::string("server 'a': address: ") + server + " is a"), std::string::npos) << e;
+  }
+  std::string e = errors_of("[[server]]\nname = \"a\"\naddress = \"10.0.0.1\"\n"
+                            "[[floating_ip]]\naddress = \"10.0.0.1\"\nserver = \"a\"\n");
+  EXPECT_NE(e.find("the address is also a server's address"), std::string::npos) << e;
+}
+
+// 13.8: the router's own addresses, read from the kernel. The test runs in
+// its own network namespace, whose lo gets the address.
+TEST(Config, TheRoutersOwnAddressesCannotBeServers) {
+  if (std::system("ip link set lo up && ip addr add 10.77.0.1/32 dev lo") != 0)
+    GTEST_SKIP() << "cannot add an address in the test's namespace";
+  auto own = read_local_addresses();
+  ASSERT_TRUE(own) << own.error().message();
+  EXPECT_EQ(server_address_problem(*nl::IpAddress::parse("10.77.0.1"), *own, false),
+            "10.77.0.1 is an address of this router (on lo)");
+  EXPECT_EQ(server_address_problem(*nl::IpAddress::parse("10.77.0.2"), *own, false), "");
+  EXPECT_EQ(server_address_problem(*nl::IpAddress::parse("10.77.0.2"), *own, true), "10.77.0.2 is a floating IP");
+  TempDir d;
+  std::string e = load_errors(d.write("own.toml", "[[server]]\nname = \"r\"\naddress = \"10.77.0.1\"\n"));
+  EXPECT_NE(e.find("own.toml:1:1: server 'r': address: 10.77.0.1 is an address of this router (on lo)"),
+            std::string::npos) << e;
+  (void)std::system("ip addr del 10.77.0.1/32 dev lo");
+}
+
+// Issue 14.5: what start-up refuses, the file check refuses.
+TEST(Config, WhatStartUpWouldRefuseIsAnErrorOfTheFile) {
+  std::string e = errors_of(std::string(kOne) + R"([[server]]
+name = "b"
+address = "10.0.0.12"
+probe = { kind = "tcp", port = 80, source = "fd00::1" }
+[engine]
+health_listen = "127.0.0.1"
+control_socket = "/run/)" + std::string(120, 'x') + R"("
+management_prefixes = ["10.1.0.1/16", "10.1.0.0/24"]
+)");
+  for (const char* want : {"server b: probe 0: source: fd00::1 is not an IPv4 address like the server's 10.0.0.12",
+                           "[engine]: health_listen '127.0.0.1': expected ADDRESS:PORT",
+                           "[engine]: control_socket: '/run/xxx", "must be a path of 1 to 107 bytes",
+                           "management_prefixes: '10.1.0.1/16' has host bits set (10.1.0.0 is the prefix)"})
+    EXPECT_NE(e.find(want), std::string::npos) << "missing: " << want << "\nin:\n" << e;
+  e = errors_of(R"([engine]
+management_prefixes = ["10.1.0.0/16", "10.1.2.0/24", "fd00::/8"]
+)");
+  EXPECT_NE(e.find("management_prefixes: 10.1.2.0/24 overlaps 10.1.0.0/16"), std::string::npos) << e;
+  TempDir d;
+  e = load_errors(d.write("group.toml", std::string(kOne) + "[engine]\ncontrol_group = \"no-such-group-fipd\"\n"));
+  EXPECT_NE(e.find("control_group: 'no-such-group-fipd' is not a group on this system"), std::string::npos) << e;
+}
+
+TEST(Config, ProbeRangesAndCountsAreTheProbeEngines) {
+  std::string e = errors_of(R"([[server]]
+name = "a"
+address = "10.0.0.1"
+probe = { kind = "tcp", port = 80, interval = "1ns", timeout = "24h" }
+)");
+  EXPECT_NE(e.find("server a: probe 0: interval: '1ns' must be from 1ms to 1h"), std::string::npos) << e;
+}
+
+TEST(Config, SharesMayBeWrittenAsIntegers) {
+  auto c = parse_config("[rebuild]\nstorm_share = 1\n[engine]\nmax_reload_removal_share = 0\n", "t.toml");
+  ASSERT_TRUE(c) << c.error()[0].str();
+  EXPECT_EQ(c->rebuild.storm_share, 1.0);
+  EXPECT_EQ(c->engine.max_reload_removal_share, 0.0);
+  EXPECT_NE(errors_of("[engine]\nmax_reload_removal_share = 2\n").find("expected a number from 0 to 1, as in 0.3, got 2"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "src/control/client.hpp"
+#include "src/state/runtime_state.hpp"
 #include "tests/control/control_support.hpp"
 #include "tests/support/daemon.hpp"
 #include "tests/support/kernel_test.hpp"
@@ -114,6 +115,57 @@ TEST_F(ControlDaemonTest, GreetingAndStatus) {
   EXPECT_EQ(st["floating_ips"][0]["pin"], "");
   EXPECT_EQ(st["floating_ips"][0]["failing_static"], false);
   EXPECT_TRUE(st["failovers"].is_array());
+}
+
+// Issues 14.15, 14.16 and 13.8: what no server or floating IP can be is
+// refused at runtime too, each refusal naming why.
+TEST_F(ControlDaemonTest, ServerAndFloatingIpAddressesAreCheckedAtRuntime) {
+  auto c = connect();
+  struct Case {
+    json req;
+    const char* code;
+    std::string why;
+  };
+  const std::vector<Case> cases = {
+      {{{"cmd", "server.add"}, {"name", "lo-1"}, {"address", "127.0.0.1"}}, "EINVAL", "127.0.0.1 is a loopback address"},
+      {{{"cmd", "server.add"}, {"name", "z-1"}, {"address", "0.0.0.0"}}, "EINVAL", "0.0.0.0 is an unspecified address"},
+      {{{"cmd", "server.add"}, {"name", "f-1"}, {"address", fip0}}, "EINVAL", fip0 + " is a floating IP"},
+      {{{"cmd", "server.add"}, {"name", "r-1"}, {"address", "10.0.1.1"}}, "EINVAL",
+       "10.0.1.1 is an address of this router (on srv0)"},
+      {{{"cmd", "server.add"}, {"name", "s-1"}, {"address", "10.0.9.2"}, {"standby", "s-1"}}, "EINVAL",
+       "a server cannot be its own standby"},
+      {{{"cmd", "server.add"}, {"name", "s-2"}, {"address", "10.0.9.3"}, {"standby", "nobody"}}, "ENOENT",
+       "standby: unknown server 'nobody'"},
+      {{{"cmd", "server.add"}, {"name", "t-1"}, {"address", "10.0.9.4"}, {"probe", {{"interval", "2562047h"}}}},
+       "EINVAL", "longer than the longest duration"},
+      {{{"cmd", "server.add"}, {"name", "t-2"}, {"address", "10.0.9.5"}, {"probe", {{"interval", "1ns"}}}}, "EINVAL",
+       "interval: '1ns' must be from 1ms to 1h"},
+      {{{"cmd", "fip.add"}, {"address", "224.0.0.1"}, {"server", "web-1"}}, "EINVAL", "224.0.0.1 is a multicast address"},
+      {{{"cmd", "fip.add"}, {"address", "255.255.255.255"}, {"server", "web-1"}}, "EINVAL", "the broadcast address"},
+  };
+  for (const auto& k : cases) {
+    json r = ask(c, k.req);
+    EXPECT_EQ(r["ok"], false) << k.req.dump();
+    EXPECT_EQ(r["code"], k.code) << k.req.dump() << " -> " << r.dump();
+    EXPECT_NE(r["error"].get<std::string>().find(k.why), std::string::npos) << k.req.dump() << " -> " << r.dump();
+  }
+  json st = ask(c, {{"cmd", "status"}});
+  EXPECT_EQ(st["result"]["servers"].size(), 2u) << "nothing was added";
+  EXPECT_EQ(st["result"]["floating_ips"].size(), 2u);
+}
+
+// A server left in rebuild maintenance while no [rebuild] is configured:
+// no rebuild will end it, so "being rebuilt" was untrue; an operator may.
+TEST_F(ControlDaemonTest, RebuildMaintenanceThatNoRebuildOwnsCanBeEnded) {
+  ASSERT_EQ(fipd.stop(), 0);
+  state::RuntimeState rt;
+  rt.servers["spare-1"] = {.maintenance = state::Maintenance::rebuild};
+  std::ofstream(fipd.state_path()) << state::to_json(rt);
+  ASSERT_TRUE(fipd.start(topo->router)) << fipd.log();
+  auto c = connect();
+  json r = ask(c, {{"cmd", "maintenance"}, {"server", "spare-1"}, {"on", false}});
+  EXPECT_EQ(r["ok"], true) << r.dump();
+  EXPECT_EQ(r["result"]["maintenance"], "none") << r.dump();
 }
 
 TEST_F(ControlDaemonTest, EveryChangingRequestRoundTrips) {

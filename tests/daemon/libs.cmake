@@ -1,10 +1,12 @@
 set(FIPD_TEST_LIBS fipd_nl_core nlohmann_json::nlohmann_json)
 set(FIPD_TEST_NEEDS_DAEMON ON)
 
-# The rebuild scenarios pin through fipctl: build it before them.
+# The rebuild and configuration scenarios use fipctl: build it before them.
 function(fipd_daemon_tests_need_fipctl)
-  if(TARGET test_daemon_rebuild AND TARGET fipctl)
-    add_dependencies(test_daemon_rebuild fipctl)
-  endif()
+  foreach(t test_daemon_rebuild test_daemon_config)
+    if(TARGET ${t} AND TARGET fipctl)
+      add_dependencies(${t} fipctl)
+    endif()
+  endforeach()
 endfunction()
 cmake_language(DEFER DIRECTORY ${CMAKE_CURRENT_LIST_DIR}/.. CALL fipd_daemon_tests_need_fipctl)

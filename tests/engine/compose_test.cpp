@@ -112,5 +112,51 @@ TEST(Compose, AssignmentToAVanishedServerIsDroppedAndSaid) {
   EXPECT_NE(c.dropped[0].find("gone-1"), std::string::npos);
 }
 
+// Issue 14.4: a floating IP compose() could not place is not a removal an
+// operator made: once its server is back, the file brings it back.
+TEST(Compose, WhatComposeCouldNotPlaceIsNotSavedAsARemoval) {
+  config::Config cfg = load(kFile);
+  state::RuntimeState rt;
+  rt.removed_servers = {"web-1"};
+  auto c = compose(cfg, rt);
+  EXPECT_FALSE(c.inventory.fip(ip("203.0.113.10")));
+  EXPECT_TRUE(c.unplaced_fips.contains(ip("203.0.113.10")));
+  ASSERT_FALSE(c.dropped.empty());
+  EXPECT_NE(c.dropped[0].find("server 'web-1' was removed; the floating IP comes back with it"), std::string::npos)
+      << c.dropped[0];
+  state::RuntimeState saved = capture(c.inventory, cfg, rt, c.unplaced_fips);
+  EXPECT_TRUE(saved.removed_fips.empty()) << "not recorded as removed";
+  saved.removed_servers.clear();  // the server is back (fipctl server add, or the file)
+  auto back = compose(cfg, saved);
+  ASSERT_TRUE(back.inventory.fip(ip("203.0.113.10")));
+  EXPECT_EQ(back.inventory.fip(ip("203.0.113.10"))->server, "web-1");
+}
+
+// Issues 14.16 and 13.8: the state file's added servers and floating IPs
+// are held to the file's address rules.
+TEST(Compose, RuntimeAdditionsWithAddressesNoServerCanHaveAreDropped) {
+  config::Config cfg = load(kFile);
+  state::RuntimeState rt;
+  rt.added_servers.push_back({.name = "lo-1", .address = ip("127.0.0.1")});
+  rt.added_servers.push_back({.name = "fip-1", .address = ip("203.0.113.10")});
+  rt.added_servers.push_back({.name = "own-1", .address = ip("10.9.9.9")});
+  rt.added_fips.push_back({.address = ip("0.0.0.0"), .server = "web-1"});
+  rt.added_fips.push_back({.address = ip("10.0.0.12"), .server = "web-1"});
+  auto c = compose(cfg, rt, {{.address = ip("10.9.9.9"), .interface = "eth0"}});
+  EXPECT_FALSE(c.inventory.server("lo-1"));
+  EXPECT_FALSE(c.inventory.server("fip-1"));
+  EXPECT_FALSE(c.inventory.server("own-1"));
+  EXPECT_FALSE(c.inventory.fip(ip("0.0.0.0")));
+  EXPECT_FALSE(c.inventory.fip(ip("10.0.0.12")));
+  std::string all;
+  for (const auto& d : c.dropped) all += d + "\n";
+  for (const char* want : {"runtime server 'lo-1': 127.0.0.1 is a loopback address",
+                           "runtime server 'fip-1': 203.0.113.10 is a floating IP",
+                           "runtime server 'own-1': 10.9.9.9 is an address of this router (on eth0)",
+                           "runtime floating IP 0.0.0.0: 0.0.0.0 is an unspecified address",
+                           "runtime floating IP 10.0.0.12: it is a server's address"})
+    EXPECT_NE(all.find(want), std::string::npos) << "missing: " << want << "\nin:\n" << all;
+}
+
 }  // namespace
 }  // namespace fipd::engine

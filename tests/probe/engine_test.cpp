@@ -295,3 +295,73 @@ TEST(Engine, StatusReportsStateLastResultAndCounters) {
 
 }  // namespace
 }  // namespace fipd::probe
+
+namespace fipd::probe {
+namespace {
+
+// Issue 14.7: one silent server with a long timeout and a fast pace took
+// every in-flight slot, and every other server went unprobed, still "up".
+TEST(Engine, OneSilentServerCannotStarveTheOthers) {
+  Rig r({.max_in_flight = 64, .seed = 5, .burst_on_hard_failure = true});
+  const nl::IpAddress silent = addr(0);
+  r.prober.respond = [silent](const nl::IpAddress& a) {
+    return a == silent ? std::optional<ProbeResult>() : std::optional<ProbeResult>(ProbeResult{});
+  };
+  r.add(0, tcp(1ms, 60s));
+  for (int i = 1; i <= 20; ++i) r.add(i, tcp(100ms, 50ms));
+  r.run(2s);
+  EXPECT_LE(r.prober.starts_to(silent), kMaxInFlightPerProbe) << "at most its bound in flight, never more started";
+  for (int i = 1; i <= 20; ++i) EXPECT_GE(r.starts_to(i).size(), 15u) << "server " << i << " kept its schedule";
+  auto st = r.engine->status("s0");
+  ASSERT_TRUE(st);
+  EXPECT_TRUE(st->probes_late) << "its probes cannot be sent on schedule, and status says so";
+  EXPECT_GT(st->counters.late, 0u);
+  auto other = r.engine->status("s1");
+  ASSERT_TRUE(other);
+  EXPECT_FALSE(other->probes_late);
+}
+
+// Issue 14.9: when fipd itself is late (a loop that did not run for a
+// while), a timeout that fires late while the answer waits is not the
+// server's failure.
+TEST(Engine, AFipdThatWasLateDoesNotFailAServer) {
+  Rig r;
+  ProbeSpec p = tcp(1s, 20ms);
+  p.fall = 1;
+  r.add(0, p);
+  r.run(3s);
+  ASSERT_EQ(r.path().back(), std::make_pair(H::unknown, H::up));
+  // The next answer takes 30 ms to be read, and the loop stalls past both
+  // the timeout and the answer: it fires them in one late pass.
+  r.prober.latency = 30ms;
+  const size_t before = r.prober.starts.size();
+  for (int guard = 0; guard < 100000 && r.prober.starts.size() == before; ++guard) r.run(100us);
+  ASSERT_GT(r.prober.starts.size(), before);
+  r.clock.set(r.clock.now() + 40ms);
+  (void)r.loop->run_once(loop::Duration(0));
+  r.run(1ms);
+  EXPECT_EQ(r.path().back(), std::make_pair(H::unknown, H::up)) << "no failure for fipd's own lateness";
+  auto st = r.engine->status("s0");
+  ASSERT_TRUE(st);
+  EXPECT_GT(st->counters.late, 0u);
+  EXPECT_EQ(r.engine->stats().timeouts, 0u);
+  // A silent server, with fipd on time, still fails.
+  r.prober.respond = [](const nl::IpAddress&) { return std::optional<ProbeResult>(); };
+  r.run(2s);
+  EXPECT_EQ(r.path().back().second, H::down);
+}
+
+TEST(Engine, TheNumberOfProbesIsBounded) {
+  Rig r({.max_in_flight = 4096, .max_probes = 3, .seed = 7, .burst_on_hard_failure = true});
+  r.add(0, tcp(1s));
+  r.add(1, tcp(1s));
+  ServerSpec two{.id = "s2", .address = addr(2), .probes = {tcp(1s), tcp(1s)}};
+  auto s = r.engine->add_server(two);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, ENOSPC);
+  ASSERT_TRUE(r.engine->remove_server("s1"));
+  EXPECT_TRUE(r.engine->add_server(two)) << "room again once a server is gone";
+}
+
+}  // namespace
+}  // namespace fipd::probe

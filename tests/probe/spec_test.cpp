@@ -35,6 +35,20 @@ TEST(Duration, RefusesWhatIsNotADuration) {
   EXPECT_NE(parse_duration("5parsecs").error().context.find("unknown unit 'parsecs'"), std::string::npos);
 }
 
+// Issue 14.8: exact integer arithmetic, and a maximum no sum can overflow.
+TEST(Duration, ParsesWithCheckedIntegerArithmetic) {
+  EXPECT_EQ(*parse_duration("0.999999999m"), 59'999'999'940ns) << "not 4s659ms";
+  EXPECT_EQ(*parse_duration("0.99999999h"), 3'599'999'964'000ns);
+  EXPECT_EQ(*parse_duration("720h"), kMaxDuration);
+  for (const char* big : {"2562047h", "721h", "719h60m1s", "9223372036854775807ns"}) {
+    auto d = parse_duration(big);
+    ASSERT_FALSE(d.has_value()) << big;
+    EXPECT_NE(d.error().context.find("longer than the longest duration fipd takes, 720h"), std::string::npos)
+        << d.error().context;
+    EXPECT_EQ(d.error().context.find('-'), std::string::npos) << "no negative number: " << d.error().context;
+  }
+}
+
 TEST(Duration, FormatsToWhatItParses) {
   for (Duration d : {Duration(2ms), Duration(1s), Duration(90s), Duration(1500ms), Duration(250us), Duration(7ns),
                      Duration(std::chrono::hours(3)), Duration(-20ms)}) {
@@ -85,6 +99,22 @@ TEST(Spec, ErrorsNameServerProbeAndField) {
   EXPECT_EQ(error_of(two), "server web-1: probe 1: http status: 700 is not an HTTP status (100..599)");
   EXPECT_EQ(error_of(ServerSpec{.id = "web-2", .address = {}, .probes = {}}),
             "server web-2: probes: at least one probe is needed");
+}
+
+// Issues 14.7, 14.9, 14.20: paces, timeouts and probe counts within ranges.
+TEST(Spec, IntervalsTimeoutsAndProbeCountsAreBounded) {
+  EXPECT_EQ(error_of(web({.kind = ProbeKind::tcp, .port = 80, .interval = 1ns})),
+            "server web-1: probe 0: interval: '1ns' must be from 1ms to 1h");
+  EXPECT_EQ(error_of(web({.kind = ProbeKind::tcp, .port = 80, .timeout = 24h})),
+            "server web-1: probe 0: timeout: '24h' must be from 1ms to 1m");
+  EXPECT_EQ(error_of(web({.kind = ProbeKind::tcp, .port = 80, .fastinter = 100us})),
+            "server web-1: probe 0: fastinter: '100us' must be from 1ms to 1h");
+  EXPECT_TRUE(validate(web({.kind = ProbeKind::tcp, .port = 80, .interval = 1ms, .timeout = 60s})));
+  ServerSpec many = web({.kind = ProbeKind::icmp});
+  many.probes.resize(kMaxProbesPerServer, many.probes[0]);
+  EXPECT_TRUE(validate(many));
+  many.probes.resize(2000, many.probes[0]);
+  EXPECT_EQ(error_of(many), "server web-1: probes: 2000 probes, at most 16 per server");
 }
 
 TEST(Spec, ProbeKindParser) {

@@ -1,0 +1,24 @@
+// The addresses configured on this host's interfaces (RTM_GETADDR), in the
+// namespace the caller runs in: what the router itself answers on.
+//
+// Thread: any (each call opens its own socket). Errors: the netlink socket's,
+// naming the dump.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "netlink/error.hpp"
+#include "netlink/ip_address.hpp"
+
+namespace fipd::nl {
+
+struct InterfaceAddress {
+  IpAddress address;
+  int ifindex = 0;
+};
+
+// Every IPv4 and IPv6 address of every interface (lo included).
+Result<std::vector<InterfaceAddress>> dump_interface_addresses();
+
+}  // namespace fipd::nl
