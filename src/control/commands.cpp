@@ -91,10 +91,15 @@ void ControlServer::execute(Client& c, const Request& r) {
   }
   nl::Status st;
   std::string result = run_change(r, st);
+  // Applied to the kernel but not to the disk: an error for the client (EIO),
+  // but not a refusal, so the log must not say "refused".
+  bool applied = false;
   if (st && r.cmd != Command::reload)
-    if (auto d = engine_.make_durable(); !d)
-      st = nl::fail(EIO, "applied, but the state file could not be written (" + d.error().message() +
+    if (auto d = engine_.make_durable(); !d) {
+      applied = true;
+      st = nl::fail(EIO, "applied, not durable: the state file could not be written (" + d.error().message() +
                              "): the change is lost if fipd restarts");
+    }
   std::initializer_list<log::Field> who = {
       {"uid", std::to_string(c.uid)}, {"pid", std::to_string(c.pid)}, {"cmd", command_name(r.cmd)}};
   if (st) {
@@ -103,7 +108,7 @@ void ControlServer::execute(Client& c, const Request& r) {
     c.out += ok_response(r.id, result);
   } else {
     metrics_.count_request(command_name(r.cmd), "error");
-    log::notice("control: " + describe(r) + ": refused: " + st.error().context, who);
+    log::notice("control: " + describe(r) + (applied ? ": " : ": refused: ") + st.error().context, who);
     c.out += error_response(r.id, st.error().code, st.error().context);
   }
 }

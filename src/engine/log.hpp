@@ -16,6 +16,11 @@
 // is not a valid journal field name is mapped to one (upper case, other
 // characters to '_'), and one that would shadow a field journald gives its
 // own meaning (MESSAGE, PRIORITY, SYSLOG_*, CODE_*, ...) is prefixed FIPD_.
+//
+// Messages and values often quote text fipd did not write (hook output,
+// names from the state file, probe replies): both are written through
+// nl::printable(), which escapes control characters (an ESC becomes \x1b,
+// a newline \n) and invalid UTF-8, on stderr and in the journal alike.
 #pragma once
 
 #include <initializer_list>
