@@ -5,6 +5,7 @@
 #include <systemd/sd-journal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdio>
@@ -45,10 +46,13 @@ const char* level_word(Level l) {
 }
 
 // Values with spaces or quotes are quoted, so lines stay machine-splittable;
-// control characters are escaped first (nl::printable), so no value can
-// break a line or reach a terminal as an escape sequence.
+// a newline becomes a space, other control characters are escaped
+// (nl::printable), so no value can break a line or reach a terminal as an
+// escape sequence.
 void append_value(std::string& out, const std::string& value) {
-  std::string v = nl::printable(value);
+  std::string flat = value;
+  std::replace(flat.begin(), flat.end(), '\n', ' ');  // a value stays on its line, readable
+  std::string v = nl::printable(flat);
   bool plain = !v.empty() && v.find_first_of(" \"=") == std::string::npos;
   if (plain) {
     out += v;
@@ -93,7 +97,9 @@ bool send_to_journal(Level l, std::string_view line, std::initializer_list<Field
   items.push_back("SYSLOG_IDENTIFIER=" + std::string(program_invocation_short_name));
   for (const auto& [k, v] : fields) {
     std::string name = journal_field_name(k);
-    if (!name.empty()) items.push_back(name + "=" + nl::printable(v));
+    // Fields travel as they are: journald keeps any bytes and escapes them
+    // when it shows them; only the MESSAGE line is escaped.
+    if (!name.empty()) items.push_back(name + "=" + v);
   }
   std::vector<iovec> iov;
   iov.reserve(items.size());
