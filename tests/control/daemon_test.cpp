@@ -395,6 +395,22 @@ TEST_F(ControlDaemonTest, DeeplyNestedRequestsAreRefusedNotACrash) {
   EXPECT_TRUE(fipd.running());
 }
 
+// Issue 13, item 13: a change applied but not written to disk was logged as
+// "refused: applied, but ...". A directory where the temporary state file
+// goes makes the write fail.
+TEST_F(ControlDaemonTest, AChangeThatIsNotDurableIsLoggedAsAppliedNotRefused) {
+  ASSERT_EQ(mkdir((fipd.state_path() + ".tmp").c_str(), 0700), 0);
+  auto c = connect();
+  json r = ask(c, {{"cmd", "move"}, {"fip", fip0}, {"server", "spare-1"}});
+  EXPECT_EQ(r["ok"], false);
+  EXPECT_EQ(r["code"], "EIO");
+  EXPECT_EQ(r["error"].get<std::string>().rfind("applied, not durable: ", 0), 0u) << r["error"];
+  ASSERT_TRUE(fipd.wait_for_log(": applied, not durable: ", 5s)) << fipd.log();
+  EXPECT_EQ(fipd.log().find("refused: applied"), std::string::npos) << fipd.log();
+  json st = ask(c, {{"cmd", "status"}});
+  EXPECT_EQ(st["result"]["floating_ips"][0]["server"], "spare-1") << "it was applied";
+}
+
 TEST_F(ControlDaemonTest, RequestWithoutNewlineBeforeShutdownIsAnswered) {
   // As `printf '{"cmd":"status"}' | socat - UNIX:...` sends it.
   auto c = connect();
