@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "src/control/client.hpp"
 #include "src/control/format.hpp"
 
 namespace fipd::control {
@@ -61,6 +62,18 @@ TEST(FormatTest, StatusAndEvents) {
   json ev = json::parse(R"j({"event":"health","at_mono_us":5,"text":"server web-1 up -> down (refused)","to":"down"})j");
   EXPECT_EQ(format_event(ev, "2026-01-01 00:00:00.000", false),
             "2026-01-01 00:00:00.000  health      server web-1 up -> down (refused)\n");
+}
+
+// fipctl reads fipd's answers with the bounded reader: a hostile answer on
+// the socket (another process at its path) is an error, never a crash.
+TEST(FormatTest, HostileAnswersAreErrorsForFipctl) {
+  using namespace std::string_literals;
+  auto r = parse_answer(std::string(200000, '['));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().context.find("nested deeper than 32 levels"), std::string::npos) << r.error().context;
+  EXPECT_FALSE(parse_answer("{\"ok\":true}\0junk"s));
+  EXPECT_FALSE(parse_answer(R"({"ok":false,"ok":true})"));
+  EXPECT_TRUE(parse_answer(R"({"ok":true,"result":{}})"));
 }
 
 // Issue 13, item 4: text fipd did not write (hook progress, names from the
