@@ -2,13 +2,17 @@
 
 #include <arpa/inet.h>
 
+#include "netlink/printable.hpp"
+
 namespace fipd::nl {
 
 Result<IpAddress> IpAddress::parse(std::string_view text) {
   // inet_pton needs a NUL-terminated string; the longest IPv6 text is 45 chars.
+  // A NUL inside would end it early ("127.0.0.11\0junk" read as 127.0.0.11):
+  // the whole text must be the address. Messages quote it escaped.
   char buf[INET6_ADDRSTRLEN + 1];
-  if (text.empty() || text.size() >= sizeof(buf))
-    return fail(EINVAL, "'" + std::string(text) + "' is not an IPv4 or IPv6 address");
+  if (text.empty() || text.size() >= sizeof(buf) || text.find('\0') != std::string_view::npos)
+    return fail(EINVAL, "'" + printable(text) + "' is not an IPv4 or IPv6 address");
   std::memcpy(buf, text.data(), text.size());
   buf[text.size()] = '\0';
 
@@ -21,7 +25,7 @@ Result<IpAddress> IpAddress::parse(std::string_view text) {
     a.family_ = Family::v6;
     return a;
   }
-  return fail(EINVAL, "'" + std::string(text) + "' is not an IPv4 or IPv6 address");
+  return fail(EINVAL, "'" + printable(text) + "' is not an IPv4 or IPv6 address");
 }
 
 IpAddress IpAddress::v4(const in_addr& in) {

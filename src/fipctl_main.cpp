@@ -14,14 +14,18 @@
 #include <expected>
 #include <vector>
 
+#include "netlink/printable.hpp"
 #include "src/control/client.hpp"
 #include "src/control/format.hpp"
+#include "src/json/bounded.hpp"
 
 #ifndef FIPD_VERSION
 #define FIPD_VERSION "0.0.0"
 #endif
 
 using fipd::control::ControlClient;
+using fipd::nl::printable;
+namespace bounded_json = fipd::bounded_json;
 using nlohmann::json;
 
 namespace {
@@ -106,9 +110,9 @@ struct Global {
 // "tcp:80", "icmp", or a JSON object.
 std::optional<json> parse_probe_arg(const std::string& text) {
   if (!text.empty() && text[0] == '{') {
-    json j = json::parse(text, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return std::nullopt;
-    return j;
+    auto j = bounded_json::parse(text, {});
+    if (!j || !j->is_object()) return std::nullopt;
+    return std::move(*j);
   }
   json j = json::object();
   size_t colon = text.find(':');
@@ -183,7 +187,8 @@ std::expected<json, std::string> build_request(const std::string& cmd, std::vect
           r["standby"] = *v;
         } else {
           auto p = parse_probe_arg(*v);
-          if (!p) return std::unexpected(std::string("--probe '" + *v + "': expected KIND[:PORT] or a JSON object"));
+          if (!p)
+            return std::unexpected(std::string("--probe '" + printable(*v) + "': expected KIND[:PORT] or a JSON object"));
           probes.push_back(*p);
         }
       } else if (cmd == "fip" && sub == "add" && (s == "--mode" || s == "--lockout-ports")) {
@@ -271,7 +276,7 @@ std::string wall_time(int64_t mono_us) {
 std::string error_text(const json& resp) {
   auto s = [&](const char* k) {
     auto it = resp.find(k);
-    return it != resp.end() && it->is_string() ? it->get<std::string>() : std::string("?");
+    return it != resp.end() && it->is_string() ? printable(it->get<std::string>()) : std::string("?");
   };
   return s("error") + " (" + s("code") + ")";
 }
@@ -280,7 +285,7 @@ std::string error_text(const json& resp) {
 std::string done_text(const std::string& cmd, const json& result) {
   auto s = [&](const json& j, const char* k) {
     auto it = j.is_object() ? j.find(k) : j.end();
-    return j.is_object() && it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+    return j.is_object() && it != j.end() && it->is_string() ? printable(it->get<std::string>()) : std::string();
   };
   auto member = [](const json& j, const char* k) -> const json* {
     if (!j.is_object()) return nullptr;
@@ -315,7 +320,7 @@ int run(const Global& g, const std::string& cmd, const std::vector<std::string>&
     auto built = build_request(cmd, args);
     if (!built) return usage_error(built.error());
     req = std::move(*built);
-    raw = req.dump();
+    raw = bounded_json::dump(req);
   }
   auto c = ControlClient::connect(g.socket, std::chrono::seconds(g.timeout_s));
   if (!c) {
@@ -324,15 +329,16 @@ int run(const Global& g, const std::string& cmd, const std::vector<std::string>&
   }
   if (cmd == "version") {
     if (g.json) {
-      std::printf("%s\n", c->greeting().dump().c_str());
+      std::printf("%s\n", bounded_json::dump(c->greeting()).c_str());
       return kOk;
     }
     const json& gr = c->greeting();
     auto fipd = gr.find("fipd");
     auto protocol = gr.find("protocol");
     std::printf("fipctl %s\nfipd %s, control protocol %s, this client %s change state\n", FIPD_VERSION,
-                fipd != gr.end() && fipd->is_string() ? fipd->get<std::string>().c_str() : "?",
-                protocol != gr.end() ? protocol->dump().c_str() : "?", c->can_write() ? "may" : "may not");
+                fipd != gr.end() && fipd->is_string() ? printable(fipd->get<std::string>()).c_str() : "?",
+                protocol != gr.end() ? printable(bounded_json::dump(*protocol)).c_str() : "?",
+                c->can_write() ? "may" : "may not");
     return kOk;
   }
   if (auto r = c->send_raw(raw + "\n"); !r) {
@@ -344,11 +350,13 @@ int run(const Global& g, const std::string& cmd, const std::vector<std::string>&
     std::fprintf(stderr, "fipctl: %s\n", line.error().context.c_str());
     return kUnreachable;
   }
-  json resp = json::parse(*line, nullptr, false);
-  if (resp.is_discarded() || !resp.is_object()) {
-    std::fprintf(stderr, "fipctl: fipd answered with something that is not a JSON object\n");
+  auto parsed = fipd::control::parse_answer(*line);
+  if (!parsed || !parsed->is_object()) {
+    std::fprintf(stderr, "fipctl: fipd answered with something that is not a JSON object%s\n",
+                 parsed ? "" : (": " + parsed.error().context).c_str());
     return kUnreachable;
   }
+  json& resp = *parsed;
   bool ok = resp.contains("ok") && resp["ok"].is_boolean() && resp["ok"].get<bool>();
   if (g.json || cmd == "raw") std::printf("%s\n", line->c_str());
   if (!ok) {
@@ -368,7 +376,7 @@ int run(const Global& g, const std::string& cmd, const std::vector<std::string>&
       if (g.json) {
         std::printf("%s\n", ev->c_str());
       } else {
-        json j = json::parse(*ev, nullptr, false);
+        json j = fipd::control::parse_answer(*ev).value_or(json());
         int64_t at = j.is_object() && j.contains("at_mono_us") && j["at_mono_us"].is_number_integer()
                          ? j["at_mono_us"].get<int64_t>() : 0;
         std::fputs(fipd::control::format_event(j, wall_time(at), color).c_str(), stdout);
@@ -380,7 +388,8 @@ int run(const Global& g, const std::string& cmd, const std::vector<std::string>&
   if (cmd == "status") {
     std::fputs(fipd::control::format_status(result, color).c_str(), stdout);
   } else if (cmd == "metrics") {
-    if (result.contains("text") && result["text"].is_string()) std::fputs(result["text"].get<std::string>().c_str(), stdout);
+    if (result.contains("text") && result["text"].is_string())
+      std::fputs(printable(result["text"].get<std::string>(), /*keep_newlines=*/true).c_str(), stdout);
   } else {
     std::printf("%s\n", done_text(cmd, result).c_str());
   }

@@ -15,6 +15,7 @@
 
 #include "netlink/fd.hpp"
 #include "src/config/addresses.hpp"
+#include "netlink/printable.hpp"
 #include "src/probe/duration.hpp"
 #include "src/state/reply_source.hpp"
 
@@ -25,12 +26,7 @@ using nl::IpAddress;
 
 Position pos(const toml::source_region& r) { return {r.begin.line, r.begin.column}; }
 
-bool valid_name(std::string_view s) {
-  if (s.empty() || s.size() > 63) return false;
-  for (char c : s)
-    if (!(isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) return false;
-  return true;
-}
+using state::valid_name;
 
 // A number as the file wrote it, near enough: 2, 1.5.
 std::string toml_text(const toml::node& n) {
@@ -80,6 +76,18 @@ class Reader {
     if (auto* v = n->as_string()) return v->get();
     wrong(*n, where, key, "a string");
     return std::nullopt;
+  }
+
+  // A string that becomes a file name: a NUL would cut it short in open(),
+  // so it is refused, and the message shows it escaped.
+  std::optional<std::string> path(const toml::table& t, std::string_view key, const std::string& where) {
+    auto v = str(t, key, where);
+    if (v && v->find('\0') != std::string::npos) {
+      error(pos(t.get(key)->source()), where + ": " + std::string(key) + ": '" + nl::printable(*v) +
+                                           "' holds a NUL character, which no path may");
+      return std::nullopt;
+    }
+    return v;
   }
 
   std::optional<int64_t> integer(const toml::table& t, std::string_view key, const std::string& where,
@@ -240,17 +248,17 @@ void parse_engine(Reader& r, const toml::table& t, EngineConfig& e) {
                    "management_prefixes", "auto_maintenance", "min_move_interval", "max_moves", "flap_window",
                    "audit_interval", "timeline_history", "max_reload_removal_share"},
                w);
-  if (auto v = r.str(t, "control_socket", w)) {
-    if (v->empty() || v->size() >= sizeof(sockaddr_un::sun_path) || v->find('\0') != std::string::npos)
+  if (auto v = r.path(t, "control_socket", w)) {
+    if (v->empty() || v->size() >= sizeof(sockaddr_un::sun_path))
       r.error(pos(t.get("control_socket")->source()),
-              w + ": control_socket: '" + *v + "' must be a path of 1 to " +
+              w + ": control_socket: '" + nl::printable(*v) + "' must be a path of 1 to " +
                   std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes (a Unix socket's limit)");
     else
       e.control_socket = *v;
   }
   if (auto v = r.str(t, "control_group", w)) e.control_group = *v;
-  if (auto v = r.str(t, "state_file", w)) {
-    if (v->empty() || v->find('\0') != std::string::npos)
+  if (auto v = r.path(t, "state_file", w)) {
+    if (v->empty())
       r.error(pos(t.get("state_file")->source()), w + ": state_file: must be a path");
     else
       e.state_file = *v;
@@ -306,7 +314,7 @@ void parse_rebuild(Reader& r, const toml::table& t, RebuildConfig& rb) {
                    "notify_webhook", "settle"},
                w);
   auto path = [&](const char* key, std::string& out) {
-    if (auto v = r.str(t, key, w)) {
+    if (auto v = r.path(t, key, w)) {
       if (v->empty() || (*v)[0] != '/') r.error(pos(t.get(key)->source()), w + ": " + key + ": '" + *v + "' must be an absolute path");
       else out = *v;
     }
@@ -375,7 +383,7 @@ ProbeConfig parse_probe(Reader& r, const toml::table& t, const ProbeConfig& base
   if (auto v = r.duration(t, "downinter", w)) p.downinter = *v;
   if (auto v = r.integer(t, "rise", w, 1, 100)) p.rise = static_cast<unsigned>(*v);
   if (auto v = r.integer(t, "fall", w, 1, 100)) p.fall = static_cast<unsigned>(*v);
-  if (auto v = r.str(t, "path", w)) {
+  if (auto v = r.path(t, "path", w)) {
     if (v->empty() || (*v)[0] != '/' || v->find_first_of(" \r\n") != std::string::npos)
       r.error(pos(t.get("path")->source()), w + ": path: '" + *v + "' must start with '/' and contain no spaces");
     else

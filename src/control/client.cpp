@@ -7,6 +7,9 @@
 
 #include <cstring>
 
+#include "netlink/printable.hpp"
+#include "src/json/bounded.hpp"
+
 namespace fipd::control {
 
 using nlohmann::json;
@@ -23,6 +26,12 @@ std::string connect_error_text(const std::string& path, int err) {
     case EAGAIN: return path + ": fipd's backlog is full; try again";
     default: return path + ": " + std::strerror(err);
   }
+}
+
+nl::Result<json> parse_answer(std::string_view line) {
+  auto j = bounded_json::parse(line, {.max_depth = kMaxAnswerDepth, .max_bytes = kMaxAnswer});
+  if (!j) return nl::fail(EPROTO, "fipd sent a line that is not JSON: " + j.error().context);
+  return j;
 }
 
 nl::Result<ControlClient> ControlClient::connect(const std::string& path, std::chrono::milliseconds timeout) {
@@ -43,7 +52,7 @@ nl::Result<ControlClient> ControlClient::connect(const std::string& path, std::c
   if (auto ok = g->find("ok"); ok != g->end() && ok->is_boolean() && !ok->get<bool>()) {
     auto e = g->find("error");
     return nl::fail(EBUSY, path + ": fipd refused the connection: " +
-                               (e != g->end() && e->is_string() ? e->get<std::string>() : std::string("?")));
+                               (e != g->end() && e->is_string() ? nl::printable(e->get<std::string>()) : std::string("?")));
   }
   c.greeting_ = std::move(*g);
   return c;
@@ -82,6 +91,8 @@ nl::Result<std::string> ControlClient::read_line(std::optional<std::chrono::mill
       return line;
     }
     scanned_ = buf_.size() - off_;
+    if (scanned_ > kMaxAnswer)
+      return nl::fail(EMSGSIZE, path_ + ": fipd sent a line longer than " + std::to_string(kMaxAnswer) + " bytes");
     if (limit.count() > 0) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) return nl::fail(ETIMEDOUT, connect_error_text(path_, ETIMEDOUT));
@@ -104,13 +115,13 @@ nl::Result<std::string> ControlClient::read_line(std::optional<std::chrono::mill
 nl::Result<json> ControlClient::read_json(std::optional<std::chrono::milliseconds> timeout) {
   auto line = read_line(timeout);
   if (!line) return std::unexpected(line.error());
-  json j = json::parse(*line, nullptr, false);
-  if (j.is_discarded()) return nl::fail(EPROTO, path_ + ": fipd sent a line that is not JSON");
+  auto j = parse_answer(*line);
+  if (!j) return nl::fail(EPROTO, path_ + ": " + j.error().context);
   return j;
 }
 
 nl::Result<json> ControlClient::request(const json& req) {
-  if (auto r = send_raw(req.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"); !r)
+  if (auto r = send_raw(bounded_json::dump(req) + "\n"); !r)
     return std::unexpected(r.error());
   for (;;) {
     auto j = read_json();

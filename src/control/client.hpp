@@ -7,8 +7,13 @@
 // denied (root or group fipd may connect)", "connection refused (a stale
 // socket: fipd is not running)".
 //
+// What the daemon sends is outside input here too (another process may hold
+// the socket's path): lines are bounded (kMaxAnswer bytes, parse_answer()'s
+// depth), so a hostile answer is an error, never a crash.
+//
 // Owns: the socket. Thread: one at a time. Failures: Error values; ETIMEDOUT
-// when the daemon does not answer within the timeout.
+// when the daemon does not answer within the timeout, EMSGSIZE for a line
+// longer than kMaxAnswer, EPROTO for one that is not bounded JSON.
 #pragma once
 
 #include <chrono>
@@ -20,6 +25,13 @@
 #include "netlink/fd.hpp"
 
 namespace fipd::control {
+
+// The longest answer line read: a status of 100,000 floating IPs is ~17 MB.
+inline constexpr size_t kMaxAnswer = 256u << 20;
+inline constexpr size_t kMaxAnswerDepth = 32;
+
+// One line from fipd as JSON, bounded; the error says what was wrong where.
+nl::Result<nlohmann::json> parse_answer(std::string_view line);
 
 class ControlClient {
  public:

@@ -169,10 +169,15 @@ void ControlServer::commit_batch() {
 void ControlServer::answer_change(Client* c, const Change& ch, const nl::Status& durable) {
   const Request& r = ch.request;
   nl::Status st = ch.status;
+  // Applied to the kernel but not to the disk: an error for the client (EIO),
+  // but not a refusal, so the log must not say "refused".
+  bool applied = false;
   if (st && r.cmd != Command::reload)
-    if (auto d = durable; !d)
-      st = nl::fail(EIO, "applied, but the state file could not be written (" + d.error().message() +
+    if (auto d = durable; !d) {
+      applied = true;
+      st = nl::fail(EIO, "applied, not durable: the state file could not be written (" + d.error().message() +
                              "): the change is lost if fipd restarts");
+    }
   std::initializer_list<log::Field> who = {
       {"uid", std::to_string(ch.uid)}, {"pid", std::to_string(ch.pid)}, {"cmd", command_name(r.cmd)}};
   if (st) {
@@ -181,7 +186,7 @@ void ControlServer::answer_change(Client* c, const Change& ch, const nl::Status&
     if (c) c->out += ok_response(r.id, ch.result);
   } else {
     metrics_.count_request(command_name(r.cmd), "error");
-    log::notice("control: " + describe(r) + ": refused: " + st.error().context, who);
+    log::notice("control: " + describe(r) + (applied ? ": " : ": refused: ") + st.error().context, who);
     if (c) c->out += error_response(r.id, st.error().code, st.error().context);
   }
 }

@@ -3,18 +3,25 @@
 #include <chrono>
 #include <map>
 
+#include "netlink/printable.hpp"
+
 namespace fipd::control {
 namespace {
 
 using nlohmann::json;
 
 // Safe readers: a missing key or a value of another type gives the fallback.
+// Every string is shown escaped: names, causes, hook progress and error
+// messages may hold text from outside, terminal escape sequences included.
 std::string str(const json& j, const char* key, std::string fallback = "?") {
   if (!j.is_object()) return fallback;
   auto it = j.find(key);
   if (it == j.end() || !it->is_string()) return fallback;
-  return it->get<std::string>();
+  return nl::printable(it->get_ref<const std::string&>());
 }
+
+// An array element as text, escaped.
+std::string text(const json& v) { return nl::printable(v.get_ref<const std::string&>()); }
 
 int64_t num(const json& j, const char* key, int64_t fallback = 0) {
   if (!j.is_object()) return fallback;
@@ -65,7 +72,7 @@ std::string failover_line(const json& f, int64_t now_us) {
   std::string fips;
   size_t n = 0;
   for (const auto& a : member(f, "fips"))
-    if (a.is_string() && ++n <= 8) fips += (fips.empty() ? "" : ",") + a.get<std::string>();
+    if (a.is_string() && ++n <= 8) fips += (fips.empty() ? "" : ",") + text(a);
   if (n > 8) fips += ",... (" + std::to_string(n) + " in all)";
   int64_t t1 = num(f, "detected_mono_us"), t2 = num(f, "decided_mono_us"), t3 = num(f, "committed_mono_us"),
           t4 = num(f, "flushed_mono_us");
@@ -136,7 +143,7 @@ std::string format_status(const json& st, bool color) {
   if (alarms.is_array() && !alarms.empty()) {
     out += "\n" + paint("ALARMS (" + std::to_string(alarms.size()) + ")", "31;1", color) + "\n";
     for (const auto& a : alarms)
-      if (a.is_string()) out += "  " + a.get<std::string>() + "\n";
+      if (a.is_string()) out += "  " + text(a) + "\n";
   }
 
   const json& servers = member(st, "servers");
@@ -168,7 +175,7 @@ std::string format_status(const json& st, bool color) {
   const json& failovers = member(st, "failovers");
   for (const auto& f : failovers)
     for (const auto& a : member(f, "fips"))
-      if (a.is_string()) last[a.get<std::string>()] = &f;
+      if (a.is_string()) last[text(a)] = &f;
   rows.clear();
   for (const auto& f : member(st, "floating_ips")) {
     std::string a = str(f, "address");

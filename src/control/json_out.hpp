@@ -22,6 +22,8 @@
 #include <string>
 #include <string_view>
 
+#include "netlink/printable.hpp"
+
 namespace fipd::control {
 
 // Appends s to out as a JSON string literal.
@@ -55,12 +57,8 @@ inline void append_json_string(std::string& out, std::string_view s) {
     }
     // A multi-byte UTF-8 sequence: copied when well-formed (no overlongs, no
     // surrogates, at most U+10FFFF), else one U+FFFD for the first byte.
-    size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
-    bool ok = len != 0 && c <= 0xF4 && static_cast<size_t>(end - p) >= len;
-    for (size_t i = 1; ok && i < len; ++i) ok = (p[i] & 0xC0) == 0x80;
-    if (ok && len == 3) ok = !(c == 0xE0 && p[1] < 0xA0) && !(c == 0xED && p[1] >= 0xA0);
-    if (ok && len == 4) ok = !(c == 0xF0 && p[1] < 0x90) && !(c == 0xF4 && p[1] >= 0x90);
-    if (ok) {
+    size_t len = nl::utf8_sequence_length(p, static_cast<size_t>(end - p));
+    if (len != 0) {
       out.append(reinterpret_cast<const char*>(p), len);
       p += len;
     } else {

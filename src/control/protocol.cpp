@@ -5,8 +5,10 @@
 #include <initializer_list>
 #include <nlohmann/json.hpp>
 
-#include "src/probe/duration.hpp"
+#include "netlink/printable.hpp"
 #include "src/control/json_out.hpp"
+#include "src/json/bounded.hpp"
+#include "src/probe/duration.hpp"
 
 namespace fipd::control {
 namespace {
@@ -44,14 +46,7 @@ const char* type_name(const json& v) {
   }
 }
 
-// The same rule as the configuration file's names: they appear in logs,
-// the state file and metrics labels.
-bool valid_name(std::string_view s) {
-  if (s.empty() || s.size() > 63) return false;
-  for (char c : s)
-    if (!(isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) return false;
-  return true;
-}
+using state::valid_name;
 
 // Reads the arguments of one request (or of one probe object), recording
 // the first error; later reads are no-ops once one failed.
@@ -106,7 +101,7 @@ class Args {
   std::optional<std::string> name(const char* key, bool required = true) {
     auto s = str(key, required);
     if (s && !valid_name(*s)) {
-      fail(EINVAL, std::string(key) + ": '" + *s + "' is not a name (1 to 63 letters, digits, '-', '_' or '.')");
+      fail(EINVAL, std::string(key) + ": '" + nl::printable(*s) + "' is not a name (" + std::string(state::kNameRule) + ")");
       return std::nullopt;
     }
     return s;
@@ -145,7 +140,7 @@ class Args {
       wrong(key, v, range.c_str());
       return std::nullopt;
     }
-    fail(EINVAL, std::string(key) + ": expected " + range + ", got " + v.dump());
+    fail(EINVAL, std::string(key) + ": expected " + range + ", got " + bounded_json::dump(v));
     return std::nullopt;
   }
 
@@ -355,15 +350,19 @@ bool changes_state(Command c) {
 std::expected<Request, ProtocolError> parse_request(std::string_view line, const config::ProbeConfig& defaults) {
   if (line.size() > kMaxLine)
     return Fail(ProtocolError{EMSGSIZE, "request line longer than " + std::to_string(kMaxLine) + " bytes", {}});
-  json j = json::parse(line, nullptr, false);
-  if (j.is_discarded()) return Fail(ProtocolError{EBADMSG, "malformed JSON: a request is one JSON object per line", {}});
+  // Bounded while parsing: nothing deeper than kMaxDepth is ever built, so
+  // echoing the id below cannot recurse deeply.
+  auto parsed = bounded_json::parse(line, {.max_depth = kMaxDepth, .max_bytes = kMaxLine});
+  if (!parsed)
+    return Fail(ProtocolError{EBADMSG, "malformed JSON: " + parsed.error().context +
+                                           " (a request is one JSON object per line)", {}});
+  json& j = *parsed;
   if (!j.is_object())
     return Fail(ProtocolError{EINVAL, std::string("a request is a JSON object, got ") + type_name(j), {}});
   Request r;
   if (auto it = j.find("id"); it != j.end()) {
-    // Echoed as it came; dump() cannot throw here, strings were validated as
-    // UTF-8 by the parser.
-    r.id = it->dump(-1, ' ', false, json::error_handler_t::replace);
+    // Echoed as it came, at most kMaxDepth - 1 deep and kMaxLine long.
+    r.id = bounded_json::dump(*it);
   }
   auto fail = [&](int code, std::string msg) { return Fail(ProtocolError{code, std::move(msg), r.id}); };
   auto cmd = j.find("cmd");

@@ -6,9 +6,9 @@
 // Parsing is strict, like the configuration file: unknown commands, unknown
 // argument keys, wrong types and missing arguments are errors that name the
 // key and what was expected, so a typo ("sever") is refused rather than
-// silently ignored. nlohmann::json is used without exceptions
-// (json::parse(text, nullptr, false)) and every value's type is checked
-// before it is read.
+// silently ignored. Lines are read by bounded_json::parse() (at most
+// kMaxDepth deep, no NUL, nothing after the value, no duplicate keys), and
+// every value's type is checked before it is read.
 //
 // Owns: nothing. Thread: any. Failures: parse_request() returns a
 // ProtocolError with an errno-style code (EBADMSG malformed JSON, EINVAL
@@ -30,6 +30,7 @@ namespace fipd::control {
 
 inline constexpr int kProtocolVersion = 1;
 inline constexpr size_t kMaxLine = 64 * 1024;  // bytes, without the '\n'
+inline constexpr size_t kMaxDepth = 32;        // nesting of a request, the object itself counting 1
 
 enum class Command : uint8_t {
   status,

@@ -5,12 +5,15 @@
 #include <systemd/sd-journal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <vector>
+
+#include "netlink/printable.hpp"
 
 namespace fipd::log {
 namespace {
@@ -42,9 +45,15 @@ const char* level_word(Level l) {
   return "?";
 }
 
-// Values with spaces or quotes are quoted, so lines stay machine-splittable.
-void append_value(std::string& out, const std::string& v) {
-  bool plain = !v.empty() && v.find_first_of(" \"=\t\n") == std::string::npos;
+// Values with spaces or quotes are quoted, so lines stay machine-splittable;
+// a newline becomes a space, other control characters are escaped
+// (nl::printable), so no value can break a line or reach a terminal as an
+// escape sequence.
+void append_value(std::string& out, const std::string& value) {
+  std::string flat = value;
+  std::replace(flat.begin(), flat.end(), '\n', ' ');  // a value stays on its line, readable
+  std::string v = nl::printable(flat);
+  bool plain = !v.empty() && v.find_first_of(" \"=") == std::string::npos;
   if (plain) {
     out += v;
     return;
@@ -52,7 +61,7 @@ void append_value(std::string& out, const std::string& v) {
   out += '"';
   for (char c : v) {
     if (c == '"' || c == '\\') out += '\\';
-    out += c == '\n' ? ' ' : c;
+    out += c;
   }
   out += '"';
 }
@@ -88,6 +97,8 @@ bool send_to_journal(Level l, std::string_view line, std::initializer_list<Field
   items.push_back("SYSLOG_IDENTIFIER=" + std::string(program_invocation_short_name));
   for (const auto& [k, v] : fields) {
     std::string name = journal_field_name(k);
+    // Fields travel as they are: journald keeps any bytes and escapes them
+    // when it shows them; only the MESSAGE line is escaped.
     if (!name.empty()) items.push_back(name + "=" + v);
   }
   std::vector<iovec> iov;
@@ -147,7 +158,8 @@ void write(Level l, std::string_view message, std::initializer_list<Field> field
     line += ' ';
   }
   size_t text_start = line.size();
-  line += message;
+  // The message quotes hook output, names and errors: escaped like values.
+  line += nl::printable(message);
   for (const auto& [k, v] : fields) {
     line += ' ';
     line += k;

@@ -12,6 +12,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -47,5 +49,11 @@ std::string make_response(int status, std::string_view content_type, std::string
                           bool head_only = false, std::string_view extra_headers = {});
 
 const char* reason_phrase(int status);
+
+// Decodes the %XX escapes of a path segment. nullopt for a malformed escape
+// or one that decodes to a control character (%00 to %1F, %7F): no name
+// served here holds one, and a NUL would cut the text short in a C API
+// ("/healthz/fip/203.0.113.10%00junk" must not be 203.0.113.10).
+std::optional<std::string> percent_decode(std::string_view s);
 
 }  // namespace fipd::health

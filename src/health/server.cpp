@@ -38,21 +38,6 @@ using control::JsonWriter;
 
 int64_t us(loop::Duration d) { return std::chrono::duration_cast<std::chrono::microseconds>(d).count(); }
 
-std::string percent_decode(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    unsigned v = 0;
-    if (s[i] == '%' && i + 2 < s.size() && std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16).ptr ==
-                                                     s.data() + i + 3) {
-      out += static_cast<char>(v);
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 HealthServer::HealthServer(engine::Engine& engine, metrics::Metrics& metrics, HealthOptions options)
@@ -285,8 +270,9 @@ void HealthServer::answer(Conn& c, std::string_view method, std::string_view tar
     w.end_array().end_object();
     metrics_.count_http("healthz", code);
   } else if (path.starts_with(kFip)) {
-    std::string text = percent_decode(path.substr(kFip.size()));
-    auto addr = nl::IpAddress::parse(text);
+    auto text = percent_decode(path.substr(kFip.size()));
+    auto addr = text ? nl::IpAddress::parse(*text)
+                     : nl::fail(EINVAL, "the path holds a malformed %-escape or an escaped control character");
     const state::FloatingIp* f = addr ? engine_.inventory().fip(*addr) : nullptr;
     w.begin_object();
     if (!addr) {

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 
+#include "netlink/printable.hpp"
 #include "src/probe/duration.hpp"
 
 namespace fipd::probe {
@@ -44,9 +45,12 @@ bool printable_token(std::string_view s) {
 
 Status validate_http(const Checker& c, const ProbeSpec& p) {
   if (p.http_path.empty() || p.http_path.front() != '/')
-    return c.fail("http path", "'" + p.http_path + "' must start with '/'");
-  if (!printable_token(p.http_path)) return c.fail("http path", "'" + p.http_path + "' has spaces or control characters");
-  if (!printable_token(p.http_host)) return c.fail("http host", "'" + p.http_host + "' has spaces or control characters");
+    return c.fail("http path", "'" + nl::printable(p.http_path) + "' must start with '/'");
+  // Quoted escaped: a NUL or an escape sequence must not cut or drive the message.
+  if (!printable_token(p.http_path))
+    return c.fail("http path", "'" + nl::printable(p.http_path) + "' has spaces or control characters");
+  if (!printable_token(p.http_host))
+    return c.fail("http host", "'" + nl::printable(p.http_host) + "' has spaces or control characters");
   for (uint16_t s : p.http_status)
     if (s < 100 || s > 599) return c.fail("http status", std::to_string(s) + " is not an HTTP status (100..599)");
   return {};

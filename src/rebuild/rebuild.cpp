@@ -4,6 +4,9 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "src/json/bounded.hpp"
+#include "src/state/runtime_state.hpp"
+
 namespace fipd::rebuild {
 namespace {
 
@@ -103,9 +106,11 @@ const char* stage_name(Stage s) {
 }
 
 nl::Result<Replacement> parse_replacement(std::string_view line) {
-  json j = json::parse(line, nullptr, false);
   auto bad = [](const std::string& why) { return nl::fail(EINVAL, "the hook's replacement: " + why); };
-  if (j.is_discarded() || !j.is_object()) return bad("not a JSON object");
+  auto parsed = bounded_json::parse(line, {.max_depth = 8, .max_bytes = 64 * 1024});
+  if (!parsed) return bad("not a JSON object: " + parsed.error().context);
+  const json& j = *parsed;
+  if (!j.is_object()) return bad("not a JSON object");
   auto it = j.find("replacement");
   if (it == j.end() || !it->is_object()) return bad("no \"replacement\" object");
   const json& r = *it;
@@ -338,14 +343,13 @@ std::string RebuildManager::document(const Record& r) const {
     server["address"] = s->address.str();
     server["address6"] = s->address6 ? json(s->address6->str()) : json(nullptr);
   }
-  return json{{"rebuild_id", r.id},
-              {"attempt", r.attempt},
-              {"server", server},
-              {"floating_ips", fips},
-              {"cause", r.cause},
-              {"manual", r.manual},
-              {"control_socket", host_.control_socket()}}
-      .dump();
+  return bounded_json::dump(json{{"rebuild_id", r.id},
+                                 {"attempt", r.attempt},
+                                 {"server", server},
+                                 {"floating_ips", fips},
+                                 {"cause", r.cause},
+                                 {"manual", r.manual},
+                                 {"control_socket", host_.control_socket()}});
 }
 
 void RebuildManager::call_out(Record& r) {
@@ -594,14 +598,14 @@ void RebuildManager::notify(const Record& r) {
   doc["floating_ips"] = fips;
   std::string id = r.id;
   if (!cfg_.notify_webhook.empty()) {
-    (void)http_->post(cfg_.notify_webhook, doc.dump(), cfg_.timeout, [this, id](const HttpResult& res) {
+    (void)http_->post(cfg_.notify_webhook, bounded_json::dump(doc), cfg_.timeout, [this, id](const HttpResult& res) {
       host_.rebuild_event("rebuild " + id + ": notification " + res.describe(), {{"rebuild", id}}, !res.ok());
     });
     return;
   }
   auto hook = HookProcess::start(
       host_.rebuild_loop(),
-      {.path = cfg_.notify_hook, .environment = {{"FIPD_REBUILD_ID", id}}, .input = doc.dump(), .timeout = cfg_.timeout},
+      {.path = cfg_.notify_hook, .environment = {{"FIPD_REBUILD_ID", id}}, .input = bounded_json::dump(doc), .timeout = cfg_.timeout},
       [](const HookLine&) {},
       [this, id](const HookExit& e) {
         host_.rebuild_event("rebuild " + id + ": notify hook " + e.describe(), {{"rebuild", id}},
@@ -618,12 +622,13 @@ std::string RebuildManager::to_json() const {
   json stand_ins = json::object();
   for (const auto& [server, fips] : stand_ins_)
     if (!fips.empty() && host_.rebuild_inventory().server(server)) stand_ins[server] = addresses_json(fips);
-  return json{{"rebuilds", active}, {"finished", done}, {"stand_ins", stand_ins}}.dump();
+  return bounded_json::dump(json{{"rebuilds", active}, {"finished", done}, {"stand_ins", stand_ins}});
 }
 
 void RebuildManager::restore(std::string_view text) {
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return;
+  auto parsed = bounded_json::parse(text, {.max_depth = state::kMaxStateDepth, .max_bytes = state::kMaxStateBytes});
+  if (!parsed || !parsed->is_object()) return;
+  const json& j = *parsed;
   if (auto it = j.find("finished"); it != j.end() && it->is_array())
     for (const auto& e : *it)
       if (auto r = record_from(e)) finished_.push_back(*r);

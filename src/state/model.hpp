@@ -9,6 +9,7 @@
 // Thread: the engine loop's only. No locks.
 #pragma once
 
+#include <cctype>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -40,6 +41,17 @@ enum class FipMode : uint8_t { nat, stateless_nat, route };
 std::string_view to_string(Health h);
 std::string_view to_string(Maintenance m);
 std::string_view to_string(FipMode m);
+
+// The one rule for names (servers, and the file's other names), wherever one
+// is read: the configuration, the control socket, the state file. Names
+// appear in logs, the state file and metrics labels, so no '/' or spaces.
+inline constexpr std::string_view kNameRule = "1 to 63 letters, digits, '-', '_' or '.'";
+inline bool valid_name(std::string_view s) {
+  if (s.empty() || s.size() > 63) return false;
+  for (char c : s)
+    if (!(isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) return false;
+  return true;
+}
 
 struct Server {
   std::string name;

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "netlink/printable.hpp"
+#include "src/json/bounded.hpp"
 #include "src/probe/duration.hpp"
 
 namespace fipd::state {
@@ -23,6 +25,8 @@ std::optional<FipMode> mode_from(std::string_view s) {
   return std::nullopt;
 }
 
+const bounded_json::Limits kLimits{.max_depth = kMaxStateDepth, .max_bytes = kMaxStateBytes, .line_and_column = true};
+
 // Reads fields with their path, so an error says exactly what is wrong.
 // Parsing uses nlohmann's non-throwing calls only.
 class Reader {
@@ -30,9 +34,23 @@ class Reader {
   explicit Reader(std::string file) : file_(std::move(file)) {}
   std::optional<nl::Error> error;
 
+  // Paths hold keys from the file, and `what` may quote its values: escaped.
   bool fail(const std::string& path, const std::string& what) {
-    if (!error) error = nl::Error{EINVAL, file_ + ": " + path + ": " + what};
+    if (!error) error = nl::Error{EINVAL, file_ + ": " + nl::printable(path) + ": " + nl::printable(what)};
     return false;
+  }
+  // A name, checked by the same rule as the configuration's; optional ones
+  // may be absent or empty.
+  bool name(const json& j, const char* key, const std::string& path, std::string& out, bool required = true,
+            bool may_be_empty = false) {
+    if (!str(j, key, path, out, required)) return false;
+    if (out.empty() && (!required || may_be_empty)) return true;
+    return check_name(path + "." + key, out);
+  }
+  bool check_name(const std::string& path, const std::string& name) {
+    if (valid_name(name)) return true;
+    std::string shown = name.size() > 80 ? name.substr(0, 80) + "..." : name;
+    return fail(path, "'" + shown + "' is not a name (" + std::string(kNameRule) + ")");
   }
   bool str(const json& j, const char* key, const std::string& path, std::string& out, bool required = true) {
     auto it = j.find(key);
@@ -195,15 +213,23 @@ std::string to_json(const RuntimeState& s) {
   json& rf = j["removed_floating_ips"] = json::array();
   for (const auto& x : s.removed_fips) rf.push_back(x.str());
   if (!s.extra.empty()) {
-    json extra = json::parse(s.extra, nullptr, false);
-    if (!extra.is_discarded()) j["extra"] = extra;
+    auto extra = bounded_json::parse(s.extra, kLimits);
+    if (extra) j["extra"] = std::move(*extra);
   }
-  return j.dump(1) + "\n";
+  return bounded_json::dump(j, 1) + "\n";
 }
 
 nl::Result<RuntimeState> from_json(std::string_view text, const std::string& file) {
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return nl::fail(EINVAL, file + ": not a JSON object");
+  auto parsed = bounded_json::parse(text, kLimits);
+  if (!parsed) {
+    // An empty file is most likely one cut by a full disk before fipd wrote
+    // it atomically; say so rather than "not a JSON object".
+    if (text.empty()) return nl::fail(EINVAL, file + ": empty file, not a JSON object");
+    return nl::fail(EINVAL, file + ": not a JSON object: " + parsed.error().context);
+  }
+  const json& j = *parsed;
+  if (!j.is_object())
+    return nl::fail(EINVAL, file + ": not a JSON object (the whole file is " + std::string(j.type_name()) + ")");
   Reader r(file);
   RuntimeState s;
   if (auto v = j.find("version"); v == j.end() || !v->is_number_integer() || v->get<int>() != kVersion)
@@ -217,8 +243,12 @@ nl::Result<RuntimeState> from_json(std::string_view text, const std::string& fil
         break;
       }
       Assignment as;
-      if (!e.is_object() || !r.str(e, "server", path, as.server) ||
-          !r.str(e, "configured_server", path, as.configured_server) || !r.str(e, "pin", path, as.pin, false))
+      if (!e.is_object()) {
+        r.fail(path, "expected an object");
+        break;
+      }
+      if (!r.name(e, "server", path, as.server) || !r.name(e, "configured_server", path, as.configured_server, true, true) ||
+          !r.name(e, "pin", path, as.pin, false))
         break;
       s.assignments[*addr] = as;
     }
@@ -228,7 +258,12 @@ nl::Result<RuntimeState> from_json(std::string_view text, const std::string& fil
       ServerRuntime rt;
       std::string m;
       std::string path = "servers." + name;
-      if (!e.is_object() || !r.str(e, "maintenance", path, m) || !r.boolean(e, "draining", path, rt.draining)) break;
+      if (!r.check_name(path, name)) break;
+      if (!e.is_object()) {
+        r.fail(path, "expected an object");
+        break;
+      }
+      if (!r.str(e, "maintenance", path, m) || !r.boolean(e, "draining", path, rt.draining)) break;
       auto mm = maintenance_from(m);
       if (!mm) {
         r.fail(path + ".maintenance", "unknown value '" + m + "'");
@@ -242,9 +277,13 @@ nl::Result<RuntimeState> from_json(std::string_view text, const std::string& fil
     for (const auto& e : *added) {
       AddedServer x;
       std::string path = "added_servers[" + std::to_string(s.added_servers.size()) + "]";
-      if (!e.is_object() || !r.str(e, "name", path, x.name) || !r.address(e, "address", path, x.address) ||
-          !r.boolean(e, "spare", path, x.spare) || !r.str(e, "standby", path, x.standby, false) ||
-          !r.str(e, "replaces", path, x.replaces, false))
+      if (!e.is_object()) {
+        r.fail(path, "expected an object");
+        break;
+      }
+      if (!r.name(e, "name", path, x.name) || !r.address(e, "address", path, x.address) ||
+          !r.boolean(e, "spare", path, x.spare) || !r.name(e, "standby", path, x.standby, false) ||
+          !r.name(e, "replaces", path, x.replaces, false))
         break;
       if (e.contains("address6")) {
         IpAddress a6;
@@ -272,13 +311,18 @@ nl::Result<RuntimeState> from_json(std::string_view text, const std::string& fil
         r.fail("removed_servers[]", "expected a string");
         break;
       }
+      if (!r.check_name("removed_servers[]", e.get<std::string>())) break;
       s.removed_servers.push_back(e.get<std::string>());
     }
   if (const json* af = r.array(j, "added_floating_ips")) {
     for (const auto& e : *af) {
       AddedFip x;
       std::string path = "added_floating_ips[]", mode;
-      if (!e.is_object() || !r.address(e, "address", path, x.address) || !r.str(e, "server", path, x.server) ||
+      if (!e.is_object()) {
+        r.fail(path, "expected an object");
+        break;
+      }
+      if (!r.address(e, "address", path, x.address) || !r.name(e, "server", path, x.server) ||
           !r.str(e, "mode", path, mode))
         break;
       auto m = mode_from(mode);
@@ -310,7 +354,7 @@ nl::Result<RuntimeState> from_json(std::string_view text, const std::string& fil
       }
       s.removed_fips.push_back(*a);
     }
-  if (auto x = j.find("extra"); x != j.end()) s.extra = x->dump();
+  if (auto x = j.find("extra"); x != j.end()) s.extra = bounded_json::dump(*x);
   if (r.error) return std::unexpected(*r.error);
   return s;
 }

@@ -73,8 +73,16 @@ struct RuntimeState {
   friend bool operator==(const RuntimeState&, const RuntimeState&) = default;
 };
 
+// The state file is outside input (an operator may edit it, a full disk may
+// cut it): it is read by bounded_json::parse() within these bounds, and every
+// name in it must pass the configuration's name rule (state::valid_name).
+inline constexpr size_t kMaxStateBytes = 64u << 20;
+inline constexpr size_t kMaxStateDepth = 32;
+
 // JSON text of the state, and back. Parsing never throws; errors name the
-// field ("state.json: assignments.203.0.113.10.server: expected a string").
+// field ("state.json: assignments.203.0.113.10.server: expected a string"),
+// or the byte, line and column where the text stops being JSON
+// ("state.json: not a JSON object: truncated at byte 812 (line 40, column 3)").
 std::string to_json(const RuntimeState& s);
 nl::Result<RuntimeState> from_json(std::string_view text, const std::string& file);
 

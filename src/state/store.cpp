@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,7 +17,12 @@ namespace fipd::state {
 
 nl::Status write_file_atomically(const std::string& path, const std::string& text) {
   std::string tmp = path + ".tmp";
-  nl::Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
+  // Never through a link: whoever may write the folder could have planted
+  // state.json.tmp as a symlink to a file of root's. unlink() removes the
+  // link itself (or a stale file from a crash), and O_EXCL|O_NOFOLLOW then
+  // refuses anything that appeared at that name since.
+  if (::unlink(tmp.c_str()) != 0 && errno != ENOENT) return nl::fail(errno, "remove stale " + tmp);
+  nl::Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640));
   if (!fd) return nl::fail(errno, "create " + tmp);
   size_t done = 0;
   while (done < text.size()) {
@@ -39,6 +45,34 @@ nl::Status write_file_atomically(const std::string& path, const std::string& tex
   return {};
 }
 
+nl::Result<std::optional<std::string>> read_state_file(const std::string& path) {
+  // O_NONBLOCK: a FIFO at the path must not hang the start.
+  nl::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (!fd) {
+    if (errno == ENOENT) return std::optional<std::string>{};
+    return nl::fail(errno, "read state file " + path);
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return nl::fail(errno, "read state file " + path);
+  if (S_ISDIR(st.st_mode)) return nl::fail(EISDIR, path + ": is a directory, not a state file");
+  if (!S_ISREG(st.st_mode)) return nl::fail(EINVAL, path + ": not a regular file, so not a state file");
+  if (static_cast<uint64_t>(st.st_size) > kMaxStateBytes)
+    return nl::fail(EFBIG, path + ": " + std::to_string(st.st_size) + " bytes, more than a state file's " +
+                               std::to_string(kMaxStateBytes));
+  std::string text;
+  char chunk[65536];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), chunk, sizeof(chunk));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return nl::fail(errno, "read state file " + path);
+    if (n == 0) break;
+    text.append(chunk, static_cast<size_t>(n));
+    // It may grow while read; the parser refuses what is too long.
+    if (text.size() > kMaxStateBytes) break;
+  }
+  return std::optional<std::string>(std::move(text));
+}
+
 namespace {
 
 constexpr std::chrono::milliseconds kFirstRetry{100};
@@ -59,14 +93,10 @@ FileStore::~FileStore() {
 }
 
 nl::Result<std::optional<RuntimeState>> FileStore::load() {
-  std::ifstream in(path_, std::ios::binary);
-  if (!in) {
-    if (errno == ENOENT) return std::optional<RuntimeState>{};
-    return nl::fail(errno, "read state file " + path_);
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  auto s = from_json(text.str(), path_);
+  auto text = read_state_file(path_);
+  if (!text) return std::unexpected(text.error());
+  if (!*text) return std::optional<RuntimeState>{};
+  auto s = from_json(**text, path_);
   if (!s) return std::unexpected(s.error());
   return std::optional<RuntimeState>(std::move(*s));
 }

@@ -85,8 +85,15 @@ class FileStore final : public Store {
   std::thread writer_;
 };
 
+// The text of the state file at `path`, nullopt when there is none. Refuses,
+// saying so, a directory, anything but a regular file (a FIFO would block)
+// and a file larger than kMaxStateBytes.
+nl::Result<std::optional<std::string>> read_state_file(const std::string& path);
+
 // Writes `text` to `path` atomically and durably (see FileStore). Also used
-// by anything else that must not leave a torn file.
+// by anything else that must not leave a torn file. The temporary file
+// (`path`.tmp) is created afresh with O_EXCL|O_NOFOLLOW: a symlink planted
+// there is removed, never followed.
 nl::Status write_file_atomically(const std::string& path, const std::string& text);
 
 }  // namespace fipd::state

@@ -181,6 +181,21 @@ retries = -1
   EXPECT_FALSE(parse_config("", "t.toml")->rebuild.enabled());
 }
 
+// Issue 14, item 18: a NUL in a path cut it short in open(), and cut the
+// message that quoted it.
+TEST(Config, PathsWithANulAreRefusedAndShownEscaped) {
+  std::string e = errors_of("[engine]\nstate_file = \"/var/lib/fipd/state.json\\u0000junk\"\n");
+  EXPECT_NE(e.find("t.toml:2:"), std::string::npos) << e;
+  EXPECT_NE(e.find("state_file: '/var/lib/fipd/state.json\\x00junk' holds a NUL character"), std::string::npos) << e;
+  e = errors_of("[engine]\ncontrol_socket = \"/run/fipd.sock\\u0000x\"\n");
+  EXPECT_NE(e.find("control_socket: '/run/fipd.sock\\x00x' holds a NUL"), std::string::npos) << e;
+  e = errors_of("[rebuild]\nhook = \"/usr/bin/hook\\u0000x\"\n");
+  EXPECT_NE(e.find("hook: '/usr/bin/hook\\x00x' holds a NUL"), std::string::npos) << e;
+  e = errors_of("[probe_defaults]\nkind = \"http\"\nport = 80\npath = \"/ok\\u0000junk\"\n");
+  EXPECT_NE(e.find("path: '/ok\\x00junk' holds a NUL"), std::string::npos) << e;
+  EXPECT_EQ(e.find('\0'), std::string::npos) << "no message is cut at a NUL";
+}
+
 TEST(Config, UnreadableFileIsOneError) {
   auto r = load_config("/nonexistent/fipd.toml");
   ASSERT_FALSE(r);

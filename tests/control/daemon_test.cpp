@@ -5,6 +5,7 @@
 //   client ── router (fipd) ── server0 web-1   (echo on 7000)
 //                           └─ server1 spare-1 (echo on 7000)
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <fstream>
@@ -416,6 +417,51 @@ TEST_F(ControlDaemonTest, BadInputGetsAnErrorAndTheConnectionGoesOn) {
   // The daemon is fine.
   auto d = connect();
   EXPECT_EQ(ask(d, {{"cmd", "status"}})["ok"], true);
+}
+
+// Issue 14, item 1: a 32,700-deep id overflowed fipd's stack (SIGSEGV with
+// 4 MiB of it) before any permission check. fipd is restarted here with a
+// 2 MiB stack, so the test fails where the depth is not bounded while parsing.
+TEST_F(ControlDaemonTest, DeeplyNestedRequestsAreRefusedNotACrash) {
+  ASSERT_EQ(fipd.stop(), 0) << fipd.log();
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_STACK, &saved), 0);
+  rlimit small = saved;
+  small.rlim_cur = 2u << 20;
+  ASSERT_EQ(setrlimit(RLIMIT_STACK, &small), 0);
+  bool started = fipd.start(topo->router).has_value();
+  ASSERT_EQ(setrlimit(RLIMIT_STACK, &saved), 0);
+  ASSERT_TRUE(started) << fipd.log();
+  auto c = connect();
+  std::string deep = "{\"id\": " + std::string(32700, '[') + std::string(32700, ']') + ", \"cmd\": \"status\"}";
+  using namespace std::string_literals;
+  for (const std::string& line : {deep, std::string(65000, '['), "{\"cmd\":\"status\"}\0junk"s,
+                                  R"({"cmd":"move","cmd":"status"})"s}) {
+    ASSERT_TRUE(c.send_raw(line + "\n"));
+    auto r = c.read_json(5s);
+    ASSERT_TRUE(r) << r.error().message() << "\n" << fipd.log();
+    EXPECT_EQ((*r)["ok"], false);
+    EXPECT_EQ((*r)["code"], "EBADMSG") << (*r)["error"];
+  }
+  json st = ask(c, {{"cmd", "status"}});
+  EXPECT_EQ(st["ok"], true) << "fipd is still up and answering";
+  EXPECT_TRUE(fipd.running());
+}
+
+// Issue 13, item 13: a change applied but not written to disk was logged as
+// "refused: applied, but ...". A directory where the temporary state file
+// goes makes the write fail.
+TEST_F(ControlDaemonTest, AChangeThatIsNotDurableIsLoggedAsAppliedNotRefused) {
+  ASSERT_EQ(mkdir((fipd.state_path() + ".tmp").c_str(), 0700), 0);
+  auto c = connect();
+  json r = ask(c, {{"cmd", "move"}, {"fip", fip0}, {"server", "spare-1"}});
+  EXPECT_EQ(r["ok"], false);
+  EXPECT_EQ(r["code"], "EIO");
+  EXPECT_EQ(r["error"].get<std::string>().rfind("applied, not durable: ", 0), 0u) << r["error"];
+  ASSERT_TRUE(fipd.wait_for_log(": applied, not durable: ", 5s)) << fipd.log();
+  EXPECT_EQ(fipd.log().find("refused: applied"), std::string::npos) << fipd.log();
+  json st = ask(c, {{"cmd", "status"}});
+  EXPECT_EQ(st["result"]["floating_ips"][0]["server"], "spare-1") << "it was applied";
 }
 
 TEST_F(ControlDaemonTest, RequestWithoutNewlineBeforeShutdownIsAnswered) {

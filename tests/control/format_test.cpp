@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "src/control/client.hpp"
 #include "src/control/format.hpp"
 
 namespace fipd::control {
@@ -61,6 +62,40 @@ TEST(FormatTest, StatusAndEvents) {
   json ev = json::parse(R"j({"event":"health","at_mono_us":5,"text":"server web-1 up -> down (refused)","to":"down"})j");
   EXPECT_EQ(format_event(ev, "2026-01-01 00:00:00.000", false),
             "2026-01-01 00:00:00.000  health      server web-1 up -> down (refused)\n");
+}
+
+// fipctl reads fipd's answers with the bounded reader: a hostile answer on
+// the socket (another process at its path) is an error, never a crash.
+TEST(FormatTest, HostileAnswersAreErrorsForFipctl) {
+  using namespace std::string_literals;
+  auto r = parse_answer(std::string(200000, '['));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().context.find("nested deeper than 32 levels"), std::string::npos) << r.error().context;
+  EXPECT_FALSE(parse_answer("{\"ok\":true}\0junk"s));
+  EXPECT_FALSE(parse_answer(R"({"ok":false,"ok":true})"));
+  EXPECT_TRUE(parse_answer(R"({"ok":true,"result":{}})"));
+}
+
+// Issue 13, item 4: text fipd did not write (hook progress, names from the
+// state file, probe reasons) reached the terminal with its escape sequences.
+TEST(FormatTest, ControlCharactersFromOutsideAreEscaped) {
+  json ev = {{"event", "rebuild"}, {"text", "rebuild r1 of web-1: \033[2J\033]0;owned\007 \xc2\x9b" "31m x"}};
+  std::string line = format_event(ev, "T", true);
+  EXPECT_EQ(line.find("\033[2J"), std::string::npos) << line;
+  EXPECT_EQ(line.find('\007'), std::string::npos) << line;
+  EXPECT_NE(line.find("rebuild r1 of web-1: \\x1b[2J\\x1b]0;owned\\x07 \\u009b31m x\n"), std::string::npos) << line;
+
+  json st = {{"engine", {{"alarms", {"alarm \033[31m"}}}},
+             {"servers", {{{"name", "web\033[8m"}, {"health", "up"}, {"cause", "bad\r\nreply"}}}},
+             {"floating_ips", json::array()},
+             {"rebuilds", {{"records", {{{"server", "web-1"}, {"stage", "rebuilding"}, {"progress", "p\033[1A"}}}}}}};
+  std::string out = format_status(st, false);
+  EXPECT_EQ(out.find('\033'), std::string::npos) << out;
+  EXPECT_EQ(out.find('\r'), std::string::npos) << out;
+  EXPECT_NE(out.find("web\\x1b[8m"), std::string::npos) << out;
+  EXPECT_NE(out.find("bad\\r\\nreply"), std::string::npos) << out;
+  EXPECT_NE(out.find("p\\x1b[1A"), std::string::npos) << out;
+  EXPECT_NE(out.find("alarm \\x1b[31m"), std::string::npos) << out;
 }
 
 // A host with thousands of floating IPs fails over in one line a person can

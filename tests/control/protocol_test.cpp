@@ -187,6 +187,45 @@ TEST(ProtocolTest, ResponsesAreOneJsonLine) {
   EXPECT_EQ(g["can_write"], true);
 }
 
+// Issue 14, item 1: a 32,700-deep id overflowed the stack in dump() before
+// any permission check. The depth is refused while parsing, at once.
+TEST(ProtocolTest, DeepNestingIsRefusedWhileParsing) {
+  std::string deep = "{\"id\": " + std::string(32700, '[') + std::string(32700, ']') + ", \"cmd\": \"status\"}";
+  ASSERT_LE(deep.size(), kMaxLine);
+  ProtocolError e = bad(deep);
+  EXPECT_EQ(e.code, EBADMSG);
+  EXPECT_NE(e.message.find("nested deeper than 32 levels at byte 38"), std::string::npos) << e.message;
+  // 65,000 '[' (the issue's loop-blocking line) costs 33 bytes of parsing.
+  e = bad(std::string(65000, '['));
+  EXPECT_NE(e.message.find("nested deeper than 32 levels at byte 32"), std::string::npos) << e.message;
+  // An id within the bound is echoed as it came.
+  std::string id = std::string(30, '[') + std::string(30, ']');
+  EXPECT_EQ(ok("{\"id\":" + id + ",\"cmd\":\"status\"}").id, id);
+}
+
+// Issue 14, item 19.
+TEST(ProtocolTest, TrailingBytesNulAndDuplicateKeysAreRefused) {
+  using namespace std::string_literals;
+  for (std::string line : {"{\"cmd\":\"status\"}\0junk"s, "{\"cmd\":\"status\"}\0"s, "\0{\"cmd\":\"status\"}"s,
+                           "{\"cmd\":\"status\"} x"s}) {
+    ProtocolError e = bad(line);
+    EXPECT_EQ(e.code, EBADMSG) << e.message;
+    EXPECT_NE(e.message.find("at byte "), std::string::npos) << e.message;
+  }
+  ProtocolError e = bad(R"({"cmd":"move","cmd":"status"})");
+  EXPECT_EQ(e.code, EBADMSG);
+  EXPECT_NE(e.message.find("duplicate key \"cmd\""), std::string::npos) << e.message;
+  EXPECT_NE(bad(R"({"cmd":"move","fip":"203.0.113.10","server":"a","server":"b"})").message.find("duplicate key"),
+            std::string::npos);
+}
+
+// Issue 14, item 18: an escaped NUL in an address is refused, not cut short.
+TEST(ProtocolTest, NulInsideAnAddressIsRefused) {
+  ProtocolError e = bad(R"({"cmd":"move","fip":"127.0.0.11\u0000junk","server":"a"})");
+  EXPECT_EQ(e.code, EINVAL);
+  EXPECT_EQ(e.message.find('\0'), std::string::npos) << "the message is not cut at a NUL";
+}
+
 TEST(JsonOutTest, EscapesEverythingAndRepairsUtf8) {
   std::string out;
   JsonWriter w(&out);

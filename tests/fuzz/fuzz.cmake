@@ -23,9 +23,12 @@ if(FIPD_FUZZ AND NOT FIPD_SANITIZE)
     set(fipd_fuzz_flags -std=c++2b -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
                         -I${PROJECT_SOURCE_DIR})
     # name -> sources (relative to the project)
-    set(fipd_fuzz_control_request src/control/protocol.cpp src/probe/duration.cpp netlink/ip_address.cpp)
+    set(fipd_fuzz_control_request src/control/protocol.cpp src/json/bounded.cpp src/probe/duration.cpp
+                                  netlink/ip_address.cpp)
     set(fipd_fuzz_http_request src/health/http.cpp)
-    foreach(name IN ITEMS control_request http_request)
+    set(fipd_fuzz_state_file src/state/runtime_state.cpp src/state/model.cpp src/json/bounded.cpp
+                             src/probe/duration.cpp src/probe/spec.cpp src/probe/health.cpp netlink/ip_address.cpp)
+    foreach(name IN ITEMS control_request http_request state_file)
       set(srcs ${fipd_fuzz_dir}/${name}_fuzz.cpp)
       foreach(s IN LISTS fipd_fuzz_${name})
         list(APPEND srcs ${PROJECT_SOURCE_DIR}/${s})

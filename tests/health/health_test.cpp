@@ -82,6 +82,9 @@ TEST_F(HealthTest, HealthzAndItsNeighbours) {
   EXPECT_EQ(get("/nothing").status, 404);
   EXPECT_EQ(get("/healthz/fip/not-an-address").status, 400);
   EXPECT_EQ(get("/healthz/fip/203.0.113.99").status, 404);
+  // Issue 14, item 18: a %00 cut the address short and answered 200.
+  EXPECT_EQ(get("/healthz/fip/" + fip0 + "%00junk").status, 400);
+  EXPECT_EQ(get("/healthz/fip/%1b%5b2J").status, 400);
   EXPECT_EQ(get("/healthz?verbose=1").status, 200);
   auto post = http_raw(topo->router, kHealthPort, "POST /healthz HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
   ASSERT_TRUE(post);

@@ -43,6 +43,14 @@ TEST(HttpTest, IncompleteBadAndTooLarge) {
   EXPECT_EQ(parse_request_head(big + "\r\n\r\n").status, ParseStatus::too_large);
 }
 
+// Issue 14, item 18: /healthz/fip/203.0.113.10%00junk answered 200.
+TEST(HttpTest, PercentDecodingRefusesControlCharacters) {
+  EXPECT_EQ(percent_decode("203.0.113.10"), "203.0.113.10");
+  EXPECT_EQ(percent_decode("2001%3adb8%3A%3a1"), "2001:db8::1");
+  for (const char* bad : {"203.0.113.10%00junk", "%00", "a%0a", "a%1B[2J", "%7f", "%", "%4", "%zz", "a%g1"})
+    EXPECT_FALSE(percent_decode(bad)) << bad;
+}
+
 TEST(HttpTest, Responses) {
   EXPECT_EQ(make_response(200, "text/plain", "hi\n", true),
             "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\nCache-Control: no-store\r\n"

@@ -27,6 +27,20 @@ TEST(IpAddress, RejectsGarbageWithTheTextQuoted) {
   }
 }
 
+// Issue 14, item 18: inet_pton stops at a NUL, so "127.0.0.11\0junk" was
+// taken as 127.0.0.11. The whole text must be the address, and the message
+// quotes it escaped, not cut.
+TEST(IpAddress, RefusesANulInsideAndQuotesItEscaped) {
+  using namespace std::string_literals;
+  for (std::string bad : {"127.0.0.11\0junk"s, "127.0.0.11\0"s, "\0"s, "2001:db8::1\0x"s}) {
+    auto r = IpAddress::parse(bad);
+    ASSERT_FALSE(r) << bad.c_str();
+    EXPECT_EQ(r.error().context.find('\0'), std::string::npos);
+  }
+  EXPECT_EQ(IpAddress::parse("127.0.0.11\0junk"s).error().context, "'127.0.0.11\\x00junk' is not an IPv4 or IPv6 address");
+  EXPECT_EQ(IpAddress::parse("\x1b[2J"s).error().context, "'\\x1b[2J' is not an IPv4 or IPv6 address");
+}
+
 TEST(IpAddress, FromBytesChecksTheLength) {
   uint8_t b[16] = {203, 0, 113, 10};
   EXPECT_EQ(IpAddress::from_bytes(b, 4)->str(), "203.0.113.10");

@@ -78,6 +78,16 @@ TEST(Spec, ValidSpecsPass) {
   EXPECT_TRUE(validate(web({.kind = ProbeKind::udp, .port = 53, .interval = 2ms, .timeout = 20ms})));
 }
 
+// Issue 14, item 18: the message for an HTTP probe path with a NUL was cut
+// at the NUL; it quotes the path escaped.
+TEST(Spec, PathsWithControlCharactersAreQuotedEscaped) {
+  using namespace std::string_literals;
+  EXPECT_EQ(error_of(web({.kind = ProbeKind::http, .port = 80, .http_path = "/ok\0junk"s})),
+            "server web-1: probe 0: http path: '/ok\\x00junk' has spaces or control characters");
+  EXPECT_EQ(error_of(web({.kind = ProbeKind::http, .port = 80, .http_path = "/\033[2J"})),
+            "server web-1: probe 0: http path: '/\\x1b[2J' has spaces or control characters");
+}
+
 TEST(Spec, ErrorsNameServerProbeAndField) {
   EXPECT_EQ(error_of(web({.kind = ProbeKind::tcp, .port = 80, .timeout = 0ms})),
             "server web-1: probe 0: timeout: '0ms' must be > 0");

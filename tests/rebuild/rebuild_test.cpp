@@ -239,6 +239,36 @@ TEST_F(RebuildTest, CrashingHookAndGarbageAreFailuresWithTheirReason) {
   EXPECT_TRUE(host->saw("not json at all")) << "garbage lines are progress, not a crash";
 }
 
+// Issue 13, item 1: a hook printing invalid UTF-8 made to_json() (the state
+// file's rebuilds part) throw type_error.316, and fipd crash-looped.
+TEST_F(RebuildTest, InvalidUtf8FromAHookNeverThrows) {
+  make({.hook = hook("printf 'x \\377\\n'; sleep 300")});
+  manager->on_server_failed("web-1", "refused", {});
+  ASSERT_TRUE(run_until([&] { return host->saw("x \xff"); }));
+  std::string saved;
+  EXPECT_NO_THROW(saved = manager->to_json());
+  EXPECT_NE(saved.find("x \xEF\xBF\xBD"), std::string::npos) << "replaced, not thrown: " << saved;
+}
+
+// Issue 14, items 1 and 19, for a hook's replacement line.
+TEST(ReplacementLine, DeepDuplicateAndTrailingAreRefused) {
+  using namespace std::string_literals;
+  std::string deep = R"({"replacement":{"name":"x","address":"10.0.0.21","probe":)" + std::string(30000, '[') +
+                     std::string(30000, ']') + "}}";
+  auto r = parse_replacement(deep);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().context.find("nested deeper than"), std::string::npos) << r.error().context;
+  r = parse_replacement(R"({"replacement":{"name":"x","address":"10.0.0.21","address":"10.0.0.22"}})");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().context.find("duplicate key \"address\""), std::string::npos) << r.error().context;
+  r = parse_replacement("{\"replacement\":{\"name\":\"x\",\"address\":\"10.0.0.21\"}}\0junk"s);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().context.find("NUL byte"), std::string::npos) << r.error().context;
+  r = parse_replacement(R"({"replacement":{"name":"x","address":"10.0.0.21\u0000junk"}})");
+  ASSERT_FALSE(r) << "a NUL must not cut the address short";
+  EXPECT_TRUE(parse_replacement(R"({"replacement":{"name":"x","address":"10.0.0.21"}})"));
+}
+
 TEST_F(RebuildTest, ReplacementThatNeverComesUpIsDroppedAndRetried) {
   make({.hook = hook("echo '{\"replacement\":{\"name\":\"web-1b\",\"address\":\"10.0.0.21\"}}'"),
         .healthy_timeout = 200ms, .retries = 1});

@@ -160,5 +160,112 @@ TEST_F(TempDir, CorruptFileIsAnErrorNotAnEmptyState) {
   EXPECT_NE(r.error().context.find("assignments: expected an object"), std::string::npos) << r.error().context;
 }
 
+std::string load_error(const std::string& text) {
+  auto r = from_json(text, "state.json");
+  EXPECT_FALSE(r) << text.substr(0, 200);
+  return r ? std::string() : r.error().context;
+}
+
+// Issue 14, item 2: 100,000 levels crashed fipd at start (SIGSEGV).
+TEST(RuntimeState, DeepNestingIsRefusedNotACrash) {
+  std::string deep = R"({"version":1,"extra":)" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  std::string e = load_error(deep);
+  EXPECT_NE(e.find("state.json: not a JSON object: nested deeper than 32 levels at byte 52 (line 1, column 53)"),
+            std::string::npos)
+      << e;
+}
+
+// Issue 13, item 12 and issue 14's messages: where the text stops.
+TEST(RuntimeState, CutEmptyOrMalformedFilesSayWhere) {
+  std::string full = to_json(sample());
+  std::string cut = full.substr(0, full.size() / 2);
+  std::string e = load_error(cut);
+  EXPECT_NE(e.find("truncated at byte " + std::to_string(cut.size()) + " (line "), std::string::npos) << e;
+  EXPECT_EQ(load_error(""), "state.json: empty file, not a JSON object");
+  EXPECT_NE(load_error("{\n \"version\": 1,\n \"servers\": {,}}").find("at byte 30 (line 3, column 14)"),
+            std::string::npos)
+      << load_error("{\n \"version\": 1,\n \"servers\": {,}}");
+  EXPECT_NE(load_error("[]").find("not a JSON object (the whole file is array)"), std::string::npos);
+  EXPECT_NE(load_error(R"({"version":1,"version":1})").find("duplicate key \"version\""), std::string::npos);
+}
+
+// Issue 14, item 17: the configuration's name rule, in the state file too.
+TEST(RuntimeState, NamesFollowTheConfigurationsRule) {
+  std::string long_name(200, 'a');
+  for (const std::string& bad : {long_name, std::string("../../etc/x"), std::string("a b"), std::string("")}) {
+    RuntimeState s;
+    s.added_servers.push_back({.name = bad, .address = ip("10.0.0.14")});
+    EXPECT_NE(load_error(to_json(s)).find("added_servers[0].name: '"), std::string::npos) << bad;
+    RuntimeState r;
+    r.removed_servers = {bad};
+    EXPECT_NE(load_error(to_json(r)).find("is not a name"), std::string::npos) << bad;
+    RuntimeState a;
+    a.assignments[ip("203.0.113.10")] = {.server = bad, .configured_server = "web-1"};
+    EXPECT_NE(load_error(to_json(a)).find("assignments.203.0.113.10.server"), std::string::npos) << bad;
+  }
+  RuntimeState m;
+  m.servers["../x"] = {};
+  EXPECT_NE(load_error(to_json(m)).find("servers.../x: '../x' is not a name"), std::string::npos);
+  RuntimeState f;
+  f.added_fips.push_back({.address = ip("203.0.113.44"), .server = "../../etc/x"});
+  EXPECT_NE(load_error(to_json(f)).find("is not a name"), std::string::npos);
+}
+
+// Issue 14, item 18: "127.0.0.11\u0000junk" was read as 127.0.0.11.
+TEST(RuntimeState, NulInsideAnAddressIsRefused) {
+  std::string e = load_error(
+      R"({"version":1,"added_servers":[{"name":"a","address":"127.0.0.11\u0000junk","spare":false}]})");
+  EXPECT_NE(e.find("'127.0.0.11\\x00junk' is not an IPv4 or IPv6 address"), std::string::npos) << e;
+}
+
+// Issue 13, item 1: text that is not UTF-8 (a hook's progress in the
+// rebuilds' part) must not make writing the state throw.
+TEST(RuntimeState, InvalidUtf8NeverThrows) {
+  RuntimeState s = sample();
+  s.added_servers[1].probes[1].send = "x \xff";
+  std::string text;
+  EXPECT_NO_THROW(text = to_json(s));
+  EXPECT_TRUE(from_json(text, "state.json"));
+}
+
+TEST_F(TempDir, DirectoryFifoAndHugeFilesSayWhatTheyAre) {
+  std::string path = dir + "/state.json";
+  ASSERT_EQ(mkdir(path.c_str(), 0700), 0);
+  auto r = FileStore(path).load();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().context, path + ": is a directory, not a state file");
+  std::string fifo = dir + "/fifo.json";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  r = FileStore(fifo).load();  // must not hang waiting for a writer
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().context.find("not a regular file"), std::string::npos);
+  std::string empty = dir + "/empty.json";
+  ASSERT_TRUE(write_file_atomically(empty, ""));
+  r = FileStore(empty).load();
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().context.find("empty file"), std::string::npos);
+}
+
+// Issue 14, item 6: a symlink planted as state.json.tmp was followed and
+// its target overwritten.
+TEST_F(TempDir, PlantedTemporarySymlinkIsNotFollowed) {
+  std::string target = dir + "/precious";
+  ASSERT_TRUE(write_file_atomically(target, "precious\n"));
+  std::string path = dir + "/state.json";
+  ASSERT_EQ(symlink(target.c_str(), (path + ".tmp").c_str()), 0);
+  FileStore store(path);
+  store.save(sample());
+  ASSERT_TRUE(store.flush());
+  std::ifstream in(target);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(text, "precious\n") << "the link's target is untouched";
+  struct stat st {};
+  ASSERT_EQ(lstat(path.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  auto loaded = store.load();
+  ASSERT_TRUE(loaded && loaded->has_value());
+  EXPECT_EQ(**loaded, sample());
+}
+
 }  // namespace
 }  // namespace fipd::state

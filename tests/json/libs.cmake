@@ -1,0 +1,2 @@
+# The bounded JSON reader and the escaping of outside text, alone.
+set(FIPD_TEST_LIBS fipd_json fipd_nl_core)
