@@ -57,6 +57,11 @@ trap cleanup EXIT INT TERM
 say() { printf '\033[1m%s\033[0m %s\n' "$(date +%H:%M:%S.%3N)" "$*"; }
 in_ns() { local ns=$1; shift; ip netns exec "fipd-demo-$ns" "$@"; }
 now_ms() { date +%s%3N; }
+# The time now in ms, on the wall clock and on fipd's own (CLOCK_MONOTONIC,
+# its status's *_mono_us), read together.
+both_ms() {
+  python3 -c 'import time; print(time.time_ns() // 1000000, time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000000)'
+}
 
 say "building the network: client, router, web-1 (namespaces fipd-demo-*)"
 for ns in client router web1; do ip netns add "fipd-demo-$ns"; in_ns "$ns" ip link set lo up; done
@@ -186,14 +191,13 @@ say "client: $(in_ns client curl -s --max-time 1 http://203.0.113.10/index.html)
 say "client: ssh to 203.0.113.10: $(in_ns client socat -T1 - TCP:203.0.113.10:22,connect-timeout=1 </dev/null 2>&1 | head -1)"
 
 say "web-1's web service breaks"
-t_break=$(now_ms)
+read -r t_break t_break_mono < <(both_ms)
 kill "$(cat "$demo/web-1/http.pid")"
 wait_for 10 "the failure detected" server_is web-1 '.health == "down"'
-# fipd's own time of the event, not this script's polling: how long ago
-# web-1 went down, as of the answer.
-before=$(now_ms)
-down_us_ago=$(ctl --json status | jq -r '.result.servers[] | select(.name == "web-1") | .since_us_ago')
-t_detect=$(((before + $(now_ms)) / 2 - down_us_ago / 1000))
+# fipd's own time of the event, not this script's polling: its clock when
+# it answered, less how long web-1 had been down.
+t_detect_mono=$(ctl --json status |
+  jq -r '.result | (.engine.now_mono_us - (.servers[] | select(.name == "web-1") | .since_us_ago)) / 1000 | floor')
 wait_for 5 "the lockout" server_is web-1 '.maintenance != "none"'
 ssh_answer=$(in_ns client socat -T1 - TCP:203.0.113.10:22,connect-timeout=1 </dev/null 2>&1 | head -1 || true)
 say "client: ssh to 203.0.113.10 while web-1 is in maintenance: ${ssh_answer:-no answer} (locked out by fipd's lockout set)"
@@ -216,7 +220,7 @@ repoint_us=$(jq -r '[.result.failovers[] | select(.to=="web-2")] | last | (.comm
 files_lost=$(diff -rq "$demo/web-1/data" "$demo/web-2/data" | wc -l)
 echo
 say "summary"
-printf '  %-38s %s\n' "detection (service broke -> down)" "$((t_detect - t_break)) ms" \
+printf '  %-38s %s\n' "detection (service broke -> down)" "$((t_detect_mono - t_break_mono)) ms" \
   "kernel repoint (decided -> committed)" "${repoint_us} us" \
   "rebuild (service broke -> done)" "$((t_done - t_break)) ms" \
   "client-visible gap (longest stretch)" "${gap} ms" \
