@@ -57,6 +57,11 @@ trap cleanup EXIT INT TERM
 say() { printf '\033[1m%s\033[0m %s\n' "$(date +%H:%M:%S.%3N)" "$*"; }
 in_ns() { local ns=$1; shift; ip netns exec "fipd-demo-$ns" "$@"; }
 now_ms() { date +%s%3N; }
+# The time now in ms, on the wall clock and on fipd's own (CLOCK_MONOTONIC,
+# its status's *_mono_us), read together.
+both_ms() {
+  python3 -c 'import time; print(time.time_ns() // 1000000, time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000000)'
+}
 
 say "building the network: client, router, web-1 (namespaces fipd-demo-*)"
 for ns in client router web1; do ip netns add "fipd-demo-$ns"; in_ns "$ns" ip link set lo up; done
@@ -130,11 +135,36 @@ say "starting fipd on the router"
 # subshell, and cleanup must be able to stop fipd itself.
 ip netns exec fipd-demo-router "$fipd" --config "$demo/fipd.toml" --log-level notice 2>"$demo/fipd.log" &
 pids+=($!)
-for _ in $(seq 1 100); do [ -S "$demo/fipd.sock" ] && break; sleep 0.05; done
-"$fipctl" --socket "$demo/fipd.sock" watch >"$demo/watch.log" 2>&1 &
+
+ctl() { "$fipctl" --socket "$demo/fipd.sock" "$@"; }
+wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
+  local limit=$1 what=$2; shift 2
+  local end=$(($(now_ms) + limit * 1000))
+  until "$@" >/dev/null 2>&1; do
+    if [ "$(now_ms)" -gt "$end" ]; then
+      say "FAILED: $what did not happen within ${limit}s"
+      cat "$demo/fipd.log"
+      exit 1
+    fi
+    sleep 0.05
+  done
+}
+# Every wait rests on fipd's state as `fipctl --json status` gives it, which
+# no wait can miss; the watch below only tells the story. `status_is FILTER`
+# is true when the jq FILTER holds for the status.
+status_is() { ctl --json status | jq -e "$1" >/dev/null; }
+server_is() { status_is ".result.servers[] | select(.name == \"$1\") | $2"; }
+
+wait_for 10 "fipd answering on its control socket" status_is '.ok'
+# The file exists before tail opens it, and the story's events come once
+# the watcher is subscribed (fipd counts it in its metrics).
+: >"$demo/watch.log"
+ctl watch >"$demo/watch.log" 2>&1 &
 pids+=($!)
 tail --pid=$$ -n +1 -f "$demo/watch.log" | sed -u 's/^/    fipctl watch | /' &
 pids+=($!)
+watching() { ctl metrics | awk '/^fipd_control_watchers [1-9]/ { n++ } END { exit n == 0 }'; }
+wait_for 5 "fipctl watch subscribed" watching
 
 # The customer: one request every 50 ms, at most 1200 (60 s), each answer
 # checked against the original content.
@@ -155,56 +185,50 @@ expected=$(cat "$demo/web-1/data/index.html")
 client=$!
 pids+=($client)
 
-wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
-  local limit=$1 what=$2; shift 2
-  local end=$(($(now_ms) + limit * 1000))
-  until "$@" >/dev/null 2>&1; do
-    if [ "$(now_ms)" -gt "$end" ]; then say "FAILED: $what did not happen within ${limit}s"; cat "$demo/fipd.log"; exit 1; fi
-    sleep 0.05
-  done
-}
-
-wait_for 10 "web-1 up" grep -q "web-1 unknown -> up" "$demo/watch.log"
+wait_for 10 "web-1 up" server_is web-1 '.health == "up"'
 sleep 1
 say "client: $(in_ns client curl -s --max-time 1 http://203.0.113.10/index.html)"
 say "client: ssh to 203.0.113.10: $(in_ns client socat -T1 - TCP:203.0.113.10:22,connect-timeout=1 </dev/null 2>&1 | head -1)"
 
 say "web-1's web service breaks"
-t_break=$(now_ms)
+read -r t_break t_break_mono < <(both_ms)
 kill "$(cat "$demo/web-1/http.pid")"
-wait_for 10 "the failure detected" grep -q "web-1 .*-> down" "$demo/watch.log"
-# fipd's own time of the event, not this script's polling.
-event_ms() { date -d "$(grep -m1 "$1" "$demo/watch.log" | cut -c1-23)" +%s%3N; }
-t_detect=$(event_ms "web-1 .*-> down")
-wait_for 5 "the lockout" grep -q "maintenance" "$demo/watch.log"
+wait_for 10 "the failure detected" server_is web-1 '.health == "down"'
+# fipd's own time of the event, not this script's polling: its clock when
+# it answered, less how long web-1 had been down.
+t_detect_mono=$(ctl --json status |
+  jq -r '.result | (.engine.now_mono_us - (.servers[] | select(.name == "web-1") | .since_us_ago)) / 1000 | floor')
+wait_for 5 "the lockout" server_is web-1 '.maintenance != "none"'
 ssh_answer=$(in_ns client socat -T1 - TCP:203.0.113.10:22,connect-timeout=1 </dev/null 2>&1 | head -1 || true)
 say "client: ssh to 203.0.113.10 while web-1 is in maintenance: ${ssh_answer:-no answer} (locked out by fipd's lockout set)"
-wait_for 60 "the rebuild" grep -q "rebuild .* done" "$demo/watch.log"
-t_done=$(event_ms "rebuild .* done")
+rebuilt='.result.rebuilds.records[] | select(.server == "web-1" and .stage == "done")'
+wait_for 60 "the rebuild" status_is "$rebuilt"
+t_done=$(ctl --json status | jq -r "[$rebuilt] | last | .finished_unix_ms")
 sleep 1
 touch "$demo/stop-client"
 wait "$client" || true
 
 say "client: $(in_ns client curl -s --max-time 1 http://203.0.113.10/index.html)"
-"$fipctl" --socket "$demo/fipd.sock" status || true
+ctl status || true
 
 # The summary.
 requests=$(wc -l <"$demo/client.log")
 failed=$(grep -c fail "$demo/client.log" || true)
 gap=$(awk '$2=="ok" { if (last && $1-last > g) g = $1-last; last = $1 } END { print g+0 }' "$demo/client.log")
-status_json=$("$fipctl" --socket "$demo/fipd.sock" --json status)
+status_json=$(ctl --json status)
 repoint_us=$(jq -r '[.result.failovers[] | select(.to=="web-2")] | last | (.committed_mono_us - .decided_mono_us)' <<<"$status_json")
 files_lost=$(diff -rq "$demo/web-1/data" "$demo/web-2/data" | wc -l)
 echo
 say "summary"
-printf '  %-38s %s\n' "detection (service broke -> down)" "$((t_detect - t_break)) ms" \
+printf '  %-38s %s\n' "detection (service broke -> down)" "$((t_detect_mono - t_break_mono)) ms" \
   "kernel repoint (decided -> committed)" "${repoint_us} us" \
   "rebuild (service broke -> done)" "$((t_done - t_break)) ms" \
   "client-visible gap (longest stretch)" "${gap} ms" \
   "client requests failed" "$failed of $requests" \
   "files lost in the move" "$files_lost"
 served=$(in_ns client curl -s --max-time 1 http://203.0.113.10/index.html)
-if [ "$served" = "$(cat "$demo/web-1/data/index.html")" ] && [ "$files_lost" -eq 0 ] && grep -q "repointed" "$demo/watch.log"; then
+repointed=$(jq -r '.result.floating_ips[] | select(.address == "203.0.113.10") | .server' <<<"$status_json")
+if [ "$served" = "$(cat "$demo/web-1/data/index.html")" ] && [ "$files_lost" -eq 0 ] && [ "$repointed" = web-2 ]; then
   say "the customer's site is served by web-2, with the same content, at the same address"
 else
   say "FAILED: the story did not complete"

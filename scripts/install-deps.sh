@@ -22,9 +22,10 @@ packages=(
   socat jq python3 curl
   # fipd-bench's baseline: keepalived (VRRP, only inside its namespaces)
   keepalived
-  # the Debian package: shlibs, checks, the unit's verification, and
-  # strace for the system calls the unit's filter must allow
-  dpkg-dev lintian man-db systemd strace
+  # the Debian package: shlibs, checks, the unit's verification, strace
+  # for the system calls the unit's filter must allow, and hardening-check
+  # (devscripts) for the binaries' hardening
+  dpkg-dev lintian man-db systemd strace devscripts
   # the unit booted under a real systemd (tests/packaging/systemd_boot_test.sh)
   debootstrap systemd-container
 )

@@ -11,6 +11,7 @@
 #include "tests/bench/bench_process.hpp"
 #include "tests/bench/namespaces.hpp"
 #include "tests/support/kernel_test.hpp"
+#include "tests/support/reachable_copy.hpp"
 
 namespace fipd::bench {
 namespace {
@@ -33,16 +34,11 @@ bool running(pid_t pid) {
 }
 
 TEST(Cli, RefusesWithoutRootAndSaysWhy) {
-  // A copy anyone may run: the build tree may not be readable by nobody.
-  auto dir = std::filesystem::temp_directory_path() / ("fipd-bench-cli-" + std::to_string(getpid()));
-  std::filesystem::create_directories(dir);
-  std::filesystem::permissions(dir, std::filesystem::perms(0755));
-  auto copy = dir / "fipd-bench";
-  std::filesystem::copy_file(FIPD_BENCH_BINARY, copy, std::filesystem::copy_options::overwrite_existing);
-  std::filesystem::permissions(copy, std::filesystem::perms(0755));
-  BenchProcess p({"--quick"}, 65534, copy.string());
+  // A copy nobody can run: the build tree may sit below folders nobody cannot enter.
+  auto copy = testbed::ReachableCopy::make({FIPD_BENCH_BINARY});
+  ASSERT_TRUE(copy) << copy.error().message();
+  BenchProcess p({"--quick"}, 65534, copy->path(FIPD_BENCH_BINARY));
   int status = p.wait(30s);
-  std::filesystem::remove_all(dir);
   if (status == 126) GTEST_SKIP() << "cannot drop privileges here";
   EXPECT_EQ(status, 3) << p.err();
   EXPECT_NE(p.err().find("needs root"), std::string::npos) << p.err();

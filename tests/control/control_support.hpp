@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "tests/support/netns.hpp"
+#include "tests/support/reachable_copy.hpp"
 #include "tests/support/topology.hpp"
 
 namespace fipd::testbed {
@@ -72,10 +73,21 @@ struct ProgramResult {
 };
 
 // Runs argv without a shell, as `as` when given, and kills it after `timeout`.
-inline ProgramResult run_program(const std::vector<std::string>& argv, std::optional<Credentials> as = {},
+// As another user it runs a copy of argv[0] that user can reach.
+inline ProgramResult run_program(std::vector<std::string> argv, std::optional<Credentials> as = {},
                                  std::vector<std::string> env = {},
                                  std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
   ProgramResult r;
+  std::optional<ReachableCopy> copy;
+  if (as) {
+    auto c = ReachableCopy::make({argv[0]});
+    if (!c) {
+      r.err = c.error().message();
+      return r;
+    }
+    copy.emplace(std::move(*c));
+    argv[0] = copy->path(argv[0]);
+  }
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -134,7 +146,7 @@ inline std::string fipctl_binary() { return (std::filesystem::path(FIPD_BINARY).
 inline ProgramResult fipctl(const std::string& socket, std::vector<std::string> args,
                             std::optional<Credentials> as = {}, std::vector<std::string> env = {"NO_COLOR=1"}) {
   args.insert(args.begin(), {fipctl_binary(), "--socket", socket});
-  return run_program(args, as, env);
+  return run_program(std::move(args), as, std::move(env));
 }
 #endif
 

@@ -13,13 +13,13 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "tests/packaging/unprivileged.hpp"
 #include "tests/support/daemon.hpp"
 #include "tests/support/kernel_test.hpp"
+#include "tests/support/reachable_copy.hpp"
 #include "tests/support/topology.hpp"
 #include "tests/support/traffic.hpp"
 
@@ -50,14 +50,13 @@ class Unprivileged : public testing::Test {
       // Route mode: the servers hold the floating IP themselves.
       ASSERT_TRUE(topo->servers[i].ns.sh("ip addr add " + Topology::floating_v4().str() + "/32 dev lo"));
     }
-    // A folder nobody owns, with its own copy of fipd: the build tree may sit
-    // below folders nobody cannot enter.
-    char tmpl[] = "/tmp/fipd-unpriv-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir = tmpl;
-    std::filesystem::copy_file(FIPD_BINARY, dir + "/fipd");
-    ASSERT_EQ(chmod((dir + "/fipd").c_str(), 0755), 0);
-    ASSERT_EQ(chown(dir.c_str(), kUid, kGid), 0);
+    // A folder nobody owns (fipd writes its state, socket and log there),
+    // with its own copy of fipd: the build tree may sit below folders nobody
+    // cannot enter.
+    auto copy = ReachableCopy::make({FIPD_BINARY}, ReachableCopy::Owner{kUid, kGid});
+    ASSERT_TRUE(copy) << copy.error().message();
+    files.emplace(std::move(*copy));
+    dir = files->dir();
     group* g = getgrgid(kGid);
     ASSERT_NE(g, nullptr);
     group_name = g->gr_name;
@@ -68,8 +67,6 @@ class Unprivileged : public testing::Test {
       fipd.signal(SIGKILL);
       fipd.wait();
     }
-    std::error_code ec;
-    if (!dir.empty()) std::filesystem::remove_all(dir, ec);
   }
 
   std::string config(const std::string& mode) const {
@@ -129,6 +126,7 @@ mode = ")" + mode + R"("
 
   std::optional<Topology> topo;
   std::vector<std::unique_ptr<EchoServer>> echo;
+  std::optional<ReachableCopy> files;
   std::string dir, group_name;
   Child fipd;
   int exit_status = -1;
