@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The failed-server story, end to end, in network namespaces this script
 # creates and always removes:
 #

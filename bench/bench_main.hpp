@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Main of every benchmark binary: like the tests, leave the starting network
 // namespace before anything runs, so no benchmark can touch the machine's
 // own network. Use FIPD_BENCHMARK_MAIN() instead of BENCHMARK_MAIN().

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Dropping the conntrack entries of floating IPs, and the kernel costs under
 // it. Each benchmark runs in its own namespace ("router") filled with
 // synthetic UDP entries created over ctnetlink; the hash table they land in is

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The control socket and the health listener under load, with the engine
 // in-process on a loop thread of its own, inside namespaces.
 //

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Extra libraries per benchmark: FIPD_BENCH_LIBS_<name> for bench/<name>_bench.cpp.
 set(FIPD_BENCH_LIBS_loop fipd_loop)
 set(FIPD_BENCH_LIBS_probe fipd_probe fipd_loop)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The loop's timers: what arming, re-arming and firing cost with 10,000
 // probe schedules armed, against a std::multimap as the baseline (the
 // obvious ordered-container design), and the lag of real timers on the

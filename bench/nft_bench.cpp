@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Repointing floating IPs in fipd's nftables maps, against the nft command.
 // Each fixture is a namespace ("router") of its own with fipd's table, its
 // maps filled with big batches first; everything runs inside namespaces.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Health probing, measured inside namespace topologies.
 //
 // Detection: interval 2 ms, timeout 20 ms, fall 3, rise 2. A failure is

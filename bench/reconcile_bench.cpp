@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The engine's own work around a failover's kernel commit, without the
 // kernel: deriving the wanted kernel state of the moved addresses, the diff
 // against the mirror, building the batch, and adopting the result. A host

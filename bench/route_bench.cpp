@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Route replace: one RTM_NEWROUTE (NLM_F_REPLACE) per repoint, ACK awaited,
 // alternating the next hop between two servers so every call changes the
 // kernel's route; and the same through `ip route replace`, for the ratio.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Dropping the conntrack entries of floating IPs after a repoint (ctnetlink,
 // raw messages over libmnl).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // ctnetlink messages: pure encoders into a caller's buffer, and the few
 // parsers the dump needs. No I/O here.
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Errors of the kernel programming library, carried as values.
 //
 // Every failure names the object concerned and the errno the kernel (or the

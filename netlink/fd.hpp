@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // A move-only file descriptor. The library creates every descriptor with
 // CLOEXEC, so a rebuild hook started by the engine inherits none of them.
 #pragma once

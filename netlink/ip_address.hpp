@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // An IPv4 or IPv6 address in network byte order, the unit the kernel's maps,
 // routes and conntrack tuples are keyed on. Parsing never throws: bad input is
 // an Error that quotes it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The monitor's sockets and state: see monitor.hpp for the kernel semantics.
 #include "netlink/monitor.hpp"
 

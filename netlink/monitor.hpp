@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The kernel monitor: what others (and the kernel itself) change under fipd.
 //
 // Design note, kernel semantics this module relies on:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Decoders of the monitor's notifications: pure functions over one message.
 //
 // Every length is checked before it is read: fixed headers against the

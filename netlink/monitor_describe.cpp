@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Text for the monitor's events: one line each, for the engine's log and for
 // test failures. The library itself never logs them.
 #include <linux/if.h>

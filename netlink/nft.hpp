@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // fipd's nftables table: creating it, changing its map and set elements in
 // atomic transactions, and reading it back.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Small netlink attribute helpers for the nft part. libmnl's iteration
 // macros assign void* to nlattr*, which C++ refuses; these are the typed
 // equivalents.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The table's sets, their elements, and the checks a batch makes before
 // anything reaches the kernel.
 #include <array>

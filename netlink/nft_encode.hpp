@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Encoders and decoders of the nf_tables messages that carry set elements.
 //
 // Pure functions: the encoders write into a caller's MessageBuffer and touch

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // A growable buffer of netlink messages laid end to end, as the kernel reads
 // a batch. Encoders write straight into its tail, so building a transaction
 // costs no allocation once the buffer has grown to its working size.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 #include "netlink/nft_schema.hpp"
 
 // Before the kernel headers: <linux/netfilter.h> pulls <linux/in.h>, which

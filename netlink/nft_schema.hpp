@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The ensure() transaction: fipd's table, its sets and maps, its chains and
 // their rules, as nf_tables messages (see the design note in nft.hpp).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Text that fipd did not write itself (hook output, webhook answers, names
 // and paths from the state file or a control client, addresses that failed
 // to parse), made safe to show to people: in a terminal (fipctl), in the log

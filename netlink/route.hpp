@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Host routes to floating IPs, for servers that hold the floating IP themselves.
 //
 // Design note (kernel semantics):

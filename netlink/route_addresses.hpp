@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The addresses configured on this host's interfaces (RTM_GETADDR), in the
 // namespace the caller runs in: what the router itself answers on.
 //

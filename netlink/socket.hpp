@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // One netlink socket (libmnl), with sequence numbers, ACK collection and dumps.
 //
 // Why synchronous: a request to the kernel is processed inside the sendmsg()

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Builds fipd's Debian package: configures and builds a release tree (tests
 # and benchmarks included, as fipd-bench is built from their test bed), then
 # `cpack -G DEB`. Prints the path of the .deb. The build has Debian's

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Installs everything fipd needs to build, test, benchmark and package, from
 # Debian 12's own archive. Idempotent: packages already present are skipped,
 # so running it on a machine that has them costs one dpkg query.

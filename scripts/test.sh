@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The test command: installs what is missing (Debian packages), builds with
 # warnings as errors (FIPD_WERROR), and runs every test. With CI=true (as
 # .ci/run sets it) it also builds the programs in a Release build (-O3) and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // fipctl: operators' command line for fipd's control socket.
 //
 // Exit codes: 0 done; 1 fipd refused (its message is printed); 2 usage

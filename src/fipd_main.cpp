@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // fipd: the failover engine daemon. Runs in the foreground and logs to
 // stderr; systemd supervises it (Type=notify, watchdog).
 #include <signal.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The one clock of the benchmark: CLOCK_MONOTONIC in microseconds, the clock
 // fipd stamps its timeline with (the same in every network namespace).
 #pragma once

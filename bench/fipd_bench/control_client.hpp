@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // fipd's side of the timeline, t1..t4, as fipd itself recorded it.
 //
 // The control socket (docs/control-protocol.md) answers `status` with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Failures the benchmark injects into a server, and their undoing.
 //
 //   refused    the service dies: its sockets close (TCP reset, ICMP port

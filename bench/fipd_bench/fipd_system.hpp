@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // fipd as the system under test: the real binary in the router namespace,
 // restarted with a fresh state file before every trial, so that no trial
 // inherits the previous one's damping, maintenance or timeline.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The client's traffic during one trial: three flows at a steady rate, each
 // probe timestamped on CLOCK_MONOTONIC.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // keepalived as the system under test: both servers run Debian's keepalived
 // and share the floating IPs as VRRP virtual addresses on one segment behind
 // the router. As a careful user would, each also tracks its service with a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // fipd-bench: how long a failover really takes, from the customer's side,
 // with fipd and with what operators would otherwise run, side by side.
 //

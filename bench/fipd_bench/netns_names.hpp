@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Optional names for the harness's anonymous namespaces, so that an operator
 // can look inside during a run (`ip netns exec fipdb-router nft list ruleset`).
 //

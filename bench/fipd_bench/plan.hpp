@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // What a run measures: the systems, the scenarios and the number of trials,
 // from the command line's choices. Pure; main.cpp parses, this decides.
 //

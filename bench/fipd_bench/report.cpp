@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 #include "bench/fipd_bench/report.hpp"
 
 #include <sys/utsname.h>

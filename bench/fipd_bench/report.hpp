@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // What a run measured, for people (a table per scenario) and for machines
 // (JSON with every trial), plus a description of the machine it ran on.
 //

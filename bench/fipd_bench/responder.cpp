@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 #include "bench/fipd_bench/responder.hpp"
 
 #include <netinet/in.h>

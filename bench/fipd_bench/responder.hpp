@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The service on a benchmark server: answers the generator's probes and
 // fipd's health probes, tagged with the server's letter, and can be made to
 // fail the way a real service fails.

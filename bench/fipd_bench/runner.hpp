@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Runs the benchmark: for every (system, scenario) a fresh topology, the
 // system set up in it, and K trials of one failure each.
 //

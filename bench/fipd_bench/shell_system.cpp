@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The glue a user would write instead of fipd: a bash loop on the router
 // that probes the server with socat and, after three failures in a row,
 // swaps the nft map elements in one `nft -f` transaction and drops the

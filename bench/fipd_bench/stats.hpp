@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Order statistics of a benchmark's trials: median, p90, p99 and max.
 //
 // Percentiles are nearest-rank: the value at rank ceil(p/100 * n) of the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The picture of a run: for every scenario, one row per system with each
 // trial's gap as a dot on a logarithmic time axis (hollow when the system
 // did not recover within its window: the dot is then a lower bound), the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The systems the benchmark compares, behind one interface.
 //
 //   fipd-<mode>-fast|default  the real fipd binary on the router, in nat,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The benchmark's network: a client, an edge router and two servers, each
 // in an anonymous namespace of its own, with the service running on both.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // What the client saw during one trial, and what it means: the gap.
 //
 // The generator records every probe it sent (a datagram of the pinned UDP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Which addresses may be a server's, and which a floating IP's: the one
 // place that decides, called wherever an address can come in (the file at
 // start and on reload, `server add`, `fip add`, a rebuild's replacement, the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The configuration file, /etc/fipd/fipd.toml, as operators write it.
 //
 // Parsing does no I/O beyond reading the one file (parse_config takes the

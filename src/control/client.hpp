@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // A blocking client of the control socket, for fipctl and the tests: one
 // connection, the greeting read at connect, then requests and their
 // responses one line at a time. Not for the daemon (it blocks).

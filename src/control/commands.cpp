@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The control requests, carried out against the engine: reading ones
 // answered from its views, changing ones through its operator actions, each
 // checked for permission first and logged with who asked.

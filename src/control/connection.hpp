@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // One client of the control socket, as the server keeps it: its socket,
 // credentials, buffers and where its answer stands. Shared by server.cpp
 // (connections) and commands.cpp (requests); nothing else includes it.

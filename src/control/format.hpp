@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // fipctl's output for people: the status as aligned tables, events as one
 // line each. Pure functions from the protocol's JSON to text, so the tests
 // can check them without a terminal. Colour (ANSI) only when asked: fipctl

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // A small streaming JSON writer for fipd's answers: status, events, health.
 //
 // Why not nlohmann::json for output: a status of 100,000 floating IPs is a

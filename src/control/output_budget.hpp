@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The bytes fipd holds for clients that have not read them yet, over every
 // connection of the control socket and the health listener together.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The control protocol, version 1 (docs/control-protocol.md): one JSON object
 // per line. This file is the request parser and the response envelopes, and
 // nothing else: no I/O, no engine, so a fuzzer drives it directly

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The control socket's connections: accepting, reading request lines,
 // writing answers and events, and the bounds that keep clients from hurting
 // the loop. The requests themselves are carried out in commands.cpp.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The control socket: fipctl's and monitoring tools' way into the engine.
 //
 // A Unix stream socket speaking the control protocol (protocol.hpp,

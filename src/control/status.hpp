@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The answers that describe the engine: the status document, events as
 // watch lines, and a failover's timeline, in the JSON of the control
 // protocol (docs/control-protocol.md).

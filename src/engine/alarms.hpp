@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Alarms: conditions an operator must know about (the kernel refused a
 // change, no failover target, a floating IP held by damping, a rebuild storm
 // or a failed rebuild), each named by a key ("held:web-1", "kernel").

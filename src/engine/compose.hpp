@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The inventory from the configuration file and the runtime state, and the
 // runtime state back from the inventory. The rule (README "State and
 // configuration"): the file defines servers and floating IPs; the runtime

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Reads and checks a configuration file off the loop, for a reload: a file
 // of 50,000 servers takes seconds to parse, and the loop must keep probing
 // meanwhile. config::load_config() (the file read, the parse, the group

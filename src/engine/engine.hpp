@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // fipd's engine: it holds the inventory, listens to the probes and the
 // kernel, decides with the policy, and drives the kernel through the
 // reconciler. Everything runs on one loop thread; nothing blocks there

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The engine's side of the kernel: drift repair, kernel signals, adoption
 // at start, and the durability of what was decided.
 #include <variant>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Operators' actions and reload: each checks, changes the inventory, and
 // applies the addresses it touched, exactly like a failover does.
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The engine's side of rebuilds: what the rebuild manager may ask of it.
 #include <algorithm>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // What the engine tells operators: failover timelines and a stream of events.
 //
 // A failover's timeline is taken on the monotonic clock: t1 detected (the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The part of HTTP/1.1 a health checker and a Prometheus scraper need: the
 // request line and headers of GET and HEAD requests without a body, and the
 // response head. Pure functions over buffers, no I/O, so a fuzzer drives

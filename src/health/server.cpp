@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 #include "src/health/server.hpp"
 
 #include <arpa/inet.h>

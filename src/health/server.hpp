@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The health responder: what monitoring systems, load balancers and peer
 // routers ask fipd over HTTP (TCP, [engine] health_listen; off when empty).
 //

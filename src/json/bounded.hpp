@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Reading JSON that comes from outside, and writing JSON that may hold text
 // from outside, without ever crashing or stalling fipd.
 //

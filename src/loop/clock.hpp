@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Monotonic time for the engine, and a fake of it for tests.
 //
 // Every timestamp in fipd (probe schedules, transitions, the failover

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // A fixed-size histogram of durations, for the loop's timer lag and the probe
 // engine's scheduling delay: recording is a few instructions and never
 // allocates, percentiles are read by metrics and benchmarks.

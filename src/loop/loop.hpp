@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The engine's one event loop: io sources, timers, signals, child processes
 // (pidfds) and deferred callbacks, all dispatched from one epoll on one thread.
 //

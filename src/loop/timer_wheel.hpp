@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // A hierarchical timer wheel: the loop's timers, with O(1) arm, re-arm and
 // cancel, and a cost between fires that does not grow with the number of
 // timers (10,000 probe schedules cost nothing while none is due).

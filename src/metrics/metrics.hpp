@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // fipd's metrics, in Prometheus text, for GET /metrics and the control
 // socket's `metrics` request.
 //

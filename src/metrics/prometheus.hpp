@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // A builder of the Prometheus text exposition format (version 0.0.4): each
 // family once, with its HELP and TYPE before its samples, label values
 // escaped, numbers in a form Prometheus parses. It does not check that a

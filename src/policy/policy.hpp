@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The failover policy: a pure function from the inventory and one change to
 // a plan. It never touches the kernel, the clock or a socket, so every rule
 // below is tested with a fake clock (tests/policy).

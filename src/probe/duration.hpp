@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Durations written with units, as in the configuration: "2ms", "500ms",
 // "1s", "250us", "5m", also "1.5s" and "1m30s". A parser with no I/O, shared
 // by the TOML configuration and probe spec validation.

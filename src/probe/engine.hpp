@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The health probe engine: schedules the probes of every server on the loop,
 // applies rise/fall hysteresis, and reports each change of a server's health
 // with its monotonic timestamp and its cause. It knows nothing of floating

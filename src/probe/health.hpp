@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Health states, the causes of their changes, and the rise/fall hysteresis
 // of one probe: pure logic, no time and no I/O, tested on its own.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The status line of an HTTP/1.x response, read as it arrives: a parser with
 // no I/O, so that garbage, a half line and a slow server are all plain cases.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // ICMP echo for the icmp probe kind: one raw socket per family (and per
 // distinct device/mark/source), shared by every ICMP probe, with replies
 // demultiplexed by identifier and sequence number. A raw socket sees every

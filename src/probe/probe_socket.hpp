@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // What every probe socket shares: addresses, where it leaves from (source,
 // device, mark), and what an errno means for the server's health.
 #pragma once

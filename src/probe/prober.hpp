@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The boundary between the probe engine (when to probe, what it means) and
 // the prober (how one attempt goes on the wire). The engine owns timeouts and
 // hysteresis; a prober only starts attempts, reports each one's outcome once,

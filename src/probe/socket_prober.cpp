@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 #include "src/probe/socket_prober.hpp"
 
 #include <netinet/in.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The real prober: each attempt is a non-blocking socket on the loop (tcp,
 // http, udp) or an echo on the shared ICMP sockets; no thread, no sleep.
 //

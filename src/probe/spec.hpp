@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // What to probe: servers and their probes, as the configuration and the
 // control socket describe them, and their validation.
 //

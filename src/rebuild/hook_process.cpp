@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 #include "src/rebuild/hook_process.hpp"
 
 #include <fcntl.h>

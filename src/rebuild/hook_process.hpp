@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // One run of an operator's executable hook, on the engine loop.
 //
 // The hook gets a JSON document on stdin and extra environment variables,

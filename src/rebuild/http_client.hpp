@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // HTTP POSTs from the engine loop, with libcurl's multi-socket interface:
 // curl says which sockets to watch and when to wake it, the loop watches
 // them, so a slow provisioning system never blocks probing. Used for the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Rebuilding failed servers: call out to the provisioning system, track the
 // replacement until it is healthy, hand it the failed server's floating IPs,
 // and tell the platform when it is done.

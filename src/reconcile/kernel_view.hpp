@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Kernel state as plain data: the elements of fipd's nft sets and maps, and
 // its routes. Used twice: as the intent (what the inventory wants) and as the
 // mirror (what the reconciler believes the kernel holds).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Drives the kernel to the intent: fipd's nft table, its routes, and the
 // conntrack entries that would pin flows to a server no longer used.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The engine's desired state: servers, floating IPs, and who serves whom.
 //
 // This is the single source of truth. Kernel state (nft maps, routes) is

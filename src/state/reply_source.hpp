@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Which floating IPs may point at the same server address (README "The three
 // modes").
 //

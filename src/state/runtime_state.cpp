@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 #include "src/state/runtime_state.hpp"
 
 #include <nlohmann/json.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // What fipd decided at runtime, kept across restarts: where each floating IP
 // points now, pins, maintenance and drains, and servers and floating IPs
 // added or removed through the control socket.

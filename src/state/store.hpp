@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Where RuntimeState is kept. An interface, so that a second implementation
 // can keep it in etcd (leases and watches, several routers agreeing on every
 // assignment) without the engine changing.

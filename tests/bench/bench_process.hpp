@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Runs the fipd-bench binary for the harness's own tests: its exit status,
 // what it printed, and a way to wait for a line or interrupt it. Every wait
 // is bounded; the process is killed (by its pid) if the test gives up.

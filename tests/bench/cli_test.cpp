@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // fipd-bench as a program: what it refuses, and what it leaves behind when
 // interrupted (nothing: no namespace, no name, no process).
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // fipd's timeline as the harness reads it: the `status` answer of the
 // control socket (a fake fipd here), and the log line it falls back to.
 #include <gtest/gtest.h>

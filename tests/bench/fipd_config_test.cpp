@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Every configuration the harness gives fipd is one fipd accepts: checked by
 // fipd itself (--check-config), for each mode, both settings, and the
 // scenario sizes, including 10,000 floating IPs that spill into IPv6.

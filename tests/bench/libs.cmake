@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The harness's logic, and where its binary is. The sanitizer build has no
 # bench/ (FIPD_BUILD_BENCH=OFF): add the harness's folder from here then.
 if(NOT TARGET fipd_bench_core)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // For the harness's teardown tests: is a network namespace still alive?
 // A namespace lives while a process is in it (any thread), a descriptor
 // holds it, or a mount names it; none of those left means the kernel has

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // fipd-bench --quick, end to end: it completes, and every scenario it says
 // it measured was measured, every trial of it, every flow of every trial.
 // No bound on any time it reports: CI machines are shared and noisy.

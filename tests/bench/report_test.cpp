@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The report from records chosen here: the table, the JSON a machine reads,
 // the picture, and the plan that decides what a run measures.
 #include <gtest/gtest.h>

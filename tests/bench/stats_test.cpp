@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Percentiles as the report computes them: nearest-rank, so every figure is
 // a value that was measured.
 #include <gtest/gtest.h>

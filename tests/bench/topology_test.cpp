@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The harness's network: built, answering, named on request, failing the way
 // each fault says, and gone without a trace when the topology object goes.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The gap, the losses and t5 from a trace: what the benchmark reports,
 // computed from probes whose times are chosen here.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // [rebuild] settle: parsed, defaulted, and checked like every duration.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Shared by the control and health tests: the daemon's configuration for
 // the standard two-server topology, running fipctl (optionally as another
 // user), and a small HTTP client inside a namespace. Every wait is bounded.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The control socket of the real daemon, in a namespace topology: a round
 // trip of every request, the watch stream during a real failover, bad input,
 // and the socket file's life (stale replaced, live refused).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The engine, its metrics and its control server in this process, on a
 // loop thread of their own inside a throwaway namespace, so a test can set
 // the server's bounds (clients, queued output, stall timeout) to sizes it

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // fipctl against the real daemon: its tables, --json, exit codes, help, and
 // who may do what, with clients that drop to an unprivileged uid (nobody)
 // before they connect.

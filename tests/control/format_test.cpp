@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // fipctl's output for people: durations, aligned tables with and without
 // colour, and the status and events from the protocol's JSON.
 #include <gtest/gtest.h>

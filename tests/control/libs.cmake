@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The control socket's tests: the protocol alone, fipctl's formatting, the
 # daemon over its socket (with fipctl), and the server in-process under
 # hostile clients.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The control server's bounds, with the engine in-process (engine_rig.hpp)
 // so each bound can be set small: too many clients, a thousand at once,
 // clients that never read, a watcher that never reads, a status answer

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The control protocol's request parser and response lines, without a
 // daemon: every command's arguments, every kind of bad input, and the JSON
 // writer's escaping (checked by parsing its output back strictly).

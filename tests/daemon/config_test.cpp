@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // A broken configuration never replaces a working one.
 #include <signal.h>
 

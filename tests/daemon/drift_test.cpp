@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Someone else changes fipd's kernel state: what the kernel lets them do is
 // repaired within milliseconds; what the table's owner flag forbids, fails.
 #include <thread>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // fipd itself, in a namespace topology, with real traffic: a dead server's
 // floating IP moves to the spare, for new flows and for a pinned UDP flow.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The failover policy as the daemon lives it: flapping servers, and no
 // target at all.
 #include <thread>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The rebuild story with a spare, in the real daemon: the spare stands in for
 // the dead server at once; the hook's replacement, once it passes its probes,
 // takes the customer's floating IP from the spare (which returns to the

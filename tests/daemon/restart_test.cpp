@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Restarts drop nothing: the kernel table outlives fipd (persist), and a new
 // fipd adopts it and changes only what differs, which after a restart is
 // nothing.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // A daemon scenario: a topology of client, router and servers, an echo
 // service on every server, and fipd on the router with a generated config.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The configuration of a daemon scenario (tests/daemon/scenario.hpp) as a
 // plain function of its topology, for tests that run another fipd binary
 // (the package's) on the same topology.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The alarm book with time as values: one announcement per condition, and
 // a flapping condition summarised with its count (issue 13, item 14).
 #include "src/engine/alarms.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // How the configuration file and the runtime state combine.
 #include "src/engine/compose.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The daemon's log lines on stderr: text fipd did not write itself (hook
 // output, names, probe replies) is escaped, so it cannot break lines or
 // drive the terminal of whoever reads the log.

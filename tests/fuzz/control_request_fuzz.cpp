@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // libFuzzer target: the control protocol's request parser, fed any bytes as
 // one request line. It must never crash, throw or leak, and whatever it
 // answers must itself be one valid JSON line: the error messages quote the

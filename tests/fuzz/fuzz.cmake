@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 option(FIPD_FUZZ "Build the libFuzzer targets and run them from ctest, when a suitable clang exists" ON)
 set(FIPD_FUZZ_SECONDS 20 CACHE STRING "How long ctest runs each fuzz target")
 set(fipd_fuzz_dir ${CMAKE_CURRENT_LIST_DIR})

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Configure-time check: can this compiler build a libFuzzer target that uses
 // std::expected (clang's own C++ library may lack it)?
 #include <cstddef>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // libFuzzer target: the health responder's HTTP request head parser. It must
 // never crash or read past the buffer, and what it reports must fit it; and
 // the path decoder, which must never let a control character through.

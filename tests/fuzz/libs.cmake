@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The fuzz targets are built by a clang with libFuzzer (Debian: clang-19 and
 # libclang-rt-19-dev, from scripts/install-deps.sh), not by the project's
 # compiler, so they are custom commands; ctest runs each for a bounded time.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // libFuzzer target: the state file reader (bounded_json::parse, then every
 // field checked), fed any bytes as a state file. It must never crash, throw
 // or recurse without bound, and a state it accepts must write back to text

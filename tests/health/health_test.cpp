@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The health responder of the real daemon, asked over HTTP inside the
 // router namespace (127.0.0.1:9473 there): /healthz, a floating IP's
 // endpoint through a failover (200 -> 503 failing static -> 200), /metrics

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The health responder's HTTP request parser and response writer, alone.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The health responder: its HTTP parser and the metrics text alone, then the
 # daemon's endpoints (and fipctl metrics).
 set(FIPD_TEST_LIBS fipd_nl_core fipd_health_http fipd_metrics fipd_control_client nlohmann_json::nlohmann_json)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // A strict reader of the Prometheus text exposition format (0.0.4), for the
 // tests: it refuses what Prometheus would refuse and also what it merely
 // tolerates but a careful exporter never writes. Checks: metric and label

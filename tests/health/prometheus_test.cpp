@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The strict Prometheus text reader the health tests rely on refuses what
 // it must, and fipd's text builder writes what it accepts.
 #include <gtest/gtest.h>

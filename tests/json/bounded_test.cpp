@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The one reader of outside JSON (bounds, duplicates, NUL, positions), the
 // writer that never throws, and nl::printable(), alone.
 #include <gtest/gtest.h>

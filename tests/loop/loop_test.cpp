@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The event loop: each kind of source, the order of dispatch, and the safety
 // of removing or re-arming sources from inside callbacks. Waits are bounded
 // by iteration counts and generous timeouts; nothing asserts a duration.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The timer wheel against a plain sorted reference: whatever the pattern of
 // arming, re-arming and cancelling, timers expire exactly when the reference
 // says, never early, and in deadline order across slots.

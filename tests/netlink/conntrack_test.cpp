@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Conntrack against the kernel, checked with `conntrack -L` inside the
 // namespace, and with real traffic through conntrack NAT on the router:
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The monitor's decoders on messages built here: what the kernel sends, what
 // it might send one day, and garbage. No kernel, no namespace.
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The kernel monitor against the real kernel, each case in its own namespaces.
 //
 //   nftables and routes: one namespace ("router"), changed by the nft and ip

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Element batches against the kernel: add, remove, replace, dump, both
 // families, and every error, each leaving the kernel as it was.
 #include <gtest/gtest.h>

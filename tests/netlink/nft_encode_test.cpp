@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Golden tests of the element encoders and decoders, and the batch's checks:
 // no kernel involved. The reference for every encoded message is libnftnl,
 // which nft itself uses: our bytes must be its bytes.

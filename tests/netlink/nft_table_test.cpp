@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // ensure(): the table, its sets, chains and rules, its flags, adoption after
 // a restart; checked with the nft command, in a namespace of each test's own.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Helpers shared by the nft tests: opening fipd's table inside a throwaway
 // namespace, and reading it back with the independent tool, `nft -j`.
 #pragma once

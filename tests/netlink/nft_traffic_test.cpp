@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The table with traffic through it: a client, a router holding fipd's
 // table, two servers answering "A" and "B" (tests/support/topology.hpp).
 //

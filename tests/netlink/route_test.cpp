@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // RouteTable against the kernel, inside the test topology's router namespace,
 // checked with `ip -j route show ... proto 247`:
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // fipd's log under systemd: each event reaches the journal through its
 // native protocol with MESSAGE (the readable line), PRIORITY and the fields
 // in upper case; when the journal socket is not there, the line goes to

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The Debian package, step by step, as ctest runs it (packaging/CMakeLists.txt
 # registers one test per step, ordered by fixtures):
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # fipd.service under a real systemd: a Debian 12 container booted with
 # systemd-nspawn, the freshly built package installed in it, fipd started
 # through the unit. Checks:

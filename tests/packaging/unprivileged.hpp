@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Starts a program the way the packaged unit starts fipd: as an unprivileged
 // user whose only capabilities are ambient CAP_NET_ADMIN and CAP_NET_RAW
 // (AmbientCapabilities= and CapabilityBoundingSet= of fipd.service), with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // fipd needs no root: as user nobody with only CAP_NET_ADMIN and CAP_NET_RAW
 // (what fipd.service grants), it programs its table, opens every kind of
 // probe socket (tcp bound to a device with a firewall mark: SO_BINDTODEVICE,

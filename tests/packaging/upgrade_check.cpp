@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // An upgrade of the installed package drops no traffic. Run by
 // package_test.sh's upgrade step (not a ctest test of its own: it installs
 // a package, so it must run between the install and the purge steps), with

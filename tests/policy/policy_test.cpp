@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The failover rules, with time as plain values: no clock, no kernel.
 #include "src/policy/policy.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Detection end to end, probing every 2 ms with fall 3 as in production:
 // from the failure (a listener killed, a link downed, packets dropped) to
 // the `down` transition. What is asserted is the order of events and their

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The probe engine's logic on a fake clock with a fake prober: hysteresis,
 // fastinter/downinter, spread, the in-flight bound, signals and bursts,
 // stale results, runtime add/remove. Time here is exact: the clock only

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // A prober for engine tests: records every start and cancel, answers after a
 // fixed latency on the loop's (fake) clock with whatever respond() says, or
 // never (respond() gives nullopt: the engine's timeout decides), or when the

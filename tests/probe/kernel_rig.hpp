@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The probe engine on real sockets inside a namespace topology: the loop,
 // the SocketProber and the engine, all driven from a thread that is inside
 // the router namespace (in_router()), so every probe leaves from the router

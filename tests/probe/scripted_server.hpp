@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Small TCP servers for probe tests, each misbehaving in one chosen way:
 // an HTTP server answering a given status (at once or late), one sending
 // garbage, one that accepts and never answers. Runs on its own thread inside

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Real probes from the router namespace against real listeners in server
 // namespaces: success, refusal, silence, HTTP statuses, slow and garbage
 // servers, UDP, ICMP, a link going down, a neighbour that stops answering

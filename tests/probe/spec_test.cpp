@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Parsing durations and validating probe specs: every error names the server,
 // the probe and the field, and quotes the value.
 #include <gtest/gtest.h>

@@ -1,1 +1,2 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 set(FIPD_TEST_LIBS fipd_rebuild)

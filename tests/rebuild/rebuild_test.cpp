@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The rebuild module with real hook processes and a real HTTP server on
 // loopback (inside the test's own namespace); the engine's side is a fake
 // host that records what it is asked to do.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The intent derivation and the incremental diff, as pure logic.
 #include "src/reconcile/kernel_view.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Runs the real fipd binary inside a test namespace: a temporary folder with
 // its configuration, state file and log, and helpers to wait for what it
 // logs. Every wait is bounded; the process is killed (by its pid) when the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Throwaway network namespaces for tests and benchmarks.
 //
 // Safety first: isolate_process() moves the whole test process into a fresh

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Programs copied where another user can run them.
 //
 // A test that runs a program as another user (nobody) cannot run it from the

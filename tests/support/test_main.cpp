@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Main of every test binary: leave the namespace we were started in before
 // any test runs, so that nothing a test does can reach the machine's own
 // network. Without the privilege to do so, kernel tests skip themselves.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The standard test topology: one client, one edge router, N servers.
 //
 //   client ── cli ═══ cli ── router ── srv0 ═══ eth0 ── server 0 (10.0.1.2,  fd00:0:0:1::2)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Traffic for namespace tests: a tagged echo server and small clients.
 //
 // The server answers every UDP datagram and every TCP connection with its

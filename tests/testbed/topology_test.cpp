@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The testbed every kernel test stands on: if this fails, nothing else means anything.
 #include <gtest/gtest.h>
 
