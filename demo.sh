@@ -131,6 +131,33 @@ mode = "nat"
 lockout_ports = [22]
 TOML
 
+# The demo's stand-in for a provisioning system: when the rebuild hook asks
+# (a file), it builds web-2 (a namespace joined to the router) and starts its
+# web service, which outlives the hook. Bounded: it gives up after 3 minutes.
+provision() {
+  for _ in $(seq 1 1800); do
+    if [ -e "$demo/web-2/start" ] && ! ip netns list | grep -qw fipd-demo-web2; then
+      ip netns add fipd-demo-web2
+      in_ns web2 ip link set lo up
+      in_ns router ip link add r-web2 type veth peer name eth0 netns fipd-demo-web2
+      in_ns router ip addr add 10.0.2.1/24 dev r-web2
+      in_ns router ip link set r-web2 up
+      in_ns web2 ip addr add 10.0.2.2/24 dev eth0
+      in_ns web2 ip link set eth0 up
+      in_ns web2 ip route add default via 10.0.2.1
+    fi
+    if [ -e "$demo/web-2/start" ] &&
+      { [ ! -s "$demo/web-2/http.pid" ] || ! kill -0 "$(cat "$demo/web-2/http.pid")" 2>/dev/null; }; then
+      ip netns exec fipd-demo-web2 python3 -m http.server 80 --bind 10.0.2.2 --directory "$demo/web-2/data" \
+        </dev/null >"$demo/web-2/http.log" 2>&1 &
+      echo $! >"$demo/web-2/http.pid"
+    fi
+    sleep 0.1
+  done
+}
+provision &
+pids+=($!)
+
 say "starting fipd on the router"
 # Not through in_ns: a backgrounded function would give the PID of a
 # subshell, and cleanup must be able to stop fipd itself.
