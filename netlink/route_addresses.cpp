@@ -12,7 +12,7 @@ Result<std::vector<InterfaceAddress>> dump_interface_addresses() {
   auto sock = NetlinkSocket::open(NETLINK_ROUTE);
   if (!sock) return std::unexpected(sock.error());
   std::vector<InterfaceAddress> out;
-  alignas(nlmsghdr) char buf[MNL_SOCKET_BUFFER_SIZE];
+  alignas(nlmsghdr) char buf[256];  // the request only: a header and an ifaddrmsg
   nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
   nlh->nlmsg_type = RTM_GETADDR;
   nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
