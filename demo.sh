@@ -75,12 +75,19 @@ in_ns client ip route add default via 198.51.100.1
 in_ns router ip addr add 198.51.100.1/24 dev cli
 in_ns router ip link set cli up
 in_ns router sysctl -qw net.ipv4.ip_forward=1
-in_ns router ip link add r-web1 type veth peer name eth0 netns fipd-demo-web1
-in_ns router ip addr add 10.0.1.1/24 dev r-web1
-in_ns router ip link set r-web1 up
-in_ns web1 ip addr add 10.0.1.2/24 dev eth0
-in_ns web1 ip link set eth0 up
-in_ns web1 ip route add default via 10.0.1.1
+# Server N (namespace fipd-demo-webN, created) joins the router: 10.0.N.2
+# behind the router's 10.0.N.1.
+join_server() {
+  local n=$1
+  in_ns "web$n" ip link set lo up
+  in_ns router ip link add "r-web$n" type veth peer name eth0 netns "fipd-demo-web$n"
+  in_ns router ip addr add "10.0.$n.1/24" dev "r-web$n"
+  in_ns router ip link set "r-web$n" up
+  in_ns "web$n" ip addr add "10.0.$n.2/24" dev eth0
+  in_ns "web$n" ip link set eth0 up
+  in_ns "web$n" ip route add default via "10.0.$n.1"
+}
+join_server 1
 
 say "web-1 serves the customer's site from its data folder"
 mkdir -p "$demo/web-1/data/images" "$demo/web-2"
@@ -138,13 +145,7 @@ provision() {
   for _ in $(seq 1 1800); do
     if [ -e "$demo/web-2/start" ] && ! ip netns list | grep -qw fipd-demo-web2; then
       ip netns add fipd-demo-web2
-      in_ns web2 ip link set lo up
-      in_ns router ip link add r-web2 type veth peer name eth0 netns fipd-demo-web2
-      in_ns router ip addr add 10.0.2.1/24 dev r-web2
-      in_ns router ip link set r-web2 up
-      in_ns web2 ip addr add 10.0.2.2/24 dev eth0
-      in_ns web2 ip link set eth0 up
-      in_ns web2 ip route add default via 10.0.2.1
+      join_server 2
     fi
     if [ -e "$demo/web-2/start" ] &&
       { [ ! -s "$demo/web-2/http.pid" ] || ! kill -0 "$(cat "$demo/web-2/http.pid")" 2>/dev/null; }; then
