@@ -140,7 +140,7 @@ void ControlServer::execute(Client& c, const Request& r) {
   // that covers every change of this iteration.
   auto t0 = loop::RealClock::read();
   Change ch{.client = c.id, .uid = c.uid, .pid = c.pid, .request = r};
-  ch.result = run_change(r, ch.status);
+  ch.result = run_change(ch);
   change_used_ += loop::RealClock::read() - t0;
   ++generation_;
   ++c.awaiting;
@@ -149,22 +149,27 @@ void ControlServer::execute(Client& c, const Request& r) {
 }
 
 // One state write (one fsync) for the iteration's changes, then their
-// answers, in order; a client that went meanwhile is only logged.
+// answers, in order, once it is durable; the loop serves everyone else
+// meanwhile. A client that went meanwhile is only logged.
 void ControlServer::commit_batch() {
   std::vector<Change> batch;
   batch.swap(batch_);
   bool write = std::any_of(batch.begin(), batch.end(),
                            [](const Change& ch) { return ch.status && ch.request.cmd != Command::reload; });
-  nl::Status durable = write ? engine_.make_durable() : nl::Status{};
-  std::vector<uint64_t> answered;
-  for (const Change& ch : batch) {
-    auto it = clients_.find(ch.client);
-    Client* c = it == clients_.end() || it->second->dead ? nullptr : it->second.get();
-    if (c && --c->awaiting == 0) answered.push_back(ch.client);
-    answer_change(c, ch, durable);
-  }
-  for (uint64_t id : answered)
-    if (auto it = clients_.find(id); it != clients_.end() && !it->second->dead) service(*it->second);
+  auto answer = [this, alive = alive_, batch = std::move(batch)](const nl::Status& durable) {
+    if (!*alive) return;
+    std::vector<uint64_t> answered;
+    for (const Change& ch : batch) {
+      auto it = clients_.find(ch.client);
+      Client* c = it == clients_.end() || it->second->dead ? nullptr : it->second.get();
+      if (c && --c->awaiting == 0) answered.push_back(ch.client);
+      answer_change(c, ch, durable);
+    }
+    for (uint64_t id : answered)
+      if (auto it = clients_.find(id); it != clients_.end() && !it->second->dead) service(*it->second);
+  };
+  if (write) engine_.when_durable(std::move(answer));
+  else answer({});
 }
 
 void ControlServer::answer_change(Client* c, const Change& ch, const nl::Status& durable) {
@@ -184,7 +189,7 @@ void ControlServer::answer_change(Client* c, const Change& ch, const nl::Status&
   if (st) {
     metrics_.count_request(command_name(r.cmd), "ok");
     log::notice("control: " + describe(r) + ": done", who);
-    if (c) c->out += ok_response(r.id, ch.result);
+    if (c) c->out += ok_response(r.id, r.cmd == Command::move ? move_result(ch) : ch.result);
   } else {
     metrics_.count_request(command_name(r.cmd), "error");
     log::notice("control: " + describe(r) + (applied ? ": " : ": refused: ") + st.error().context, who);
@@ -193,7 +198,28 @@ void ControlServer::answer_change(Client* c, const Change& ch, const nl::Status&
 }
 
 // Carries out one changing request; returns its result as JSON text.
-std::string ControlServer::run_change(const Request& r, nl::Status& st) {
+std::string ControlServer::move_result(const Change& ch) const {
+  std::string out;
+  JsonWriter w(&out);
+  const nl::IpAddress& fip = *ch.request.fip;
+  w.begin_object().key("fip");
+  if (const auto* f = engine_.inventory().fip(fip)) write_fip(w, *f);
+  else w.begin_object().field("address", fip.str()).end_object();
+  // The move's timeline, when it was one (not already there).
+  w.key("failover");
+  const engine::Failover* found = nullptr;
+  if (ch.failover != 0)
+    for (auto it = engine_.timeline().rbegin(); it != engine_.timeline().rend() && !found; ++it)
+      if (it->id == ch.failover) found = &*it;
+  if (found) write_failover(w, *found);
+  else w.null();
+  w.end_object();
+  return out;
+}
+
+std::string ControlServer::run_change(Change& ch) {
+  const Request& r = ch.request;
+  nl::Status& st = ch.status;
   std::string out;
   JsonWriter w(&out);
   const auto& inv = engine_.inventory();
@@ -207,19 +233,10 @@ std::string ControlServer::run_change(const Request& r, nl::Status& st) {
   };
   switch (r.cmd) {
     case Command::move: {
-      uint64_t before = engine_.counters().failovers;
+      uint64_t id = engine_.next_failover_id();
       st = engine_.move(*r.fip, r.server);
-      if (!st) return {};
-      // The move's timeline, when it was one (not already there).
-      w.begin_object().key("fip");
-      fip_result(*r.fip);
-      w.key("failover");
-      if (engine_.counters().failovers != before && !engine_.timeline().empty())
-        write_failover(w, engine_.timeline().back());
-      else
-        w.null();
-      w.end_object();
-      return out;
+      if (st && engine_.next_failover_id() != id) ch.failover = id;
+      return {};  // move_result(), at the answer
     }
     case Command::pin:
       st = engine_.pin(*r.fip, r.server);

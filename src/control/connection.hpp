@@ -41,6 +41,9 @@ struct ControlServer::Change {
   Request request;
   std::string result;
   nl::Status status;
+  // A move that made a failover: its id. The answer shows its timeline
+  // entry, which is recorded once durable, just before the answer.
+  uint64_t failover = 0;
 };
 
 struct ControlServer::Client {

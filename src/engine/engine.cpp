@@ -53,7 +53,10 @@ Engine::~Engine() {
   // The probe engine cancels its attempts through the prober: it goes first.
   probes_.reset();
   prober_.reset();
-  if (store_) (void)store_->flush();
+  if (store_) {
+    if (state_dirty_) write_state();
+    (void)store_->flush();
+  }
 }
 
 Result<std::unique_ptr<Engine>> Engine::create(config::Config cfg, EngineOptions options) {
@@ -66,7 +69,7 @@ Result<std::unique_ptr<Engine>> Engine::create(config::Config cfg, EngineOptions
   if (!reader) return std::unexpected(reader.error());
   e->config_reader_ = std::move(*reader);
   std::string path = e->options_.state_path.empty() ? e->cfg_.engine.state_file : e->options_.state_path;
-  e->store_ = std::make_unique<state::FileStore>(path);
+  e->store_ = e->options_.make_store ? e->options_.make_store(path) : std::make_unique<state::FileStore>(path);
   return e;
 }
 
@@ -116,6 +119,7 @@ Status Engine::start() {
     auto src = loop_->add_io(fd, EPOLLIN, [this](uint32_t) {
       store_->drain_result();
       check_durability();
+      resolve_durable();
     });
     if (!src) return std::unexpected(src.error());
   }
@@ -240,6 +244,7 @@ Status Engine::start_probes() {
 Status Engine::run() {
   auto r = loop_->run();
   sd_notify(0, "STOPPING=1");
+  if (state_dirty_) write_state();
   if (auto f = store_->flush(); !f) log::error("state file: " + f.error().message());
   return r;
 }
@@ -315,15 +320,6 @@ void Engine::execute(policy::Plan plan, TimePoint detected, bool manual) {
   if (applied) note_flush(*applied);
   TimePoint flushed = committed;
   if (applied) committed -= applied->flush_time;
-  if (!plan.moves.empty()) {
-    // A failover waits for its state to be durable before it is reported:
-    // one fsync of the loop's time per failover (rare), so that a fipd
-    // killed right after never comes back and undoes it. Other changes are
-    // saved in the background.
-    save_state();
-    if (auto r = store_->flush(); !r) log::error("state file: " + r.error().message());
-    check_durability();
-  }
 
   for (const auto& name : plan.enter_maintenance) {
     log::warning("server " + name + " enters maintenance: its customers are locked out", {{"server", name}});
@@ -346,11 +342,21 @@ void Engine::execute(policy::Plan plan, TimePoint detected, bool manual) {
     }
     for (const auto& m : plan.moves) rebuild_->on_moved(m.from, m.to);
   }
-  for (const auto& m : plan.moves) {
-    Failover f{.id = next_failover_id_++, .fips = m.fips, .from = m.from, .to = m.to, .cause = m.cause,
-               .manual = manual, .detected = detected, .decided = decided, .committed = committed,
-               .flushed = flushed, .conntrack_deleted = deleted, .error = error};
-    record(std::move(f));
+  if (!plan.moves.empty()) {
+    std::vector<Failover> done;
+    for (const auto& m : plan.moves)
+      done.push_back({.id = next_failover_id_++, .fips = m.fips, .from = m.from, .to = m.to, .cause = m.cause,
+                      .manual = manual, .detected = detected, .decided = decided, .committed = committed,
+                      .flushed = flushed, .conntrack_deleted = deleted, .error = error});
+    // A failover is reported once its state is durable, so that whoever
+    // acts on the report (an operator, a watcher) never sees a fipd killed
+    // right after come back and undo it. The loop does not wait for that:
+    // the kernel already holds the move, and the failovers of a storm share
+    // a few writes.
+    when_durable([this, done = std::move(done)](const Status& st) mutable {
+      if (!st) log::error("state file: " + st.error().message() + "; reporting the failover all the same");
+      for (auto& f : done) record(std::move(f));
+    });
   }
   for (const auto& a : plan.alarms)
     raise_alarm(std::string(policy::to_string(a.kind)) + ":" + a.server, a.message + " [" + join(a.fips) + "]");
@@ -404,6 +410,15 @@ void Engine::schedule_sweep(TimePoint when) {
 }
 
 void Engine::save_state() {
+  if (state_dirty_) return;
+  state_dirty_ = true;
+  loop_->defer([this] {
+    if (state_dirty_) write_state();
+  });
+}
+
+void Engine::write_state() {
+  state_dirty_ = false;
   state::RuntimeState rt = capture(inv_, cfg_, saved_, unplaced_fips_);
   for (auto& a : rt.added_servers) {
     if (auto it = replacements_.find(a.name); it != replacements_.end()) a.replaces = it->second;
@@ -412,7 +427,17 @@ void Engine::save_state() {
   if (rebuild_) rt.extra = rebuild_->to_json();
   if (rt == saved_) return;
   saved_ = rt;
-  store_->save(saved_);
+  saved_seq_ = store_->save(saved_);
+}
+
+void Engine::resolve_durable() {
+  state::Written w = store_->written();
+  while (!durable_waiters_.empty() && durable_waiters_.front().seq <= w.seq) {
+    auto done = std::move(durable_waiters_.front().done);
+    durable_waiters_.pop_front();
+    if (w.error) done(std::unexpected(*w.error));
+    else done({});
+  }
 }
 
 void Engine::publish(Event e) {

@@ -1,16 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // fipd's engine: it holds the inventory, listens to the probes and the
 // kernel, decides with the policy, and drives the kernel through the
-// reconciler. Everything runs on one loop thread; nothing blocks there
-// (netlink requests are answered within the send, the state file is written
-// by the store's own thread).
+// reconciler. Everything runs on one loop thread. What blocks it, and for
+// how long:
+// - netlink requests: each waits for the kernel's answer within its send
+//   (microseconds for a repoint; a whole-table dump at start, reload and
+//   audit grows with the table);
+// - the state's capture (a snapshot of the runtime state, which grows with
+//   the inventory): at most once per loop iteration, however many changes
+//   the iteration made;
+// - nothing else: the state file is written and fsynced by the store's own
+//   thread, a reloaded file is read and parsed by the ConfigReader's, and
+//   whatever must wait for durability (an operator's answer, a failover's
+//   report, a rebuild's call-out) is called back by when_durable().
 //
 // The path of one failure: a probe transition (or a kernel signal that makes
 // a server suspect and triggers confirming probes) -> the server's health in
 // the inventory -> policy::react() -> the plan recorded in the inventory ->
 // the reconciler commits the addresses it touched as one nft transaction ->
 // conntrack entries of moved nat floating IPs dropped -> timeline, events,
-// state saved. When the kernel refuses, the inventory stays as decided (it is
+// state saved, and the failover reported once that state is durable. When
+// the kernel refuses, the inventory stays as decided (it is
 // the desired state), an alarm is raised, and the audit retries.
 //
 // Owns: the loop, the probe engine and its prober, the kernel monitor, the
@@ -53,6 +63,9 @@ struct EngineOptions {
   // Builds the prober on the engine's loop; the daemon's default probes the
   // network for real. Tests may substitute their own.
   std::function<std::unique_ptr<probe::Prober>(loop::Loop&)> make_prober;
+  // Builds the state store for the state file's path; the default is a
+  // FileStore. Tests may hold its writes back.
+  std::function<std::unique_ptr<state::Store>(const std::string& path)> make_store;
 };
 
 // The first eight addresses, then how many in all: for logs and messages.
@@ -112,15 +125,20 @@ class Engine final : private rebuild::RebuildHost {
   Status remove_fip(const nl::IpAddress& fip);
   // Starts rebuilding a server by hand (ENOSYS without a [rebuild] call-out).
   Status rebuild(const std::string& server);
-  // Waits until the state file holds every change made so far (one fsync):
-  // an operator's "ok" then survives a crash right after it.
-  Status make_durable();
+  // Calls `done`, on the loop, once the state file holds every change made
+  // so far, or with the error of its write: an operator's "ok" then
+  // survives a crash right after it. Never waits: many changes share one
+  // write, and the loop goes on meanwhile.
+  void when_durable(std::function<void(Status)> done);
 
   // Views for status, metrics and health answers.
   loop::Loop& loop() { return *loop_; }
   const config::Config& config() const { return cfg_; }
   const state::Inventory& inventory() const { return inv_; }
   const std::deque<Failover>& timeline() const { return timeline_; }
+  // The id the next failover gets (ids are given when a failover is
+  // decided; it enters the timeline once durable).
+  uint64_t next_failover_id() const { return next_failover_id_; }
   const probe::ProbeEngine& probes() const { return *probes_; }
   const Counters& counters() const { return counters_; }
   // True when the kernel holds what the inventory wants, as far as the
@@ -161,7 +179,7 @@ class Engine final : private rebuild::RebuildHost {
                      bool warning) override;
   void rebuild_alarm(const std::string& key, const std::string& text, bool raised) override;
   void rebuild_changed() override { save_state(); }
-  void rebuild_durable() override;
+  void rebuild_durable(std::function<void()> then) override;
   std::string control_socket() const override { return cfg_.engine.control_socket; }
   Status start_rebuilds();
   Status apply_reload(ReadConfig read, const ReloadOptions& options);
@@ -193,7 +211,12 @@ class Engine final : private rebuild::RebuildHost {
   // Raises or clears the "state" alarm from the store's answer.
   void check_durability();
   void schedule_sweep(TimePoint when);
+  // Marks the state changed: it is captured and handed to the store once,
+  // at the end of the loop iteration (write_state()).
   void save_state();
+  void write_state();
+  // Calls the durability waiters whose save the store's last write covered.
+  void resolve_durable();
   void publish(Event e);
   void raise_alarm(const std::string& key, const std::string& text);
   void clear_alarm(const std::string& key);
@@ -218,6 +241,13 @@ class Engine final : private rebuild::RebuildHost {
   // an operator made, so never saved as such (a fixed file brings them back).
   std::set<nl::IpAddress> unplaced_fips_;
   state::RuntimeState saved_;  // what the store has (or is writing)
+  state::SaveSeq saved_seq_ = 0;  // the store's number for saved_
+  bool state_dirty_ = false;      // changed since saved_: write_state() is deferred
+  struct DurableWaiter {
+    state::SaveSeq seq;
+    std::function<void(Status)> done;
+  };
+  std::deque<DurableWaiter> durable_waiters_;  // by seq, ascending
   state::Inventory inv_;
   std::deque<Failover> timeline_;
   uint64_t next_failover_id_ = 1;

@@ -26,14 +26,19 @@ void Engine::apply_addresses(const std::vector<nl::IpAddress>& addresses, const 
   kernel_in_sync_ = true;
 }
 
-Status Engine::make_durable() {
-  save_state();
-  if (store_->flush()) return {};
-  // An earlier write failed and nothing changed since, so save_state() did
-  // not write again: write the current state now rather than report the old
-  // failure forever.
-  store_->save(saved_);
-  return store_->flush();
+void Engine::when_durable(std::function<void(Status)> done) {
+  write_state();
+  state::Written w = store_->written();
+  if (w.seq >= saved_seq_ && w.error) {
+    // An earlier write failed and nothing changed since, so write_state()
+    // did not write again: write the current state now rather than report
+    // the old failure forever.
+    saved_seq_ = store_->save(saved_);
+  } else if (w.seq >= saved_seq_) {
+    done({});
+    return;
+  }
+  durable_waiters_.push_back({.seq = saved_seq_, .done = std::move(done)});
 }
 
 Status Engine::move(const nl::IpAddress& fip, const std::string& server) {

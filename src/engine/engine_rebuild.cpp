@@ -115,9 +115,11 @@ void Engine::rebuild_event(const std::string& text, std::vector<std::pair<std::s
   publish({.kind = Event::Kind::rebuild, .at = loop_->now(), .text = text, .fields = std::move(fields)});
 }
 
-void Engine::rebuild_durable() {
-  save_state();
-  if (auto r = store_->flush(); !r) log::error("state file: " + r.error().message());
+void Engine::rebuild_durable(std::function<void()> then) {
+  when_durable([then = std::move(then)](const Status& st) {
+    if (!st) log::error("state file: " + st.error().message() + "; calling out all the same");
+    then();
+  });
 }
 
 void Engine::rebuild_alarm(const std::string& key, const std::string& text, bool raised) {

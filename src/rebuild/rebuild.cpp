@@ -236,11 +236,10 @@ void RebuildManager::on_server_failed(const std::string& server, const std::stri
                                       std::vector<nl::IpAddress> fips) {
   if (records_.contains(server)) return;
   // Kept whether or not a rebuild starts now: one started later, by hand
-  // and after a restart perhaps, hands them back. Durable at once (one
-  // fsync per failed server): the failover's own write came before this.
+  // and after a restart perhaps, hands them back. Saved with the failover's
+  // own write, which its report waits for; a call-out waits for its record.
   merge(stand_ins_[server], fips);
-  if (fips.empty()) host_.rebuild_changed();
-  else host_.rebuild_durable();
+  host_.rebuild_changed();
   if (!cfg_.automatic) return;
   if (storm_check(server)) {
     host_.rebuild_event("not rebuilding " + server + ": the storm guard holds automatic rebuilds",
@@ -356,8 +355,17 @@ std::string RebuildManager::document(const Record& r) const {
 void RebuildManager::call_out(Record& r) {
   ++r.attempt;
   set_stage(r, Stage::rebuilding, "attempt " + std::to_string(r.attempt));
-  // A fipd killed from now on must find this rebuild when it comes back.
-  host_.rebuild_durable();
+  // A fipd killed once the hook runs must find this rebuild when it comes
+  // back, so the hook waits until the record is on disk (the loop does not).
+  host_.rebuild_durable([this, server = r.server, attempt = r.attempt] {
+    auto it = records_.find(server);
+    // Dropped, or called out again, meanwhile: no longer this call-out's.
+    if (it == records_.end() || it->second.stage != Stage::rebuilding || it->second.attempt != attempt) return;
+    start_call_out(it->second);
+  });
+}
+
+void RebuildManager::start_call_out(Record& r) {
   std::string server = r.server;
   pending_replacement_.erase(server);
   running_[server].progress = {};

@@ -44,6 +44,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -113,8 +114,11 @@ class RebuildHost {
   // Floating IPs a failover moved from `server` to a spare that still holds
   // them (from the recent failovers).
   virtual std::vector<nl::IpAddress> fips_displaced_from(const std::string& server) const = 0;
-  // Makes the records durable now (before a call-out: a restart must find them).
-  virtual void rebuild_durable() = 0;
+  // Saves the records and calls `then` once they are durable (a call-out
+  // waits for that: a restart must find them). Never blocks; `then` runs
+  // even when the write failed (the alarm says so): a rebuild must not wait
+  // on a full disk.
+  virtual void rebuild_durable(std::function<void()> then) = 0;
   // The rebuild is complete: the failed server leaves the inventory.
   virtual void retire(const std::string& failed) = 0;
   // Ends the rebuild's hold when it failed: the server stays in (manual) maintenance.
@@ -178,6 +182,7 @@ class RebuildManager {
   bool storm_possible() const;
   void pump();
   void call_out(Record& r);
+  void start_call_out(Record& r);
   void call_out_failed(Record& r, const std::string& why);
   void on_hook_exit(const std::string& server, const HookExit& e);
   void on_hook_line(const std::string& server, const HookLine& line);

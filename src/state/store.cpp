@@ -102,13 +102,21 @@ nl::Result<std::optional<RuntimeState>> FileStore::load() {
   return std::optional<RuntimeState>(std::move(*s));
 }
 
-void FileStore::save(const RuntimeState& s) {
+SaveSeq FileStore::save(const RuntimeState& s) {
   std::string text = to_json(s);
+  SaveSeq seq = 0;
   {
     std::lock_guard lock(mu_);
-    pending_ = std::move(text);
+    seq = next_seq_++;
+    pending_ = Text{.seq = seq, .json = std::move(text)};
   }
   cv_.notify_all();
+  return seq;
+}
+
+Written FileStore::written() const {
+  std::lock_guard lock(mu_);
+  return written_;
 }
 
 nl::Status FileStore::flush() {
@@ -142,7 +150,7 @@ void FileStore::run() {
     // A failed text waits for its retry time, unless a newer one comes.
     if (failed_ && !wanted()) cv_.wait_for(lock, backoff, wanted);
     else cv_.wait(lock, wanted);
-    std::string text;
+    Text text;
     bool retrying = false;
     if (pending_) {
       text = std::move(*pending_);
@@ -158,10 +166,10 @@ void FileStore::run() {
     }
     busy_ = true;
     lock.unlock();
-    nl::Status r = write_file(text);
+    nl::Status r = write_file(text.json);
     lock.lock();
     busy_ = false;
-    bool was_failing = failed_.has_value();
+    written_ = {.seq = text.seq, .error = r ? std::nullopt : std::optional<nl::Error>(r.error())};
     if (r) {
       last_error_.reset();
       failed_.reset();
@@ -173,7 +181,7 @@ void FileStore::run() {
       if (!pending_) failed_ = std::move(text);
     }
     cv_.notify_all();
-    if (!r || was_failing) notify();
+    notify();
     if (stop_ && retrying) return;  // stopping: one last attempt, not a retry loop
   }
 }

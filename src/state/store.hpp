@@ -9,7 +9,12 @@
 // write runs on a writer thread, because fsync can take tens of milliseconds
 // and the engine loop must not stop probing meanwhile. save() hands the
 // thread the newest text (latest wins: intermediate states need not all
-// reach the disk, only the last one) and returns at once.
+// reach the disk, only the last one) and returns at once, with the save's
+// number. written() says which number the last finished write carried and
+// whether it landed; since the newest text wins, a landed write makes every
+// earlier save durable too. That is how the engine answers an operator, or
+// reports a failover, once its change is on disk without the loop ever
+// waiting for an fsync.
 //
 // A write that fails (ENOSPC, EIO, a read-only folder) is not given up: the
 // writer retries the newest text with a backoff (100 ms doubling to 30 s)
@@ -17,8 +22,9 @@
 // names the failure and result_fd() turns readable on every change of that
 // answer, so the engine raises and clears its alarm without polling.
 //
-// Threads: save(), load(), flush() are called from the engine loop; the
-// writer thread only writes files. Failures of the background write are
+// Threads: save(), load(), written(), flush() are called from the engine
+// loop (flush() blocks: only at shutdown and in tests); the writer thread
+// only writes files. Failures of the background write are
 // reported by the next flush() and counted in write_errors() (once per saved
 // text that failed; its retries in write_retries()).
 #pragma once
@@ -36,14 +42,26 @@
 
 namespace fipd::state {
 
+// A save's number: 1 for the first save of a store, then one more each time.
+using SaveSeq = uint64_t;
+
+// The last write that finished: the number of the save it carried (0: none
+// yet), and its error, or nullopt when it landed.
+struct Written {
+  SaveSeq seq = 0;
+  std::optional<nl::Error> error;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
   // The saved state, or nullopt when nothing was saved yet.
   virtual nl::Result<std::optional<RuntimeState>> load() = 0;
-  // Schedules the state to be saved; returns at once.
-  virtual void save(const RuntimeState& s) = 0;
-  // Waits until the last save is durable; its error if it failed.
+  // Schedules the state to be saved; returns at once, with the save's number.
+  virtual SaveSeq save(const RuntimeState& s) = 0;
+  virtual Written written() const = 0;
+  // Waits until the last save is durable; its error if it failed. Blocks:
+  // for shutdown and tests, never for the loop.
   virtual nl::Status flush() = 0;
   // Why the newest saved state is not on disk (its write failed and is being
   // retried), or nullopt when it is, or when it is still being written.
@@ -59,7 +77,8 @@ class FileStore final : public Store {
   explicit FileStore(std::string path);
   ~FileStore() override;
   nl::Result<std::optional<RuntimeState>> load() override;
-  void save(const RuntimeState& s) override;
+  SaveSeq save(const RuntimeState& s) override;
+  Written written() const override;
   nl::Status flush() override;
   std::optional<nl::Error> durability_error() const override;
   int result_fd() const override { return notify_.get(); }
@@ -76,8 +95,14 @@ class FileStore final : public Store {
   std::string path_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::optional<std::string> pending_;  // newest text not yet written
-  std::optional<std::string> failed_;   // the newest text, whose write failed: retried
+  struct Text {
+    SaveSeq seq = 0;
+    std::string json;
+  };
+  std::optional<Text> pending_;  // newest text not yet written
+  std::optional<Text> failed_;   // the newest text, whose write failed: retried
+  SaveSeq next_seq_ = 1;
+  Written written_;
   bool busy_ = false;                   // the writer holds a text
   bool stop_ = false;
   std::optional<nl::Error> last_error_;

@@ -12,7 +12,9 @@
 //   their traffic would be translated to their floating IPs)
 #pragma once
 
+#include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -27,6 +29,7 @@
 #include "src/engine/log.hpp"
 #include "src/metrics/metrics.hpp"
 #include "src/probe/socket_prober.hpp"
+#include "src/state/store.hpp"
 #include "tests/support/daemon.hpp"
 #include "tests/support/netns.hpp"
 #include "tests/support/topology.hpp"
@@ -63,9 +66,57 @@ spare = true
   return s;
 }
 
+// A state store whose writes land only when the test says so: every save
+// is kept in memory, and written() stays at the last save released. So a
+// test can hold durability back and see who waits for it.
+class HeldStore final : public state::Store {
+ public:
+  HeldStore() : notify_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+  nl::Result<std::optional<state::RuntimeState>> load() override { return std::optional<state::RuntimeState>{}; }
+  state::SaveSeq save(const state::RuntimeState&) override {
+    std::lock_guard lock(mu_);
+    ++saved_;
+    if (!held_) wake();
+    return saved_;
+  }
+  state::Written written() const override {
+    std::lock_guard lock(mu_);
+    return {.seq = held_ ? released_ : saved_};
+  }
+  nl::Status flush() override { return {}; }
+  int result_fd() const override { return notify_.get(); }
+  void drain_result() override {
+    uint64_t n = 0;
+    (void)!::read(notify_.get(), &n, sizeof(n));
+  }
+  // From the test's thread.
+  void hold() {
+    std::lock_guard lock(mu_);
+    held_ = true;
+    released_ = saved_;
+  }
+  void release() {
+    std::lock_guard lock(mu_);
+    held_ = false;
+    wake();
+  }
+
+ private:
+  void wake() {
+    uint64_t one = 1;
+    (void)!::write(notify_.get(), &one, sizeof(one));
+  }
+  nl::Fd notify_;
+  mutable std::mutex mu_;
+  state::SaveSeq saved_ = 0, released_ = 0;
+  bool held_ = false;
+};
+
 class EngineRig {
  public:
-  EngineRig(int fips, control::ControlOptions options) {
+  // `store`: kept by the test as well; null for the real state file.
+  EngineRig(int fips, control::ControlOptions options, std::shared_ptr<HeldStore> store = nullptr)
+      : store_(std::move(store)) {
     if (rlimit rl{}; getrlimit(RLIMIT_NOFILE, &rl) == 0) {
       rl.rlim_cur = rl.rlim_max;
       setrlimit(RLIMIT_NOFILE, &rl);
@@ -122,6 +173,10 @@ class EngineRig {
                              .make_prober = [](loop::Loop& l) -> std::unique_ptr<probe::Prober> {
                                return std::make_unique<probe::SocketProber>(l);
                              }};
+    if (store_)
+      eo.make_store = [store = store_](const std::string&) -> std::unique_ptr<state::Store> {
+        return std::make_unique<SharedStore>(store);
+      };
     auto e = engine::Engine::create(std::move(*cfg), std::move(eo));
     if (!e) return fail(e.error().message());
     {
@@ -138,6 +193,22 @@ class EngineRig {
     }
   }
 
+  // The engine owns its store; the test keeps the HeldStore too.
+  class SharedStore final : public state::Store {
+   public:
+    explicit SharedStore(std::shared_ptr<HeldStore> s) : s_(std::move(s)) {}
+    nl::Result<std::optional<state::RuntimeState>> load() override { return s_->load(); }
+    state::SaveSeq save(const state::RuntimeState& r) override { return s_->save(r); }
+    state::Written written() const override { return s_->written(); }
+    nl::Status flush() override { return s_->flush(); }
+    int result_fd() const override { return s_->result_fd(); }
+    void drain_result() override { s_->drain_result(); }
+
+   private:
+    std::shared_ptr<HeldStore> s_;
+  };
+
+  std::shared_ptr<HeldStore> store_;
   std::string dir_, socket_, error_;
   std::optional<Topology> topo_;
   std::unique_ptr<EchoServer> echo_[2];

@@ -66,7 +66,10 @@ class FakeHost : public RebuildHost {
     else alarms.erase(key);
   }
   void rebuild_changed() override { ++changes; }
-  void rebuild_durable() override { ++durable; }
+  void rebuild_durable(std::function<void()> then) override {
+    ++durable;
+    then();
+  }
   std::string control_socket() const override { return "/run/fipd/fipd.sock"; }
 
   bool saw(const std::string& text) const {

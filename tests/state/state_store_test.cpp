@@ -98,6 +98,35 @@ TEST_F(TempDir, StoreSavesTheLatestStateDurablyAndLoadsIt) {
   EXPECT_FALSE(std::filesystem::exists(dir + "/state.json.tmp"));
 }
 
+// Saves are numbered; written() names the last one whose write finished,
+// and since the newest text wins, that covers every save before it. The
+// engine answers and reports from that, without waiting for the write.
+TEST_F(TempDir, StoreNumbersItsSavesAndSaysWhichIsWritten) {
+  FileStore store(dir + "/state.json");
+  EXPECT_EQ(store.written().seq, 0u) << "nothing written yet";
+  RuntimeState s = sample();
+  SaveSeq last = 0;
+  for (int i = 0; i < 50; ++i) {
+    s.removed_servers = {"old-" + std::to_string(i)};
+    SaveSeq seq = store.save(s);
+    EXPECT_GT(seq, last);
+    last = seq;
+  }
+  ASSERT_TRUE(store.flush());
+  Written w = store.written();
+  EXPECT_EQ(w.seq, last) << "the newest save is the one on disk";
+  EXPECT_FALSE(w.error);
+  pollfd p{.fd = store.result_fd(), .events = POLLIN, .revents = 0};
+  EXPECT_EQ(poll(&p, 1, 0), 1) << "every finished write wakes the loop";
+
+  FileStore broken(dir + "/missing/state.json");
+  SaveSeq seq = broken.save(s);
+  ASSERT_FALSE(broken.flush());
+  EXPECT_EQ(broken.written().seq, seq);
+  ASSERT_TRUE(broken.written().error);
+  EXPECT_EQ(broken.written().error->code, ENOENT);
+}
+
 TEST_F(TempDir, StoreWritesPendingStateWhenDestroyed) {
   RuntimeState s = sample();
   {
