@@ -17,8 +17,11 @@
 // flush does not fail the commit (the kernel holds the new mapping); it is
 // reported in Applied::conntrack_error.
 //
-// Owns: the NftTable (and with it table ownership), a RouteTable, a
-// Conntrack socket. Thread: the engine loop's. Errors: values, never logs.
+// Owns: a Dataplane, the kernel behind an interface (KernelDataplane: the
+// NftTable, and with it table ownership, a RouteTable, a Conntrack socket;
+// FakeDataplane in tests), and the mirror. Thread: the engine loop's.
+// Errors: values, never logs: whatever the Dataplane refused, after the one
+// resync apply() tries; a failed conntrack flush only in Applied.
 #pragma once
 
 #include <chrono>
@@ -27,7 +30,7 @@
 #include <optional>
 #include <span>
 
-#include "netlink/conntrack.hpp"
+#include "src/reconcile/dataplane.hpp"
 #include "src/reconcile/kernel_view.hpp"
 
 namespace fipd::reconcile {
@@ -57,7 +60,10 @@ struct StartReport {
 
 class Reconciler {
  public:
+  // Over the kernel of the current network namespace (KernelDataplane).
   static nl::Result<std::unique_ptr<Reconciler>> open(ReconcilerOptions options);
+  // Over any Dataplane (a fake in tests); options.table is the dataplane's business then.
+  static std::unique_ptr<Reconciler> create(ReconcilerOptions options, std::unique_ptr<Dataplane> dataplane);
 
   // Called by start() with what the kernel held, before the intent is
   // derived: the caller may still change the inventory it passed.
@@ -76,19 +82,18 @@ class Reconciler {
   void set_intent_options(IntentOptions o) { options_.intent = std::move(o); }
   const KernelView& mirror() const { return mirror_; }
   // The nft socket's port id: events it caused are fipd's own.
-  uint32_t nft_portid() const { return table_.portid(); }
-  const std::string& table_name() const { return table_.name(); }
+  uint32_t nft_portid() const { return dataplane_->portid(); }
+  const std::string& table_name() const { return dataplane_->table_name(); }
 
  private:
-  Reconciler(ReconcilerOptions o, nft::NftTable t, nl::RouteTable r, nl::Conntrack c);
-  nl::Result<KernelView> read_kernel();
+  Reconciler(ReconcilerOptions o, std::unique_ptr<Dataplane> d)
+      : options_(std::move(o)), dataplane_(std::move(d)) {}
+  nl::Result<KernelView> read_kernel() { return dataplane_->read(options_.intent.route_table); }
   nl::Result<Applied> commit(const Diff& d);
   nl::Result<Applied> converge(const state::Inventory& inv);
 
   ReconcilerOptions options_;
-  nft::NftTable table_;
-  nl::RouteTable routes_;
-  nl::Conntrack conntrack_;
+  std::unique_ptr<Dataplane> dataplane_;
   KernelView mirror_;
 };
 
