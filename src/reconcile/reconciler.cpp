@@ -18,6 +18,12 @@ std::unique_ptr<Reconciler> Reconciler::create(ReconcilerOptions options, std::u
 nl::Result<Applied> Reconciler::commit(const Diff& d) {
   Applied a;
   if (d.batch.error()) return std::unexpected(*d.batch.error());
+  // Owed until a commit goes through. A diff against a wrong mirror is
+  // refused and redone against what the kernel holds, where the old mapping
+  // may already be gone (deleted behind fipd's back) while the conntrack
+  // entries it created still send established flows to the old server: the
+  // redone diff no longer shows that, this diff did.
+  owed_flushes_.insert(d.stale_flows.begin(), d.stale_flows.end());
   if (!d.batch.empty()) {
     if (auto r = dataplane_->commit(d.batch); !r) return std::unexpected(r.error());
     a.element_changes = d.batch.size();
@@ -25,19 +31,26 @@ nl::Result<Applied> Reconciler::commit(const Diff& d) {
   // Removals before additions (apply() keeps that order): a route is keyed by
   // its destination, so an address that moved between modes never sees two
   // routes at once. Many routes per sendmsg(), one message each.
+  nl::Status routed;
   if (!d.route_removals.empty() || !d.route_upserts.empty()) {
-    if (auto s = dataplane_->apply_routes(d.route_removals, d.route_upserts); !s) return std::unexpected(s.error());
-    a.route_changes = d.route_removals.size() + d.route_upserts.size();
+    routed = dataplane_->apply_routes(d.route_removals, d.route_upserts);
+    if (routed) a.route_changes = d.route_removals.size() + d.route_upserts.size();
   }
-  if (!d.stale_flows.empty()) {
-    auto begin = std::chrono::steady_clock::now();
-    auto deleted = flush_conntrack(d.stale_flows);
-    a.flush_time = std::chrono::steady_clock::now() - begin;
-    a.flushed = d.stale_flows;
-    if (deleted) a.conntrack_deleted = *deleted;
-    else a.conntrack_error = deleted.error();
-  }
+  // The elements are in the kernel even when a route failed: flush for them.
+  flush_owed(a);
+  if (!routed) return std::unexpected(routed.error());
   return a;
+}
+
+void Reconciler::flush_owed(Applied& a) {
+  if (owed_flushes_.empty()) return;
+  a.flushed.assign(owed_flushes_.begin(), owed_flushes_.end());
+  owed_flushes_.clear();
+  auto begin = std::chrono::steady_clock::now();
+  auto deleted = flush_conntrack(a.flushed);
+  a.flush_time = std::chrono::steady_clock::now() - begin;
+  if (deleted) a.conntrack_deleted = *deleted;
+  else a.conntrack_error = deleted.error();
 }
 
 nl::Result<Applied> Reconciler::converge(const state::Inventory& inv) {

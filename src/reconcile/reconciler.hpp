@@ -15,7 +15,9 @@
 // asked for it (a plan, a reload, adoption at start, drift repair): an
 // established flow would otherwise keep reaching the old server. A failed
 // flush does not fail the commit (the kernel holds the new mapping); it is
-// reported in Applied::conntrack_error.
+// reported in Applied::conntrack_error. A flush a refused commit called for
+// is owed to the next commit that goes through: after a resync the kernel
+// may no longer show the old mapping, but its conntrack entries still do.
 //
 // Owns: a Dataplane, the kernel behind an interface (KernelDataplane: the
 // NftTable, and with it table ownership, a RouteTable, a Conntrack socket;
@@ -28,6 +30,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 
 #include "src/reconcile/dataplane.hpp"
@@ -90,11 +93,16 @@ class Reconciler {
       : options_(std::move(o)), dataplane_(std::move(d)) {}
   nl::Result<KernelView> read_kernel() { return dataplane_->read(options_.intent.route_table); }
   nl::Result<Applied> commit(const Diff& d);
+  // Drops the conntrack entries of owed_flushes_, into `a`.
+  void flush_owed(Applied& a);
   nl::Result<Applied> converge(const state::Inventory& inv);
 
   ReconcilerOptions options_;
   std::unique_ptr<Dataplane> dataplane_;
   KernelView mirror_;
+  // Floating IPs whose conntrack entries a refused commit's diff called
+  // stale: flushed by the next commit that goes through (see commit()).
+  std::set<IpAddress> owed_flushes_;
 };
 
 }  // namespace fipd::reconcile

@@ -154,6 +154,33 @@ TEST_F(ReconcilerTest, ApplyAfterTheKernelLostAnElementIsRefusedThenResyncsAndCo
   EXPECT_EQ(r->mirror(), want());
 }
 
+TEST_F(ReconcilerTest, AResyncStillFlushesWhatTheLostMappingPinned) {
+  auto r = started();
+  kernel->flows[kNat] = 4;  // established to a while the kernel still sent kNat there
+  ASSERT_TRUE(kernel->drop_element(SetId::dnat4, {kNat}));
+  auto a = r->apply(inv, move({kNat}, "b"));
+  ASSERT_TRUE(a) << a.error().message();
+  EXPECT_TRUE(a->resynced);
+  // The kernel's view no longer shows the old target, but its conntrack
+  // entries do: without the flush they would keep reaching a.
+  EXPECT_EQ(a->flushed, std::vector<IpAddress>{kNat});
+  EXPECT_EQ(a->conntrack_deleted, 4u);
+}
+
+TEST_F(ReconcilerTest, AFailedRouteWriteStillFlushesTheCommittedElements) {
+  auto r = started();
+  kernel->flows[kNat] = 1;
+  kernel->fail(FakeOp::routes, ENETUNREACH, 2);
+  auto a = r->apply(inv, move({kNat, kRouted}, "b"));
+  ASSERT_FALSE(a) << "the routes failed twice";
+  EXPECT_EQ(kernel->view.set(SetId::dnat4).at({kNat}).value, ip("10.0.2.2")) << "the elements went through";
+  EXPECT_EQ(kernel->counters.flushed, std::vector<IpAddress>{kNat}) << "so did the flush they call for";
+  auto audit = r->audit(inv);
+  ASSERT_TRUE(audit) << audit.error().message();
+  EXPECT_TRUE(audit->flushed.empty()) << "owed no longer";
+  EXPECT_EQ(kernel->view, want());
+}
+
 TEST_F(ReconcilerTest, ACommitRefusedWithEnobufsIsTriedOnceMoreAfterARead) {
   auto r = started();
   kernel->flows[kNat] = 2;
