@@ -53,6 +53,13 @@ struct EngineOptions {
   // Builds the prober on the engine's loop; the daemon's default probes the
   // network for real. Tests may substitute their own.
   std::function<std::unique_ptr<probe::Prober>(loop::Loop&)> make_prober;
+  // For tests without root: the loop's clock (null: the kernel's), the
+  // dataplane under the reconciler (empty: the kernel's), and where kernel
+  // events come from (empty: a netlink monitor; set, none is opened and this
+  // gets the engine's handler, to call on the loop as the monitor would).
+  const loop::Clock* clock = nullptr;
+  reconcile::Reconciler::MakeDataplane make_dataplane;
+  std::function<void(std::function<void(const nl::MonitorEvent&)>)> attach_kernel_events;
 };
 
 // The first eight addresses, then how many in all: for logs and messages.

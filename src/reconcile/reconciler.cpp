@@ -5,7 +5,12 @@
 
 namespace fipd::reconcile {
 
-nl::Result<std::unique_ptr<Reconciler>> Reconciler::open(ReconcilerOptions options) {
+nl::Result<std::unique_ptr<Reconciler>> Reconciler::open(ReconcilerOptions options, const MakeDataplane& make) {
+  if (make) {
+    auto dataplane = make(options.table);
+    if (!dataplane) return std::unexpected(dataplane.error());
+    return create(std::move(options), std::move(*dataplane));
+  }
   auto dataplane = KernelDataplane::open(options.table);
   if (!dataplane) return std::unexpected(dataplane.error());
   return create(std::move(options), std::move(*dataplane));

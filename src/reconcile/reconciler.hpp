@@ -63,8 +63,11 @@ struct StartReport {
 
 class Reconciler {
  public:
-  // Over the kernel of the current network namespace (KernelDataplane).
-  static nl::Result<std::unique_ptr<Reconciler>> open(ReconcilerOptions options);
+  // Builds the dataplane for a table name; tests pass one that builds a fake.
+  using MakeDataplane = std::function<nl::Result<std::unique_ptr<Dataplane>>(const std::string& table)>;
+  // Over what `make` builds for options.table; without it, over the kernel
+  // of the current network namespace (KernelDataplane).
+  static nl::Result<std::unique_ptr<Reconciler>> open(ReconcilerOptions options, const MakeDataplane& make = {});
   // Over any Dataplane (a fake in tests); options.table is the dataplane's business then.
   static std::unique_ptr<Reconciler> create(ReconcilerOptions options, std::unique_ptr<Dataplane> dataplane);
 
