@@ -61,7 +61,10 @@ class FakeKernel {
   void fail(FakeOp op, int code, size_t times = 1);
   size_t pending_faults(FakeOp op) const { return faults_[static_cast<size_t>(op)].size(); }
 
-  // Someone ran `nft delete table inet fipd`: elements go, routes stay.
+  // Someone ran `nft delete table inet fipd`: elements go, routes stay. (With
+  // the owner flag in force the kernel refuses that to anyone but fipd's
+  // socket: it stands for a deletion while fipd was down, or a kernel
+  // without the flag, where the monitor announces it.)
   void lose_table();
   // Someone deleted one element or one route; false if it was not there.
   bool drop_element(SetId set, const EntryKey& key);

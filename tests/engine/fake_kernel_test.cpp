@@ -168,10 +168,19 @@ TEST_F(FakeKernelEngineTest, ADeletedRouteIsRepairedAtOnce) {
   EXPECT_EQ(engine_->counters().drift_repairs, 2u);
 }
 
-TEST_F(FakeKernelEngineTest, ALostTableIsRecreatedByTheRepairAfterLostEvents) {
+TEST_F(FakeKernelEngineTest, LostEventsMakeTheEngineCompareTheKernel) {
   start();
-  kernel_->lose_table();  // unannounced: the monitor overflowed
+  ASSERT_TRUE(kernel_->drop_element(SetId::dnat4, {kNat}));  // its event lost in an overflow
   ASSERT_TRUE(monitor_.emit(nl::ResyncNeeded{.which = nl::MonitorBus::nftables}));
+  run(1ms);
+  EXPECT_EQ(dnat_target(kNat), kWeb);
+  EXPECT_EQ(engine_->counters().drift_repairs, 1u);
+}
+
+TEST_F(FakeKernelEngineTest, ADeletedTableIsRecreatedOnAKernelWithoutTheOwnerFlag) {
+  kernel_->supports_flags = false;  // with owner, nobody else could delete it
+  start();
+  monitor_.delete_table();
   run(1ms);
   EXPECT_TRUE(kernel_->table_exists);
   EXPECT_EQ(dnat_target(kNat), kWeb);
