@@ -61,7 +61,7 @@ Engine::~Engine() {
 
 Result<std::unique_ptr<Engine>> Engine::create(config::Config cfg, EngineOptions options) {
   std::unique_ptr<Engine> e(new Engine(std::move(cfg), std::move(options)));
-  auto loop = loop::Loop::create();
+  auto loop = loop::Loop::create({.clock = e->options_.clock});
   if (!loop) return std::unexpected(loop.error());
   e->loop_ = std::move(*loop);
   if (!e->options_.socket_path.empty()) e->cfg_.engine.control_socket = e->options_.socket_path;
@@ -165,7 +165,8 @@ void Engine::warn_about_linkdown_routes() {
 }
 
 Status Engine::open_kernel() {
-  auto rec = reconcile::Reconciler::open({.table = cfg_.engine.nft_table, .intent = intent_options()});
+  auto rec = reconcile::Reconciler::open({.table = cfg_.engine.nft_table, .intent = intent_options()},
+                                         options_.make_dataplane);
   if (!rec) return std::unexpected(rec.error());
   reconciler_ = std::move(*rec);
   auto started = reconciler_->start(inv_, [this](const reconcile::KernelView& found) { prefer_kernel_targets(found); });
@@ -190,6 +191,10 @@ Status Engine::open_kernel() {
   // (about 3.4x the cost of a 10,000-repoint batch, and 40,000 events for
   // the monitor to read). Watch nftables only when the kernel refused owner.
   bool watch_nft = !t.flags.owner;
+  if (options_.attach_kernel_events) {
+    options_.attach_kernel_events([this](const nl::MonitorEvent& e) { on_kernel_event(e); });
+    return {};
+  }
   auto mon = nl::Monitor::open({.table = cfg_.engine.nft_table, .nftables = watch_nft});
   if (!mon) return std::unexpected(mon.error());
   monitor_ = std::move(*mon);

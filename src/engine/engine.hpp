@@ -66,6 +66,13 @@ struct EngineOptions {
   // Builds the state store for the state file's path; the default is a
   // FileStore. Tests may hold its writes back.
   std::function<std::unique_ptr<state::Store>(const std::string& path)> make_store;
+  // For tests without root: the loop's clock (null: the kernel's), the
+  // dataplane under the reconciler (empty: the kernel's), and where kernel
+  // events come from (empty: a netlink monitor; set, none is opened and this
+  // gets the engine's handler, to call on the loop as the monitor would).
+  const loop::Clock* clock = nullptr;
+  reconcile::Reconciler::MakeDataplane make_dataplane;
+  std::function<void(std::function<void(const nl::MonitorEvent&)>)> attach_kernel_events;
 };
 
 // The first eight addresses, then how many in all: for logs and messages.

@@ -1,58 +1,61 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "src/reconcile/reconciler.hpp"
 
+#include "src/reconcile/kernel_dataplane.hpp"
+
 namespace fipd::reconcile {
 
-Reconciler::Reconciler(ReconcilerOptions o, nft::NftTable t, nl::RouteTable r, nl::Conntrack c)
-    : options_(std::move(o)), table_(std::move(t)), routes_(std::move(r)), conntrack_(std::move(c)) {}
-
-nl::Result<std::unique_ptr<Reconciler>> Reconciler::open(ReconcilerOptions options) {
-  auto table = nft::NftTable::open({.name = options.table});
-  if (!table) return std::unexpected(table.error());
-  auto routes = nl::RouteTable::open();
-  if (!routes) return std::unexpected(routes.error());
-  auto ct = nl::Conntrack::open();
-  if (!ct) return std::unexpected(ct.error());
-  return std::unique_ptr<Reconciler>(
-      new Reconciler(std::move(options), std::move(*table), std::move(*routes), std::move(*ct)));
+nl::Result<std::unique_ptr<Reconciler>> Reconciler::open(ReconcilerOptions options, const MakeDataplane& make) {
+  if (make) {
+    auto dataplane = make(options.table);
+    if (!dataplane) return std::unexpected(dataplane.error());
+    return create(std::move(options), std::move(*dataplane));
+  }
+  auto dataplane = KernelDataplane::open(options.table);
+  if (!dataplane) return std::unexpected(dataplane.error());
+  return create(std::move(options), std::move(*dataplane));
 }
 
-nl::Result<KernelView> Reconciler::read_kernel() {
-  KernelView v;
-  for (size_t i = 0; i < nft::kSetCount; ++i) {
-    auto elements = table_.elements(static_cast<SetId>(i));
-    if (!elements) return std::unexpected(elements.error());
-    for (const Element& e : *elements) v.add(static_cast<SetId>(i), e);
-  }
-  auto routes = routes_.list(options_.intent.route_table);
-  if (!routes) return std::unexpected(routes.error());
-  for (auto& r : *routes) v.routes[r.dst] = r;
-  return v;
+std::unique_ptr<Reconciler> Reconciler::create(ReconcilerOptions options, std::unique_ptr<Dataplane> dataplane) {
+  return std::unique_ptr<Reconciler>(new Reconciler(std::move(options), std::move(dataplane)));
 }
 
 nl::Result<Applied> Reconciler::commit(const Diff& d) {
   Applied a;
   if (d.batch.error()) return std::unexpected(*d.batch.error());
+  // Owed until a commit goes through. A diff against a wrong mirror is
+  // refused and redone against what the kernel holds, where the old mapping
+  // may already be gone (deleted behind fipd's back) while the conntrack
+  // entries it created still send established flows to the old server: the
+  // redone diff no longer shows that, this diff did.
+  owed_flushes_.insert(d.stale_flows.begin(), d.stale_flows.end());
   if (!d.batch.empty()) {
-    if (auto r = table_.commit(d.batch); !r) return std::unexpected(r.error());
+    if (auto r = dataplane_->commit(d.batch); !r) return std::unexpected(r.error());
     a.element_changes = d.batch.size();
   }
   // Removals before additions (apply() keeps that order): a route is keyed by
   // its destination, so an address that moved between modes never sees two
   // routes at once. Many routes per sendmsg(), one message each.
+  nl::Status routed;
   if (!d.route_removals.empty() || !d.route_upserts.empty()) {
-    if (auto s = routes_.apply(d.route_removals, d.route_upserts); !s) return std::unexpected(s.error());
-    a.route_changes = d.route_removals.size() + d.route_upserts.size();
+    routed = dataplane_->apply_routes(d.route_removals, d.route_upserts);
+    if (routed) a.route_changes = d.route_removals.size() + d.route_upserts.size();
   }
-  if (!d.stale_flows.empty()) {
-    auto begin = std::chrono::steady_clock::now();
-    auto deleted = flush_conntrack(d.stale_flows);
-    a.flush_time = std::chrono::steady_clock::now() - begin;
-    a.flushed = d.stale_flows;
-    if (deleted) a.conntrack_deleted = *deleted;
-    else a.conntrack_error = deleted.error();
-  }
+  // The elements are in the kernel even when a route failed: flush for them.
+  flush_owed(a);
+  if (!routed) return std::unexpected(routed.error());
   return a;
+}
+
+void Reconciler::flush_owed(Applied& a) {
+  if (owed_flushes_.empty()) return;
+  a.flushed.assign(owed_flushes_.begin(), owed_flushes_.end());
+  owed_flushes_.clear();
+  auto begin = std::chrono::steady_clock::now();
+  auto deleted = flush_conntrack(a.flushed);
+  a.flush_time = std::chrono::steady_clock::now() - begin;
+  if (deleted) a.conntrack_deleted = *deleted;
+  else a.conntrack_error = deleted.error();
 }
 
 nl::Result<Applied> Reconciler::converge(const state::Inventory& inv) {
@@ -72,7 +75,7 @@ nl::Result<Applied> Reconciler::converge(const state::Inventory& inv) {
 
 nl::Result<StartReport> Reconciler::start(const state::Inventory& inv, const Inspect& inspect) {
   StartReport report;
-  auto ensured = table_.ensure();
+  auto ensured = dataplane_->ensure();
   if (!ensured) return std::unexpected(ensured.error());
   report.table = *ensured;
   auto have = read_kernel();
@@ -106,9 +109,7 @@ nl::Result<Applied> Reconciler::apply(const state::Inventory& inv, const std::ve
 nl::Result<Applied> Reconciler::audit(const state::Inventory& inv) { return converge(inv); }
 
 nl::Result<size_t> Reconciler::flush_conntrack(std::span<const IpAddress> fips) {
-  if (fips.empty()) return size_t{0};
-  if (fips.size() == 1) return conntrack_.drop_destination(fips[0]);
-  return conntrack_.drop_destinations(fips);
+  return dataplane_->flush_conntrack(fips);
 }
 
 }  // namespace fipd::reconcile

@@ -15,19 +15,25 @@
 // asked for it (a plan, a reload, adoption at start, drift repair): an
 // established flow would otherwise keep reaching the old server. A failed
 // flush does not fail the commit (the kernel holds the new mapping); it is
-// reported in Applied::conntrack_error.
+// reported in Applied::conntrack_error. A flush a refused commit called for
+// is owed to the next commit that goes through: after a resync the kernel
+// may no longer show the old mapping, but its conntrack entries still do.
 //
-// Owns: the NftTable (and with it table ownership), a RouteTable, a
-// Conntrack socket. Thread: the engine loop's. Errors: values, never logs.
+// Owns: a Dataplane, the kernel behind an interface (KernelDataplane: the
+// NftTable, and with it table ownership, a RouteTable, a Conntrack socket;
+// FakeDataplane in tests), and the mirror. Thread: the engine loop's.
+// Errors: values, never logs: whatever the Dataplane refused, after the one
+// resync apply() tries; a failed conntrack flush only in Applied.
 #pragma once
 
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 
-#include "netlink/conntrack.hpp"
+#include "src/reconcile/dataplane.hpp"
 #include "src/reconcile/kernel_view.hpp"
 
 namespace fipd::reconcile {
@@ -57,7 +63,13 @@ struct StartReport {
 
 class Reconciler {
  public:
-  static nl::Result<std::unique_ptr<Reconciler>> open(ReconcilerOptions options);
+  // Builds the dataplane for a table name; tests pass one that builds a fake.
+  using MakeDataplane = std::function<nl::Result<std::unique_ptr<Dataplane>>(const std::string& table)>;
+  // Over what `make` builds for options.table; without it, over the kernel
+  // of the current network namespace (KernelDataplane).
+  static nl::Result<std::unique_ptr<Reconciler>> open(ReconcilerOptions options, const MakeDataplane& make = {});
+  // Over any Dataplane (a fake in tests); options.table is the dataplane's business then.
+  static std::unique_ptr<Reconciler> create(ReconcilerOptions options, std::unique_ptr<Dataplane> dataplane);
 
   // Called by start() with what the kernel held, before the intent is
   // derived: the caller may still change the inventory it passed.
@@ -76,20 +88,24 @@ class Reconciler {
   void set_intent_options(IntentOptions o) { options_.intent = std::move(o); }
   const KernelView& mirror() const { return mirror_; }
   // The nft socket's port id: events it caused are fipd's own.
-  uint32_t nft_portid() const { return table_.portid(); }
-  const std::string& table_name() const { return table_.name(); }
+  uint32_t nft_portid() const { return dataplane_->portid(); }
+  const std::string& table_name() const { return dataplane_->table_name(); }
 
  private:
-  Reconciler(ReconcilerOptions o, nft::NftTable t, nl::RouteTable r, nl::Conntrack c);
-  nl::Result<KernelView> read_kernel();
+  Reconciler(ReconcilerOptions o, std::unique_ptr<Dataplane> d)
+      : options_(std::move(o)), dataplane_(std::move(d)) {}
+  nl::Result<KernelView> read_kernel() { return dataplane_->read(options_.intent.route_table); }
   nl::Result<Applied> commit(const Diff& d);
+  // Drops the conntrack entries of owed_flushes_, into `a`.
+  void flush_owed(Applied& a);
   nl::Result<Applied> converge(const state::Inventory& inv);
 
   ReconcilerOptions options_;
-  nft::NftTable table_;
-  nl::RouteTable routes_;
-  nl::Conntrack conntrack_;
+  std::unique_ptr<Dataplane> dataplane_;
   KernelView mirror_;
+  // Floating IPs whose conntrack entries a refused commit's diff called
+  // stale: flushed by the next commit that goes through (see commit()).
+  std::set<IpAddress> owed_flushes_;
 };
 
 }  // namespace fipd::reconcile

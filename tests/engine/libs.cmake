@@ -1,2 +1,2 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-set(FIPD_TEST_LIBS fipd_engine)
+set(FIPD_TEST_LIBS fipd_engine fipd_reconcile_fake)

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "src/reconcile/kernel_dataplane.hpp"
+
+namespace fipd::reconcile {
+
+nl::Result<std::unique_ptr<KernelDataplane>> KernelDataplane::open(const std::string& table) {
+  auto t = nft::NftTable::open({.name = table});
+  if (!t) return std::unexpected(t.error());
+  auto routes = nl::RouteTable::open();
+  if (!routes) return std::unexpected(routes.error());
+  auto ct = nl::Conntrack::open();
+  if (!ct) return std::unexpected(ct.error());
+  return std::unique_ptr<KernelDataplane>(new KernelDataplane(std::move(*t), std::move(*routes), std::move(*ct)));
+}
+
+nl::Result<KernelView> KernelDataplane::read(uint32_t route_table) {
+  KernelView v;
+  for (size_t i = 0; i < nft::kSetCount; ++i) {
+    auto elements = table_.elements(static_cast<SetId>(i));
+    if (!elements) return std::unexpected(elements.error());
+    for (const Element& e : *elements) v.add(static_cast<SetId>(i), e);
+  }
+  auto routes = routes_.list(route_table);
+  if (!routes) return std::unexpected(routes.error());
+  for (auto& r : *routes) v.routes[r.dst] = r;
+  return v;
+}
+
+nl::Result<size_t> KernelDataplane::flush_conntrack(std::span<const IpAddress> fips) {
+  if (fips.empty()) return size_t{0};
+  if (fips.size() == 1) return conntrack_.drop_destination(fips[0]);
+  return conntrack_.drop_destinations(fips);
+}
+
+}  // namespace fipd::reconcile
