@@ -377,7 +377,7 @@ config::Config silent_config(int fips) {
   cfg.engine.audit_interval = std::chrono::hours(1);
   cfg.engine.health_listen = "127.0.0.1:9473";
   cfg.probe_defaults = probe_every(1h);
-  cfg.probe_defaults.timeout = 1h;
+  cfg.probe_defaults.timeout = 60s;  // the longest a probe may wait
   cfg.servers.push_back({.name = "web-1", .address = addr("10.1.0.1"), .address6 = addr("fd00:1::1"),
                          .probes = {cfg.probe_defaults}});
   cfg.servers.push_back({.name = "spare-1", .address = addr("10.1.0.2"), .address6 = addr("fd00:1::2"),
