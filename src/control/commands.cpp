@@ -26,25 +26,6 @@ std::string describe(const Request& r) {
   return s;
 }
 
-void write_fip(JsonWriter& w, const state::FloatingIp& f) {
-  w.begin_object()
-      .field("address", f.address.str())
-      .field("server", f.server)
-      .field("mode", state::to_string(f.mode))
-      .field("pin", f.pin)
-      .field("failing_static", f.failing_static)
-      .end_object();
-}
-
-void write_server(JsonWriter& w, const state::Server& s) {
-  w.begin_object()
-      .field("name", s.name)
-      .field("health", state::to_string(s.health))
-      .field("maintenance", state::to_string(s.maintenance))
-      .field("draining", s.draining)
-      .end_object();
-}
-
 }  // namespace
 
 // Carries out one request line; false when it must wait, untaken: behind a
@@ -203,7 +184,8 @@ std::string ControlServer::move_result(const Change& ch) const {
   JsonWriter w(&out);
   const nl::IpAddress& fip = *ch.request.fip;
   w.begin_object().key("fip");
-  if (const auto* f = engine_.inventory().fip(fip)) write_fip(w, *f);
+  StatusWriter one(engine_, status_ctx_, "");
+  if (const auto* f = engine_.inventory().fip(fip)) w.raw(one.object(*f));
   else w.begin_object().field("address", fip.str()).end_object();
   // The move's timeline, when it was one (not already there).
   w.key("failover");
@@ -223,12 +205,13 @@ std::string ControlServer::run_change(Change& ch) {
   std::string out;
   JsonWriter w(&out);
   const auto& inv = engine_.inventory();
+  StatusWriter one(engine_, status_ctx_, "");
   auto fip_result = [&](const nl::IpAddress& a) {
-    if (const auto* f = inv.fip(a)) write_fip(w, *f);
+    if (const auto* f = inv.fip(a)) w.raw(one.object(*f));
     else w.begin_object().field("address", a.str()).end_object();
   };
   auto server_result = [&](const std::string& name) {
-    if (const auto* s = inv.server(name)) write_server(w, *s);
+    if (const auto* s = inv.server(name)) w.raw(one.object(*s));
     else w.begin_object().field("name", name).end_object();
   };
   switch (r.cmd) {

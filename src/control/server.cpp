@@ -523,16 +523,22 @@ void ControlServer::account(Client& c) {
 // Past the budget, drops the client holding the most unread output, again
 // while the total stays past it; only clients holding more than their fair
 // share of the budget, so that one reading its answers is never dropped
-// for what the others hold.
+// for what the others hold. Watchers go first: their events come without
+// end, while a client's answers are bounded by what it asked (and a
+// pipelining client gets the answers of a whole state write at once).
 void ControlServer::enforce_budget() {
   while (budget_->over()) {
     Client* worst = nullptr;
-    size_t most = budget_->limit() / std::max<size_t>(1, clients_.size());
-    for (auto& [id, cp] : clients_)
-      if (!cp->dead && cp->charge.held() > most) {
-        most = cp->charge.held();
-        worst = cp.get();
-      }
+    const size_t fair = budget_->limit() / std::max<size_t>(1, clients_.size());
+    for (bool watchers : {true, false}) {
+      size_t most = fair;
+      for (auto& [id, cp] : clients_)
+        if (!cp->dead && cp->watching == watchers && cp->charge.held() > most) {
+          most = cp->charge.held();
+          worst = cp.get();
+        }
+      if (worst) break;
+    }
     if (!worst) return;
     ++(worst->watching ? metrics_.control().dropped_slow : metrics_.control().dropped_stalled);
     drop(*worst, "the client holding the most unread output: all clients together are past the output "

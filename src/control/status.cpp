@@ -104,6 +104,20 @@ std::optional<uint16_t> StatusWriter::probe_port(const std::string& server, size
   return p->port;
 }
 
+std::string StatusWriter::object(const state::Server& s) {
+  std::string out;
+  w_ = JsonWriter(&out);
+  write_server(s);
+  return out;
+}
+
+std::string StatusWriter::object(const state::FloatingIp& f) {
+  std::string out;
+  w_ = JsonWriter(&out);
+  write_fip(f);
+  return out;
+}
+
 bool StatusWriter::produce(std::string& out, size_t max_bytes, loop::TimePoint deadline) {
   w_.retarget(&out);
   const size_t start = out.size();

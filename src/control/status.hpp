@@ -45,6 +45,12 @@ class StatusWriter {
   // is complete, its '\n' included.
   bool produce(std::string& out, size_t max_bytes, loop::TimePoint deadline = loop::TimePoint::max());
 
+  // One server or floating IP as the status shows it: the answers of the
+  // commands that change one (fipctl pin, server add, ...) have the same
+  // shape, from this one writer.
+  std::string object(const state::Server& s);
+  std::string object(const state::FloatingIp& f);
+
  private:
   enum class Phase : uint8_t { head, servers, fips, tail, done };
   void write_head();
