@@ -103,12 +103,13 @@ nl::Result<std::optional<RuntimeState>> FileStore::load() {
 }
 
 SaveSeq FileStore::save(const RuntimeState& s) {
-  std::string text = to_json(s);
+  Text text{.state = s};
   SaveSeq seq = 0;
   {
     std::lock_guard lock(mu_);
     seq = next_seq_++;
-    pending_ = Text{.seq = seq, .json = std::move(text)};
+    text.seq = seq;
+    pending_ = std::move(text);
   }
   cv_.notify_all();
   return seq;
@@ -166,6 +167,10 @@ void FileStore::run() {
     }
     busy_ = true;
     lock.unlock();
+    if (text.state) {
+      text.json = to_json(*text.state);
+      text.state.reset();
+    }
     nl::Status r = write_file(text.json);
     lock.lock();
     busy_ = false;

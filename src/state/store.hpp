@@ -95,8 +95,12 @@ class FileStore final : public Store {
   std::string path_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
+  // A save as handed over (serialised by the writer thread: the JSON of a
+  // large inventory takes milliseconds that the loop need not spend), and
+  // once serialised, as retried.
   struct Text {
     SaveSeq seq = 0;
+    std::optional<RuntimeState> state;
     std::string json;
   };
   std::optional<Text> pending_;  // newest text not yet written
