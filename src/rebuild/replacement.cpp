@@ -50,14 +50,19 @@ nl::Result<Replacement> parse_replacement(std::string_view line) {
       spec.kind = *kind;
     }
     if (auto port = p->find("port"); port != p->end()) {
-      if (!port->is_number_unsigned() || port->get<unsigned>() == 0 || port->get<unsigned>() > 65535)
+      // As uint64_t: get<unsigned>() would cut 4294967376 down to 80 and accept it.
+      if (!port->is_number_unsigned() || port->get<uint64_t>() == 0 || port->get<uint64_t>() > 65535)
         return bad("probe: port: expected 1 to 65535");
       spec.port = static_cast<uint16_t>(port->get<unsigned>());
     }
     if (auto path = p->find("path"); path != p->end() && path->is_string()) spec.http_path = path->get<std::string>();
     if (auto ex = p->find("expect"); ex != p->end() && ex->is_array())
       for (const auto& code : *ex)
-        if (code.is_number_unsigned()) spec.http_status.push_back(static_cast<uint16_t>(code.get<unsigned>()));
+        if (code.is_number_unsigned()) {
+          // Cut to 16 bits, 65736 would pass validate() as 200.
+          if (code.get<uint64_t>() > 65535) return bad("probe: expect: " + code.dump() + " is not a status code");
+          spec.http_status.push_back(static_cast<uint16_t>(code.get<uint64_t>()));
+        }
     rep.probes.push_back(spec);
   }
   return rep;
