@@ -90,10 +90,13 @@ if(FIPD_FUZZ AND NOT FIPD_SANITIZE)
         list(APPEND srcs ${PROJECT_SOURCE_DIR}/${s})
       endforeach()
       set(bin ${CMAKE_CURRENT_BINARY_DIR}/fuzz/${name}_fuzzer)
+      # One clang call for all sources leaves no usable depfile; the replay
+      # driver, which the build's compiler tracks header by header, relinks
+      # whenever a header of these sources changes, and so rebuilds this.
       file(MAKE_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/fuzz)
       add_custom_command(OUTPUT ${bin}
                          COMMAND ${FIPD_FUZZ_CXX} ${fipd_fuzz_flags} ${srcs} ${fipd_fuzz_${name}_system} -o ${bin}
-                         DEPENDS ${srcs} COMMENT "Building fuzz target ${name} with ${FIPD_FUZZ_CXX}" VERBATIM)
+                         DEPENDS ${srcs} fuzz_replay_${name} COMMENT "Building fuzz target ${name} with ${FIPD_FUZZ_CXX}" VERBATIM)
       add_custom_target(fuzz_${name} ALL DEPENDS ${bin})
       if(FIPD_FUZZ_SECONDS GREATER 0)
         # New inputs go to a corpus in the build folder; the seeds stay as committed.
