@@ -47,8 +47,9 @@ set(fipd_fuzz_nft_message_libs fipd_nl_nft fipd_nl_monitor)
 set(fipd_fuzz_nft_message_sources netlink/monitor_decode.cpp netlink/monitor_describe.cpp netlink/nft_encode.cpp
                                   netlink/nft_element.cpp netlink/socket.cpp netlink/ip_address.cpp)
 set(fipd_fuzz_nft_message_system -lmnl)
-set(fipd_fuzz_route_message_libs fipd_nl_monitor)
-set(fipd_fuzz_route_message_sources netlink/monitor_decode.cpp netlink/monitor_describe.cpp netlink/ip_address.cpp)
+set(fipd_fuzz_route_message_libs fipd_nl_monitor fipd_nl_route)
+set(fipd_fuzz_route_message_sources netlink/monitor_decode.cpp netlink/monitor_describe.cpp netlink/route_addresses.cpp
+                                    netlink/socket.cpp netlink/ip_address.cpp)
 set(fipd_fuzz_route_message_system -lmnl)
 set(fipd_fuzz_conntrack_message_libs fipd_nl_conntrack fipd_nl_monitor)
 set(fipd_fuzz_conntrack_message_sources netlink/conntrack_msg.cpp netlink/monitor_decode.cpp

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // libFuzzer target: the rtnetlink decoders of the monitor (routes,
-// neighbours, links), fed any bytes as a netlink datagram. A decoded change
+// neighbours, links) and of the router's own addresses, fed any bytes as a netlink datagram. A decoded change
 // must be self-consistent (a prefix length within its family, a
 // link-layer address within its array) and describable; a malformed
 // message must be an error that says so, never a crash or a read past the
@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdlib>
 
+#include "netlink/route_addresses.hpp"
 #include "tests/fuzz/netlink_input.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -25,6 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if ((*n)->lladdr_len > (*n)->lladdr.size()) std::abort();
       if (describe(MonitorEvent{**n}).empty()) std::abort();
     }
+    if (auto a = decode_interface_address(msg); a && !a->address.is_v4() && a->address.size() != 16) std::abort();
     if (auto l = decode_link(msg); !l) {
       if (l.error().context.empty()) std::abort();
     } else if (*l && (*l)->ifindex <= 0) {
