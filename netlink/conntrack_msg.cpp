@@ -78,8 +78,13 @@ struct Attrs {
     if (type < N) self->tb[type] = a;
     return MNL_CB_OK;
   }
+  // Up to nlmsg_len, not to its aligned end as mnl_attr_parse() walks: the
+  // last message of a datagram may end unaligned, at the datagram's end.
   bool parse(const nlmsghdr* nlh) {
-    return mnl_attr_parse(nlh, sizeof(nfgenmsg), add, this) >= MNL_CB_STOP;
+    auto* a = static_cast<const nlattr*>(mnl_nlmsg_get_payload_offset(nlh, sizeof(nfgenmsg)));
+    auto* end = reinterpret_cast<const char*>(nlh) + nlh->nlmsg_len;
+    for (; mnl_attr_ok(a, static_cast<int>(end - reinterpret_cast<const char*>(a))); a = mnl_attr_next(a)) add(a, this);
+    return true;
   }
   bool parse(const nlattr* nest) { return mnl_attr_parse_nested(nest, add, this) >= MNL_CB_STOP; }
   const nlattr* operator[](size_t i) const { return tb[i]; }

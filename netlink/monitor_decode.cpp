@@ -58,7 +58,9 @@ void for_each_attr(const void* begin, const void* end, Fn&& fn) {
 template <size_t N>
 Attrs<N> index_attrs(const nlmsghdr* msg, size_t header_len) {
   Attrs<N> attrs;
-  for_each_attr(mnl_nlmsg_get_payload_offset(msg, header_len), mnl_nlmsg_get_payload_tail(msg),
+  // To nlmsg_len, not libmnl's aligned tail: the last message of a datagram
+  // may end unaligned, at the datagram's end.
+  for_each_attr(mnl_nlmsg_get_payload_offset(msg, header_len), reinterpret_cast<const char*>(msg) + msg->nlmsg_len,
                 [&](const nlattr* a) { attrs.add(a); });
   return attrs;
 }

@@ -12,11 +12,12 @@
 namespace fipd::nl::nft {
 
 // Calls f(attr) for each attribute of a message after its `offset`-byte
-// family header.
+// family header. Up to nlmsg_len, not to its aligned end (libmnl's payload
+// tail): the last message of a datagram may end unaligned, at its end.
 template <class F>
 void for_each_attr(const nlmsghdr* nlh, size_t offset, F&& f) {
   auto* start = static_cast<const char*>(mnl_nlmsg_get_payload_offset(nlh, offset));
-  auto* end = static_cast<const char*>(mnl_nlmsg_get_payload_tail(nlh));
+  auto* end = reinterpret_cast<const char*>(nlh) + nlh->nlmsg_len;
   for (auto* a = reinterpret_cast<const nlattr*>(start);
        mnl_attr_ok(a, static_cast<int>(end - reinterpret_cast<const char*>(a))); a = mnl_attr_next(a))
     f(a);

@@ -112,7 +112,9 @@ void parse_one_element(const nlattr* elem, RawElement& out) {
         break;
       }
       case NFTA_SET_ELEM_FLAGS:
-        out.interval_end = ntohl(mnl_attr_get_u32(a)) & NFT_SET_ELEM_INTERVAL_END;
+        // A shorter attribute would have us read past it.
+        if (mnl_attr_get_payload_len(a) >= sizeof(uint32_t))
+          out.interval_end = ntohl(mnl_attr_get_u32(a)) & NFT_SET_ELEM_INTERVAL_END;
         break;
       default:
         break;
@@ -301,6 +303,7 @@ Result<std::vector<Element>> decode_elements(SetId set, std::vector<RawElement> 
 TableState parse_table_message(const nlmsghdr* nlh) {
   TableState s{.exists = true};
   for_each_attr(nlh, sizeof(nfgenmsg), [&](const nlattr* a) {
+    if (mnl_attr_get_payload_len(a) < sizeof(uint32_t)) return;  // would read past it
     if (mnl_attr_get_type(a) == NFTA_TABLE_FLAGS) s.flags = ntohl(mnl_attr_get_u32(a));
     if (mnl_attr_get_type(a) == NFTA_TABLE_OWNER) s.owner_portid = ntohl(mnl_attr_get_u32(a));
   });

@@ -8,6 +8,27 @@
 
 namespace fipd::nl {
 
+std::optional<InterfaceAddress> decode_interface_address(const nlmsghdr* m) {
+  if (m->nlmsg_type != RTM_NEWADDR || mnl_nlmsg_get_payload_len(m) < sizeof(ifaddrmsg)) return std::nullopt;
+  const auto* a = static_cast<const ifaddrmsg*>(mnl_nlmsg_get_payload(m));
+  // IFA_LOCAL is the address itself on point-to-point links, where
+  // IFA_ADDRESS is the peer's; elsewhere only IFA_ADDRESS is given.
+  const nlattr *local = nullptr, *address = nullptr;
+  // To nlmsg_len, not libmnl's aligned tail (mnl_attr_parse): the last
+  // message of a datagram may end unaligned, at the datagram's end.
+  auto* end = reinterpret_cast<const char*>(m) + m->nlmsg_len;
+  for (auto* at = static_cast<const nlattr*>(mnl_nlmsg_get_payload_offset(m, sizeof(ifaddrmsg)));
+       mnl_attr_ok(at, static_cast<int>(end - reinterpret_cast<const char*>(at))); at = mnl_attr_next(at)) {
+    if (mnl_attr_get_type(at) == IFA_LOCAL) local = at;
+    if (mnl_attr_get_type(at) == IFA_ADDRESS) address = at;
+  }
+  const nlattr* use = local ? local : address;
+  if (!use) return std::nullopt;
+  auto ip = IpAddress::from_bytes(mnl_attr_get_payload(use), mnl_attr_get_payload_len(use));
+  if (!ip) return std::nullopt;
+  return InterfaceAddress{*ip, static_cast<int>(a->ifa_index)};
+}
+
 Result<std::vector<InterfaceAddress>> dump_interface_addresses() {
   auto sock = NetlinkSocket::open(NETLINK_ROUTE);
   if (!sock) return std::unexpected(sock.error());
@@ -20,26 +41,7 @@ Result<std::vector<InterfaceAddress>> dump_interface_addresses() {
   auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifaddrmsg)));
   ifa->ifa_family = AF_UNSPEC;
   auto r = sock->dump(buf, nlh->nlmsg_len, "dump interface addresses", [&](const nlmsghdr* m) -> Status {
-    if (m->nlmsg_type != RTM_NEWADDR) return {};
-    const auto* a = static_cast<const ifaddrmsg*>(mnl_nlmsg_get_payload(m));
-    // IFA_LOCAL is the address itself on point-to-point links, where
-    // IFA_ADDRESS is the peer's; elsewhere only IFA_ADDRESS is given.
-    struct Found {
-      const nlattr *local = nullptr, *address = nullptr;
-    } found;
-    mnl_attr_parse(
-        m, sizeof(ifaddrmsg),
-        [](const nlattr* attr, void* data) {
-          auto* f = static_cast<Found*>(data);
-          if (mnl_attr_get_type(attr) == IFA_LOCAL) f->local = attr;
-          if (mnl_attr_get_type(attr) == IFA_ADDRESS) f->address = attr;
-          return MNL_CB_OK;
-        },
-        &found);
-    const nlattr* use = found.local ? found.local : found.address;
-    if (!use) return {};
-    auto ip = IpAddress::from_bytes(mnl_attr_get_payload(use), mnl_attr_get_payload_len(use));
-    if (ip) out.push_back({*ip, static_cast<int>(a->ifa_index)});
+    if (auto a = decode_interface_address(m)) out.push_back(*a);
     return {};
   });
   if (!r) return std::unexpected(r.error());

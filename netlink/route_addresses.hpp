@@ -6,11 +6,14 @@
 // naming the dump.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "netlink/error.hpp"
 #include "netlink/ip_address.hpp"
+
+struct nlmsghdr;
 
 namespace fipd::nl {
 
@@ -21,5 +24,9 @@ struct InterfaceAddress {
 
 // Every IPv4 and IPv6 address of every interface (lo included).
 Result<std::vector<InterfaceAddress>> dump_interface_addresses();
+
+// The address one RTM_NEWADDR message of the dump gives, if any: pure, so
+// that a fuzzer drives it. nlmsg_len must lie within the caller's buffer.
+std::optional<InterfaceAddress> decode_interface_address(const nlmsghdr* m);
 
 }  // namespace fipd::nl

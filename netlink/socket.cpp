@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <cstring>
 #include <ctime>
 #include <optional>
 
@@ -75,6 +76,7 @@ Result<size_t> NetlinkSocket::receive(const std::string& what) {
 
 std::string extack_message(const nlmsghdr* nlh) {
   if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS)) return {};
+  if (mnl_nlmsg_get_payload_len(nlh) < sizeof(nlmsgerr)) return {};
   auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
   // With NETLINK_CAP_ACK the original request is not echoed (NLM_F_CAPPED),
   // so the attributes follow the header of the request.
@@ -88,7 +90,11 @@ std::string extack_message(const nlmsghdr* nlh) {
        mnl_attr_ok(attr, static_cast<int>(total - offset -
                                           (reinterpret_cast<const char*>(attr) - start)));
        attr = mnl_attr_next(attr)) {
-    if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG) return mnl_attr_get_str(attr);
+    // Up to the attribute's end: its NUL is the kernel's promise, not checked.
+    if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG) {
+      auto* text = static_cast<const char*>(mnl_attr_get_payload(attr));
+      return std::string(text, ::strnlen(text, mnl_attr_get_payload_len(attr)));
+    }
   }
   return {};
 }

@@ -25,6 +25,9 @@ StatusLine parse_status_line(std::string_view r) {
   const size_t eol = r.find('\n');
   if (eol == std::string_view::npos) return {r.size() > kMaxLine ? S::bad : S::incomplete, 0};
   if (eol < 12) return {S::bad, 0};
+  // Bad however the bytes arrive: read in pieces, such a line was already
+  // refused once it passed kMaxLine without its end.
+  if (eol > kMaxLine) return {S::bad, 0};
   for (size_t i = 12; i < eol; ++i)
     if (static_cast<unsigned char>(r[i]) < ' ' && r[i] != '\t' && !(r[i] == '\r' && i + 1 == eol)) return {S::bad, 0};
   const int status = (r[9] - '0') * 100 + (r[10] - '0') * 10 + (r[11] - '0');

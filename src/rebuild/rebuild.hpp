@@ -56,6 +56,7 @@
 #include "src/probe/spec.hpp"
 #include "src/rebuild/hook_process.hpp"
 #include "src/rebuild/http_client.hpp"
+#include "src/rebuild/replacement.hpp"
 #include "src/state/model.hpp"
 
 namespace fipd::rebuild {
@@ -67,17 +68,6 @@ const char* stage_name(Stage s);
 
 // Progress lines of one hook shown per second; the rest are counted.
 inline constexpr unsigned kProgressPerSecond = 5;
-
-struct Replacement {
-  std::string name;
-  nl::IpAddress address;
-  std::optional<nl::IpAddress> address6;
-  bool spare = false;
-  std::vector<probe::ProbeSpec> probes;  // empty: the failed server's
-};
-
-// Parses the hook's {"replacement": {...}} line; an Error names the field.
-nl::Result<Replacement> parse_replacement(std::string_view json_line);
 
 struct Record {
   std::string id;

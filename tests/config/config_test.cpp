@@ -66,6 +66,16 @@ TEST(Config, SyntaxErrorsHaveTheirPosition) {
   EXPECT_NE(e.find("t.toml:2:"), std::string::npos) << e;
 }
 
+// Found by the config_file fuzz target: toml++ compiled with its
+// assertions aborts on these table headers (upstream #301); the library fipd
+// links must report them as errors.
+TEST(Config, BadTableHeadersAreErrorsNotAborts) {
+  for (const char* text : {"[&engd/s]\n", "[[[1]]]\n", "[[=\n"}) {
+    std::string e = errors_of(text);
+    EXPECT_NE(e.find("t.toml:1:"), std::string::npos) << text << ": " << e;
+  }
+}
+
 TEST(Config, EveryErrorIsListedWithLineAndColumn) {
   std::string e = errors_of(R"([probe_defaults]
 intervall = "1s"

@@ -337,6 +337,27 @@ Status replay_delete(const Netns& ns, const std::vector<char>& dumped) {
 
 // The delete names the entry by its tuple and its id: an entry with the same
 // tuple but another id (a different entry) is left alone.
+// Found by the conntrack_message fuzz target: the attributes were walked to
+// the aligned end of nlmsg_len, so one ending past an unaligned last message,
+// and past the datagram, was read and copied into the delete.
+TEST(ConntrackMessages, AnAttributePastAnUnalignedMessageEndIsIgnored) {
+  alignas(nlmsghdr) uint8_t buf[128] = {};
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+  nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW;
+  static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg)))->nfgen_family = AF_INET;
+  nlattr* orig = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
+  nlattr* ip = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
+  const uint8_t dst[4] = {203, 0, 113, 10};
+  mnl_attr_put(nlh, CTA_IP_V4_DST, sizeof dst, dst);
+  mnl_attr_nest_end(nlh, ip);
+  mnl_attr_nest_end(nlh, orig);
+  ASSERT_TRUE(ct::orig_dst(nlh).has_value());
+  nlh->nlmsg_len -= 1;  // the tuple now ends one byte past the message
+  EXPECT_FALSE(ct::orig_dst(nlh).has_value());
+  uint8_t out[256];
+  EXPECT_EQ(ct::put_delete_of(out, sizeof out, 1, nlh, false), 0u);
+}
+
 TEST(Conntrack, DeleteNamesTheEntryByTupleAndId) {
   FIPD_REQUIRE_NETNS();
   auto ns = Netns::create("router");

@@ -163,6 +163,39 @@ TEST(NftEncode, DecodeGivesBackWhatWasEncoded) {
   }
 }
 
+// Found writing the nft_message fuzz target: a u32 attribute shorter than four
+// bytes was read anyway, taking the next attribute's header for its value.
+// The attribute after it, of type 0x0100, puts a 1 where the read landed.
+TEST(NftEncode, ShortFlagAttributesAreNotReadPast) {
+  alignas(nlmsghdr) uint8_t buf[256] = {};
+  auto* nlh = mnl_nlmsg_put_header(buf);
+  nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWSETELEM;
+  mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg));
+  nlattr* list = nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+  nlattr* elem = nest_start(nlh, NFTA_LIST_ELEM);
+  put_attr(nlh, NFTA_SET_ELEM_FLAGS, nullptr, 0);
+  put_attr(nlh, 0x0100, nullptr, 0);
+  nlattr* key = nest_start(nlh, NFTA_SET_ELEM_KEY);
+  const uint8_t addr[4] = {10, 0, 0, 0};
+  put_attr(nlh, NFTA_DATA_VALUE, addr, sizeof addr);
+  nest_end(nlh, key);
+  nest_end(nlh, elem);
+  nest_end(nlh, list);
+  std::vector<RawElement> raw;
+  ASSERT_TRUE(parse_element_message(nlh, raw).has_value());
+  ASSERT_EQ(raw.size(), 1u);
+  EXPECT_FALSE(raw[0].interval_end);
+  EXPECT_EQ(raw[0].key_len, 4);
+
+  alignas(nlmsghdr) uint8_t table[64] = {};
+  nlh = mnl_nlmsg_put_header(table);
+  nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWTABLE;
+  mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg));
+  put_attr(nlh, NFTA_TABLE_FLAGS, nullptr, 0);
+  put_attr(nlh, 0x0100, nullptr, 0);
+  EXPECT_EQ(parse_table_message(nlh).flags, 0u);
+}
+
 TEST(NftEncode, IntervalsPairUpAdjacentPrefixesAndSkipNftsZeroSentinel) {
   std::vector<RawElement> raw;
   for (auto* p : {"10.7.0.0", "10.8.0.0"})

@@ -38,6 +38,10 @@ TEST(HttpStatusLine, Parses) {
   EXPECT_EQ(parse_status_line("HTTP/1.1 2x0 OK\r\n").state, S::bad);
   EXPECT_EQ(parse_status_line("HTTP/1.1 999 OK\r\n").state, S::bad);
   EXPECT_EQ(parse_status_line("HTTP/1.1 200 OK" + std::string(2000, 'k')).state, S::bad);
+  // A line over the bound is refused whole as it is in pieces.
+  std::string long_line = "HTTP/1.1 200 OK" + std::string(1100, 'k');
+  EXPECT_EQ(parse_status_line(long_line.substr(0, 1025)).state, S::bad);
+  EXPECT_EQ(parse_status_line(long_line + "\r\n").state, S::bad);
 }
 
 TEST(SocketProber, TcpUpAgainstAListenerAndRefusedWithout) {

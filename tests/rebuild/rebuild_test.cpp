@@ -273,6 +273,20 @@ TEST(ReplacementLine, DeepDuplicateAndTrailingAreRefused) {
   EXPECT_TRUE(parse_replacement(R"({"replacement":{"name":"x","address":"10.0.0.21"}})"));
 }
 
+// Numbers past 32 bits were cut down before the range check: port
+// 4294967376 became 80, and status 65736 became 200.
+TEST(ReplacementLine, OversizedNumbersAreRefusedNotTruncated) {
+  auto r = parse_replacement(R"({"replacement":{"name":"x","address":"10.0.0.21","probe":{"port":4294967376}}})");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().context.find("port"), std::string::npos) << r.error().context;
+  r = parse_replacement(R"({"replacement":{"name":"x","address":"10.0.0.21","probe":{"kind":"http","expect":[65736]}}})");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().context.find("expect"), std::string::npos) << r.error().context;
+  r = parse_replacement(R"({"replacement":{"name":"x","address":"10.0.0.21","probe":{"port":8080,"expect":[204]}}})");
+  ASSERT_TRUE(r) << r.error().context;
+  EXPECT_EQ(r->probes.at(0).port, 8080);
+}
+
 TEST_F(RebuildTest, ReplacementThatNeverComesUpIsDroppedAndRetried) {
   make({.hook = hook("echo '{\"replacement\":{\"name\":\"web-1b\",\"address\":\"10.0.0.21\"}}'"),
         .healthy_timeout = 200ms, .retries = 1});

@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The replacement a hook reports, and the parser of the line that reports
+// it. Apart from the manager so that a fuzzer builds it with nothing of the
+// loop, the HTTP client or the hook runner.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "netlink/error.hpp"
+#include "netlink/ip_address.hpp"
+#include "src/probe/spec.hpp"
+
+namespace fipd::rebuild {
+
+struct Replacement {
+  std::string name;
+  nl::IpAddress address;
+  std::optional<nl::IpAddress> address6;
+  bool spare = false;
+  std::vector<probe::ProbeSpec> probes;  // empty: the failed server's
+};
+
+// Parses the hook's {"replacement": {...}} line; an Error names the field.
+nl::Result<Replacement> parse_replacement(std::string_view json_line);
+
+}  // namespace fipd::rebuild
