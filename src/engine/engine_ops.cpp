@@ -28,6 +28,10 @@ void Engine::apply_addresses(const std::vector<nl::IpAddress>& addresses, const 
 
 void Engine::when_durable(std::function<void(Status)> done) {
   write_state();
+  // Whoever waits already goes first, even when the write that covers them
+  // has landed and its wakeup is still on its way: answers keep the order
+  // of the changes.
+  resolve_durable();
   state::Written w = store_->written();
   if (w.seq >= saved_seq_ && w.error) {
     // An earlier write failed and nothing changed since, so write_state()
