@@ -594,9 +594,16 @@ const nl::IpAddress* ServerConfig::address_of(nl::Family f) const {
 }
 
 const ServerConfig* Config::server(const std::string& name) const {
-  for (const auto& s : servers)
-    if (s.name == name) return &s;
-  return nullptr;
+  if (index_.data != servers.data() || index_.size != servers.size()) {
+    index_.by_name.clear();
+    for (size_t i = 0; i < servers.size(); ++i) index_.by_name.emplace(servers[i].name, i);
+    index_.data = servers.data();
+    index_.size = servers.size();
+  }
+  auto it = index_.by_name.find(name);
+  if (it == index_.by_name.end()) return nullptr;
+  const ServerConfig& s = servers[it->second];
+  return s.name == name ? &s : nullptr;
 }
 
 ConfigResult parse_config(std::string_view text, const std::string& file) {
