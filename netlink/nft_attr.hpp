@@ -42,7 +42,7 @@ inline nlattr* put_attr(nlmsghdr* nlh, uint16_t type, const void* data, size_t l
   attr->nla_type = type;
   attr->nla_len = static_cast<uint16_t>(MNL_ATTR_HDRLEN + len);
   auto* payload = reinterpret_cast<char*>(attr) + MNL_ATTR_HDRLEN;
-  std::memcpy(payload, data, len);
+  if (len > 0) std::memcpy(payload, data, len);  // an empty attribute may come with no data at all
   std::memset(payload + len, 0, MNL_ALIGN(len) - len);
   nlh->nlmsg_len += MNL_ALIGN(attr->nla_len);
   return attr;

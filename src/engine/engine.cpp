@@ -119,7 +119,7 @@ Status Engine::start() {
     auto src = loop_->add_io(fd, EPOLLIN, [this](uint32_t) {
       store_->drain_result();
       check_durability();
-      resolve_durable();
+      resolve_durable(store_->written());
     });
     if (!src) return std::unexpected(src.error());
   }
@@ -435,8 +435,7 @@ void Engine::write_state() {
   saved_seq_ = store_->save(saved_);
 }
 
-void Engine::resolve_durable() {
-  state::Written w = store_->written();
+void Engine::resolve_durable(const state::Written& w) {
   while (!durable_waiters_.empty() && durable_waiters_.front().seq <= w.seq) {
     auto done = std::move(durable_waiters_.front().done);
     durable_waiters_.pop_front();

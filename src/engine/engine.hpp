@@ -222,8 +222,8 @@ class Engine final : private rebuild::RebuildHost {
   // at the end of the loop iteration (write_state()).
   void save_state();
   void write_state();
-  // Calls the durability waiters whose save the store's last write covered.
-  void resolve_durable();
+  // Calls the durability waiters whose save the write `w` covered.
+  void resolve_durable(const state::Written& w);
   void publish(Event e);
   void raise_alarm(const std::string& key, const std::string& text);
   void clear_alarm(const std::string& key);

@@ -30,10 +30,13 @@ void Engine::when_durable(std::function<void(Status)> done) {
   write_state();
   // Whoever waits already goes first, even when the write that covers them
   // has landed and its wakeup is still on its way: answers keep the order
-  // of the changes.
-  resolve_durable();
+  // of the changes. The writer thread may finish another write meanwhile,
+  // so one reading of written() decides both.
   state::Written w = store_->written();
-  if (w.seq >= saved_seq_ && w.error) {
+  resolve_durable(w);
+  if (!durable_waiters_.empty()) {
+    // Covered by a write not yet seen, or behind waiters that are not.
+  } else if (w.seq >= saved_seq_ && w.error) {
     // An earlier write failed and nothing changed since, so write_state()
     // did not write again: write the current state now rather than report
     // the old failure forever.
