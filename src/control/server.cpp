@@ -5,6 +5,7 @@
 #include "src/control/server.hpp"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <grp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -25,6 +26,11 @@ namespace {
 // A drained client keeps a buffer up to this size for its next answers
 // (not charged to the output budget); a larger one is freed.
 constexpr size_t kKeptCapacity = 16 * 1024;
+// Dropping a client that held more than this gives its memory back to the
+// system (malloc_trim, once per loop iteration): glibc would keep it in
+// its free lists, and 200 watchers dropped past the budget left the
+// process 33 MB larger though the budget held at 16 MiB.
+constexpr size_t kTrimAfter = 64 * 1024;
 
 nl::Status errno_fail(const std::string& what) { return nl::fail(errno, what); }
 
@@ -567,9 +573,18 @@ void ControlServer::drop(Client& c, const char* why) {
                   {"queued", std::to_string(pending(c))}});
   c.dead = true;
   c.status.reset();
+  bool large = c.charge.held() > kTrimAfter;
   std::string().swap(c.out);
   std::string().swap(c.held_events);
   c.charge.set(0);
+  if (large && !trim_pending_) {
+    trim_pending_ = true;
+    engine_.loop().defer([this, alive = alive_] {
+      if (!*alive) return;
+      trim_pending_ = false;
+      ::malloc_trim(0);
+    });
+  }
   if (c.watching) --watchers_;
   metrics_.control().watchers = watchers_;
   engine_.loop().remove(c.source);
