@@ -144,7 +144,7 @@ class ControlServer {
   metrics::Metrics& metrics_;
   ControlOptions options_;
   std::shared_ptr<OutputBudget> budget_;  // before everything that holds a charge
-  bool trim_pending_ = false;  // a malloc_trim() is deferred to the end of the iteration
+  bool trim_owed_ = false;  // a large client was dropped: sweep() gives its memory back
   StatusContext status_ctx_;
   nl::Fd listen_fd_;
   loop::SourceId listen_source_ = loop::kNoSource;
