@@ -247,7 +247,8 @@ void parse_engine(Reader& r, const toml::table& t, EngineConfig& e) {
   const std::string w = "[engine]";
   r.check_keys(t, {"control_socket", "control_group", "state_file", "health_listen", "nft_table", "route_table",
                    "management_prefixes", "auto_maintenance", "min_move_interval", "max_moves", "flap_window",
-                   "audit_interval", "timeline_history", "max_reload_removal_share"},
+                   "audit_interval", "timeline_history", "max_reload_removal_share", "storm_share",
+                   "storm_min_failures", "storm_window"},
                w);
   if (auto v = r.path(t, "control_socket", w)) {
     if (v->empty() || v->size() >= sizeof(sockaddr_un::sun_path))
@@ -308,6 +309,14 @@ bool valid_url(std::string_view u) {
          u.size() > 8;
 }
 
+// The storm guard's keys, from [engine] or (as earlier versions read them) [rebuild].
+void parse_storm(Reader& r, const toml::table& t, const std::string& w, EngineConfig& e) {
+  if (const toml::node* n = t.get("storm_share"))
+    if (auto f = r.share(*n, w, "storm_share", false)) e.storm_share = *f;
+  if (auto v = r.integer(t, "storm_min_failures", w, 1, 100000)) e.storm_min_failures = static_cast<unsigned>(*v);
+  if (auto v = r.duration(t, "storm_window", w)) e.storm_window = *v;
+}
+
 void parse_rebuild(Reader& r, const toml::table& t, RebuildConfig& rb) {
   const std::string w = "[rebuild]";
   r.check_keys(t, {"hook", "webhook", "environment", "automatic", "timeout", "healthy_timeout", "retries", "backoff",
@@ -348,10 +357,6 @@ void parse_rebuild(Reader& r, const toml::table& t, RebuildConfig& rb) {
   if (auto v = r.integer(t, "retries", w, 0, 100)) rb.retries = static_cast<unsigned>(*v);
   if (auto v = r.duration(t, "backoff", w)) rb.backoff = *v;
   if (auto v = r.integer(t, "max_concurrent", w, 1, 1000)) rb.max_concurrent = static_cast<unsigned>(*v);
-  if (const toml::node* n = t.get("storm_share"))
-    if (auto f = r.share(*n, w, "storm_share", false)) rb.storm_share = *f;
-  if (auto v = r.integer(t, "storm_min_failures", w, 1, 100000)) rb.storm_min_failures = static_cast<unsigned>(*v);
-  if (auto v = r.duration(t, "storm_window", w)) rb.storm_window = *v;
   if (auto v = r.duration(t, "settle", w)) rb.settle = *v;
 }
 
@@ -630,6 +635,15 @@ ConfigResult parse_config(std::string_view text, const std::string& file) {
   };
   if (auto* n = section("engine", "table")) parse_engine(r, *n->as_table(), c.engine);
   if (auto* n = section("rebuild", "table")) parse_rebuild(r, *n->as_table(), c.rebuild);
+  for (const char* key : {"storm_share", "storm_min_failures", "storm_window"}) {
+    const toml::node* in_engine = root.at_path(std::string("engine.") + key).node();
+    const toml::node* in_rebuild = root.at_path(std::string("rebuild.") + key).node();
+    if (in_engine && in_rebuild)
+      r.error(pos(in_rebuild->source()), std::string("[rebuild]: ") + key +
+                                             ": also given in [engine], where it belongs now; give it once");
+  }
+  for (const char* table : {"engine", "rebuild"})
+    if (const toml::table* t = root.at_path(table).as_table()) parse_storm(r, *t, "[" + std::string(table) + "]", c.engine);
   if (auto* n = section("probe_defaults", "table")) c.probe_defaults = parse_probe(r, *n->as_table(), c.probe_defaults, "[probe_defaults]");
   if (auto* n = section("server", "array"))
     for (auto& el : *n->as_array()) parse_server(r, *el.as_table(), c.probe_defaults, c);

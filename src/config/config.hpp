@@ -119,6 +119,14 @@ struct EngineConfig {
   // IPs out of the kernel is refused unless forced (fipctl reload
   // --allow-removals): a file cut short must not empty the router.
   double max_reload_removal_share = 0.5;
+  // The storm guard (src/policy/storm.hpp): when at least storm_min_failures
+  // servers, and more than storm_share of all servers, fail within
+  // storm_window, the network is the likelier culprit: no customer is locked
+  // out and no rebuild starts by itself. Also accepted under [rebuild],
+  // where earlier versions read them (never in both).
+  double storm_share = 0.3;
+  unsigned storm_min_failures = 3;
+  nanoseconds storm_window = std::chrono::seconds(60);
 };
 
 // How failed servers are rebuilt: an executable hook or an HTTP webhook
@@ -134,12 +142,6 @@ struct RebuildConfig {
   unsigned retries = 3;                                    // further attempts after the first
   nanoseconds backoff = std::chrono::seconds(30);          // before the first retry; doubles
   unsigned max_concurrent = 2;
-  // Storm guard: when at least storm_min_failures servers, and more than
-  // storm_share of all servers, fail within storm_window, the network is the
-  // likelier culprit: automatic rebuilds stop until an operator acts.
-  double storm_share = 0.3;
-  unsigned storm_min_failures = 3;
-  nanoseconds storm_window = std::chrono::seconds(60);
   // An automatic rebuild waits this long before it starts, so that the storm
   // guard sees a storm first.
   nanoseconds settle = std::chrono::seconds(5);

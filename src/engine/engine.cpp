@@ -22,6 +22,10 @@ std::string micros(loop::Duration d) {
 
 }  // namespace
 
+policy::StormOptions storm_options(const config::EngineConfig& e) {
+  return {.share = e.storm_share, .min_failures = e.storm_min_failures, .window = e.storm_window};
+}
+
 // Addresses for a person to read: a host with 10,000 floating IPs would
 // otherwise log a 300 KB line (journald cuts lines at 48 KiB). The whole list
 // stays in the failover's timeline (status, watch).
@@ -47,7 +51,8 @@ const char* kind_name(Event::Kind k) {
   return "?";
 }
 
-Engine::Engine(config::Config cfg, EngineOptions options) : cfg_(std::move(cfg)), options_(std::move(options)) {}
+Engine::Engine(config::Config cfg, EngineOptions options)
+    : cfg_(std::move(cfg)), options_(std::move(options)), storm_(storm_options(cfg_.engine)) {}
 
 Engine::~Engine() {
   // The probe engine cancels its attempts through the prober: it goes first.
@@ -77,7 +82,7 @@ policy::Options Engine::policy_options() const {
   return {.damping = {.min_move_interval = cfg_.engine.min_move_interval,
                       .max_moves = cfg_.engine.max_moves,
                       .flap_window = cfg_.engine.flap_window},
-          .auto_maintenance = cfg_.engine.auto_maintenance};
+          .auto_maintenance = cfg_.engine.auto_maintenance && !storm_holds_};
 }
 
 reconcile::IntentOptions Engine::intent_options() const {
@@ -219,7 +224,7 @@ Status Engine::register_server(const std::string& name, const std::vector<probe:
 
 Status Engine::start_probes() {
   prober_ = options_.make_prober(*loop_);
-  probes_ = std::make_unique<probe::ProbeEngine>(*loop_, *prober_, probe::EngineOptions{},
+  probes_ = std::make_unique<probe::ProbeEngine>(*loop_, *prober_, options_.probe_options,
                                                  [this](const probe::Transition& t) { on_transition(t); });
   for (const auto& [name, s] : inv_.servers()) {
     const config::ServerConfig* sc = cfg_.server(name);
@@ -269,34 +274,106 @@ void Engine::on_transition(const probe::Transition& t) {
            .text = text,
            .fields = {{"server", t.server}, {"from", probe::health_name(t.from)},
                       {"to", probe::health_name(t.to)}, {"cause", s->health_cause}}});
+  if (t.to == probe::Health::up) s->seen_up = true;
+  if (t.to == probe::Health::down) note_failure(t.server, t.at);
   if (rebuild_) rebuild_->on_health(t.server, s->health);
   settle_kept_targets(t.server, t.to);
-  execute(policy::react(inv_, t.server, loop_->now(), policy_options()), t.at, false);
+  if (undecided_at_.emplace(t.server, t.at).second) undecided_.push_back(t.server);
+  if (!decide_scheduled_) {
+    decide_scheduled_ = true;
+    loop_->at_iteration_end([this] { decide_health(); });
+  }
 }
 
+// One slice of decisions: at 10,000 failing servers a slice holds thousands
+// of them (tests/engine, bench_storm), and the loop serves its sources
+// between slices. Checked every kSliceCheck servers, as reading the clock
+// costs more than deciding for one server that holds nothing.
+constexpr loop::Duration kDecideSlice = std::chrono::milliseconds(25);
+constexpr size_t kSliceCheck = 64;
+
+void Engine::decide_health() {
+  decide_scheduled_ = false;
+  const TimePoint start = loop_->now();
+  policy::Planner planner(inv_, start, policy_options());
+  if (lift_storm_lockouts_) {
+    lift_storm_lockouts_ = false;
+    const std::string what = policy::describe(storm_);
+    raise_alarm("storm", "storm guard: " + what +
+                             ": the network is the likelier culprit; floating IPs still move to targets that "
+                             "answer, but no customer is locked out and no rebuild starts by itself until it ends");
+    if (rebuild_) rebuild_->hold_for_storm(what);
+    storm_.each_failed([&](const std::string& name) { planner.lift_lockout(name); });
+  }
+  std::unordered_map<std::string, TimePoint> detected;
+  TimePoint first = start;
+  for (size_t n = 0; !undecided_.empty(); ++n) {
+    if (n > 0 && n % kSliceCheck == 0 && loop_->now() - start > kDecideSlice) break;
+    std::string name = std::move(undecided_.front());
+    undecided_.pop_front();
+    auto it = undecided_at_.find(name);
+    first = std::min(first, it->second);
+    detected.emplace(name, it->second);
+    undecided_at_.erase(it);
+    planner.react(name);
+  }
+  execute(planner.take(), first, false, &detected);
+  if (!undecided_.empty() && !decide_scheduled_) {
+    decide_scheduled_ = true;
+    loop_->at_iteration_end([this] { decide_health(); });
+  }
+}
+
+void Engine::note_failure(const std::string& server, TimePoint at) {
+  if (!storm_.failed(server, at, inv_.servers().size(), inv_.server(server) != nullptr)) return;
+  storm_holds_ = true;
+  lift_storm_lockouts_ = true;  // and the alarm, once the iteration's failures are all counted
+  check_storm();
+}
+
+// The guard ends once a whole window passes without enough failures: looked
+// at when the window's oldest failure ages out.
+void Engine::check_storm() {
+  if (!storm_holds_) return;
+  if (!storm_.active(loop_->now())) {
+    storm_holds_ = false;
+    log::notice("storm guard: the storm is over; a server that fails now is locked out and rebuilt as usual");
+    clear_alarm("storm");
+    return;
+  }
+  TimePoint next = *storm_.first() + storm_.options().window + std::chrono::milliseconds(1);
+  if (storm_timer_ == loop::kNoSource) storm_timer_ = loop_->add_timer(next, [this](TimePoint) { check_storm(); });
+  else loop_->rearm_timer(storm_timer_, next);
+}
+
+// Each server once: in a storm many moves share a spare, and its floating
+// IPs are gathered once, not once per move.
 std::vector<nl::IpAddress> Engine::touched_addresses(const policy::Plan& plan) const {
   std::vector<nl::IpAddress> out;
-  auto server = [&](const std::string& name) {
+  std::set<std::string> servers;
+  for (const auto& m : plan.moves) {
+    out.insert(out.end(), m.fips.begin(), m.fips.end());
+    servers.insert(m.from);
+    servers.insert(m.to);
+  }
+  servers.insert(plan.enter_maintenance.begin(), plan.enter_maintenance.end());
+  servers.insert(plan.leave_maintenance.begin(), plan.leave_maintenance.end());
+  for (const auto& name : servers) {
     if (const state::Server* s = inv_.server(name)) {
       out.push_back(s->address);
       if (s->address6) out.push_back(*s->address6);
       for (const auto& f : inv_.fips_of(name)) out.push_back(f);
     }
-  };
-  for (const auto& m : plan.moves) {
-    out.insert(out.end(), m.fips.begin(), m.fips.end());
-    server(m.from);
-    server(m.to);
   }
-  for (const auto& n : plan.enter_maintenance) server(n);
-  for (const auto& n : plan.leave_maintenance) server(n);
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 
-void Engine::execute(policy::Plan plan, TimePoint detected, bool manual) {
+void Engine::execute(policy::Plan plan, TimePoint detected, bool manual,
+                     const std::unordered_map<std::string, TimePoint>* detected_at) {
   if (plan.empty()) return;
+  ++counters_.plans;
   TimePoint decided = loop_->now();
   // Addresses are gathered before and after the plan is recorded: a move
   // changes which floating IPs a server has.
@@ -332,7 +409,11 @@ void Engine::execute(policy::Plan plan, TimePoint detected, bool manual) {
              .fields = {{"server", name}, {"maintenance", "failed"}}});
   }
   for (const auto& name : plan.leave_maintenance) {
-    log::notice("server " + name + " is healthy again and leaves maintenance", {{"server", name}});
+    const state::Server* s = inv_.server(name);
+    log::notice("server " + name +
+                    (s && s->health == probe::Health::up ? " is healthy again and leaves maintenance"
+                                                         : " leaves maintenance: the storm guard lifted its lockout"),
+                {{"server", name}});
     publish({.kind = Event::Kind::maintenance, .at = decided, .text = "server " + name + " out of maintenance",
              .fields = {{"server", name}, {"maintenance", "none"}}});
   }
@@ -349,10 +430,14 @@ void Engine::execute(policy::Plan plan, TimePoint detected, bool manual) {
   }
   if (!plan.moves.empty()) {
     std::vector<Failover> done;
-    for (const auto& m : plan.moves)
+    for (const auto& m : plan.moves) {
+      TimePoint seen = detected;
+      if (detected_at)
+        if (auto it = detected_at->find(m.from); it != detected_at->end()) seen = it->second;
       done.push_back({.id = next_failover_id_++, .fips = m.fips, .from = m.from, .to = m.to, .cause = m.cause,
-                      .manual = manual, .detected = detected, .decided = decided, .committed = committed,
+                      .manual = manual, .detected = seen, .decided = decided, .committed = committed,
                       .flushed = flushed, .conntrack_deleted = deleted, .error = error});
+    }
     // A failover is reported once its state is durable, so that whoever
     // acts on the report (an operator, a watcher) never sees a fipd killed
     // right after come back and undo it. The loop does not wait for that:
@@ -433,6 +518,7 @@ void Engine::write_state() {
   if (rt == saved_) return;
   saved_ = rt;
   saved_seq_ = store_->save(saved_);
+  ++counters_.state_saves;
 }
 
 void Engine::resolve_durable(const state::Written& w) {
@@ -485,7 +571,19 @@ void Engine::announce(const AlarmNotice& n) {
            .fields = std::move(fields)});
 }
 
+// Once per loop iteration, however many alarms it raised or cleared: the
+// book's next summary is a walk over every alarm, and a storm raises one per
+// failed server.
 void Engine::schedule_alarm_summaries() {
+  if (alarm_schedule_pending_) return;
+  alarm_schedule_pending_ = true;
+  loop_->at_iteration_end([this] {
+    alarm_schedule_pending_ = false;
+    arm_alarm_summaries();
+  });
+}
+
+void Engine::arm_alarm_summaries() {
   auto next = alarms_.next_due();
   if (!next) return;
   if (alarm_timer_ == loop::kNoSource) {

@@ -36,6 +36,7 @@
 #include <set>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "netlink/monitor.hpp"
@@ -46,6 +47,7 @@
 #include "src/engine/events.hpp"
 #include "src/loop/loop.hpp"
 #include "src/policy/policy.hpp"
+#include "src/policy/storm.hpp"
 #include "src/probe/engine.hpp"
 #include "src/rebuild/rebuild.hpp"
 #include "src/reconcile/reconciler.hpp"
@@ -63,6 +65,8 @@ struct EngineOptions {
   // Builds the prober on the engine's loop; the daemon's default probes the
   // network for real. Tests may substitute their own.
   std::function<std::unique_ptr<probe::Prober>(loop::Loop&)> make_prober;
+  // The probe engine's own options (its bound on attempts in flight).
+  probe::EngineOptions probe_options;
   // Builds the state store for the state file's path; the default is a
   // FileStore. Tests may hold its writes back.
   std::function<std::unique_ptr<state::Store>(const std::string& path)> make_store;
@@ -74,6 +78,8 @@ struct EngineOptions {
   reconcile::Reconciler::MakeDataplane make_dataplane;
   std::function<void(std::function<void(const nl::MonitorEvent&)>)> attach_kernel_events;
 };
+
+policy::StormOptions storm_options(const config::EngineConfig& e);
 
 // The first eight addresses, then how many in all: for logs and messages.
 std::string join(const std::vector<nl::IpAddress>& v);
@@ -94,6 +100,8 @@ struct Counters {
   uint64_t conntrack_deleted = 0;
   uint64_t reloads = 0, reload_errors = 0;
   uint64_t alarms = 0;
+  uint64_t plans = 0;        // policy plans executed: a storm decided together is one
+  uint64_t state_saves = 0;  // states handed to the store: at most one per loop iteration
 };
 
 class Engine final : private rebuild::RebuildHost {
@@ -188,6 +196,7 @@ class Engine final : private rebuild::RebuildHost {
   void rebuild_changed() override { save_state(); }
   void rebuild_durable(std::function<void()> then) override;
   std::string control_socket() const override { return cfg_.engine.control_socket; }
+  bool rebuild_storm_possible() const override { return inv_.servers().size() >= cfg_.engine.storm_min_failures; }
   Status start_rebuilds();
   Status apply_reload(ReadConfig read, const ReloadOptions& options);
   Status refuse_reload(Status why);
@@ -201,8 +210,19 @@ class Engine final : private rebuild::RebuildHost {
   Status start_probes();
   Status register_server(const std::string& name, const std::vector<probe::ProbeSpec>& probes);
   void on_transition(const probe::Transition& t);
+  // Decides the health changes of this loop iteration together, as one plan
+  // (one kernel transaction, one state write), at its end. A storm larger
+  // than one slice of decisions goes on next iteration, after the probes,
+  // signals and sockets had their turn.
+  void decide_health();
+  // A server failed: the storm guard counts it.
+  void note_failure(const std::string& server, TimePoint at);
+  void check_storm();
   void on_kernel_event(const nl::MonitorEvent& e);
-  void execute(policy::Plan plan, TimePoint detected, bool manual);
+  // `detected_at`: when each server's change that led to the plan was seen
+  // (a move's failover reports its source's), else `detected` for all.
+  void execute(policy::Plan plan, TimePoint detected, bool manual,
+               const std::unordered_map<std::string, TimePoint>* detected_at = nullptr);
   std::vector<nl::IpAddress> touched_addresses(const policy::Plan& plan) const;
   void apply_addresses(const std::vector<nl::IpAddress>& addresses, const std::string& why);
   void schedule_repair(const std::string& why);
@@ -229,6 +249,7 @@ class Engine final : private rebuild::RebuildHost {
   void clear_alarm(const std::string& key);
   void announce(const AlarmNotice& n);
   void schedule_alarm_summaries();
+  void arm_alarm_summaries();
   void record(Failover f);
   policy::Options policy_options() const;
   reconcile::IntentOptions intent_options() const;
@@ -274,7 +295,17 @@ class Engine final : private rebuild::RebuildHost {
                  repair_timer_ = loop::kNoSource, watchdog_timer_ = loop::kNoSource,
                  alarm_timer_ = loop::kNoSource;
   bool repair_pending_ = false;
+  bool alarm_schedule_pending_ = false;
   std::string repair_reason_;
+  // Servers whose health changed and awaits decide_health(), oldest first,
+  // with when each change was seen.
+  std::deque<std::string> undecided_;
+  std::unordered_map<std::string, TimePoint> undecided_at_;
+  bool decide_scheduled_ = false;
+  policy::StormGuard storm_;
+  bool storm_holds_ = false;
+  bool lift_storm_lockouts_ = false;  // the guard just tripped: the next plan lifts them
+  loop::SourceId storm_timer_ = loop::kNoSource;
   std::map<uint64_t, Listener> listeners_;
   uint64_t next_listener_ = 1;
 };

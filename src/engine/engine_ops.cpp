@@ -322,11 +322,13 @@ Status Engine::apply_reload(ReadConfig read, const ReloadOptions& options) {
       keep->health = s.health;
       keep->health_since = s.health_since;
       keep->health_cause = s.health_cause;
+      keep->seen_up = s.seen_up;
     } else if (!runtime_probes_.contains(name) || !n) {
       (void)probes_->remove_server(name);
     }
   }
   cfg_ = std::move(next);
+  storm_.set_options(storm_options(cfg_.engine));
   inv_ = std::move(fresh);
   unplaced_fips_ = std::move(composed.unplaced_fips);
   size_t unprobed = 0;

@@ -183,6 +183,8 @@ Result<SourceId> Loop::add_child(pid_t pid, ChildCallback cb) {
 
 void Loop::defer(Deferred cb) { deferred_.push_back(std::move(cb)); }
 
+void Loop::at_iteration_end(Deferred cb) { at_end_.push_back(std::move(cb)); }
+
 bool Loop::remove(SourceId id) {
   Source* s = find(id);
   if (!s) return false;
@@ -242,7 +244,7 @@ Status Loop::run_once(std::optional<Duration> max_wait) {
   run_deferred();
   arm_timerfd();
   int timeout_ms = -1;
-  if (!deferred_.empty()) {
+  if (!deferred_.empty() || !at_end_.empty()) {
     timeout_ms = 0;
   } else if (max_wait) {
     timeout_ms = static_cast<int>((max_wait->count() + 999'999) / 1'000'000);
@@ -263,6 +265,15 @@ Status Loop::run_once(std::optional<Duration> max_wait) {
   }
   dispatch_timers();
   run_deferred();
+  // Only what was asked before this point: what these callbacks ask for
+  // runs next iteration, after the sources had their turn.
+  at_end_running_.swap(at_end_);
+  for (auto& cb : at_end_running_) {
+    ++stats_.at_end_run;
+    cb();
+    run_deferred();
+  }
+  at_end_running_.clear();
   return {};
 }
 

@@ -67,6 +67,7 @@ struct LoopStats {
   uint64_t io_dispatched = 0;
   uint64_t timers_fired = 0;
   uint64_t deferred_run = 0;
+  uint64_t at_end_run = 0;
   uint64_t timerfd_arms = 0;
   LagHistogram timer_lag;  // fire time minus deadline, per timer
 };
@@ -116,6 +117,12 @@ class Loop {
   // Runs cb after the current callback returns (or at the next iteration
   // when called from outside a callback), before any further event.
   void defer(Deferred cb);
+  // Runs cb once this iteration's events, timers and deferred callbacks are
+  // all done: for work best done once for everything they brought (the
+  // engine decides a storm's health changes together). Called from such a
+  // callback, it runs at the end of the next iteration, which then does not
+  // wait: a long job may slice itself so that every source gets its turn.
+  void at_iteration_end(Deferred cb);
 
   // Removes any source. Returns false for an id already removed.
   bool remove(SourceId id);
@@ -172,6 +179,7 @@ class Loop {
   std::vector<uint32_t> free_slots_;
   size_t live_sources_ = 0;
   std::vector<Deferred> deferred_, deferred_running_;
+  std::vector<Deferred> at_end_, at_end_running_;
   sigset_t handled_signals_{};
   sigset_t original_mask_{};
   bool quit_ = false;

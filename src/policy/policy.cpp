@@ -15,14 +15,6 @@ using state::Health;
 using state::Maintenance;
 using state::Server;
 
-bool will_evacuate(const Server& s, const Plan& plan) {
-  bool entering = std::ranges::find(plan.enter_maintenance, s.name) != plan.enter_maintenance.end();
-  bool leaving = std::ranges::find(plan.leave_maintenance, s.name) != plan.leave_maintenance.end();
-  if (entering) return true;
-  if (leaving) return s.health == Health::down || s.draining;
-  return s.must_evacuate();
-}
-
 size_t moves_in_window(const FloatingIp& f, TimePoint now, const Damping& d) {
   return static_cast<size_t>(
       std::ranges::count_if(f.recent_moves, [&](TimePoint t) { return now - t < d.flap_window; }));
@@ -47,21 +39,32 @@ void set_retry(Plan& plan, TimePoint when) {
   if (!plan.retry_at || when < *plan.retry_at) plan.retry_at = when;
 }
 
-// reply_conflict(), with the moves `plan` already holds counted as done:
-// two servers evacuated in one plan may choose the same spare.
-std::string conflict_after(const Inventory& inv, const std::vector<Placing>& fips, const std::string& server,
-                           const Plan* plan) {
-  std::set<IpAddress> leaving, moving;
+}  // namespace
+
+std::string_view to_string(Alarm::Kind k) {
+  switch (k) {
+    case Alarm::Kind::no_target: return "no-target";
+    case Alarm::Kind::held: return "held";
+    case Alarm::Kind::pinned_down: return "pinned-down";
+  }
+  return "?";
+}
+
+// Within one plan: a server sent floating IPs by an earlier move holds them
+// already, and one evacuated by it holds them no more; two servers
+// evacuated together may choose the same spare.
+std::string Planner::conflict(const std::vector<Placing>& fips, const std::string& server) const {
+  std::set<IpAddress> moving;
   for (const Placing& p : fips) moving.insert(p.address);
+  static const std::set<IpAddress> kNone;
+  auto dep = departing_.find(server);
+  const std::set<IpAddress>& leaving = dep == departing_.end() ? kNone : dep->second;
   std::vector<Placing> there;
-  if (plan)
-    for (const Move& m : plan->moves)
-      for (const IpAddress& a : m.fips) {
-        if (m.from == server) leaving.insert(a);
-        if (m.to == server && !moving.contains(a)) there.push_back({a, inv.fip(a)->mode});
-      }
-  for (const IpAddress& a : inv.fips_of(server))
-    if (!leaving.contains(a) && !moving.contains(a)) there.push_back({a, inv.fip(a)->mode});
+  if (auto arr = arriving_.find(server); arr != arriving_.end())
+    for (const Placing& q : arr->second)
+      if (!moving.contains(q.address)) there.push_back(q);
+  for (const IpAddress& a : inv_.fips_of(server))
+    if (!leaving.contains(a) && !moving.contains(a)) there.push_back({a, inv_.fip(a)->mode});
   for (const Placing& p : fips) {
     if (p.mode == state::FipMode::route) continue;
     for (const Placing& q : there) {
@@ -76,45 +79,63 @@ std::string conflict_after(const Inventory& inv, const std::vector<Placing>& fip
   return "";
 }
 
-std::string pick_target(const Inventory& inv, const std::string& from, const Plan* plan) {
-  // The target needs an address of every family among the floating IPs,
-  // and must be able to answer for them (reply_conflict).
-  bool need_v4 = false, need_v6 = false;
-  std::vector<Placing> group;
-  for (const IpAddress& a : inv.fips_of(from)) {
-    (a.is_v4() ? need_v4 : need_v6) = true;
-    if (const FloatingIp* f = inv.fip(a); f->pin.empty()) group.push_back({a, f->mode});
+size_t Planner::load(const std::string& server) const {
+  size_t n = inv_.fips_of(server).size();
+  if (auto arr = arriving_.find(server); arr != arriving_.end()) n += arr->second.size();
+  if (auto dep = departing_.find(server); dep != departing_.end()) n -= std::min(n, dep->second.size());
+  return n;
+}
+
+Planner::Group Planner::group_of(const std::string& from) const {
+  Group g;
+  for (const IpAddress& a : inv_.fips_of(from)) {
+    (a.is_v4() ? g.need_v4 : g.need_v6) = true;
+    if (const FloatingIp* f = inv_.fip(a); f->pin.empty()) g.movable.push_back({a, f->mode});
   }
+  return g;
+}
+
+std::string Planner::pick_target(const std::string& from, const Group& g) const {
+  // The target needs an address of every family among the floating IPs,
+  // and must be able to answer for them (conflict()).
   auto fits = [&](const Server& c) {
-    return c.eligible_target() && (!need_v4 || c.address_of(nl::Family::v4)) &&
-           (!need_v6 || c.address_of(nl::Family::v6)) && conflict_after(inv, group, c.name, plan).empty();
+    return c.eligible_target() && (!g.need_v4 || c.address_of(nl::Family::v4)) &&
+           (!g.need_v6 || c.address_of(nl::Family::v6)) && conflict(g.movable, c.name).empty();
   };
-  const Server* s = inv.server(from);
+  const Server* s = inv_.server(from);
   if (s && !s->standby.empty() && s->standby != from) {
-    const Server* standby = inv.server(s->standby);
+    const Server* standby = inv_.server(s->standby);
     if (standby && fits(*standby)) return standby->name;
+  }
+  if (!spares_) {
+    spares_.emplace();
+    for (const auto& [name, c] : inv_.servers())
+      if (c.spare) spares_->push_back(&c);
   }
   std::string best;
   size_t best_load = 0;
-  for (const auto& [name, candidate] : inv.servers()) {
-    if (name == from || !candidate.spare) continue;
-    size_t load = inv.fips_of(name).size();
-    if ((best.empty() || load < best_load) && fits(candidate)) {
-      best = name;
-      best_load = load;
+  for (const Server* candidate : *spares_) {
+    if (candidate->name == from) continue;
+    size_t l = load(candidate->name);
+    if ((best.empty() || l < best_load) && fits(*candidate)) {
+      best = candidate->name;
+      best_load = l;
     }
   }
   return best;
 }
 
-// Plans the floating IPs in `fips` (all pointing at `from`, which must be evacuated).
-void evacuate(const Inventory& inv, const std::string& from, const std::vector<IpAddress>& fips,
-              TimePoint now, const Options& opt, Plan& plan) {
-  std::string target = pick_target(inv, from, &plan);
-  Move move{.fips = {}, .from = from, .to = target, .cause = {}};
-  std::vector<IpAddress> no_target, pinned, held;
+// Plans the floating IPs of `from`, which must be evacuated.
+void Planner::evacuate(const Server& from) {
+  if (!evacuated_.insert(from.name).second) return;
+  const auto& held = inv_.fips_of(from.name);
+  if (held.empty()) return;
+  const std::vector<IpAddress> fips(held.begin(), held.end());
+  std::string target = pick_target(from.name, group_of(from.name));
+  Move move{.fips = {}, .from = from.name, .to = target, .cause = {}};
+  std::vector<IpAddress> no_target, pinned, held_back;
   for (const IpAddress& a : fips) {
-    const FloatingIp& f = *inv.fip(a);
+    const FloatingIp& f = *inv_.fip(a);
     if (!f.pin.empty()) {
       if (!f.failing_static) pinned.push_back(a);
       continue;
@@ -123,94 +144,123 @@ void evacuate(const Inventory& inv, const std::string& from, const std::vector<I
       if (!f.failing_static) no_target.push_back(a);
       continue;
     }
-    TimePoint allowed = next_allowed_move(f, now, opt.damping);
-    if (allowed > now) {
-      set_retry(plan, allowed);
-      bool flapping = moves_in_window(f, now, opt.damping) >= opt.damping.max_moves;
-      if (flapping && !f.held) held.push_back(a);
+    TimePoint allowed = next_allowed_move(f, now_, opt_.damping);
+    if (allowed > now_) {
+      set_retry(plan_, allowed);
+      bool flapping = moves_in_window(f, now_, opt_.damping) >= opt_.damping.max_moves;
+      if (flapping && !f.held) held_back.push_back(a);
       continue;
     }
     move.fips.push_back(a);
   }
-  const Server& s = *inv.server(from);
-  move.cause = s.health == Health::down ? "server " + from + " down" + (s.health_cause.empty() ? "" : ": " + s.health_cause)
-               : s.draining                ? "server " + from + " draining"
-                                           : "server " + from + " in maintenance";
-  if (!move.fips.empty()) plan.moves.push_back(std::move(move));
+  move.cause = from.health == Health::down
+                   ? "server " + from.name + " down" + (from.health_cause.empty() ? "" : ": " + from.health_cause)
+               : from.draining ? "server " + from.name + " draining"
+                               : "server " + from.name + " in maintenance";
+  if (!move.fips.empty()) {
+    auto& arriving = arriving_[target];
+    auto& departing = departing_[from.name];
+    for (const IpAddress& a : move.fips) {
+      arriving.push_back({a, inv_.fip(a)->mode});
+      departing.insert(a);
+    }
+    plan_.moves.push_back(std::move(move));
+  }
   auto alarm = [&](Alarm::Kind kind, std::vector<IpAddress> list, std::string msg) {
     if (list.empty()) return;
-    plan.alarms.push_back({.kind = kind, .server = from, .fips = list, .message = std::move(msg)});
+    plan_.alarms.push_back({.kind = kind, .server = from.name, .fips = list, .message = std::move(msg)});
   };
-  plan.now_failing_static.insert(plan.now_failing_static.end(), no_target.begin(), no_target.end());
-  plan.now_failing_static.insert(plan.now_failing_static.end(), pinned.begin(), pinned.end());
-  plan.now_held.insert(plan.now_held.end(), held.begin(), held.end());
+  auto append = [](std::vector<IpAddress>& to, const std::vector<IpAddress>& v) { to.insert(to.end(), v.begin(), v.end()); };
+  append(plan_.now_failing_static, no_target);
+  append(plan_.now_failing_static, pinned);
+  append(plan_.now_held, held_back);
   alarm(Alarm::Kind::no_target, no_target,
-        "no eligible target for the floating IPs of " + from + ": keeping them where they are");
-  alarm(Alarm::Kind::pinned_down, pinned, "pinned floating IPs stay on " + from + ", which must be evacuated");
-  alarm(Alarm::Kind::held, held,
-        "floating IPs of " + from + " moved " + std::to_string(opt.damping.max_moves) +
+        "no eligible target for the floating IPs of " + from.name + ": keeping them where they are");
+  alarm(Alarm::Kind::pinned_down, pinned, "pinned floating IPs stay on " + from.name + ", which must be evacuated");
+  alarm(Alarm::Kind::held, held_back,
+        "floating IPs of " + from.name + " moved " + std::to_string(opt_.damping.max_moves) +
             " times within the flap window: held");
 }
 
+bool Planner::will_evacuate(const Server& s) const {
+  if (entering_.contains(s.name)) return true;
+  if (leaving_maintenance_.contains(s.name)) return s.health == Health::down || s.draining;
+  return s.must_evacuate();
+}
+
+// A server that can take floating IPs now may end someone's wait.
+bool Planner::becomes_target(const Server& s) const {
+  return s.health == Health::up && !s.draining &&
+         (s.maintenance == Maintenance::none || leaving_maintenance_.contains(s.name));
+}
+
 // Plans every floating IP that sits on a server that must be evacuated.
-// Walks servers, not floating IPs: when 10,000 servers come up at start, each
-// one's transition calls this, and 10,000 walks over 100,000 floating IPs
-// would take minutes; over servers, it is a cheap test each.
-void plan_waiting(const Inventory& inv, TimePoint now, const Options& opt, Plan& plan,
-                  const std::string& skip_server) {
-  for (const auto& [name, s] : inv.servers()) {
-    if (name == skip_server || !will_evacuate(s, plan)) continue;
-    const auto& fips = inv.fips_of(name);
-    if (!fips.empty()) evacuate(inv, name, {fips.begin(), fips.end()}, now, opt, plan);
-  }
+// Walks servers, not floating IPs: over 100,000 floating IPs this walk would
+// cost milliseconds; over servers, it is a cheap test each. Servers this plan
+// already evacuated are passed over.
+void Planner::plan_waiting() {
+  for (const auto& [name, s] : inv_.servers())
+    if (!evacuated_.contains(name) && will_evacuate(s)) evacuate(s);
 }
 
-}  // namespace
+Planner::Planner(const Inventory& inv, TimePoint now, const Options& opt) : inv_(inv), now_(now), opt_(opt) {}
 
-std::string_view to_string(Alarm::Kind k) {
-  switch (k) {
-    case Alarm::Kind::no_target: return "no-target";
-    case Alarm::Kind::held: return "held";
-    case Alarm::Kind::pinned_down: return "pinned-down";
+void Planner::react(const std::string& name) {
+  const Server* s = inv_.server(name);
+  if (!s || !reacted_.insert(name).second) return;
+  const auto& fips = inv_.fips_of(name);
+  if (opt_.auto_maintenance && s->health == Health::down && s->seen_up && s->maintenance == Maintenance::none &&
+      !fips.empty()) {
+    plan_.enter_maintenance.push_back(name);
+    entering_.insert(name);
   }
-  return "?";
+  if (s->health == Health::up && s->maintenance == Maintenance::failed) {
+    plan_.leave_maintenance.push_back(name);
+    leaving_maintenance_.insert(name);
+  }
+  if (will_evacuate(*s)) {
+    evacuate(*s);
+  } else {
+    for (const IpAddress& a : fips)
+      if (const auto* f = inv_.fip(a); f->failing_static || f->held) plan_.wait_over.push_back(a);
+  }
+  if (becomes_target(*s)) look_for_waiting_ = true;
 }
 
-std::string choose_target(const Inventory& inv, const std::string& from) { return pick_target(inv, from, nullptr); }
+void Planner::sweep() { look_for_waiting_ = true; }
+
+void Planner::lift_lockout(const std::string& name) {
+  const Server* s = inv_.server(name);
+  if (!s || s->maintenance != Maintenance::failed || !leaving_maintenance_.insert(name).second) return;
+  plan_.leave_maintenance.push_back(name);
+}
+
+Plan Planner::take() {
+  if (look_for_waiting_) plan_waiting();
+  look_for_waiting_ = false;
+  return std::move(plan_);
+}
+
+std::string Planner::target_for(const std::string& from) const { return pick_target(from, group_of(from)); }
+
+std::string choose_target(const Inventory& inv, const std::string& from) {
+  return Planner(inv, {}, {}).target_for(from);
+}
 
 std::string reply_conflict(const Inventory& inv, const std::vector<Placing>& fips, const std::string& server) {
-  return conflict_after(inv, fips, server, nullptr);
+  return Planner(inv, {}, {}).conflict(fips, server);
 }
 
 Plan react(const Inventory& inv, const std::string& name, TimePoint now, const Options& opt) {
-  Plan plan;
-  const Server* s = inv.server(name);
-  if (!s) return plan;
-  const auto& fips = inv.fips_of(name);
-  if (opt.auto_maintenance && s->health == Health::down && s->maintenance == Maintenance::none &&
-      !fips.empty())
-    plan.enter_maintenance.push_back(name);
-  if (s->health == Health::up && s->maintenance == Maintenance::failed)
-    plan.leave_maintenance.push_back(name);
-
-  if (will_evacuate(*s, plan)) {
-    if (!fips.empty()) evacuate(inv, name, {fips.begin(), fips.end()}, now, opt, plan);
-  } else {
-    for (const IpAddress& a : fips)
-      if (const auto* f = inv.fip(a); f->failing_static || f->held) plan.wait_over.push_back(a);
-  }
-  // A server that can take floating IPs now may end someone's wait.
-  bool becomes_target = s->health == Health::up && !s->draining &&
-                        (s->maintenance == Maintenance::none ||
-                         std::ranges::find(plan.leave_maintenance, name) != plan.leave_maintenance.end());
-  if (becomes_target) plan_waiting(inv, now, opt, plan, name);
-  return plan;
+  Planner p(inv, now, opt);
+  p.react(name);
+  return p.take();
 }
 
 Plan sweep(const Inventory& inv, TimePoint now, const Options& opt) {
-  Plan plan;
-  plan_waiting(inv, now, opt, plan, {});
-  return plan;
+  Planner p(inv, now, opt);
+  p.sweep();
+  return p.take();
 }
 
 void commit(Inventory& inv, const Plan& plan, TimePoint now) {

@@ -6,7 +6,10 @@
 // Rules:
 // - A server whose health turns `down` while it serves floating IPs enters
 //   `failed` maintenance (its customers are locked out) and its floating IPs
-//   are evacuated. A server in `failed` maintenance that is healthy again
+//   are evacuated. Only a server seen up since fipd started: one that never
+//   answered (unknown -> down, a network cut at start-up) is evacuated but
+//   never locked out on its own. Neither is any server while the storm guard
+//   holds (Options::auto_maintenance off: storm.hpp). A server in `failed` maintenance that is healthy again
 //   leaves it, unless a rebuild owns it (Maintenance::rebuild).
 // - Floating IPs move only away from a server that must be evacuated (down,
 //   in maintenance, draining) and only to an eligible target (up, not in
@@ -26,7 +29,9 @@
 //   floating IP bounce. Operators' moves are not damped.
 #pragma once
 
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -82,6 +87,63 @@ struct Plan {
 
 std::string_view to_string(Alarm::Kind k);
 
+struct Placing {
+  IpAddress address;
+  state::FipMode mode;
+};
+
+// Decides for many changes at once, as one plan: a storm of failures is one
+// kernel transaction and one state write. Each target it chooses counts the
+// moves it already planned (reply conflicts, a spare's load). The cost grows
+// with the servers reacted to and the floating IPs they hold, plus one walk
+// over the servers (a cheap test each) when one of them can take floating
+// IPs again and may end someone's wait.
+class Planner {
+ public:
+  Planner(const Inventory& inv, TimePoint now, const Options& opt);
+  // After `server`'s health, maintenance or drain state changed (already
+  // written into the inventory). Each server once per plan; again: ignored.
+  void react(const std::string& server);
+  // Every floating IP that waits (failing static or held) or sits on a
+  // server that must be evacuated.
+  void sweep();
+  // The storm guard tripped: `server`, which failed in the storm, leaves the
+  // `failed` maintenance it entered (its customers were locked out of a
+  // server the network cut off, not a broken one).
+  void lift_lockout(const std::string& server);
+  Plan take();
+
+  // The target this plan would choose for the floating IPs of `from` now,
+  // or "" when none is eligible.
+  std::string target_for(const std::string& from) const;
+  // Why `fips` cannot point at `server` beside what it holds once this
+  // plan's moves are done, or "".
+  std::string conflict(const std::vector<Placing>& fips, const std::string& server) const;
+
+ private:
+  struct Group {
+    std::vector<Placing> movable;  // the unpinned ones
+    bool need_v4 = false, need_v6 = false;
+  };
+  Group group_of(const std::string& from) const;
+  bool will_evacuate(const state::Server& s) const;
+  bool becomes_target(const state::Server& s) const;
+  void evacuate(const state::Server& from);
+  std::string pick_target(const std::string& from, const Group& g) const;
+  size_t load(const std::string& server) const;
+  void plan_waiting();
+
+  const Inventory& inv_;
+  TimePoint now_;
+  Options opt_;
+  Plan plan_;
+  std::set<std::string> reacted_, evacuated_, entering_, leaving_maintenance_;
+  std::map<std::string, std::vector<Placing>> arriving_;   // by target: what the plan sends it
+  std::map<std::string, std::set<IpAddress>> departing_;  // by source: what the plan takes away
+  mutable std::optional<std::vector<const state::Server*>> spares_;  // built on first use
+  bool look_for_waiting_ = false;
+};
+
 // After `server`'s health, maintenance or drain state changed (already
 // written into the inventory): what to do.
 Plan react(const Inventory& inv, const std::string& server, TimePoint now, const Options& opt);
@@ -103,10 +165,6 @@ std::string choose_target(const Inventory& inv, const std::string& from);
 // Why the floating IPs `fips` (in the inventory, or about to be added with
 // the modes given) cannot point at `server` beside what it holds, or "" when
 // they can. `fips` already on `server` are not counted twice.
-struct Placing {
-  IpAddress address;
-  state::FipMode mode;
-};
 std::string reply_conflict(const Inventory& inv, const std::vector<Placing>& fips, const std::string& server);
 
 }  // namespace fipd::policy

@@ -133,35 +133,17 @@ void RebuildManager::set_stage(Record& r, Stage s, const std::string& detail) {
   host_.rebuild_changed();
 }
 
-// Failures are counted once per server within the window, against every
-// server the inventory held during it: one retired since (a rebuild done)
-// still counts, or the share would exceed the whole ("3 of 2 servers").
-bool RebuildManager::storm_check(const std::string& server) {
-  loop::TimePoint now = host_.rebuild_loop().now();
-  while (!failures_.empty() && now - failures_.front().at > cfg_.storm_window) failures_.pop_front();
-  if (std::none_of(failures_.begin(), failures_.end(), [&](const Failure& f) { return f.server == server; }))
-    failures_.push_back({now, server});
-  const auto& inv = host_.rebuild_inventory();
-  size_t total = inv.servers().size();
-  for (const auto& f : failures_) total += inv.server(f.server) == nullptr;
-  if (!storm_ && failures_.size() >= cfg_.storm_min_failures &&
-      static_cast<double>(failures_.size()) > cfg_.storm_share * static_cast<double>(total)) {
+// The engine's storm guard tripped (src/policy/storm.hpp): automatic
+// rebuilds stop, settling ones included, until an operator starts one.
+void RebuildManager::hold_for_storm(const std::string& why) {
+  if (!storm_) {
     storm_ = true;
     host_.rebuild_alarm("rebuild-storm",
-                        "storm guard: " + std::to_string(failures_.size()) + " of " + std::to_string(total) +
-                            " servers failed within the storm window; this looks like the network, not the"
-                            " servers: automatic rebuilds are stopped until an operator starts one"
-                            " (fipctl rebuild SERVER)",
+                        "storm guard: " + why + "; this looks like the network, not the servers: automatic "
+                        "rebuilds are stopped until an operator starts one (fipctl rebuild SERVER)",
                         true);
-    drop_settling("the storm guard holds automatic rebuilds");
   }
-  return storm_;
-}
-
-// With fewer servers than storm_min_failures no storm can be seen: waiting
-// would only delay the customer.
-bool RebuildManager::storm_possible() const {
-  return host_.rebuild_inventory().servers().size() >= cfg_.storm_min_failures;
+  drop_settling("the storm guard holds automatic rebuilds");
 }
 
 void RebuildManager::drop_settling(const std::string& why) {
@@ -188,12 +170,12 @@ void RebuildManager::on_server_failed(const std::string& server, const std::stri
   merge(stand_ins_[server], fips);
   host_.rebuild_changed();
   if (!cfg_.automatic) return;
-  if (storm_check(server)) {
+  if (storm_) {
     host_.rebuild_event("not rebuilding " + server + ": the storm guard holds automatic rebuilds",
                         {{"server", server}}, true);
     return;
   }
-  if (cfg_.settle <= std::chrono::nanoseconds::zero() || !storm_possible())
+  if (cfg_.settle <= std::chrono::nanoseconds::zero() || !host_.rebuild_storm_possible())
     return begin(server, cause, false, std::move(fips));
   Record& r = open_record(server, cause, false, std::move(fips));
   set_stage(r, Stage::settling, "starts in " + ms_text(cfg_.settle) + " unless the storm guard trips");
@@ -228,7 +210,6 @@ nl::Status RebuildManager::start_manual(const std::string& server) {
                                   it->second.id + ")");
   if (storm_) {
     storm_ = false;
-    failures_.clear();
     host_.rebuild_alarm("rebuild-storm", "", false);
   }
   begin(server, "operator", true, {});

@@ -17,13 +17,13 @@
 // {"replacement": {...}} line on stdout; its exit status decides), or an HTTP
 // webhook (the same JSON POSTed; the replacement is registered later through
 // the control socket, `server.add` with `replaces`). Timeouts, retries with
-// doubling backoff, a bound on rebuilds at once, and a storm guard: when many
-// servers fail together the network is the likelier culprit, so automatic
-// rebuilds stop until an operator starts one by hand. An automatic rebuild
-// first waits `settle` (settling), so that the guard sees a storm before
-// the first of its failures starts anything: a rebuild takes minutes, a few
-// seconds cost nothing. The share counts every server that was in the
-// inventory during the window, retired ones included.
+// doubling backoff, a bound on rebuilds at once, and the engine's storm
+// guard (src/policy/storm.hpp): when many servers fail together the network
+// is the likelier culprit, so automatic rebuilds stop until an operator
+// starts one by hand (hold_for_storm()). An automatic rebuild first waits
+// `settle` (settling), so that the guard sees a storm before the first of
+// its failures starts anything: a rebuild takes minutes, a few seconds cost
+// nothing.
 //
 // The hook's progress is rate-limited: at most kProgressPerSecond lines a
 // second reach the log and watch, then one "... N more lines"; the record
@@ -118,6 +118,9 @@ class RebuildHost {
   virtual void rebuild_alarm(const std::string& key, const std::string& text, bool raised) = 0;
   virtual void rebuild_changed() = 0;  // records changed: save the state
   virtual std::string control_socket() const = 0;
+  // Whether enough servers exist for the storm guard ever to trip: with
+  // fewer, an automatic rebuild need not settle first.
+  virtual bool rebuild_storm_possible() const = 0;
 };
 
 class RebuildManager {
@@ -137,6 +140,9 @@ class RebuildManager {
   void on_moved(const std::string& from, const std::string& to);
 
   void set_config(config::RebuildConfig cfg) { cfg_ = std::move(cfg); }
+  // The storm guard tripped: `why` says how many servers failed within what
+  // window. Automatic rebuilds stop until an operator starts one.
+  void hold_for_storm(const std::string& why);
   bool storm() const { return storm_; }
   const std::map<std::string, Record>& records() const { return records_; }  // by server
   const std::deque<Record>& finished() const { return finished_; }
@@ -157,10 +163,6 @@ class RebuildManager {
     loop::SourceId timer = loop::kNoSource;  // settle, retry backoff or healthy timeout
     ProgressGate progress;
   };
-  struct Failure {
-    loop::TimePoint at;
-    std::string server;
-  };
   RebuildManager(RebuildHost& host, config::RebuildConfig cfg) : host_(host), cfg_(std::move(cfg)) {}
   void begin(const std::string& server, const std::string& cause, bool manual, std::vector<nl::IpAddress> fips);
   Record& open_record(const std::string& server, const std::string& cause, bool manual, std::vector<nl::IpAddress> fips);
@@ -169,7 +171,6 @@ class RebuildManager {
   void drop_settling(const std::string& why);
   void show_progress(Record& r, Running& run, std::string_view line, bool from_stderr);
   void flush_progress(Record& r, Running& run);
-  bool storm_possible() const;
   void pump();
   void call_out(Record& r);
   void start_call_out(Record& r);
@@ -186,7 +187,6 @@ class RebuildManager {
   void notify(const Record& r);
   std::string document(const Record& r) const;
   size_t active() const;
-  bool storm_check(const std::string& server);
 
   RebuildHost& host_;
   config::RebuildConfig cfg_;
@@ -195,7 +195,6 @@ class RebuildManager {
   std::map<std::string, Running> running_;
   std::map<std::string, std::optional<Replacement>> pending_replacement_;
   std::deque<Record> finished_;  // the last few, for status
-  std::deque<Failure> failures_;  // for the storm guard, oldest first
   // Floating IPs a failover moved away from a failed server that no rebuild
   // has taken yet: a later rebuild hands them back (persisted).
   std::map<std::string, std::vector<nl::IpAddress>> stand_ins_;

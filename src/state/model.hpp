@@ -62,6 +62,9 @@ struct Server {
   std::string standby;  // preferred failover target for this server's floating IPs
   // Runtime.
   Health health = Health::unknown;
+  // Seen up since fipd started: a server that never was (unknown -> down)
+  // is no reason on its own to lock its customers out (policy.hpp).
+  bool seen_up = false;
   TimePoint health_since{};
   std::string health_cause;
   Maintenance maintenance = Maintenance::none;

@@ -177,7 +177,7 @@ storm_share = 0.5
   EXPECT_EQ(c->rebuild.timeout, 5min);
   EXPECT_EQ(c->rebuild.retries, 2u);
   EXPECT_EQ(c->rebuild.environment.size(), 1u);
-  EXPECT_DOUBLE_EQ(c->rebuild.storm_share, 0.5);
+  EXPECT_DOUBLE_EQ(c->engine.storm_share, 0.5);
   std::string e = errors_of(R"([rebuild]
 hook = "relative/hook"
 webhook = "ftp://x"
@@ -190,6 +190,19 @@ retries = -1
                            "retries: expected an integer from 0 to 100, got -1"})
     EXPECT_NE(e.find(want), std::string::npos) << "missing: " << want << "\nin:\n" << e;
   EXPECT_FALSE(parse_config("", "t.toml")->rebuild.enabled());
+}
+
+// The storm guard holds automatic maintenance too, so its keys belong in
+// [engine]; [rebuild], where earlier versions read them, still works, but a
+// key given in both is refused rather than one silently winning.
+TEST(Config, StormGuardKeys) {
+  auto c = parse_config("[engine]\nstorm_share = 0.4\nstorm_min_failures = 10\nstorm_window = \"30s\"\n", "t.toml");
+  ASSERT_TRUE(c) << c.error()[0].str();
+  EXPECT_DOUBLE_EQ(c->engine.storm_share, 0.4);
+  EXPECT_EQ(c->engine.storm_min_failures, 10u);
+  EXPECT_EQ(c->engine.storm_window, 30s);
+  std::string e = errors_of("[engine]\nstorm_window = \"30s\"\n[rebuild]\nstorm_window = \"10s\"\n");
+  EXPECT_NE(e.find("t.toml:4:16: [rebuild]: storm_window: also given in [engine]"), std::string::npos) << e;
 }
 
 // Issue 14, item 18: a NUL in a path cut it short in open(), and cut the
@@ -348,7 +361,7 @@ probe = { kind = "tcp", port = 80, interval = "1ns", timeout = "24h" }
 TEST(Config, SharesMayBeWrittenAsIntegers) {
   auto c = parse_config("[rebuild]\nstorm_share = 1\n[engine]\nmax_reload_removal_share = 0\n", "t.toml");
   ASSERT_TRUE(c) << c.error()[0].str();
-  EXPECT_EQ(c->rebuild.storm_share, 1.0);
+  EXPECT_EQ(c->engine.storm_share, 1.0);
   EXPECT_EQ(c->engine.max_reload_removal_share, 0.0);
   EXPECT_NE(errors_of("[engine]\nmax_reload_removal_share = 2\n").find("expected a number from 0 to 1, as in 0.3, got 2"),
             std::string::npos);

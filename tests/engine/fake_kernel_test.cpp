@@ -50,8 +50,9 @@ class FakeKernelEngineTest : public ::testing::Test {
     std::filesystem::remove_all(dir_, ec);
   }
 
-  void write_config(const std::string& extra) {
-    std::ofstream(dir_ + "/fipd.toml") << R"([engine]
+  // [engine] and [probe_defaults], for a test to add its own servers.
+  std::string preamble() const {
+    return R"([engine]
 health_listen = ""
 control_socket = ")" + dir_ + R"(/fipd.sock"
 state_file = ")" + dir_ + R"(/state.json"
@@ -64,7 +65,11 @@ interval = "10ms"
 timeout = "50ms"
 rise = 2
 fall = 3
-[[server]]
+)";
+  }
+  void write_raw(const std::string& text) { std::ofstream(dir_ + "/fipd.toml") << text; }
+  void write_config(const std::string& extra) {
+    write_raw(preamble() + R"([[server]]
 name = "web-1"
 address = ["198.18.0.2", "2001:db8:1::2"]
 [[server]]
@@ -79,7 +84,7 @@ mode = "nat"
 address = "2001:db8:f::10"
 server = "web-1"
 mode = "route"
-)" + extra;
+)" + extra);
   }
 
   // A fipd process; a second call is a restart over the same kernel and state.
@@ -97,6 +102,7 @@ mode = "route"
                       };
                       return p;
                     },
+                    .probe_options = probe_options_,
                     .clock = &clock_,
                     .make_dataplane = [this](const std::string& table) -> nl::Result<std::unique_ptr<reconcile::Dataplane>> {
                       return std::make_unique<FakeDataplane>(kernel_, table);
@@ -117,6 +123,13 @@ mode = "route"
     for (int i = 0; i < 500 && !done; ++i) (void)engine_->loop().run_once(std::chrono::milliseconds(10));
     ASSERT_TRUE(done && *done);
   }
+  // Moves the clock in one step and lets the loop run what is due, without
+  // stepping through the timers in between: what falls due together is
+  // dispatched in one loop iteration.
+  void jump(loop::Duration d) {
+    clock_.set(clock_.now() + d);
+    (void)engine_->loop().run_once(loop::Duration(0));
+  }
   IpAddress dnat_target(const IpAddress& fip) const { return kernel_->view.set(SetId::dnat4).at({fip}).value; }
   IpAddress route_via(const IpAddress& fip) const { return kernel_->view.routes.at(fip).via; }
 
@@ -125,6 +138,7 @@ mode = "route"
   std::shared_ptr<FakeKernel> kernel_ = std::make_shared<FakeKernel>();
   FakeMonitor monitor_{kernel_};
   std::set<IpAddress> down_;  // servers whose probes fail
+  probe::EngineOptions probe_options_;
   std::unique_ptr<Engine> engine_;
 };
 
@@ -224,6 +238,79 @@ TEST_F(FakeKernelEngineTest, AReloadAddsAFloatingIpToTheKernel) {
   EXPECT_EQ(dnat_target(kAdded), kSpare);
   EXPECT_EQ(kernel_->view.set(SetId::snat4).at({kSpare}).value, kAdded);
   EXPECT_EQ(dnat_target(kNat), kWeb) << "the rest untouched";
+}
+
+// Issue 11: a storm of 10,000 health changes that arrive together is one
+// plan, one kernel transaction and one state write. Half the servers have a
+// standby that stays up: their floating IPs move; the others fail static.
+// The storm guard trips, so no customer is locked out.
+TEST_F(FakeKernelEngineTest, AStormOfTenThousandFailuresIsOnePlanOneTransactionAndOneStateWrite) {
+  constexpr int kServers = 10000;
+  // Every server's confirming burst in flight at once: with the default
+  // bound (4,096) the failures would be spread over three iterations.
+  probe_options_.max_in_flight = 4 * kServers;
+  std::string text = preamble();
+  auto hex = [](int i) {
+    char b[16];
+    std::snprintf(b, sizeof b, "%x", i + 1);
+    return std::string(b);
+  };
+  // Route floating IPs of family v6 need a server address of that family.
+  auto server = [&](const std::string& name, int net, int i) {
+    return "[[server]]\nname = \"" + name + "\"\naddress = [\"198." + std::to_string(18 + net) + "." +
+           std::to_string(i / 250) + "." + std::to_string(i % 250 + 1) + "\", \"2001:db8:" + std::to_string(net + 1) +
+           "::" + hex(i) + "\"]\n";
+  };
+  auto v6 = [&](int i) { return "2001:db8:f::" + hex(i); };
+  for (int i = 0; i < kServers; ++i) {
+    text += server("s" + std::to_string(i), 0, i);
+    if (i % 2 == 0) text += "standby = \"b" + std::to_string(i) + "\"\n";
+  }
+  for (int i = 0; i < kServers; i += 2) text += server("b" + std::to_string(i), 1, i);
+  for (int i = 0; i < kServers; ++i)
+    text += "[[floating_ip]]\naddress = \"" + v6(i) + "\"\nserver = \"s" + std::to_string(i) + "\"\nmode = \"route\"\n";
+  write_raw(text);
+  start();
+  run(200ms);
+  for (int i = 0; i < kServers; ++i)
+    ASSERT_EQ(engine_->inventory().server("s" + std::to_string(i))->health, state::Health::up) << i;
+  durable();
+  const auto before = engine_->counters();
+  const size_t commits = kernel_->counters.commits + kernel_->counters.route_calls;
+  for (const auto& [name, sv] : engine_->inventory().servers())
+    if (name[0] == 's') down_.insert(sv.address), down_.insert(*sv.address6);
+  jump(30ms);  // every probe starts
+  for (int i = 0; i < 4; ++i) jump(1ms);  // refused, the confirming bursts, down
+  size_t down = 0;
+  for (const auto& [name, sv] : engine_->inventory().servers()) down += sv.health == state::Health::down;
+  ASSERT_EQ(down, static_cast<size_t>(kServers));
+  durable();
+  const auto& after = engine_->counters();
+  EXPECT_EQ(after.plans - before.plans, 1u);
+  EXPECT_EQ(after.state_saves - before.state_saves, 1u);
+  EXPECT_EQ(kernel_->counters.commits + kernel_->counters.route_calls - commits, 1u)
+      << "one kernel transaction (route floating IPs: one route batch)";
+  EXPECT_EQ(after.failovers - before.failovers, static_cast<uint64_t>(kServers / 2));
+  for (int i = 0; i < kServers; ++i) {
+    const std::string want = i % 2 == 0 ? "b" + std::to_string(i) : "s" + std::to_string(i);
+    ASSERT_EQ(engine_->inventory().fip(ip(v6(i).c_str()))->server, want) << i;
+    ASSERT_EQ(engine_->inventory().server("s" + std::to_string(i))->maintenance, state::Maintenance::none) << i;
+  }
+  bool named = false;
+  for (const auto& a : engine_->active_alarms())
+    named |= a.find("storm guard: 10000 of 15000 servers failed within 0.000 s") != std::string::npos;
+  EXPECT_TRUE(named) << testing::PrintToString(engine_->active_alarms());
+}
+
+// A server never seen up since start (unknown -> down: cut off when fipd
+// started, say) is evacuated but its customers are not locked out.
+TEST_F(FakeKernelEngineTest, AServerNeverSeenUpIsEvacuatedButNotLockedOut) {
+  down_ = {kWeb, kWeb6};
+  start();
+  run(200ms);
+  ASSERT_EQ(engine_->inventory().server("web-1")->health, state::Health::down);
+  EXPECT_EQ(engine_->inventory().fip(kNat)->server, "spare-1");
+  EXPECT_EQ(engine_->inventory().server("web-1")->maintenance, state::Maintenance::none);
 }
 
 }  // namespace

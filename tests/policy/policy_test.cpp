@@ -27,7 +27,10 @@ class PolicyTest : public testing::Test {
     fip("203.0.113.10", "web-1");
     fip("203.0.113.11", "web-1");
     fip("203.0.113.20", "web-2");
-    for (auto& [name, s] : inv.servers()) s.health = Health::up;
+    for (auto& [name, s] : inv.servers()) {
+      s.health = Health::up;
+      s.seen_up = true;
+    }
   }
   void server(const std::string& name, const char* addr, bool spare = false) {
     ASSERT_TRUE(inv.add_server({.name = name, .address = ip(addr), .spare = spare}));
@@ -38,6 +41,7 @@ class PolicyTest : public testing::Test {
   // Sets a server's health and runs the policy the way the engine does.
   Plan health(const std::string& name, Health h) {
     inv.server(name)->health = h;
+    if (h == Health::up) inv.server(name)->seen_up = true;
     Plan p = react(inv, name, now, opt);
     commit(inv, p, now);
     return p;
@@ -226,7 +230,10 @@ class ReplySourceTest : public PolicyTest {
     ASSERT_TRUE(inv.add_fip({.address = ip("203.0.113.30"), .server = "web-a", .mode = state::FipMode::stateless_nat}));
     ASSERT_TRUE(inv.add_fip({.address = ip("203.0.113.31"), .server = "web-b", .mode = state::FipMode::stateless_nat}));
     inv.server("web-a")->standby = "web-b";
-    for (auto& [name, s] : inv.servers()) s.health = Health::up;
+    for (auto& [name, s] : inv.servers()) {
+      s.health = Health::up;
+      s.seen_up = true;
+    }
   }
 };
 
