@@ -2,9 +2,9 @@
 set(FIPD_TEST_LIBS fipd_nl_core nlohmann_json::nlohmann_json)
 set(FIPD_TEST_NEEDS_DAEMON ON)
 
-# The rebuild and configuration scenarios use fipctl: build it before them.
+# The rebuild, configuration and storm scenarios use fipctl: build it before them.
 function(fipd_daemon_tests_need_fipctl)
-  foreach(t test_daemon_rebuild test_daemon_config)
+  foreach(t test_daemon_rebuild test_daemon_config test_daemon_storm)
     if(TARGET ${t} AND TARGET fipctl)
       add_dependencies(${t} fipctl)
     endif()

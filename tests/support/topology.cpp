@@ -6,14 +6,6 @@ namespace {
 
 nl::IpAddress must_parse(const std::string& s) { return *nl::IpAddress::parse(s); }
 
-// Duplicate address detection would hold IPv6 addresses "tentative" for a
-// second or more; the topology is private, so there is nothing to detect.
-Status quiet_ipv6(const Netns& ns) {
-  for (const char* key : {"net.ipv6.conf.all.accept_dad", "net.ipv6.conf.default.accept_dad"})
-    if (auto r = ns.sysctl(key, "0"); !r) return r;
-  return {};
-}
-
 Status addr(const Netns& ns, const std::string& dev, const std::string& cidr) {
   std::vector<std::string> argv{"ip", "addr", "add", cidr, "dev", dev};
   if (cidr.find(':') != std::string::npos) argv.push_back("nodad");
@@ -22,6 +14,14 @@ Status addr(const Netns& ns, const std::string& dev, const std::string& cidr) {
 }
 
 }  // namespace
+
+// Duplicate address detection would hold IPv6 addresses "tentative" for a
+// second or more; the topology is private, so there is nothing to detect.
+Status quiet_ipv6(const Netns& ns) {
+  for (const char* key : {"net.ipv6.conf.all.accept_dad", "net.ipv6.conf.default.accept_dad"})
+    if (auto r = ns.sysctl(key, "0"); !r) return r;
+  return {};
+}
 
 nl::IpAddress Topology::floating_v4(int i) { return must_parse("203.0.113." + std::to_string(10 + i)); }
 nl::IpAddress Topology::floating_v6(int i) { return must_parse("2001:db8:f::" + std::to_string(10 + i)); }

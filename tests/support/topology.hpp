@@ -28,6 +28,9 @@ struct Server {
   std::string router_link;  // its veth end in the router namespace, "srv0"
 };
 
+// Turns duplicate address detection off in `ns` (for links made after it).
+Status quiet_ipv6(const Netns& ns);
+
 struct TopologyOptions {
   int servers = 2;
 };
