@@ -278,6 +278,12 @@ void Engine::on_transition(const probe::Transition& t) {
   if (t.to == probe::Health::down) note_failure(t.server, t.at);
   if (rebuild_) rebuild_->on_health(t.server, s->health);
   settle_kept_targets(t.server, t.to);
+  if (t.to == probe::Health::suspect) {
+    suspect_since_[t.server] = t.at;
+  } else if (auto it = suspect_since_.find(t.server); it != suspect_since_.end()) {
+    if (!undecided_burst_ || *undecided_burst_ < it->second) undecided_burst_ = it->second;
+    suspect_since_.erase(it);
+  }
   if (undecided_at_.emplace(t.server, t.at).second) undecided_.push_back(t.server);
   if (!decide_scheduled_) {
     decide_scheduled_ = true;
@@ -292,9 +298,37 @@ void Engine::on_transition(const probe::Transition& t) {
 constexpr loop::Duration kDecideSlice = std::chrono::milliseconds(25);
 constexpr size_t kSliceCheck = 64;
 
+// Suspects whose suspicion came with that of a server about to be decided
+// (within kSameSignal: one kernel signal, one rack) are waited for, at most
+// kHoldForSuspects after the first change: then the rack is one plan. A
+// single failure has no such company and waits for nothing, nor does a
+// storm that held on long enough.
+constexpr loop::Duration kSameSignal = std::chrono::milliseconds(5);
+constexpr loop::Duration kHoldForSuspects = std::chrono::milliseconds(50);
+
+bool Engine::hold_for_suspects() const {
+  if (!undecided_burst_ || undecided_.empty()) return false;
+  for (const auto& [name, since] : suspect_since_)
+    if (since + kSameSignal >= *undecided_burst_ && since <= *undecided_burst_ + kSameSignal) return true;
+  return false;
+}
+
 void Engine::decide_health() {
   decide_scheduled_ = false;
   const TimePoint start = loop_->now();
+  if (!undecided_.empty() && hold_for_suspects()) {
+    TimePoint oldest = start;
+    for (const auto& [name, at] : undecided_at_) oldest = std::min(oldest, at);
+    if (start - oldest < kHoldForSuspects) {
+      // Each confirmation schedules decide_health() again; the timer bounds the wait.
+      TimePoint until = oldest + kHoldForSuspects;
+      if (hold_timer_ == loop::kNoSource) hold_timer_ = loop_->add_timer(until, [this](TimePoint) { decide_health(); });
+      else loop_->rearm_timer(hold_timer_, until);
+      return;
+    }
+  }
+  if (hold_timer_ != loop::kNoSource) loop_->disarm_timer(hold_timer_);
+  undecided_burst_.reset();
   policy::Planner planner(inv_, start, policy_options());
   if (lift_storm_lockouts_) {
     lift_storm_lockouts_ = false;

@@ -302,6 +302,15 @@ class Engine final : private rebuild::RebuildHost {
   std::deque<std::string> undecided_;
   std::unordered_map<std::string, TimePoint> undecided_at_;
   bool decide_scheduled_ = false;
+  // Servers made suspect (a kernel signal, a refused probe) and not yet
+  // decided, since when: a kernel signal for a whole rack makes them all
+  // suspect in one millisecond, and their confirmations, which take a few
+  // iterations, are waited for (at most kHoldForSuspects) so that the rack
+  // is one decision.
+  std::unordered_map<std::string, TimePoint> suspect_since_;
+  std::optional<TimePoint> undecided_burst_;  // the latest suspicion among the undecided
+  loop::SourceId hold_timer_ = loop::kNoSource;
+  bool hold_for_suspects() const;
   policy::StormGuard storm_;
   bool storm_holds_ = false;
   bool lift_storm_lockouts_ = false;  // the guard just tripped: the next plan lifts them

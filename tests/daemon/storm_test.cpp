@@ -26,6 +26,7 @@
 
 #include <nlohmann/json.hpp>
 #include <chrono>
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <set>
@@ -329,13 +330,31 @@ class StormTest : public testing::Test {
     }
     expect_none(wrong, "floating IPs of servers with a standby");
     EXPECT_EQ(failovers.size(), static_cast<size_t>(kWithStandby));
+    // Failovers detected together (one kernel signal: within a few ms) are
+    // one transaction. A server whose confirmation took a probe interval
+    // longer (an attempt already in flight when the carrier went) is a
+    // later arrival, and may be a transaction of its own.
+    std::vector<int64_t> detected;
+    std::set<std::pair<int64_t, int64_t>> groups;  // (first detection of its group, committed)
+    for (const auto& f : failovers) detected.push_back(f["detected_mono_us"].get<int64_t>());
+    std::sort(detected.begin(), detected.end());
+    std::set<int64_t> group_starts;
+    for (size_t k = 0; k < detected.size(); ++k)
+      if (k == 0 || detected[k] - detected[k - 1] > 5000) group_starts.insert(detected[k]);
+    for (const auto& f : failovers) {
+      auto g = group_starts.upper_bound(f["detected_mono_us"].get<int64_t>());
+      groups.insert({*std::prev(g), f["committed_mono_us"].get<int64_t>()});
+    }
     RecordProperty("storm_transactions", static_cast<int>(committed.size()));
-    EXPECT_EQ(committed.size(), 1u) << "the storm's moves were committed at " << committed.size()
-                                    << " different times (committed_mono_us), not in one transaction";
+    EXPECT_EQ(groups.size(), group_starts.size())
+        << "failovers detected together were committed at different times (committed_mono_us): "
+        << committed.size() << " commits for " << group_starts.size() << " groups of detections";
+    EXPECT_LE(group_starts.size(), 2u) << "the kernel's signal reached the servers in one go";
     const auto generations = fipd_generations();
     RecordProperty("storm_nft_generations", static_cast<int>(generations.size()));
     if (generations.empty()) ADD_FAILURE() << "nft monitor saw no transaction of fipd's:\n" << monitor_output();
-    else expect_none({generations.begin() + 1, generations.end()}, "fipd's nftables generations after the first");
+    EXPECT_LE(generations.size(), group_starts.size()) << "one nftables transaction per group of detections\n"
+                                                       << monitor_output().substr(0, 2000);
   }
 
   // (a) with traffic: new flows to the moved nat floating IPs reach the
@@ -436,6 +455,12 @@ TEST_F(StormTest, TwoHundredServersLoseTheirLinkAtOnce) {
   expect_flows_reach_the_spares();
   expect_failing_static(st);
   expect_nobody_locked_out(st, "after the storm");
+  // The alarm names the storm: how many failed, of how many, and within what window.
+  bool named = false;
+  for (const auto& a : st["engine"]["alarms"])
+    named |= a.get<std::string>().starts_with("storm guard: ") &&
+             a.get<std::string>().find(" of 300 servers failed within ") != std::string::npos;
+  EXPECT_TRUE(named) << st["engine"]["alarms"].back().dump();
 
   // (e) A restart right after changes nothing. The rack servers are found
   // down at start, never seen up: that puts none of them in maintenance.
