@@ -26,8 +26,9 @@ set(fipd_fuzz_control_request_sources src/control/protocol.cpp src/json/bounded.
 set(fipd_fuzz_http_request_libs fipd_health_http)
 set(fipd_fuzz_http_request_sources src/health/http.cpp)
 set(fipd_fuzz_state_file_libs fipd_state)
-set(fipd_fuzz_state_file_sources src/state/runtime_state.cpp src/state/model.cpp src/json/bounded.cpp
-                                 src/probe/duration.cpp src/probe/spec.cpp src/probe/health.cpp netlink/ip_address.cpp)
+set(fipd_fuzz_state_file_sources src/state/runtime_state.cpp src/state/state_json.cpp src/state/model.cpp
+                                 src/json/bounded.cpp src/probe/duration.cpp src/probe/spec.cpp src/probe/health.cpp
+                                 netlink/ip_address.cpp)
 set(fipd_fuzz_config_file_libs fipd_config)
 set(fipd_fuzz_config_file_sources src/config/config.cpp src/config/addresses.cpp src/state/model.cpp
                                   src/probe/duration.cpp src/probe/spec.cpp src/probe/health.cpp
