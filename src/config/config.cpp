@@ -598,17 +598,33 @@ const nl::IpAddress* ServerConfig::address_of(nl::Family f) const {
   return nullptr;
 }
 
-const ServerConfig* Config::server(const std::string& name) const {
-  if (index_.data != servers.data() || index_.size != servers.size()) {
-    index_.by_name.clear();
-    for (size_t i = 0; i < servers.size(); ++i) index_.by_name.emplace(servers[i].name, i);
-    index_.data = servers.data();
-    index_.size = servers.size();
+namespace {
+
+// The entry of `items` whose key (by `key_of`) is `key`, through `index`,
+// rebuilt whenever `items` moved or changed size.
+template <class Index, class Item, class Key, class KeyOf>
+const Item* find_indexed(Index& index, const std::vector<Item>& items, const Key& key, KeyOf key_of) {
+  if (index.data != items.data() || index.size != items.size()) {
+    index.by_key.clear();
+    for (size_t i = 0; i < items.size(); ++i) index.by_key.emplace(key_of(items[i]), i);
+    index.data = items.data();
+    index.size = items.size();
   }
-  auto it = index_.by_name.find(name);
-  if (it == index_.by_name.end()) return nullptr;
-  const ServerConfig& s = servers[it->second];
-  return s.name == name ? &s : nullptr;
+  auto it = index.by_key.find(key);
+  if (it == index.by_key.end()) return nullptr;
+  const Item& item = items[it->second];
+  return key_of(item) == key ? &item : nullptr;
+}
+
+}  // namespace
+
+const ServerConfig* Config::server(const std::string& name) const {
+  return find_indexed(index_, servers, name, [](const ServerConfig& s) -> const std::string& { return s.name; });
+}
+
+const FloatingIpConfig* Config::floating_ip(const nl::IpAddress& address) const {
+  return find_indexed(fip_index_, floating_ips, address,
+                      [](const FloatingIpConfig& f) -> const nl::IpAddress& { return f.address; });
 }
 
 ConfigResult parse_config(std::string_view text, const std::string& file) {

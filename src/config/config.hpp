@@ -164,18 +164,23 @@ struct Config {
   // server on reload, made a 50,000-server reload quadratic (9 s of a
   // stopped loop). Renaming a server in place after a lookup is not seen.
   const ServerConfig* server(const std::string& name) const;
+  // By address, the same way: the state's capture of one changed floating
+  // IP looks its file entry up.
+  const FloatingIpConfig* floating_ip(const nl::IpAddress& address) const;
 
  private:
   // Not copied with the Config: a copy's vector is another, and builds its own.
-  struct ServerIndex {
-    ServerIndex() = default;
-    ServerIndex(const ServerIndex&) {}
-    ServerIndex& operator=(const ServerIndex&) { return *this; }
-    std::unordered_map<std::string, size_t> by_name;
-    const ServerConfig* data = nullptr;
+  template <class Key>
+  struct Index {
+    Index() = default;
+    Index(const Index&) {}
+    Index& operator=(const Index&) { return *this; }
+    std::unordered_map<Key, size_t> by_key;
+    const void* data = nullptr;
     size_t size = 0;
   };
-  mutable ServerIndex index_;
+  mutable Index<std::string> index_;
+  mutable Index<nl::IpAddress> fip_index_;
 };
 
 using ConfigResult = std::expected<Config, std::vector<ConfigError>>;

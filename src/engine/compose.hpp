@@ -14,6 +14,8 @@
 // are held to the same address rules as the file's (addresses.hpp).
 #pragma once
 
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,7 @@
 #include "src/config/config.hpp"
 #include "src/probe/spec.hpp"
 #include "src/state/model.hpp"
+#include "src/state/delta.hpp"
 #include "src/state/runtime_state.hpp"
 
 namespace fipd::engine {
@@ -37,10 +40,29 @@ struct Composed {
 // `own`: the router's addresses, which no added server may have.
 Composed compose(const config::Config& cfg, const state::RuntimeState& rt, const config::LocalAddresses& own = {});
 
-// What to save: everything in `inv` that differs from what `cfg` says.
-// `unplaced`: compose()'s, which are not removals.
+// What the capture reads besides the inventory.
+struct CaptureInputs {
+  const config::Config& cfg;
+  const std::set<nl::IpAddress>& unplaced;  // compose()'s, which are not removals
+  // Of servers added at runtime: the failed server each replaces (a
+  // rebuild's replacement), and their probes as resolved when added.
+  const std::map<std::string, std::string>& replacements;
+  const std::map<std::string, std::vector<probe::ProbeSpec>>& probes;
+};
+
+// What to save: everything in `inv` that differs from what the file says,
+// apart from `extra`, which its owner (the rebuild module) gives. The
+// whole state, O(n): for start-up and reload.
+state::RuntimeState capture(const state::Inventory& inv, const CaptureInputs& in);
+// The same with no replacements and no probes (tests).
 state::RuntimeState capture(const state::Inventory& inv, const config::Config& cfg,
-                            const state::RuntimeState& previous, const std::set<nl::IpAddress>& unplaced = {});
+                            const std::set<nl::IpAddress>& unplaced = {});
+
+// What capture() would change in `saved` for these floating IPs and
+// servers only, by the same rules, key by key: O(keys * log n), however
+// large the inventory. Keys that did not change are left out.
+state::Delta capture_changes(const state::Inventory& inv, const CaptureInputs& in, const state::RuntimeState& saved,
+                             const std::set<nl::IpAddress>& fips, const std::set<std::string>& servers);
 
 // The probe engine's specs for a configured server's probes.
 using config::probe_specs;

@@ -92,18 +92,19 @@ reconcile::IntentOptions Engine::intent_options() const {
 }
 
 Status Engine::start() {
-  auto saved = store_->load();
-  if (!saved) return std::unexpected(saved.error());
-  if (*saved) saved_ = std::move(**saved);
+  auto loaded = store_->load();
+  if (!loaded) return std::unexpected(loaded.error());
+  for (const auto& w : loaded->warnings) log::warning("state: " + w);
+  if (loaded->state) saved_ = std::move(*loaded->state);
   auto own = config::read_local_addresses();
   if (!own) return std::unexpected(own.error());
   auto composed = compose(cfg_, saved_, *own);
   for (const auto& d : composed.dropped) log::warning("state: " + d + ", ignoring");
   inv_ = std::move(composed.inventory);
   unplaced_fips_ = std::move(composed.unplaced_fips);
-  for (const auto& a : saved_.added_servers) {
-    if (!a.replaces.empty()) replacements_[a.name] = a.replaces;
-    if (!a.probes.empty() && inv_.server(a.name)) runtime_probes_[a.name] = a.probes;
+  for (const auto& [name, a] : saved_.added_servers) {
+    if (!a.replaces.empty()) replacements_[name] = a.replaces;
+    if (!a.probes.empty() && inv_.server(name)) runtime_probes_[name] = a.probes;
   }
 
   if (auto r = open_kernel(); !r) return r;
@@ -495,7 +496,7 @@ void Engine::execute(policy::Plan plan, TimePoint detected, bool manual,
   for (const auto& a : plan.wait_over)
     if (const auto* f = inv_.fip(a)) clear_for(f->server);
   if (plan.retry_at) schedule_sweep(*plan.retry_at);
-  save_state();
+  note_plan(plan, touched);
 }
 
 void Engine::record(Failover f) {
@@ -533,30 +534,75 @@ void Engine::schedule_sweep(TimePoint when) {
   }
 }
 
+void Engine::note_fip(const nl::IpAddress& fip) {
+  dirty_.fips.insert(fip);
+  schedule_write();
+}
+
+void Engine::note_server(const std::string& name) {
+  dirty_.servers.insert(name);
+  schedule_write();
+}
+
+void Engine::note_rebuilds() {
+  dirty_.rebuilds = true;
+  schedule_write();
+}
+
+void Engine::note_plan(const policy::Plan& plan, const std::vector<nl::IpAddress>& touched) {
+  // A plan changes targets (of the floating IPs among `touched`: the rest
+  // are servers' addresses, which capture nothing) and maintenance.
+  dirty_.fips.insert(touched.begin(), touched.end());
+  for (const auto& m : plan.moves) dirty_.servers.insert({m.from, m.to});
+  dirty_.servers.insert(plan.enter_maintenance.begin(), plan.enter_maintenance.end());
+  dirty_.servers.insert(plan.leave_maintenance.begin(), plan.leave_maintenance.end());
+  schedule_write();
+}
+
 void Engine::save_state() {
+  dirty_.all = true;
+  schedule_write();
+}
+
+void Engine::schedule_write() {
   if (state_dirty_) return;
   state_dirty_ = true;
   loop_->defer([this] {
-    if (state_dirty_) write_state();
+    if (!state_dirty_) return;
+    write_state();
+    bind_waiters();
   });
+}
+
+CaptureInputs Engine::capture_inputs() const {
+  return {.cfg = cfg_, .unplaced = unplaced_fips_, .replacements = replacements_, .probes = runtime_probes_};
+}
+
+state::RuntimeState Engine::captured_state() const {
+  state::RuntimeState rt = capture(inv_, capture_inputs());
+  rt.extra = rebuild_ ? rebuild_->to_json() : saved_.extra;
+  return rt;
 }
 
 void Engine::write_state() {
   state_dirty_ = false;
-  state::RuntimeState rt = capture(inv_, cfg_, saved_, unplaced_fips_);
-  for (auto& a : rt.added_servers) {
-    if (auto it = replacements_.find(a.name); it != replacements_.end()) a.replaces = it->second;
-    if (auto it = runtime_probes_.find(a.name); it != runtime_probes_.end()) a.probes = it->second;
+  Dirty dirty = std::exchange(dirty_, {});
+  state::Delta change;
+  if (dirty.all) {
+    change = state::diff(saved_, captured_state());
+  } else {
+    change = capture_changes(inv_, capture_inputs(), saved_, dirty.fips, dirty.servers);
+    if (dirty.rebuilds && rebuild_)
+      if (std::string extra = rebuild_->to_json(); extra != saved_.extra) change.extra = std::move(extra);
   }
-  if (rebuild_) rt.extra = rebuild_->to_json();
-  if (rt == saved_) return;
-  saved_ = rt;
-  saved_seq_ = store_->save(saved_);
+  if (change.empty()) return;
+  state::apply(saved_, change);
+  saved_seq_ = store_->save(std::move(change));
   ++counters_.state_saves;
 }
 
 void Engine::resolve_durable(const state::Written& w) {
-  while (!durable_waiters_.empty() && durable_waiters_.front().seq <= w.seq) {
+  while (!durable_waiters_.empty() && durable_waiters_.front().seq && *durable_waiters_.front().seq <= w.seq) {
     auto done = std::move(durable_waiters_.front().done);
     durable_waiters_.pop_front();
     if (w.error) done(std::unexpected(*w.error));

@@ -6,9 +6,11 @@
 // - netlink requests: each waits for the kernel's answer within its send
 //   (microseconds for a repoint; a whole-table dump at start, reload and
 //   audit grows with the table);
-// - the state's capture (a snapshot of the runtime state, which grows with
-//   the inventory): at most once per loop iteration, however many changes
-//   the iteration made;
+// - the state's capture: at most once per loop iteration, however many
+//   changes the iteration made, and of the keys they changed only (the
+//   floating IPs and servers noted, and the rebuilds' part), so it grows
+//   with the change, not the inventory; only start-up and reload capture
+//   the whole state;
 // - nothing else: the state file is written and fsynced by the store's own
 //   thread, a reloaded file is read and parsed by the ConfigReader's, and
 //   whatever must wait for durability (an operator's answer, a failover's
@@ -42,6 +44,7 @@
 #include "netlink/monitor.hpp"
 #include "src/config/addresses.hpp"
 #include "src/engine/alarms.hpp"
+#include "src/engine/compose.hpp"
 #include "src/config/config.hpp"
 #include "src/engine/config_reader.hpp"
 #include "src/engine/events.hpp"
@@ -141,8 +144,9 @@ class Engine final : private rebuild::RebuildHost {
   // Starts rebuilding a server by hand (ENOSYS without a [rebuild] call-out).
   Status rebuild(const std::string& server);
   // Calls `done`, on the loop, once the state file holds every change made
-  // so far, or with the error of its write: an operator's "ok" then
-  // survives a crash right after it. Never waits: many changes share one
+  // so far (and in the rest of the current callback), or with the error of
+  // its write: an operator's "ok" then survives a crash right after it.
+  // Never waits, and never calls `done` from inside: many changes share one
   // write, and the loop goes on meanwhile.
   void when_durable(std::function<void(Status)> done);
 
@@ -164,6 +168,11 @@ class Engine final : private rebuild::RebuildHost {
   std::optional<std::string> health_problem() const;
   std::vector<std::string> active_alarms() const;
   const reconcile::Reconciler& reconciler() const { return *reconciler_; }
+  // What the store has been given (and holds, once written), and what a
+  // capture of the whole state gives now: once the loop iteration that
+  // changed something ends, the two are equal (tests compare them).
+  const state::RuntimeState& saved_state() const { return saved_; }
+  state::RuntimeState captured_state() const;
   // Null when no [rebuild] call-out is configured.
   const rebuild::RebuildManager* rebuilds() const { return rebuild_.get(); }
   // The probes of a server added at runtime (socket or rebuild), kept across
@@ -193,7 +202,7 @@ class Engine final : private rebuild::RebuildHost {
   void rebuild_event(const std::string& text, std::vector<std::pair<std::string, std::string>> fields,
                      bool warning) override;
   void rebuild_alarm(const std::string& key, const std::string& text, bool raised) override;
-  void rebuild_changed() override { save_state(); }
+  void rebuild_changed() override { note_rebuilds(); }
   void rebuild_durable(std::function<void()> then) override;
   std::string control_socket() const override { return cfg_.engine.control_socket; }
   bool rebuild_storm_possible() const override { return inv_.servers().size() >= cfg_.engine.storm_min_failures; }
@@ -238,10 +247,25 @@ class Engine final : private rebuild::RebuildHost {
   // Raises or clears the "state" alarm from the store's answer.
   void check_durability();
   void schedule_sweep(TimePoint when);
-  // Marks the state changed: it is captured and handed to the store once,
-  // at the end of the loop iteration (write_state()).
+  // Mark what changed: it is captured and handed to the store once, at the
+  // end of the loop iteration (write_state()), as a Delta of the noted keys
+  // whose entries differ from saved_. Whoever changes the inventory notes
+  // what it changed: a floating IP (its target, pin, addition, removal), a
+  // server (maintenance, drain, standby, addition, removal), the rebuilds'
+  // part. save_state() notes everything: for start-up and reload, which
+  // handle the whole inventory anyway.
+  void note_fip(const nl::IpAddress& fip);
+  void note_server(const std::string& name);
+  void note_rebuilds();
+  // A plan's: the addresses it touched, and its servers.
+  void note_plan(const policy::Plan& plan, const std::vector<nl::IpAddress>& touched);
   void save_state();
+  void schedule_write();
   void write_state();
+  // Gives the waiters that came since the last write the store's number of
+  // the newest save, and calls those already covered.
+  void bind_waiters();
+  CaptureInputs capture_inputs() const;
   // Calls the durability waiters whose save the write `w` covered.
   void resolve_durable(const state::Written& w);
   void publish(Event e);
@@ -271,11 +295,18 @@ class Engine final : private rebuild::RebuildHost {
   state::RuntimeState saved_;  // what the store has (or is writing)
   state::SaveSeq saved_seq_ = 0;  // the store's number for saved_
   bool state_dirty_ = false;      // changed since saved_: write_state() is deferred
+  struct Dirty {
+    std::set<nl::IpAddress> fips;
+    std::set<std::string> servers;
+    bool rebuilds = false;
+    bool all = false;
+  };
+  Dirty dirty_;  // what changed since saved_
   struct DurableWaiter {
-    state::SaveSeq seq;
+    std::optional<state::SaveSeq> seq;  // nullopt: bound by the next write (bind_waiters())
     std::function<void(Status)> done;
   };
-  std::deque<DurableWaiter> durable_waiters_;  // by seq, ascending
+  std::deque<DurableWaiter> durable_waiters_;  // by seq, ascending; the unbound ones last
   state::Inventory inv_;
   std::deque<Failover> timeline_;
   uint64_t next_failover_id_ = 1;

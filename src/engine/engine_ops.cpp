@@ -27,25 +27,28 @@ void Engine::apply_addresses(const std::vector<nl::IpAddress>& addresses, const 
 }
 
 void Engine::when_durable(std::function<void(Status)> done) {
-  write_state();
+  // Bound to a save once the current callback ends (bind_waiters()), not
+  // now: the change it waits for may be noted after this call, later in the
+  // same callback (a failover's plan is), and that write covers both.
+  durable_waiters_.push_back({.seq = std::nullopt, .done = std::move(done)});
+  schedule_write();
+}
+
+void Engine::bind_waiters() {
+  if (durable_waiters_.empty() || durable_waiters_.back().seq) return;
   // Whoever waits already goes first, even when the write that covers them
   // has landed and its wakeup is still on its way: answers keep the order
   // of the changes. The writer thread may finish another write meanwhile,
   // so one reading of written() decides both.
   state::Written w = store_->written();
-  resolve_durable(w);
-  if (!durable_waiters_.empty()) {
-    // Covered by a write not yet seen, or behind waiters that are not.
-  } else if (w.seq >= saved_seq_ && w.error) {
+  if (w.seq >= saved_seq_ && w.error) {
     // An earlier write failed and nothing changed since, so write_state()
-    // did not write again: write the current state now rather than report
-    // the old failure forever.
-    saved_seq_ = store_->save(saved_);
-  } else if (w.seq >= saved_seq_) {
-    done({});
-    return;
+    // did not write again: have the store write again now (it retries what
+    // failed) rather than report the old failure forever.
+    saved_seq_ = store_->save({});
   }
-  durable_waiters_.push_back({.seq = saved_seq_, .done = std::move(done)});
+  for (auto it = durable_waiters_.rbegin(); it != durable_waiters_.rend() && !it->seq; ++it) it->seq = saved_seq_;
+  resolve_durable(w);
 }
 
 Status Engine::move(const nl::IpAddress& fip, const std::string& server) {
@@ -67,7 +70,7 @@ Status Engine::move(const nl::IpAddress& fip, const std::string& server) {
   TimePoint now = loop_->now();
   execute(std::move(plan), now, true);
   if (pinned) inv_.fip(fip)->pin = server;  // a pin follows the operator's move
-  save_state();
+  note_fip(fip);
   return {};
 }
 
@@ -79,7 +82,7 @@ Status Engine::pin(const nl::IpAddress& fip, const std::string& server) {
     if (auto r = move(fip, where); !r) return r;
   inv_.fip(fip)->pin = where;
   log::notice("floating IP " + fip.str() + " pinned to " + where, {{"fip", fip.str()}, {"server", where}});
-  save_state();
+  note_fip(fip);
   return {};
 }
 
@@ -90,7 +93,7 @@ Status Engine::unpin(const nl::IpAddress& fip) {
   f->failing_static = false;  // re-evaluated now, without its pin
   log::notice("floating IP " + fip.str() + " unpinned", {{"fip", fip.str()}});
   execute(policy::sweep(inv_, loop_->now(), policy_options()), loop_->now(), false);
-  save_state();
+  note_fip(fip);
   return {};
 }
 
@@ -114,7 +117,7 @@ Status Engine::set_maintenance(const std::string& name, bool on) {
   for (const auto& f : inv_.fips_of(name)) touched.push_back(f);
   apply_addresses(touched, "maintenance of " + name);
   execute(policy::react(inv_, name, loop_->now(), policy_options()), loop_->now(), true);
-  save_state();
+  note_server(name);
   return {};
 }
 
@@ -124,7 +127,7 @@ Status Engine::set_draining(const std::string& name, bool on) {
   s->draining = on;
   log::notice(std::string("server ") + name + (on ? " draining" : " no longer draining"), {{"server", name}});
   execute(policy::react(inv_, name, loop_->now(), policy_options()), loop_->now(), true);
-  save_state();
+  note_server(name);
   return {};
 }
 
@@ -171,7 +174,9 @@ Status Engine::add_server(const state::Server& s, const std::vector<probe::Probe
               {{"server", s.name}, {"address", s.address.str()}});
   publish({.kind = Event::Kind::inventory, .at = loop_->now(), .text = "server " + s.name + " added",
            .fields = {{"server", s.name}}});
-  save_state();
+  note_server(s.name);
+  if (!replaces.empty()) note_server(replaces);  // its standby, saved when it was added at runtime too
+  note_rebuilds();  // which servers are there decides which stand-ins the rebuilds' part keeps
   return {};
 }
 
@@ -187,7 +192,8 @@ Status Engine::remove_server(const std::string& name) {
   log::notice("server '" + name + "' removed", {{"server", name}});
   publish({.kind = Event::Kind::inventory, .at = loop_->now(), .text = "server " + name + " removed",
            .fields = {{"server", name}}});
-  save_state();
+  note_server(name);
+  note_rebuilds();
   return {};
 }
 
@@ -213,7 +219,7 @@ Status Engine::add_fip(const state::FloatingIp& f) {
               {{"fip", f.address.str()}, {"server", f.server}});
   publish({.kind = Event::Kind::inventory, .at = loop_->now(), .text = "floating IP " + f.address.str() + " added",
            .fields = {{"fip", f.address.str()}, {"server", f.server}}});
-  save_state();
+  note_fip(f.address);
   return {};
 }
 
@@ -230,7 +236,7 @@ Status Engine::remove_fip(const nl::IpAddress& fip) {
   log::notice("floating IP " + fip.str() + " removed", {{"fip", fip.str()}});
   publish({.kind = Event::Kind::inventory, .at = loop_->now(), .text = "floating IP " + fip.str() + " removed",
            .fields = {{"fip", fip.str()}}});
-  save_state();
+  note_fip(fip);
   return {};
 }
 
@@ -295,7 +301,7 @@ Status Engine::apply_reload(ReadConfig read, const ReloadOptions& options) {
       return refuse_reload(nl::fail(EINVAL, std::string("[engine] ") + f.key + " cannot change on reload ('" + f.now +
                                                 "' -> '" + f.next + "'); restart fipd to apply it"));
 
-  state::RuntimeState rt = capture(inv_, cfg_, saved_, unplaced_fips_);
+  state::RuntimeState rt = capture(inv_, capture_inputs());
   auto composed = compose(next, rt, *read.local_addresses);
   state::Inventory fresh = std::move(composed.inventory);
   // A file cut short, or emptied by mistake, must not empty the router.

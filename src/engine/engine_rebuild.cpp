@@ -36,7 +36,7 @@ void Engine::hold_for_rebuild(const std::string& server) {
   if (s->address6) touched.push_back(*s->address6);
   for (const auto& f : inv_.fips_of(server)) touched.push_back(f);
   apply_addresses(touched, "rebuild of " + server);
-  save_state();
+  note_server(server);
 }
 
 Status Engine::register_replacement(const std::string& failed, const rebuild::Replacement& r) {
@@ -46,7 +46,10 @@ Status Engine::register_replacement(const std::string& failed, const rebuild::Re
 
 void Engine::drop_replacement(const std::string& name) {
   for (auto& [n, s] : inv_.servers())
-    if (s.standby == name) s.standby.clear();
+    if (s.standby == name) {
+      s.standby.clear();
+      note_server(n);
+    }
   if (auto r = remove_server(name); !r) log::warning("cannot drop replacement " + name + ": " + r.error().context);
 }
 
@@ -73,8 +76,10 @@ void Engine::hand_over(const std::string& failed, const std::vector<nl::IpAddres
   // A pin on the failed server follows the customer to its replacement, as
   // it follows an operator's move: the failed server is about to be retired.
   for (const auto& a : moved)
-    if (state::FloatingIp* f = inv_.fip(a); f && f->pin == failed) f->pin = replacement;
-  save_state();
+    if (state::FloatingIp* f = inv_.fip(a); f && f->pin == failed) {
+      f->pin = replacement;
+      note_fip(a);
+    }
 }
 
 std::vector<nl::IpAddress> Engine::fips_displaced_from(const std::string& server) const {
@@ -105,7 +110,7 @@ void Engine::give_up(const std::string& failed) {
     // Customers stay locked out of a server nobody could rebuild; an
     // operator ends that (fipctl maintenance off).
     s->maintenance = state::Maintenance::manual;
-    save_state();
+    note_server(failed);
   }
 }
 

@@ -135,10 +135,10 @@ class Builder {
 
 // "at byte 12" or "at byte 12 (line 2, column 3)".
 std::string where(std::string_view text, size_t offset, const Limits& limits) {
-  std::string s = "at byte " + std::to_string(offset);
+  std::string s = "at byte " + std::to_string(limits.first_byte + offset);
   if (limits.line_and_column) {
     offset = std::min(offset, text.size());
-    size_t line = 1, line_start = 0;
+    size_t line = limits.first_line, line_start = 0;
     for (size_t i = 0; i < offset; ++i)
       if (text[i] == '\n') ++line, line_start = i + 1;
     s += " (line " + std::to_string(line) + ", column " + std::to_string(offset - line_start + 1) + ")";

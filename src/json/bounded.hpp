@@ -44,6 +44,10 @@ struct Limits {
   size_t max_depth = 32;          // containers nested, the outermost counting 1
   size_t max_bytes = 64 * 1024;   // of the whole text
   bool line_and_column = false;   // name line:column too (text with lines: files)
+  // Where the text starts in its file, when it is one line of many (a
+  // journal's record): errors then name the file's byte and line.
+  size_t first_byte = 0;
+  size_t first_line = 1;
 };
 
 nl::Result<nlohmann::json> parse(std::string_view text, const Limits& limits);

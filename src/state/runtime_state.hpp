@@ -14,6 +14,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -62,13 +63,16 @@ struct AddedFip {
   friend bool operator==(const AddedFip&, const AddedFip&) = default;
 };
 
+// Every part is keyed (by floating IP, by server name, one key for `extra`),
+// so that a change is a put or a delete of one entry (state::Delta, which
+// costs O(log n) to apply), and the state file's journal records only those.
 struct RuntimeState {
   std::map<IpAddress, Assignment> assignments;
   std::map<std::string, ServerRuntime> servers;
-  std::vector<AddedServer> added_servers;
-  std::vector<std::string> removed_servers;
-  std::vector<AddedFip> added_fips;
-  std::vector<IpAddress> removed_fips;
+  std::map<std::string, AddedServer> added_servers;  // by name: the key is the value's `name`
+  std::set<std::string> removed_servers;
+  std::map<IpAddress, AddedFip> added_fips;  // by address: the key is the value's `address`
+  std::set<IpAddress> removed_fips;
   std::string extra;  // JSON kept verbatim for modules that own it (rebuilds), "" when none
 
   friend bool operator==(const RuntimeState&, const RuntimeState&) = default;
@@ -80,10 +84,13 @@ struct RuntimeState {
 inline constexpr size_t kMaxStateBytes = 64u << 20;
 inline constexpr size_t kMaxStateDepth = 32;
 
-// JSON text of the state, and back. Parsing never throws; errors name the
-// field ("state.json: assignments.203.0.113.10.server: expected a string"),
-// or the byte, line and column where the text stops being JSON
-// ("state.json: not a JSON object: truncated at byte 812 (line 40, column 3)").
+// JSON text of the state (the state file's snapshot), and back. Parsing
+// never throws; errors name the field ("state.json:
+// assignments.203.0.113.10.server: expected a string"), or the byte, line
+// and column where the text stops being JSON ("state.json: not a JSON
+// object: truncated at byte 812 (line 40, column 3)"). The lists of added
+// and removed servers and floating IPs stay JSON arrays, as every version
+// wrote them; a server or floating IP added twice is an error.
 std::string to_json(const RuntimeState& s);
 nl::Result<RuntimeState> from_json(std::string_view text, const std::string& file);
 

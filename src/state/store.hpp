@@ -1,43 +1,86 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // Where RuntimeState is kept. An interface, so that a second implementation
 // can keep it in etcd (leases and watches, several routers agreeing on every
-// assignment) without the engine changing.
+// assignment) without the engine changing: the engine hands over Deltas,
+// puts and deletes of keyed entries (delta.hpp), which map to etcd keys one
+// for one, a Delta to one txn, and written() to the txn's revision.
 //
-// FileStore writes the state as JSON atomically: a temporary file in the
-// same folder, fsync, rename over the old one, fsync of the folder. A crash
-// at any point leaves either the old or the new file, never a torn one. The
-// write runs on a writer thread, because fsync can take tens of milliseconds
-// and the engine loop must not stop probing meanwhile. save() hands the
-// thread the newest text (latest wins: intermediate states need not all
-// reach the disk, only the last one) and returns at once, with the save's
-// number. written() says which number the last finished write carried and
-// whether it landed; since the newest text wins, a landed write makes every
-// earlier save durable too. That is how the engine answers an operator, or
-// reports a failover, once its change is on disk without the loop ever
-// waiting for an fsync.
+// Why a snapshot and a journal. Writing the whole state on every change
+// made every change cost the whole inventory (100,000 floating IPs: a
+// capture of tens of ms on the loop, and megabytes written and fsynced per
+// change), so a storm of failures cost in proportion to the inventory. As
+// etcd's WAL with its snapshots, and Redis' AOF with its rewrite, do: the
+// changes are appended to a journal, and the whole state is written only
+// now and then, to keep the journal short.
 //
-// A write that fails (ENOSPC, EIO, a read-only folder) is not given up: the
-// writer retries the newest text with a backoff (100 ms doubling to 30 s)
-// until it lands or a newer save replaces it. Meanwhile durability_error()
-// names the failure and result_fd() turns readable on every change of that
-// answer, so the engine raises and clears its alarm without polling.
+// FileStore keeps two files:
+// - `path` (state.json): a snapshot of the whole state, in the format every
+//   version wrote, so a file from before the journal loads as it is. It is
+//   written atomically: a temporary file in the same folder, fsync, rename
+//   over the old one, fsync of the folder.
+// - `path`.journal: the Deltas saved since that snapshot, one JSON line per
+//   save (journal.hpp).
+// load() reads the snapshot, then replays the journal over it.
+//
+// A writer thread does all the writing, because fsync takes milliseconds
+// and the engine loop must not stop probing meanwhile. save() hands it a
+// Delta and returns at once with the save's number. The writer takes every
+// Delta handed over since its last write at once and appends them with one
+// write() and one fdatasync() (group commit: a storm's changes share the
+// fsync), then publishes written(), the number of the last save it covered.
+// An appended save is durable; so is every save before it. That is how the
+// engine answers an operator (`ok` means durable) and reports a failover
+// once its change is on disk, without the loop ever waiting for an fsync.
+//
+// Compaction, also on the writer thread, after the publication: when the
+// journal outgrows max(1 MiB, the last snapshot's size), or holds half of
+// kMaxJournalRecords, the writer writes its own copy of the whole state as
+// the snapshot, then truncates the journal. A crash between the two leaves
+// the new snapshot with the old journal, whose records it already holds:
+// puts and deletes are absolute, so replaying them again changes nothing.
+// A clean stop (the store destroyed with every save written) compacts too,
+// so that state.json alone then holds the state. A batch that would take
+// the journal past its bounds goes into a
+// snapshot at once instead of being appended, and so does the first write
+// where there is no snapshot yet.
+//
+// A crash in the middle of an append leaves a last line without its
+// newline (or of NUL bytes): that save was never acknowledged, so load()
+// drops it, says so in Loaded::warnings, and cuts the file back. Any other
+// bad line is an error naming the file, the line and the column, never an
+// empty or a partial state.
+//
+// A write that fails (ENOSPC, EIO, a read-only folder) is not given up:
+// the file is cut back to its last whole record (or reopened), so no later
+// append follows half a record, and the writer retries the same batch,
+// with whatever was saved since, with a backoff (100 ms doubling to 30 s),
+// or at once when a new save comes. Meanwhile durability_error() names the
+// failure and result_fd() turns readable on every change of that answer, so
+// the engine raises and clears its alarm without polling.
+//
+// A save applies to what the files hold: load() reads that; a FileStore
+// that is never loaded reads it before its first write.
 //
 // Threads: save(), load(), written(), flush() are called from the engine
-// loop (flush() blocks: only at shutdown and in tests); the writer thread
-// only writes files. Failures of the background write are
-// reported by the next flush() and counted in write_errors() (once per saved
-// text that failed; its retries in write_retries()).
+// loop (flush() blocks: only at shutdown and in tests; load() waits for a
+// write under way); the writer thread only writes files. Failures of the
+// background write are reported by the next flush() and counted in
+// write_errors() (once per batch that failed; its retries in
+// write_retries()).
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "netlink/fd.hpp"
+#include "src/state/delta.hpp"
 #include "src/state/runtime_state.hpp"
 
 namespace fipd::state {
@@ -52,19 +95,25 @@ struct Written {
   std::optional<nl::Error> error;
 };
 
+struct Loaded {
+  std::optional<RuntimeState> state;  // nullopt: nothing was saved yet
+  // What was repaired on the way (a torn last record dropped), for the log.
+  std::vector<std::string> warnings;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
-  // The saved state, or nullopt when nothing was saved yet.
-  virtual nl::Result<std::optional<RuntimeState>> load() = 0;
-  // Schedules the state to be saved; returns at once, with the save's number.
-  virtual SaveSeq save(const RuntimeState& s) = 0;
+  // The saved state. Before any save(): what later saves apply to.
+  virtual nl::Result<Loaded> load() = 0;
+  // Schedules the change to be saved; returns at once, with the save's number.
+  virtual SaveSeq save(Delta change) = 0;
   virtual Written written() const = 0;
   // Waits until the last save is durable; its error if it failed. Blocks:
   // for shutdown and tests, never for the loop.
   virtual nl::Status flush() = 0;
-  // Why the newest saved state is not on disk (its write failed and is being
-  // retried), or nullopt when it is, or when it is still being written.
+  // Why the newest saved change is not on disk (its write failed and is
+  // being retried), or nullopt when it is, or when it is still being written.
   virtual std::optional<nl::Error> durability_error() const { return std::nullopt; }
   // Readable when durability_error() may have changed; -1 when it never does.
   virtual int result_fd() const { return -1; }
@@ -72,12 +121,30 @@ class Store {
   virtual void drain_result() {}
 };
 
+// What the writer did, for tests and benchmarks.
+struct StoreStats {
+  uint64_t appends = 0;         // write()s to the journal, each one batch
+  uint64_t syncs = 0;           // fdatasync()s of the journal
+  uint64_t records = 0;         // saves appended
+  uint64_t journal_bytes = 0;   // appended, in all
+  uint64_t snapshots = 0;       // whole states written (compactions, and batches too large to append)
+  uint64_t snapshot_bytes = 0;  // their bytes, in all
+  uint64_t compaction_errors = 0;
+};
+
+struct FileStoreOptions {
+  // For tests: called on the writer thread before each write. It may block:
+  // the saves that come meanwhile then share the next write.
+  std::function<void()> before_write;
+};
+
 class FileStore final : public Store {
  public:
-  explicit FileStore(std::string path);
+  // The snapshot at `path`, the journal at `path`.journal.
+  explicit FileStore(std::string path, FileStoreOptions options = {});
   ~FileStore() override;
-  nl::Result<std::optional<RuntimeState>> load() override;
-  SaveSeq save(const RuntimeState& s) override;
+  nl::Result<Loaded> load() override;
+  SaveSeq save(Delta change) override;
   Written written() const override;
   nl::Status flush() override;
   std::optional<nl::Error> durability_error() const override;
@@ -85,34 +152,64 @@ class FileStore final : public Store {
   void drain_result() override;
   uint64_t write_errors() const { return write_errors_.load(); }
   uint64_t write_retries() const { return write_retries_.load(); }
+  StoreStats stats() const;
   const std::string& path() const { return path_; }
+  const std::string& journal_path() const { return journal_path_; }
 
  private:
+  struct Record {
+    SaveSeq seq = 0;
+    Delta change;
+  };
+  // What the files hold, read from them (load(), or the writer's first
+  // write when nobody loaded).
+  struct OnDisk {
+    RuntimeState state;
+    bool any = false;  // a snapshot or a journal record was there
+    bool has_snapshot = false;
+    size_t journal_bytes = 0, journal_records = 0, snapshot_bytes = 0;
+    std::vector<std::string> warnings;
+  };
+  nl::Result<OnDisk> read_files();
+  // Takes `disk` as the writer's copy (before the first save only).
+  void adopt(OnDisk disk);
   void run();
-  nl::Status write_file(const std::string& text);
+  // The writer's steps, on its thread, without the lock.
+  nl::Status write_batch();
+  nl::Status append(const std::string& text);
+  nl::Status open_journal();
+  nl::Status snapshot();
+  bool compaction_due() const;
   void notify();
 
-  std::string path_;
+  std::string path_, journal_path_;
+  FileStoreOptions options_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  // A save as handed over (serialised by the writer thread: the JSON of a
-  // large inventory takes milliseconds that the loop need not spend), and
-  // once serialised, as retried.
-  struct Text {
-    SaveSeq seq = 0;
-    std::optional<RuntimeState> state;
-    std::string json;
-  };
-  std::optional<Text> pending_;  // newest text not yet written
-  std::optional<Text> failed_;   // the newest text, whose write failed: retried
+  std::vector<Record> pending_;  // handed over, not yet taken by the writer
+  bool failed_ = false;          // the writer holds a batch whose write failed: retried
   SaveSeq next_seq_ = 1;
   Written written_;
-  bool busy_ = false;                   // the writer holds a text
+  bool busy_ = false;  // the writer is writing
   bool stop_ = false;
+  bool based_ = false;  // the writer's copy holds what the files hold (load() or its own read)
   std::optional<nl::Error> last_error_;
   std::atomic<uint64_t> write_errors_{0}, write_retries_{0};
-  nl::Fd notify_;  // eventfd: the writer's results, for the loop
-  std::thread writer_;
+  StoreStats stats_;  // under mu_
+  nl::Fd notify_;     // eventfd: the writer's results, for the loop
+
+  // The writer's own, touched by load() only before the first save.
+  RuntimeState state_;         // what the files hold, and the batch once written
+  std::vector<Record> batch_;  // taken, not yet durable
+  std::string batch_text_;     // its journal lines
+  size_t longest_line_ = 0;    // of them
+  nl::Fd journal_;
+  size_t journal_bytes_ = 0;    // of whole records: where the file ends
+  size_t journal_records_ = 0;
+  size_t snapshot_bytes_ = 0;
+  bool has_snapshot_ = false;  // else the next write is one
+
+  std::thread writer_;  // last: it starts once everything above exists
 };
 
 // The text of the state file at `path`, nullopt when there is none. Refuses,

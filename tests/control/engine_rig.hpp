@@ -66,14 +66,14 @@ spare = true
   return s;
 }
 
-// A state store whose writes land only when the test says so: every save
-// is kept in memory, and written() stays at the last save released. So a
-// test can hold durability back and see who waits for it.
+// A state store whose writes land only when the test says so: saves are
+// only counted, and written() stays at the last save released. So a test
+// can hold durability back and see who waits for it.
 class HeldStore final : public state::Store {
  public:
   HeldStore() : notify_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
-  nl::Result<std::optional<state::RuntimeState>> load() override { return std::optional<state::RuntimeState>{}; }
-  state::SaveSeq save(const state::RuntimeState&) override {
+  nl::Result<state::Loaded> load() override { return state::Loaded{}; }
+  state::SaveSeq save(state::Delta) override {
     std::lock_guard lock(mu_);
     ++saved_;
     if (!held_) wake();
@@ -197,8 +197,8 @@ class EngineRig {
   class SharedStore final : public state::Store {
    public:
     explicit SharedStore(std::shared_ptr<HeldStore> s) : s_(std::move(s)) {}
-    nl::Result<std::optional<state::RuntimeState>> load() override { return s_->load(); }
-    state::SaveSeq save(const state::RuntimeState& r) override { return s_->save(r); }
+    nl::Result<state::Loaded> load() override { return s_->load(); }
+    state::SaveSeq save(state::Delta d) override { return s_->save(std::move(d)); }
     state::Written written() const override { return s_->written(); }
     nl::Status flush() override { return s_->flush(); }
     int result_fd() const override { return s_->result_fd(); }

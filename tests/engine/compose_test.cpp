@@ -67,7 +67,7 @@ TEST(Compose, CaptureAndComposeRoundTrip) {
   inv.server("web-1")->maintenance = Maintenance::manual;
   inv.fip(ip("203.0.113.20"))->pin = "web-2";
 
-  state::RuntimeState rt = capture(inv, cfg, {});
+  state::RuntimeState rt = capture(inv, cfg);
   auto again = compose(cfg, rt);
   EXPECT_TRUE(again.dropped.empty());
   const auto& inv2 = again.inventory;
@@ -76,7 +76,46 @@ TEST(Compose, CaptureAndComposeRoundTrip) {
   EXPECT_EQ(inv2.fip(ip("203.0.113.20"))->lockout_ports, std::vector<uint16_t>{22});
   EXPECT_EQ(inv2.fip(ip("203.0.113.20"))->pin, "web-2");
   EXPECT_EQ(inv2.server("web-1")->maintenance, Maintenance::manual);
-  EXPECT_EQ(capture(inv2, cfg, rt), rt) << "capture is stable";
+  EXPECT_EQ(capture(inv2, cfg), rt) << "capture is stable";
+}
+
+// The keyed capture follows the same rules, key by key: applied to what was
+// saved, the changes of the keys touched give the whole capture.
+TEST(Compose, TheChangesOfTheTouchedKeysGiveTheWholeCapture) {
+  config::Config cfg = load(kFile);
+  auto c = compose(cfg, {});
+  state::Inventory& inv = c.inventory;
+  const std::map<std::string, std::string> replacements = {{"web-2", "web-1"}};
+  const std::map<std::string, std::vector<probe::ProbeSpec>> probes = {{"web-2", {probe::ProbeSpec{.port = 81}}}};
+  const std::set<nl::IpAddress> unplaced;
+  CaptureInputs in{.cfg = cfg, .unplaced = unplaced, .replacements = replacements, .probes = probes};
+  state::RuntimeState saved = capture(inv, in);
+  auto check = [&](const std::set<nl::IpAddress>& fips, const std::set<std::string>& servers) {
+    state::Delta d = capture_changes(inv, in, saved, fips, servers);
+    EXPECT_FALSE(d.empty());
+    state::apply(saved, d);
+    EXPECT_EQ(saved, capture(inv, in));
+    EXPECT_TRUE(capture_changes(inv, in, saved, fips, servers).empty()) << "nothing left to change";
+  };
+  ASSERT_TRUE(inv.add_server({.name = "web-2", .address = ip("10.0.0.20"), .standby = "spare-1"}));
+  check({}, {"web-2"});
+  ASSERT_TRUE(inv.add_fip({.address = ip("203.0.113.20"), .server = "web-2", .pin = "web-2"}));
+  check({ip("203.0.113.20")}, {});
+  inv.set_target(ip("203.0.113.10"), "spare-1");
+  inv.server("web-1")->maintenance = Maintenance::failed;
+  check({ip("203.0.113.10")}, {"web-1", "spare-1"});
+  inv.set_target(ip("203.0.113.10"), "web-1");
+  inv.server("web-1")->maintenance = Maintenance::none;
+  check({ip("203.0.113.10")}, {"web-1"});
+  ASSERT_TRUE(inv.remove_fip(ip("203.0.113.10")));
+  ASSERT_TRUE(inv.remove_fip(ip("203.0.113.20")));
+  check({ip("203.0.113.10"), ip("203.0.113.20")}, {});
+  ASSERT_TRUE(inv.remove_server("web-1"));
+  ASSERT_TRUE(inv.remove_server("web-2"));
+  check({}, {"web-1", "web-2"});
+  EXPECT_TRUE(saved.removed_servers.contains("web-1"));
+  EXPECT_TRUE(saved.removed_fips.contains(ip("203.0.113.10")));
+  EXPECT_TRUE(saved.added_servers.empty());
 }
 
 TEST(Compose, RemovalsAtRuntimePersist) {
@@ -84,7 +123,7 @@ TEST(Compose, RemovalsAtRuntimePersist) {
   auto c = compose(cfg, {});
   ASSERT_TRUE(c.inventory.remove_fip(ip("203.0.113.10")));
   ASSERT_TRUE(c.inventory.remove_server("web-1"));
-  auto rt = capture(c.inventory, cfg, {});
+  auto rt = capture(c.inventory, cfg);
   auto again = compose(cfg, rt);
   EXPECT_FALSE(again.inventory.server("web-1"));
   EXPECT_FALSE(again.inventory.fip(ip("203.0.113.10")));
@@ -94,7 +133,7 @@ TEST(Compose, AFloatingIpFollowsTheReplacementOfItsRetiredServer) {
   config::Config cfg = load(kFile);
   state::RuntimeState rt;
   rt.removed_servers = {"web-1"};
-  rt.added_servers.push_back({.name = "web-1b", .address = ip("10.0.0.21"), .replaces = "web-1"});
+  rt.added_servers["web-1b"] = {.name = "web-1b", .address = ip("10.0.0.21"), .replaces = "web-1"};
   rt.assignments[ip("203.0.113.10")] = {.server = "web-1b", .configured_server = "web-1"};
   auto c = compose(cfg, rt);
   EXPECT_TRUE(c.dropped.empty()) << c.dropped[0];
@@ -125,7 +164,7 @@ TEST(Compose, WhatComposeCouldNotPlaceIsNotSavedAsARemoval) {
   ASSERT_FALSE(c.dropped.empty());
   EXPECT_NE(c.dropped[0].find("server 'web-1' was removed; the floating IP comes back with it"), std::string::npos)
       << c.dropped[0];
-  state::RuntimeState saved = capture(c.inventory, cfg, rt, c.unplaced_fips);
+  state::RuntimeState saved = capture(c.inventory, cfg, c.unplaced_fips);
   EXPECT_TRUE(saved.removed_fips.empty()) << "not recorded as removed";
   saved.removed_servers.clear();  // the server is back (fipctl server add, or the file)
   auto back = compose(cfg, saved);
@@ -138,11 +177,11 @@ TEST(Compose, WhatComposeCouldNotPlaceIsNotSavedAsARemoval) {
 TEST(Compose, RuntimeAdditionsWithAddressesNoServerCanHaveAreDropped) {
   config::Config cfg = load(kFile);
   state::RuntimeState rt;
-  rt.added_servers.push_back({.name = "lo-1", .address = ip("127.0.0.1")});
-  rt.added_servers.push_back({.name = "fip-1", .address = ip("203.0.113.10")});
-  rt.added_servers.push_back({.name = "own-1", .address = ip("10.9.9.9")});
-  rt.added_fips.push_back({.address = ip("0.0.0.0"), .server = "web-1"});
-  rt.added_fips.push_back({.address = ip("10.0.0.12"), .server = "web-1"});
+  rt.added_servers["lo-1"] = {.name = "lo-1", .address = ip("127.0.0.1")};
+  rt.added_servers["fip-1"] = {.name = "fip-1", .address = ip("203.0.113.10")};
+  rt.added_servers["own-1"] = {.name = "own-1", .address = ip("10.9.9.9")};
+  rt.added_fips[ip("0.0.0.0")] = {.address = ip("0.0.0.0"), .server = "web-1"};
+  rt.added_fips[ip("10.0.0.12")] = {.address = ip("10.0.0.12"), .server = "web-1"};
   auto c = compose(cfg, rt, {{.address = ip("10.9.9.9"), .interface = "eth0"}});
   EXPECT_FALSE(c.inventory.server("lo-1"));
   EXPECT_FALSE(c.inventory.server("fip-1"));

@@ -8,13 +8,13 @@
 #    FIPD_FUZZ_SECONDS. It finds new inputs but is not repeatable, so ctest
 #    gives it little time by default; 0 leaves the live tests out.
 option(FIPD_FUZZ "Build the libFuzzer targets and run them from ctest, when a suitable clang exists" ON)
-# 5 s: nine targets share a 2-core CI machine; the replay is what guards
+# 5 s: ten targets share a 2-core CI machine; the replay is what guards
 # against regressions, the live run is a smoke test. Fuzz for longer by hand
 # (README, "Fuzzing").
 set(FIPD_FUZZ_SECONDS 5 CACHE STRING "How long ctest runs each live fuzz target (0: no live fuzz tests)")
 set(fipd_fuzz_dir ${CMAKE_CURRENT_LIST_DIR})
 
-set(fipd_fuzz_targets control_request http_request state_file config_file hook_replacement http_status
+set(fipd_fuzz_targets control_request http_request state_file journal_file config_file hook_replacement http_status
                       nft_message route_message conntrack_message)
 
 # Per target: the project libraries its replay driver links, and for clang
@@ -26,8 +26,11 @@ set(fipd_fuzz_control_request_sources src/control/protocol.cpp src/json/bounded.
 set(fipd_fuzz_http_request_libs fipd_health_http)
 set(fipd_fuzz_http_request_sources src/health/http.cpp)
 set(fipd_fuzz_state_file_libs fipd_state)
-set(fipd_fuzz_state_file_sources src/state/runtime_state.cpp src/state/model.cpp src/json/bounded.cpp
-                                 src/probe/duration.cpp src/probe/spec.cpp src/probe/health.cpp netlink/ip_address.cpp)
+set(fipd_fuzz_state_file_sources src/state/runtime_state.cpp src/state/state_json.cpp src/state/model.cpp
+                                 src/json/bounded.cpp src/probe/duration.cpp src/probe/spec.cpp src/probe/health.cpp
+                                 netlink/ip_address.cpp)
+set(fipd_fuzz_journal_file_libs fipd_state)
+set(fipd_fuzz_journal_file_sources src/state/journal.cpp src/state/delta.cpp ${fipd_fuzz_state_file_sources})
 set(fipd_fuzz_config_file_libs fipd_config)
 set(fipd_fuzz_config_file_sources src/config/config.cpp src/config/addresses.cpp src/state/model.cpp
                                   src/probe/duration.cpp src/probe/spec.cpp src/probe/health.cpp

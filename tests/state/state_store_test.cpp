@@ -20,17 +20,17 @@ RuntimeState sample() {
   s.assignments[ip("2001:db8:f::10")] = {.server = "web-2", .configured_server = "web-2", .pin = "web-2"};
   s.servers["web-1"] = {.maintenance = Maintenance::failed, .draining = false};
   s.servers["web-3"] = {.maintenance = Maintenance::none, .draining = true};
-  s.added_servers.push_back({.name = "web-4", .address = ip("10.0.0.14"), .address6 = ip("fd00::14"),
-                             .spare = false, .standby = "", .replaces = "web-1"});
+  s.added_servers["web-4"] = {.name = "web-4", .address = ip("10.0.0.14"), .address6 = ip("fd00::14"),
+                              .spare = false, .standby = "", .replaces = "web-1"};
   probe::ProbeSpec http{.kind = probe::ProbeKind::http, .port = 8080, .interval = std::chrono::milliseconds(2),
                         .timeout = std::chrono::microseconds(1500), .fastinter = std::chrono::milliseconds(1),
                         .rise = 3, .fall = 4, .spread_percent = 5, .http_path = "/healthz", .http_host = "web",
                         .http_status = {200, 204}, .source = ip("10.0.0.1"), .device = "eth1", .mark = 7};
   probe::ProbeSpec udp{.kind = probe::ProbeKind::udp, .port = 53, .send = std::string("\0\x01q", 3), .expect = "a"};
-  s.added_servers.push_back({.name = "web-5", .address = ip("10.0.0.15"), .probes = {http, udp}});
+  s.added_servers["web-5"] = {.name = "web-5", .address = ip("10.0.0.15"), .probes = {http, udp}};
   s.removed_servers = {"old-1"};
-  s.added_fips.push_back({.address = ip("203.0.113.44"), .server = "web-4", .mode = FipMode::stateless_nat,
-                          .lockout_ports = {22, 3389}});
+  s.added_fips[ip("203.0.113.44")] = {.address = ip("203.0.113.44"), .server = "web-4",
+                                      .mode = FipMode::stateless_nat, .lockout_ports = {22, 3389}};
   s.removed_fips = {ip("203.0.113.99")};
   s.extra = R"({"rebuilds":[{"id":"r1"}]})";
   return s;
@@ -73,6 +73,8 @@ TEST(RuntimeState, BadFieldsAreNamedByPath) {
        "servers.a.maintenance: unknown value 'lunch'"},
       {R"({"version":1,"added_floating_ips":[{"address":"203.0.113.1","server":"a","mode":"nat","lockout_ports":[0]}]})",
        "lockout_ports: expected ports from 1 to 65535"},
+      {R"({"version":1,"added_servers":[{"name":"a","address":"10.0.0.1"},{"name":"a","address":"10.0.0.2"}]})",
+       "added_servers[1].name: 'a' is added twice"},
   };
   for (const auto& c : cases) {
     auto r = from_json(c.text, "state.json");
@@ -81,20 +83,31 @@ TEST(RuntimeState, BadFieldsAreNamedByPath) {
   }
 }
 
-TEST_F(TempDir, StoreSavesTheLatestStateDurablyAndLoadsIt) {
+// One change: the old-N removal replaced by old-(N+1).
+Delta next_removal(int i) {
+  Delta d;
+  d.removed_servers["old-" + std::to_string(i)] = false;
+  d.removed_servers["old-" + std::to_string(i + 1)] = true;
+  return d;
+}
+
+TEST_F(TempDir, StoreSavesEveryChangeDurablyAndLoadsThem) {
   FileStore store(dir + "/state.json");
   auto none = store.load();
   ASSERT_TRUE(none);
-  EXPECT_FALSE(none->has_value()) << "no file yet is not an error";
+  EXPECT_FALSE(none->state.has_value()) << "no file yet is not an error";
   RuntimeState s = sample();
-  for (int i = 0; i < 100; ++i) {
-    s.removed_servers = {"old-" + std::to_string(i)};
-    store.save(s);
+  store.save(diff({}, s));
+  for (int i = 1; i < 100; ++i) {
+    Delta d = next_removal(i);
+    apply(s, d);
+    store.save(std::move(d));
   }
   ASSERT_TRUE(store.flush());
   auto loaded = store.load();
-  ASSERT_TRUE(loaded && loaded->has_value());
-  EXPECT_EQ(**loaded, s) << "the last save wins";
+  ASSERT_TRUE(loaded && loaded->state.has_value());
+  EXPECT_EQ(*loaded->state, s) << "every change, in order";
+  EXPECT_TRUE(loaded->warnings.empty());
   EXPECT_FALSE(std::filesystem::exists(dir + "/state.json.tmp"));
 }
 
@@ -104,11 +117,9 @@ TEST_F(TempDir, StoreSavesTheLatestStateDurablyAndLoadsIt) {
 TEST_F(TempDir, StoreNumbersItsSavesAndSaysWhichIsWritten) {
   FileStore store(dir + "/state.json");
   EXPECT_EQ(store.written().seq, 0u) << "nothing written yet";
-  RuntimeState s = sample();
   SaveSeq last = 0;
   for (int i = 0; i < 50; ++i) {
-    s.removed_servers = {"old-" + std::to_string(i)};
-    SaveSeq seq = store.save(s);
+    SaveSeq seq = store.save(next_removal(i));
     EXPECT_GT(seq, last);
     last = seq;
   }
@@ -120,7 +131,7 @@ TEST_F(TempDir, StoreNumbersItsSavesAndSaysWhichIsWritten) {
   EXPECT_EQ(poll(&p, 1, 0), 1) << "every finished write wakes the loop";
 
   FileStore broken(dir + "/missing/state.json");
-  SaveSeq seq = broken.save(s);
+  SaveSeq seq = broken.save(diff({}, sample()));
   ASSERT_FALSE(broken.flush());
   EXPECT_EQ(broken.written().seq, seq);
   ASSERT_TRUE(broken.written().error);
@@ -131,19 +142,19 @@ TEST_F(TempDir, StoreWritesPendingStateWhenDestroyed) {
   RuntimeState s = sample();
   {
     FileStore store(dir + "/state.json");
-    store.save(s);
+    store.save(diff({}, s));
   }
   FileStore again(dir + "/state.json");
   auto loaded = again.load();
-  ASSERT_TRUE(loaded && loaded->has_value());
-  EXPECT_EQ(**loaded, s);
+  ASSERT_TRUE(loaded && loaded->state.has_value());
+  EXPECT_EQ(*loaded->state, s);
 }
 
 TEST_F(TempDir, WriteFailureIsReportedAndTheOldFileKept) {
   std::string path = dir + "/state.json";
   ASSERT_TRUE(write_file_atomically(path, "old"));
   FileStore store(dir + "/missing/state.json");
-  store.save(sample());
+  store.save(diff({}, sample()));
   auto r = store.flush();
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ENOENT);
@@ -158,7 +169,7 @@ TEST_F(TempDir, AFailedWriteIsRetriedUntilItLandsAndSaysSoMeanwhile) {
   FileStore store(folder + "/state.json");
   ASSERT_GE(store.result_fd(), 0);
   EXPECT_FALSE(store.durability_error());
-  store.save(sample());
+  store.save(diff({}, sample()));
   ASSERT_FALSE(store.flush());
   auto e = store.durability_error();
   ASSERT_TRUE(e);
@@ -175,10 +186,10 @@ TEST_F(TempDir, AFailedWriteIsRetriedUntilItLandsAndSaysSoMeanwhile) {
   }
   EXPECT_FALSE(store.durability_error());
   EXPECT_GE(store.write_retries(), 1u);
-  EXPECT_EQ(store.write_errors(), 1u) << "one text failed, however often it was retried";
+  EXPECT_EQ(store.write_errors(), 1u) << "one batch failed, however often it was retried";
   auto loaded = store.load();
-  ASSERT_TRUE(loaded && loaded->has_value());
-  EXPECT_EQ(**loaded, sample());
+  ASSERT_TRUE(loaded && loaded->state.has_value());
+  EXPECT_EQ(*loaded->state, sample());
 }
 
 TEST_F(TempDir, CorruptFileIsAnErrorNotAnEmptyState) {
@@ -224,7 +235,7 @@ TEST(RuntimeState, NamesFollowTheConfigurationsRule) {
   std::string long_name(200, 'a');
   for (const std::string& bad : {long_name, std::string("../../etc/x"), std::string("a b"), std::string("")}) {
     RuntimeState s;
-    s.added_servers.push_back({.name = bad, .address = ip("10.0.0.14")});
+    s.added_servers[bad] = {.name = bad, .address = ip("10.0.0.14")};
     EXPECT_NE(load_error(to_json(s)).find("added_servers[0].name: '"), std::string::npos) << bad;
     RuntimeState r;
     r.removed_servers = {bad};
@@ -237,7 +248,7 @@ TEST(RuntimeState, NamesFollowTheConfigurationsRule) {
   m.servers["../x"] = {};
   EXPECT_NE(load_error(to_json(m)).find("servers.../x: '../x' is not a name"), std::string::npos);
   RuntimeState f;
-  f.added_fips.push_back({.address = ip("203.0.113.44"), .server = "../../etc/x"});
+  f.added_fips[ip("203.0.113.44")] = {.address = ip("203.0.113.44"), .server = "../../etc/x"};
   EXPECT_NE(load_error(to_json(f)).find("is not a name"), std::string::npos);
 }
 
@@ -252,7 +263,7 @@ TEST(RuntimeState, NulInsideAnAddressIsRefused) {
 // rebuilds' part) must not make writing the state throw.
 TEST(RuntimeState, InvalidUtf8NeverThrows) {
   RuntimeState s = sample();
-  s.added_servers[1].probes[1].send = "x \xff";
+  s.added_servers.at("web-5").probes[1].send = "x \xff";
   std::string text;
   EXPECT_NO_THROW(text = to_json(s));
   EXPECT_TRUE(from_json(text, "state.json"));
@@ -284,7 +295,7 @@ TEST_F(TempDir, PlantedTemporarySymlinkIsNotFollowed) {
   std::string path = dir + "/state.json";
   ASSERT_EQ(symlink(target.c_str(), (path + ".tmp").c_str()), 0);
   FileStore store(path);
-  store.save(sample());
+  store.save(diff({}, sample()));
   ASSERT_TRUE(store.flush());
   std::ifstream in(target);
   std::string text((std::istreambuf_iterator<char>(in)), {});
@@ -293,8 +304,8 @@ TEST_F(TempDir, PlantedTemporarySymlinkIsNotFollowed) {
   ASSERT_EQ(lstat(path.c_str(), &st), 0);
   EXPECT_TRUE(S_ISREG(st.st_mode));
   auto loaded = store.load();
-  ASSERT_TRUE(loaded && loaded->has_value());
-  EXPECT_EQ(**loaded, sample());
+  ASSERT_TRUE(loaded && loaded->state.has_value());
+  EXPECT_EQ(*loaded->state, sample());
 }
 
 }  // namespace
