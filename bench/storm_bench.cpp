@@ -3,8 +3,8 @@
 // same instant. The real fipd binary runs in its own process (so RSS and
 // SIGTERM-to-exit are the daemon's own), in namespaces this benchmark builds:
 //
-//   router: fipd (control socket; ICMP probes every 100 ms, timeout 50 ms,
-//   │       rise 2, fall 3; ignore_routes_with_linkdown=1)
+//   router: fipd (control socket; ICMP probes every interval_ms (100),
+//   │       timeout half that, rise 2, fall 3; ignore_routes_with_linkdown=1)
 //   ├─ rack0  ═══ eth0 ── rack:   the N failing servers, 10.64.0.0/16 /32s on lo
 //   └─ spare0 ═══ eth0 ── spares: N/20 standbys that stay up, 10.65.0.0/16 on lo
 //
@@ -29,32 +29,43 @@
 //  1. fipd starts with an empty kernel table: READY (exec to "fipd running"
 //     in its log), then every server up (bounded: 120 s); RSS there.
 //  2. SIGTERM, and a restart that adopts the whole table: READY again, every
-//     server up again. If the servers never all came up, the run ends here
-//     (converged=0, with the counts seen): there is no steady state to
-//     start a storm from.
+//     server up again. If they never all came up this time, the run ends
+//     here (converged=0): there is no steady state to start a storm from.
 //  3. Steady state: `status` latency over 2 s, the probe delay so far.
-//  4. The storm, until every decision is reported or the cap (120 s): a
-//     watcher records detections (health down), maintenance entries and
-//     failovers; a client asks `status` (connect, ask, read the whole answer,
-//     30 s timeout) 50 ms after each answer, on for at least 3 s.
+//  4. The storm, until fipd has logged every decision or the cap (120 s),
+//     while a client asks `status` (connect, ask, read the whole answer,
+//     30 s timeout) 50 ms after each answer, on for at least 3 s, and a
+//     watcher follows `watch`.
 //  5. SIGTERM with the status client still asking: the time to exit,
 //     SIGKILL after 60 s. term_ms > 0 sends it that long after the failure
 //     instead, mid-storm unless fipd was done by then (capped says which),
 //     and skips what would delay it (the final metrics, the 3 s window).
 //
+// What fipd did, and when, comes from its log (1 ms resolution): the line
+// of a transition to down is written as it is detected, "server X enters
+// maintenance" once the kernel took the plan that holds the server's
+// decision (a move to its standby, or failing static), and "failover ...
+// detect->commit" once durable. Not from `watch`: the control socket gives
+// each loop iteration a small budget, and a status being written can take
+// it all, so a watcher learns of a storm late (watch_decided says what it
+// had been told when the storm ended).
+//
 // Counters (times in ms unless named otherwise):
 //   ready_empty_ms, ready_adopt_ms  READY after exec, empty / full table
-//   bringup_s      READY to every server up (first start; 120 when it never
-//                  finished: converged=0; up_seen servers up then and
-//                  downs_seen transitions to down meanwhile, from fipd's log)
-//   span_ms        first detection to the last commit (a failover's commit,
-//                  or for a server without a target its maintenance entry's
-//                  decision time: the event carries no commit time)
+//   bringup_s, bringup_adopt_s      READY to every server up, first start
+//                  and restart (120 when it never finished; then up_seen /
+//                  adopt_up_seen servers up at that point, and downs_seen /
+//                  adopt_downs_seen transitions to down meanwhile)
+//   span_ms        first detection to the last decision committed
 //   detect_spread_ms, first_detect_ms (the failure to the first detection)
-//   failover_p50/p99/max_ms         each failover's detect_to_commit
-//   decided, failovers, capped      servers whose decision was seen (of
-//                  `failing`), failovers reported (of failing/2), 1 when
-//                  the cap or term_ms came first
+//   failover_p50/p99/max_ms         each failover's detect->commit as fipd
+//                  reports it (from its detection, which comes late when the
+//                  loop is held: span_ms is what the storm cost)
+//   decided, failovers, capped      servers decided (of `failing`),
+//                  failovers (of failing/2), 1 when the cap or term_ms came first
+//   decided_by_exit                 decided when fipd exited (it may go on
+//                  past the cap and past SIGTERM)
+//   watch_decided, watch_failovers, watch_dropped   what the watcher got
 //   status_p50/p99/max_ms, status_n, status_timeouts    during the storm
 //   status_steady_p50/p99_ms        the 2 s before it
 //   probe_delay_p99_ms              fipd_probe_schedule_delay_seconds p99 at
@@ -65,12 +76,16 @@
 //   sigterm_steady_ms (step 2), sigterm_storm_ms (step 5): 60000, and
 //                  sigterm_steady_killed / sigterm_killed 1, when it took SIGKILL
 //   rss_steady_MiB (step 1), rss_end_MiB (step 5), hwm_MiB (VmHWM, the last read)
-//   watch_dropped  1 when fipd dropped the watcher (then the timeline and
-//                  detections come from a final status, when it answers)
 // The benchmark's time (manual) is span_ms.
 //
+// interval_ms=1000 at 10,000 servers: the same storm with probes every
+// second, for an engine that cannot bring 10,500 servers up at ten probes a
+// second each (today's; converged=0 at 100 ms).
+//
 // FIPD_STORM_FIPD=PATH runs another fipd binary (another engine, same
-// harness); FIPD_STORM_LOG=PATH keeps fipd's log of both starts.
+// harness); FIPD_STORM_LOG=PATH keeps fipd's log of both starts. The log
+// lines read are those quoted above: an engine that words them otherwise
+// needs bench/storm/observe.cpp to follow.
 #include <benchmark/benchmark.h>
 #include <signal.h>
 
@@ -112,13 +127,15 @@ std::string fipd_binary() {
 struct Shape {
   int failing = 0;
   int standbys = 0;
+  int interval_ms = 100;  // probes; the timeout is half of it
   int servers() const { return failing + standbys; }
   int fips() const { return failing * kFipsPerServer; }
   int with_standby() const { return (failing + 1) / 2; }
 };
 
-Shape shape_for(int failing) {
-  return {.failing = failing, .standbys = std::max(1, (failing + 1) / 2 / kServersPerStandby)};
+Shape shape_for(int failing, int interval_ms) {
+  return {.failing = failing, .standbys = std::max(1, (failing + 1) / 2 / kServersPerStandby),
+          .interval_ms = interval_ms};
 }
 
 // Server i of a rack: 10.<rack>.(i / 250).(i % 250 + 1), no .0 or .255.
@@ -140,9 +157,10 @@ std::string server_toml(const std::string& name, int rack, int i, const std::str
 }
 
 std::string storm_config(const Shape& shape) {
-  std::string t =
-      "[engine]\nnft_table = \"fipdstorm\"\nhealth_listen = \"\"\ntimeline_history = 10000\n\n"
-      "[probe_defaults]\nkind = \"icmp\"\ninterval = \"100ms\"\ntimeout = \"50ms\"\nrise = 2\nfall = 3\n\n";
+  std::string t = "[engine]\nnft_table = \"fipdstorm\"\nhealth_listen = \"\"\ntimeline_history = 10000\n\n"
+                  "[probe_defaults]\nkind = \"icmp\"\ninterval = \"" +
+                  std::to_string(shape.interval_ms) + "ms\"\ntimeout = \"" + std::to_string(shape.interval_ms / 2) +
+                  "ms\"\nrise = 2\nfall = 3\n\n";
   for (int k = 0; k < shape.standbys; ++k) t += server_toml("spare-" + std::to_string(k), 65, k, "");
   for (int i = 0; i < shape.failing; ++i) {
     std::string standby = i % 2 == 0 ? "spare-" + std::to_string(i / 2 / kServersPerStandby % shape.standbys) : "";
@@ -209,26 +227,41 @@ Result<Racks> build_racks(const Shape& shape) {
 
 // ---- One run ---------------------------------------------------------------
 
+// One start's servers coming up, as fipd logged it.
+struct Bringup {
+  bool done = false;
+  double up = 0, downs = 0;  // servers up at the end; transitions to down meanwhile
+};
+
 struct Figures {
-  double ready_empty_ms = 0, ready_adopt_ms = 0, bringup_s = 0;
+  double ready_empty_ms = 0, ready_adopt_ms = 0, bringup_s = 0, bringup_adopt_s = 0;
+  Bringup first, second;
   bool converged = false;
-  double up_seen = 0, downs_seen = 0;  // at the end of the first bring-up's wait
   double sigterm_steady_ms = 0, sigterm_storm_ms = 0;
   bool sigterm_steady_killed = false, sigterm_killed = false;
   double rss_steady = 0, rss_end = 0, hwm = 0;
   ProbeDelay delay_before, delay_after;
   Latency status_steady, status_storm;
   int64_t fail_at_us = 0;
-  bool capped = false, watch_dropped = false;
-  StormLog log;
+  bool capped = false;
+  std::optional<LoggedStorm> log;      // from just before the failure to the storm's end
+  std::optional<LoggedStorm> by_exit;  // on to fipd's exit
+  double watch_decided = 0, watch_failovers = 0;
+  bool watch_dropped = false;
+};
+
+// The benchmark's arguments.
+struct Variant {
+  int failing = 0;
+  bool silent = false;  // a blackhole instead of the link going down
+  int term_ms = 0;      // > 0: SIGTERM that long after the failure, whatever is left to decide
+  int interval_ms = 100;
 };
 
 class StormRun {
  public:
-  // term_ms > 0: SIGTERM that long after the failure, whatever is left to
-  // decide; 0: once every decision is reported, or at the cap.
-  StormRun(int failing, bool silent, int term_ms)
-      : shape_(shape_for(failing)), silent_(silent), term_ms_(term_ms), fipd_(fipd_binary()) {}
+  explicit StormRun(const Variant& v)
+      : shape_(shape_for(v.failing, v.interval_ms)), silent_(v.silent), term_ms_(v.term_ms), fipd_(fipd_binary()) {}
   ~StormRun() { keep_log(); }  // on every path, failed runs' too
 
   Status prepare() {
@@ -241,19 +274,19 @@ class StormRun {
   }
 
   // READY with an empty table, every server up; SIGTERM; READY adopting the
-  // whole table, every server up again. Ends early (converged false) when
-  // the first bring-up does not finish within kUpLimit: there is no steady
-  // state to start a storm from.
+  // whole table, every server up again. converged is false when the second
+  // bring-up does not finish within kUpLimit: there is no steady state to
+  // start a storm from. (The first may fail while the second does not: a
+  // restart has no table to fill.)
   Status start_and_restart() {
     if (auto s = start(f_.ready_empty_ms); !s) return s;
-    auto up = wait_all_up(&f_.up_seen, &f_.downs_seen);
-    f_.bringup_s = up.value_or(std::chrono::duration<double>(kUpLimit).count());
+    f_.bringup_s = wait_all_up(f_.first);
     f_.rss_steady = proc_mib(fipd_.pid(), "VmRSS:");
     f_.hwm = proc_mib(fipd_.pid(), "VmHWM:");
     f_.sigterm_steady_ms = sigterm(&f_.sigterm_steady_killed);
     if (auto s = start(f_.ready_adopt_ms); !s) return s;
-    double up2 = 0, down2 = 0;
-    f_.converged = up && wait_all_up(&up2, &down2);
+    f_.bringup_adopt_s = wait_all_up(f_.second);
+    f_.converged = f_.second.done;
     return {};
   }
 
@@ -266,21 +299,26 @@ class StormRun {
     std::this_thread::sleep_for(2s);
     auto watcher = Watcher::start(fipd_.socket_path());
     if (!watcher) return std::unexpected(watcher.error());
+    f_.log.emplace(fipd_.log().size(), realtime_ms_of_day(), "rack-");
     f_.fail_at_us = now_us();
     if (auto s = fail_rack(); !s) return s;
-    wait_for_decisions(**watcher, term_ms_ > 0 ? std::chrono::milliseconds(term_ms_) : kStormCap);
+    wait_for_decisions(term_ms_ > 0 ? std::chrono::milliseconds(term_ms_) : kStormCap);
+    f_.by_exit = f_.log;
     int64_t window_end = now_us();
     if (term_ms_ == 0) {
       window_end = std::max(window_end, f_.fail_at_us + int64_t{kMinStatusWindow / 1us});
       std::this_thread::sleep_until(Clock::time_point(std::chrono::microseconds(window_end)));
       if (auto after = metrics_text(fipd_.socket_path(), 60s)) f_.delay_after = probe_delay(*after);
+      sampler.wait_past(window_end);
     }
-    collect(**watcher);
-    if (term_ms_ == 0) sampler.wait_past(window_end);
+    f_.watch_decided = static_cast<double>((*watcher)->decided());
+    f_.watch_failovers = static_cast<double>((*watcher)->failovers());
+    f_.watch_dropped = (*watcher)->closed();
     f_.rss_end = proc_mib(fipd_.pid(), "VmRSS:");
     f_.hwm = proc_mib(fipd_.pid(), "VmHWM:");
     const int64_t term_at = now_us();
     f_.sigterm_storm_ms = sigterm(&f_.sigterm_killed);  // the sampler still asks
+    f_.by_exit->feed(fipd_.log());  // what fipd still did, SIGTERM or not
     // A request belongs to the window its answer came in: one asked just
     // before the failure and answered during the storm waited for the storm.
     auto samples = sampler.samples();
@@ -300,20 +338,19 @@ class StormRun {
     return {};
   }
 
-  // Until fipd has logged every server up: how long it took, or nothing
-  // past kUpLimit. `up` and `downs` get the counts at the end.
-  std::optional<double> wait_all_up(double* up, double* downs) {
+  // Until fipd has logged every server up, at most kUpLimit: the seconds
+  // it took (kUpLimit's when it never did).
+  double wait_all_up(Bringup& b) {
     auto t0 = Clock::now();
     LoggedHealth health;
-    std::optional<double> took;
-    while (!took && Clock::now() - t0 < kUpLimit) {
+    while (!b.done && Clock::now() - t0 < kUpLimit) {
       health.feed(fipd_.log());
-      if (health.up() >= static_cast<size_t>(shape_.servers())) took = ms_since(t0) / 1000;
-      else std::this_thread::sleep_for(20ms);
+      b.done = health.up() >= static_cast<size_t>(shape_.servers());
+      if (!b.done) std::this_thread::sleep_for(20ms);
     }
-    *up = static_cast<double>(health.up());
-    *downs = static_cast<double>(health.downs());
-    return took;
+    b.up = static_cast<double>(health.up());
+    b.downs = static_cast<double>(health.downs());
+    return ms_since(t0) / 1000;
   }
 
   // SIGTERM to exit, in ms; SIGKILL past the limit.
@@ -333,43 +370,18 @@ class StormRun {
   // process: the failure takes effect well within a millisecond of fail_at_us.
   Status fail_rack() { return inject(silent_ ? FailureKind::blackhole : FailureKind::link_down, site(), {}); }
 
-  bool complete(const StormLog& log) const {
-    return log.decided() >= static_cast<size_t>(shape_.failing) &&
-           log.failovers.size() >= static_cast<size_t>(shape_.with_standby());
-  }
-
-  // Until every failing server is decided and every failover reported, or
-  // `limit`. Follows the watcher; once fipd dropped it, the metrics.
-  void wait_for_decisions(const Watcher& w, std::chrono::milliseconds limit) {
+  // Until fipd has logged a decision for every failing server and every
+  // failover, or `limit`.
+  void wait_for_decisions(std::chrono::milliseconds limit) {
     const auto cap = Clock::now() + limit;
-    const double moved = static_cast<double>(shape_.with_standby()) * kFipsPerServer;
     while (Clock::now() < cap) {
-      if (!w.closed()) {
-        if (complete(w.log())) return;
-        std::this_thread::sleep_for(10ms);
-        continue;
-      }
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(cap - Clock::now());
-      auto text = metrics_text(fipd_.socket_path(), std::max(left, 1ms));
-      if (text && metric(*text, "fipd_servers_maintenance{state=\"failed\"}").value_or(0) >= shape_.failing &&
-          metric(*text, "fipd_failover_floating_ips_total").value_or(0) >= moved)
+      f_.log->feed(fipd_.log());
+      if (f_.log->decided() >= static_cast<size_t>(shape_.failing) &&
+          f_.log->failovers() >= static_cast<size_t>(shape_.with_standby()))
         return;
-      std::this_thread::sleep_for(500ms);
+      std::this_thread::sleep_for(20ms);
     }
     f_.capped = true;
-  }
-
-  // The records; a final status stands in for a dropped watcher (not when
-  // SIGTERM is due now).
-  void collect(const Watcher& w) {
-    f_.log = w.log();
-    f_.watch_dropped = w.closed();
-    if (!f_.watch_dropped || term_ms_ > 0) return;
-    auto status = ask(fipd_.socket_path(), "status", 60s);
-    if (!status) return;
-    StormLog s = from_status(*status);
-    s.maintenance_at = std::move(f_.log.maintenance_at);
-    f_.log = std::move(s);
   }
 
   // FIPD_STORM_LOG=PATH keeps fipd's log of both runs there.
@@ -391,35 +403,25 @@ class StormRun {
 
 // ---- The report -----------------------------------------------------------
 
-double ms_between(int64_t from_us, int64_t to_us) { return static_cast<double>(to_us - from_us) / 1000.0; }
-
 void report_storm(benchmark::State& state, const Figures& f) {
-  std::vector<int64_t> d2c;
-  int64_t first = INT64_MAX, last_detect = 0, last_commit = 0;
-  for (const auto& [name, at] : f.log.down_at) {
-    if (!name.starts_with("rack-")) continue;
-    first = std::min(first, at);
-    last_detect = std::max(last_detect, at);
-  }
-  for (const auto& fo : f.log.failovers) {
-    d2c.push_back(fo.committed_us - fo.detected_us);
-    last_commit = std::max(last_commit, fo.committed_us);
-  }
-  for (const auto& [name, at] : f.log.maintenance_at) last_commit = std::max(last_commit, at);
-  const bool seen = first != INT64_MAX;
-  const double span = seen && last_commit > first ? ms_between(first, last_commit) : 0;
+  const LoggedStorm& log = *f.log;
+  auto first = log.first_down_ms(), last_down = log.last_down_ms(), last = log.last_decided_ms();
+  const double span = first && last ? static_cast<double>(*last - *first) : 0;
   state.SetIterationTime(span / 1000.0);
   auto& c = state.counters;
   c["span_ms"] = span;
-  c["detect_spread_ms"] = seen ? ms_between(first, last_detect) : 0;
-  c["first_detect_ms"] = seen ? ms_between(f.fail_at_us, first) : 0;
-  const Latency d = summary_ms(std::move(d2c));
+  c["detect_spread_ms"] = first ? static_cast<double>(*last_down - *first) : 0;
+  c["first_detect_ms"] = first ? static_cast<double>(*first) : 0;
+  const Latency d = summary_ms(log.detect_to_commit_us());
   c["failover_p50_ms"] = d.p50;
   c["failover_p99_ms"] = d.p99;
   c["failover_max_ms"] = d.max;
-  c["decided"] = static_cast<double>(f.log.decided());
-  c["failovers"] = static_cast<double>(f.log.failovers.size());
+  c["decided"] = static_cast<double>(log.decided());
+  c["failovers"] = static_cast<double>(log.failovers());
+  c["decided_by_exit"] = static_cast<double>(f.by_exit->decided());
   c["capped"] = f.capped;
+  c["watch_decided"] = f.watch_decided;
+  c["watch_failovers"] = f.watch_failovers;
   c["watch_dropped"] = f.watch_dropped;
   c["status_p50_ms"] = f.status_storm.p50;
   c["status_p99_ms"] = f.status_storm.p99;
@@ -447,22 +449,26 @@ void report_start(benchmark::State& state, const Shape& shape, const Figures& f)
   c["ready_empty_ms"] = f.ready_empty_ms;
   c["ready_adopt_ms"] = f.ready_adopt_ms;
   c["bringup_s"] = f.bringup_s;
+  c["bringup_adopt_s"] = f.bringup_adopt_s;
   c["converged"] = f.converged;
   c["sigterm_steady_ms"] = f.sigterm_steady_ms;
   c["sigterm_steady_killed"] = f.sigterm_steady_killed;
   c["rss_steady_MiB"] = f.rss_steady;
   c["hwm_MiB"] = f.hwm;
-  if (f.converged) return;
-  c["up_seen"] = f.up_seen;
-  c["downs_seen"] = f.downs_seen;
+  for (auto [b, prefix] : {std::pair{&f.first, ""}, {&f.second, "adopt_"}}) {
+    if (b->done) continue;
+    c[std::string(prefix) + "up_seen"] = b->up;
+    c[std::string(prefix) + "downs_seen"] = b->downs;
+  }
 }
 
 void BM_Storm(benchmark::State& state) {
-  const int failing = static_cast<int>(state.range(0));
-  const bool silent = state.range(1) != 0;
-  const int term_ms = static_cast<int>(state.range(2));
+  const Variant v{.failing = static_cast<int>(state.range(0)),
+                  .silent = state.range(1) != 0,
+                  .term_ms = static_cast<int>(state.range(2)),
+                  .interval_ms = static_cast<int>(state.range(3))};
   for (auto _ : state) {
-    StormRun run(failing, silent, term_ms);
+    StormRun run(v);
     if (auto s = run.prepare(); !s) return state.SkipWithError(s.error().message().c_str());
     if (auto s = run.start_and_restart(); !s) return state.SkipWithError(s.error().message().c_str());
     if (run.figures().converged) {
@@ -475,12 +481,13 @@ void BM_Storm(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_Storm)
-    ->ArgNames({"failing", "silent", "term_ms"})
-    ->Args({100, 0, 0})
-    ->Args({1000, 0, 0})
-    ->Args({10000, 0, 0})
-    ->Args({1000, 1, 0})
-    ->Args({1000, 0, 100})
+    ->ArgNames({"failing", "silent", "term_ms", "interval_ms"})
+    ->Args({100, 0, 0, 100})
+    ->Args({1000, 0, 0, 100})
+    ->Args({10000, 0, 0, 100})
+    ->Args({10000, 0, 0, 1000})
+    ->Args({1000, 1, 0, 100})
+    ->Args({1000, 0, 100, 100})
     ->Iterations(1)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);

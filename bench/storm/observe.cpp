@@ -6,7 +6,9 @@
 #include <time.h>
 
 #include <algorithm>
+#include <charconv>
 #include <fstream>
+#include <tuple>
 
 namespace fipd::bench::storm {
 
@@ -54,44 +56,98 @@ double proc_mib(pid_t pid, const std::string& key) {
   return 0;
 }
 
+std::optional<LogLine> parse_log_line(std::string_view line) {
+  // "16:10:46.865 INFO  message": the level is padded to five letters.
+  constexpr size_t kMessage = 19;
+  if (line.size() <= kMessage || line[2] != ':' || line[5] != ':' || line[8] != '.' || line[12] != ' ') return {};
+  int64_t part[4] = {};
+  for (auto [i, from, len] : {std::tuple{0, 0, 2}, {1, 3, 2}, {2, 6, 2}, {3, 9, 3}}) {
+    auto r = std::from_chars(line.data() + from, line.data() + from + len, part[i]);
+    if (r.ec != std::errc() || r.ptr != line.data() + from + len) return {};
+  }
+  return LogLine{.ms_of_day = ((part[0] * 60 + part[1]) * 60 + part[2]) * 1000 + part[3],
+                 .message = line.substr(kMessage)};
+}
+
+int64_t realtime_ms_of_day() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t{ts.tv_sec} % 86400) * 1000 + ts.tv_nsec / 1000000;
+}
+
+namespace {
+
+// "server rack-45 up -> suspect (timeout) ...": the name and the new state.
+std::optional<std::pair<std::string_view, std::string_view>> transition(std::string_view m) {
+  constexpr std::string_view kServer = "server ", kArrow = " -> ";
+  if (!m.starts_with(kServer)) return {};
+  m.remove_prefix(kServer.size());
+  size_t name_end = m.find(' ');
+  size_t arrow = m.find(kArrow);
+  if (name_end == std::string_view::npos || arrow == std::string_view::npos || m.find(' ', name_end + 1) != arrow)
+    return {};
+  std::string_view to = m.substr(arrow + kArrow.size());
+  return std::pair{m.substr(0, name_end), to.substr(0, to.find(' '))};
+}
+
+// "server rack-44 enters maintenance: ...": the name.
+std::optional<std::string_view> enters_maintenance(std::string_view m) {
+  constexpr std::string_view kServer = "server ", kEnters = " enters maintenance";
+  if (!m.starts_with(kServer)) return {};
+  m.remove_prefix(kServer.size());
+  size_t name_end = m.find(' ');
+  if (name_end == std::string_view::npos || !m.substr(name_end).starts_with(kEnters)) return {};
+  return m.substr(0, name_end);
+}
+
+// "failover 2001:db8::1,... a -> b (...): detect->commit 230us ...": the µs.
+std::optional<int64_t> failover_us(std::string_view m) {
+  constexpr std::string_view kAt = "detect->commit ";
+  if (!m.starts_with("failover ")) return {};
+  size_t at = m.find(kAt);
+  if (at == std::string_view::npos) return {};
+  int64_t us = 0;
+  const char* p = m.data() + at + kAt.size();
+  auto r = std::from_chars(p, m.data() + m.size(), us);
+  if (r.ec != std::errc() || !std::string_view(r.ptr, static_cast<size_t>(m.data() + m.size() - r.ptr)).starts_with("us"))
+    return {};
+  return us;
+}
+
+}  // namespace
+
 void LoggedHealth::feed(const std::string& log) {
-  static const std::string kServer = "  server ", kArrow = " -> ";
-  for (size_t end = log.find('\n', read_); end != std::string::npos; end = log.find('\n', read_)) {
-    std::string_view line(log.data() + read_, end - read_);
-    read_ = end + 1;
-    // "16:10:46.865 INFO  server rack-45 up -> suspect (timeout) server=..."
-    size_t at = line.find(kServer);
-    if (at == std::string_view::npos || at > 20) continue;
-    line.remove_prefix(at + kServer.size());
-    size_t name_end = line.find(' ');
-    size_t arrow = line.find(kArrow);
-    if (name_end == std::string_view::npos || arrow == std::string_view::npos || line.find(' ', name_end + 1) != arrow)
-      continue;
-    std::string_view to = line.substr(arrow + kArrow.size());
-    to = to.substr(0, to.find(' '));
-    bool& was_up = up_of_[std::string(line.substr(0, name_end))];
-    bool now_up = to == "up";
+  follower_.feed(log, [this](const LogLine& l) {
+    auto t = transition(l.message);
+    if (!t) return;
+    bool& was_up = up_of_[std::string(t->first)];
+    bool now_up = t->second == "up";
     up_ += now_up && !was_up;
     up_ -= !now_up && was_up;
-    downs_ += to == "down";
+    downs_ += t->second == "down";
     was_up = now_up;
-  }
+  });
 }
 
-void StormLog::add_failover(const nlohmann::json& f) {
-  failovers.push_back({f.value("detected_mono_us", int64_t{0}), f.value("committed_mono_us", int64_t{0})});
+int64_t LoggedStorm::since_zero(int64_t ms_of_day) const {
+  int64_t d = ms_of_day - zero_;
+  if (d < -43200000) d += 86400000;  // the storm passed midnight
+  return d;
 }
 
-StormLog from_status(const nlohmann::json& result) {
-  StormLog log;
-  const int64_t now = result["engine"].value("now_mono_us", int64_t{0});
-  for (const auto& s : result["servers"]) {
-    if (s.value("health", "") == "down")
-      log.down_at.emplace(s.value("name", ""), now - s.value("since_us_ago", int64_t{0}));
-    if (s.value("maintenance", "") == "failed") ++log.maintenance_count;
-  }
-  for (const auto& f : result["failovers"]) log.add_failover(f);
-  return log;
+void LoggedStorm::feed(const std::string& log) {
+  follower_.feed(log, [this](const LogLine& l) {
+    const int64_t at = since_zero(l.ms_of_day);
+    if (auto t = transition(l.message); t && t->second == "down" && t->first.starts_with(prefix_)) {
+      if (!first_down_) first_down_ = at;
+      last_down_ = at;
+    } else if (auto name = enters_maintenance(l.message); name && name->starts_with(prefix_)) {
+      decided_.emplace(std::string(*name), at);
+      last_decided_ = at;
+    } else if (auto us = failover_us(l.message)) {
+      detect_to_commit_us_.push_back(*us);
+    }
+  });
 }
 
 // ---- Watcher ----
@@ -106,29 +162,18 @@ Result<std::unique_ptr<Watcher>> Watcher::start(const std::string& socket) {
 
 Watcher::Watcher(control::ControlClient c) : client_(std::move(c)), thread_([this](std::stop_token st) { run(st); }) {}
 
-StormLog Watcher::log() const {
-  std::lock_guard lock(mu_);
-  return log_;
-}
-
 void Watcher::run(const std::stop_token& st) {
   while (!st.stop_requested()) {
     auto line = client_.read_line(100ms);
     if (!line && line.error().code == ETIMEDOUT) continue;
     if (!line) break;
-    if (auto e = control::parse_answer(*line)) take(*e);
+    auto e = control::parse_answer(*line);
+    if (!e) continue;
+    const std::string kind = e->value("event", "");
+    decided_ += kind == "maintenance" && e->value("maintenance", "") == "failed";
+    failovers_ += kind == "failover";
   }
   closed_ = true;
-}
-
-void Watcher::take(const nlohmann::json& e) {
-  const std::string kind = e.value("event", "");
-  const std::string server = e.value("server", "");
-  const int64_t at = e.value("at_mono_us", int64_t{0});
-  std::lock_guard lock(mu_);
-  if (kind == "health" && e.value("to", "") == "down") log_.down_at.emplace(server, at);
-  if (kind == "maintenance" && e.value("maintenance", "") == "failed") log_.maintenance_at.emplace(server, at);
-  if (kind == "failover" && e.contains("failover")) log_.add_failover(e["failover"]);
 }
 
 // ---- StatusSampler ----
@@ -154,16 +199,22 @@ void StatusSampler::run(const std::stop_token& st) {
   while (!st.stop_requested()) {
     StatusSample s{.start_us = now_us()};
     busy_since_ = s.start_us;
+    const auto deadline = Clock::now() + kStatusTimeout;
+    // A greeting that does not come counts as a late answer; a refused
+    // connection (fipd gone, or not yet listening) is not a sample.
     auto c = control::ControlClient::connect(socket_, kStatusTimeout);
+    nl::Status answered = c ? nl::Status{} : nl::Status(std::unexpected(c.error()));
     if (c) {
       (void)c->send_raw("{\"cmd\":\"status\"}\n");
-      auto line = c->read_line();
-      s.end_us = now_us();
-      s.timed_out = !line && line.error().code == ETIMEDOUT;
-      if (line || s.timed_out) {
-        std::lock_guard lock(mu_);
-        samples_.push_back(s);
-      }
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      auto line = c->read_line(std::max(left, std::chrono::milliseconds(1)));
+      if (!line) answered = std::unexpected(line.error());
+    }
+    s.end_us = now_us();
+    s.timed_out = !answered && answered.error().code == ETIMEDOUT;
+    if (answered || s.timed_out) {
+      std::lock_guard lock(mu_);
+      samples_.push_back(s);
     }
     busy_since_ = 0;
     std::this_thread::sleep_for(50ms);

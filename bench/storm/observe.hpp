@@ -1,15 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// What bench_storm watches a running fipd with, from outside the process,
-// over its control socket and /proc: the metrics, a `watch` stream, a client
-// that keeps asking `status`, and the daemon's memory.
-//
-// Times are µs of CLOCK_MONOTONIC, the clock of fipd's own *_mono_us fields,
-// so the benchmark's instants (the failure's) and fipd's (a detection, a
-// commit) compare directly: the namespaces share the clock.
+// What bench_storm watches a running fipd with, from outside the process:
+// its log (what the engine did, and when), its control socket (the metrics,
+// a `watch` stream, a client that keeps asking `status`) and /proc (its
+// memory).
 //
 // Owns: a connection each (Watcher, StatusSampler) and the thread that
 // reads it; both stop when they go away, or when fipd closes the connection.
-// Every wait is bounded: each request has its timeout.
+// Every wait is bounded: each request has its timeout. The log readers are
+// pure: text in, figures out.
 // Failures: Error values; a request that times out is a sample, not an error.
 #pragma once
 
@@ -23,6 +21,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -55,11 +54,40 @@ ProbeDelay probe_delay(const std::string& metrics);
 // A /proc/<pid>/status field given in kB (VmRSS:, VmHWM:), in MiB.
 double proc_mib(pid_t pid, const std::string& key);
 
-// Servers' health as fipd logs its transitions ("server web-1 up -> down
-// (refused)"): read from its log, which nothing holds back, unlike the
-// metrics' aggregates (refreshed in slices by the loop, so stale exactly
-// when the loop is held). Feed it the whole log each time; it reads only
-// the complete lines it has not read yet.
+// fipd's log as it writes it to a file ("16:10:46.865 INFO  message
+// key=value..."): each line written as the engine acts, so it tells what
+// the engine did even while the control socket serves a client slowly (a
+// watcher waits behind a status being written; see LoggedStorm). The time
+// is UTC wall clock to the millisecond.
+struct LogLine {
+  int64_t ms_of_day = 0;
+  std::string_view message;  // and its fields
+};
+std::optional<LogLine> parse_log_line(std::string_view line);
+// The wall clock now, in ms since midnight UTC, as the log counts it.
+int64_t realtime_ms_of_day();
+
+// Reads each complete line of a growing log once: feed it the whole log
+// (Daemon::log()) each time, and it hands on only the lines it has not seen.
+class LogFollower {
+ public:
+  explicit LogFollower(size_t from = 0) : read_(from) {}
+  template <class Fn>
+  void feed(const std::string& log, Fn&& fn) {
+    for (size_t end = log.find('\n', read_); end != std::string::npos; end = log.find('\n', read_)) {
+      auto line = parse_log_line(std::string_view(log).substr(read_, end - read_));
+      read_ = end + 1;
+      if (line) fn(*line);
+    }
+  }
+
+ private:
+  size_t read_;
+};
+
+// Servers' health from their logged transitions ("server web-1 up -> down
+// (refused)"), unlike the metrics' aggregates, which the loop refreshes in
+// slices and which are stale exactly while the loop is held.
 class LoggedHealth {
  public:
   void feed(const std::string& log);
@@ -67,46 +95,58 @@ class LoggedHealth {
   size_t downs() const { return downs_; }  // transitions to down, all told
 
  private:
-  size_t read_ = 0;
+  LogFollower follower_;
   std::unordered_map<std::string, bool> up_of_;
   size_t up_ = 0, downs_ = 0;
 };
 
-// What a storm did, as the watch stream or a status tells it.
-struct FailoverTimes {
-  int64_t detected_us = 0, committed_us = 0;
+// A storm from the log, from one offset on, for the servers named with
+// `prefix`: each one's detection (its transition to down), its decision
+// (the line "server X enters maintenance", written once the kernel took
+// the plan that holds it: a move to a target, or failing static), and the
+// failovers ("failover ... detect->commit 230us", once durable). Times in
+// ms after `zero_ms_of_day`.
+class LoggedStorm {
+ public:
+  LoggedStorm(size_t from, int64_t zero_ms_of_day, std::string prefix)
+      : follower_(from), zero_(zero_ms_of_day), prefix_(std::move(prefix)) {}
+  void feed(const std::string& log);
+
+  size_t decided() const { return decided_.size(); }
+  size_t failovers() const { return detect_to_commit_us_.size(); }
+  const std::vector<int64_t>& detect_to_commit_us() const { return detect_to_commit_us_; }
+  // The first and last detection, the last decision; nullopt before any.
+  std::optional<int64_t> first_down_ms() const { return first_down_; }
+  std::optional<int64_t> last_down_ms() const { return last_down_; }
+  std::optional<int64_t> last_decided_ms() const { return last_decided_; }
+
+ private:
+  int64_t since_zero(int64_t ms_of_day) const;
+
+  LogFollower follower_;
+  int64_t zero_;
+  std::string prefix_;
+  std::unordered_map<std::string, int64_t> decided_;
+  std::vector<int64_t> detect_to_commit_us_;
+  std::optional<int64_t> first_down_, last_down_, last_decided_;
 };
-struct StormLog {
-  std::unordered_map<std::string, int64_t> down_at;         // server -> its detection
-  std::unordered_map<std::string, int64_t> maintenance_at;  // server -> the decision (event time)
-  std::vector<FailoverTimes> failovers;
-  size_t maintenance_count = 0;  // from a status, which has no times for it
 
-  size_t decided() const { return std::max(maintenance_at.size(), maintenance_count); }
-  void add_failover(const nlohmann::json& f);
-};
-
-// The storm as a status shows it: detections from the servers' health
-// since, failovers from the timeline, maintenance only as a count.
-StormLog from_status(const nlohmann::json& result);
-
-// Follows `watch`: health changes to down, maintenance entries (failed) and
-// failovers (reported once durable, with their timeline).
+// Counts the decisions (maintenance entries) and failovers a `watch`
+// client is told of, to set beside what the log says was done.
 class Watcher {
  public:
   static Result<std::unique_ptr<Watcher>> start(const std::string& socket);
-  StormLog log() const;
+  size_t decided() const { return decided_; }
+  size_t failovers() const { return failovers_; }
   // fipd closed the connection: dropped as a slow watcher, or gone.
   bool closed() const { return closed_; }
 
  private:
   explicit Watcher(control::ControlClient c);
   void run(const std::stop_token& st);
-  void take(const nlohmann::json& event);
 
   control::ControlClient client_;
-  mutable std::mutex mu_;
-  StormLog log_;
+  std::atomic<size_t> decided_{0}, failovers_{0};
   std::atomic<bool> closed_{false};
   std::jthread thread_;  // last: it uses everything above
 };

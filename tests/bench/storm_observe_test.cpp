@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // bench_storm's readings of fipd: its log's health transitions (which decide
-// when a bring-up is done), Prometheus samples, a status's storm records,
-// and the status latency windows. Pure: text in, figures out.
+// when a bring-up is done) and storm (detections, decisions, failovers),
+// Prometheus samples, and the status latency windows. Pure: text in,
+// figures out.
 #include <gtest/gtest.h>
 
 #include "bench/storm/observe.hpp"
@@ -63,23 +64,37 @@ TEST(Metric, ReadsTheSampleOfThatExactKey) {
   EXPECT_DOUBLE_EQ(d.count, 300);
 }
 
-TEST(FromStatus, DetectionsAreNowMinusSinceAndFailoversComeFromTheTimeline) {
-  auto result = nlohmann::json::parse(R"({
-    "engine": {"now_mono_us": 10000000},
-    "servers": [
-      {"name": "rack-0", "health": "down", "since_us_ago": 2500000, "maintenance": "failed"},
-      {"name": "rack-1", "health": "down", "since_us_ago": 1000000, "maintenance": "failed"},
-      {"name": "spare-0", "health": "up", "since_us_ago": 9000000, "maintenance": "none"}
-    ],
-    "failovers": [{"id": 1, "detected_mono_us": 7500000, "committed_mono_us": 7600000}]
-  })");
-  StormLog log = from_status(result);
-  EXPECT_EQ(log.down_at.size(), 2u);
-  EXPECT_EQ(log.down_at["rack-0"], 7500000);
-  EXPECT_EQ(log.down_at["rack-1"], 9000000);
+TEST(ParseLogLine, TakesTheTimeOfDayAndTheMessage) {
+  auto l = parse_log_line("16:10:46.865 INFO  server rack-45 up -> suspect (timeout) server=rack-45");
+  ASSERT_TRUE(l);
+  EXPECT_EQ(l->ms_of_day, ((16 * 60 + 10) * 60 + 46) * 1000 + 865);
+  EXPECT_EQ(l->message, "server rack-45 up -> suspect (timeout) server=rack-45");
+  EXPECT_EQ(parse_log_line("16:10:46.865 ERROR ALARM no eligible target")->message, "ALARM no eligible target");
+  EXPECT_FALSE(parse_log_line("<3>server rack-45 up -> down"));  // journald's stream, no time
+  EXPECT_FALSE(parse_log_line("16:1x:46.865 INFO  server rack-45 up -> down"));
+  EXPECT_FALSE(parse_log_line(""));
+}
+
+TEST(LoggedStorm, DetectionsDecisionsAndFailoversOfTheNamedServersAfterTheOffset) {
+  const std::string before = "23:59:59.000 INFO  server rack-9 up -> down (timeout) server=rack-9\n";
+  const std::string storm =
+      "23:59:59.950 INFO  server rack-0 up -> suspect (timeout) server=rack-0\n"
+      "23:59:59.990 WARN  server rack-0 suspect -> down (unreachable ENETUNREACH) server=rack-0\n"
+      "23:59:59.991 WARN  server rack-0 enters maintenance: its customers are locked out server=rack-0\n"
+      "23:59:59.992 WARN  server spare-0 up -> down (timeout) server=spare-0\n"
+      "00:00:00.010 WARN  server rack-1 up -> down (unreachable ENETUNREACH) server=rack-1\n"
+      "00:00:00.011 WARN  server rack-1 enters maintenance: its customers are locked out server=rack-1\n"
+      "00:00:00.011 ERROR ALARM no eligible target for the floating IPs of rack-1: keeping them\n"
+      "00:00:00.030 NOTE  failover 2001:db8:1::,... (10 in all) rack-0 -> spare-0 (server rack-0 down: "
+      "unreachable ENETUNREACH): detect->commit 1230us fips=\"2001:db8:1::\" from=rack-0\n";
+  LoggedStorm log(before.size(), ((23 * 60 + 59) * 60 + 59) * 1000 + 900, "rack-");
+  log.feed(before + storm);
+  EXPECT_EQ(log.first_down_ms(), 90);
+  EXPECT_EQ(log.last_down_ms(), 110);  // past midnight
+  EXPECT_EQ(log.last_decided_ms(), 111);
   EXPECT_EQ(log.decided(), 2u);
-  ASSERT_EQ(log.failovers.size(), 1u);
-  EXPECT_EQ(log.failovers[0].committed_us - log.failovers[0].detected_us, 100000);
+  ASSERT_EQ(log.failovers(), 1u);
+  EXPECT_EQ(log.detect_to_commit_us()[0], 1230);
 }
 
 TEST(LatencyOf, TakesTheSamplesAnsweredInTheWindowAndCountsTimeouts) {
