@@ -36,6 +36,7 @@ using Clock = std::chrono::steady_clock;
 
 inline constexpr std::chrono::seconds kStatusTimeout{30};
 
+// µs of CLOCK_MONOTONIC.
 int64_t now_us();
 
 // One request on a connection of its own; its `result`, or an error that
@@ -153,7 +154,7 @@ class Watcher {
 
 struct StatusSample {
   int64_t start_us = 0, end_us = 0;
-  bool timed_out = false;  // counted as kStatusTimeout
+  bool timed_out = false;  // no answer within kStatusTimeout: counted as the time waited
 };
 
 // Asks `status` as fipctl does (connect, greeting, ask, read the whole
