@@ -34,6 +34,9 @@ class Daemon {
   void kill();
   // SIGTERM and wait; the exit status.
   int stop();
+  // Waits at most `timeout` for it to exit; the wait status, or -1 while it
+  // still runs (it is not killed).
+  int wait_for(std::chrono::milliseconds timeout) { return child_.wait_for(static_cast<int>(timeout.count())); }
   bool running() const { return child_.running(); }
   pid_t pid() const { return child_.pid(); }
 
