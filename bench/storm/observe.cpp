@@ -103,15 +103,14 @@ std::optional<std::string_view> enters_maintenance(std::string_view m) {
 // "failover 2001:db8::1,... a -> b (...): ...": a, the server it moved from.
 // Logged once the failover is durable: a decision seen a state write late.
 std::optional<std::string_view> failover_from(std::string_view m) {
-  constexpr std::string_view kFailover = "failover ";
-  if (!m.starts_with(kFailover)) return {};
-  m.remove_prefix(kFailover.size());
-  size_t from = m.find(' ');
-  if (from == std::string_view::npos) return {};
-  m.remove_prefix(from + 1);
-  size_t end = m.find(' ');
-  if (end == std::string_view::npos || !m.substr(end).starts_with(" -> ")) return {};
-  return m.substr(0, end);
+  // The addresses may read "a,b,... (10 in all)": the name is the word
+  // before the arrow.
+  if (!m.starts_with("failover ")) return {};
+  size_t arrow = m.find(" -> ");
+  if (arrow == std::string_view::npos) return {};
+  size_t start = m.rfind(' ', arrow - 1);
+  if (start == std::string_view::npos || start + 1 >= arrow) return {};
+  return m.substr(start + 1, arrow - start - 1);
 }
 
 // "ALARM no eligible target for the floating IPs of a: ...": a, whose

@@ -97,6 +97,22 @@ TEST(LoggedStorm, DetectionsDecisionsAndFailoversOfTheNamedServersAfterTheOffset
   EXPECT_EQ(log.detect_to_commit_us()[0], 1230);
 }
 
+// Under the storm guard nobody enters maintenance: a server is decided when
+// its floating IPs move or fail static.
+TEST(LoggedStorm, UnderTheStormGuardMovesAndFailStaticAreTheDecisions) {
+  const std::string storm =
+      "10:00:00.010 WARN  server rack-0 up -> down (unreachable ENETUNREACH) server=rack-0\n"
+      "10:00:00.011 WARN  server rack-1 up -> down (unreachable ENETUNREACH) server=rack-1\n"
+      "10:00:00.020 ERROR ALARM no eligible target for the floating IPs of rack-1: keeping them where they are\n"
+      "10:00:00.040 NOTE  failover 2001:db8:1::,2001:db8:1::1,... (10 in all) rack-0 -> spare-0 (server rack-0 "
+      "down: unreachable ENETUNREACH): detect->commit 900us fips=\"2001:db8:1::\" from=rack-0\n";
+  LoggedStorm log(0, (10 * 60 * 60) * 1000, "rack-");
+  log.feed(storm);
+  EXPECT_EQ(log.decided(), 2u);
+  EXPECT_EQ(log.last_decided_ms(), 40);
+  ASSERT_EQ(log.failovers(), 1u);
+}
+
 TEST(LatencyOf, TakesTheSamplesAnsweredInTheWindowAndCountsTimeouts) {
   std::vector<StatusSample> s = {
       {.start_us = 0, .end_us = 5000},                        // before the window
