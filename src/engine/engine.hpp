@@ -339,7 +339,8 @@ class Engine final : private rebuild::RebuildHost {
   // iterations, are waited for (at most kHoldForSuspects) so that the rack
   // is one decision.
   std::unordered_map<std::string, TimePoint> suspect_since_;
-  std::optional<TimePoint> undecided_burst_;  // the latest suspicion among the undecided
+  // The first and the latest suspicion among the undecided.
+  std::optional<TimePoint> undecided_burst_first_, undecided_burst_;
   loop::SourceId hold_timer_ = loop::kNoSource;
   bool hold_for_suspects() const;
   policy::StormGuard storm_;
