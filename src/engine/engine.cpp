@@ -328,8 +328,8 @@ void Engine::decide_health() {
   decide_scheduled_ = false;
   const TimePoint start = loop_->now();
   if (!undecided_.empty() && hold_for_suspects()) {
-    TimePoint oldest = start;
-    for (const auto& [name, at] : undecided_at_) oldest = std::min(oldest, at);
+    // undecided_ is in order of arrival: its front waited longest.
+    const TimePoint oldest = undecided_at_.at(undecided_.front());
     if (start - oldest < kHoldForSuspects) {
       // Each confirmation schedules decide_health() again; the timer bounds the wait.
       TimePoint until = oldest + kHoldForSuspects;

@@ -186,6 +186,7 @@ Status Engine::remove_server(const std::string& name) {
     return refuse(EBUSY, "server " + name + " still serves " + std::to_string(inv_.fips_of(name).size()) +
                              " floating IPs: move or remove them first");
   (void)probes_->remove_server(name);
+  suspect_since_.erase(name);
   inv_.remove_server(name);
   runtime_probes_.erase(name);
   server_ifindex_.erase(name);
@@ -331,6 +332,7 @@ Status Engine::apply_reload(ReadConfig read, const ReloadOptions& options) {
       keep->seen_up = s.seen_up;
     } else if (!runtime_probes_.contains(name) || !n) {
       (void)probes_->remove_server(name);
+      suspect_since_.erase(name);
     }
   }
   cfg_ = std::move(next);
