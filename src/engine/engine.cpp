@@ -327,6 +327,16 @@ bool Engine::hold_for_suspects() const {
 void Engine::decide_health() {
   decide_scheduled_ = false;
   const TimePoint start = loop_->now();
+  // The alarm and the rebuild hold do not wait for the suspects: an operator
+  // asking status while the rack's last servers are confirmed sees the storm.
+  if (storm_alarm_due_) {
+    storm_alarm_due_ = false;
+    const std::string what = policy::describe(storm_);
+    raise_alarm("storm", "storm guard: " + what +
+                             ": the network is the likelier culprit; floating IPs still move to targets that "
+                             "answer, but no customer is locked out and no rebuild starts by itself until it ends");
+    if (rebuild_) rebuild_->hold_for_storm(what);
+  }
   if (!undecided_.empty() && hold_for_suspects()) {
     // undecided_ is in order of arrival: its front waited longest.
     const TimePoint oldest = undecided_at_.at(undecided_.front());
@@ -344,11 +354,6 @@ void Engine::decide_health() {
   policy::Planner planner(inv_, start, policy_options());
   if (lift_storm_lockouts_) {
     lift_storm_lockouts_ = false;
-    const std::string what = policy::describe(storm_);
-    raise_alarm("storm", "storm guard: " + what +
-                             ": the network is the likelier culprit; floating IPs still move to targets that "
-                             "answer, but no customer is locked out and no rebuild starts by itself until it ends");
-    if (rebuild_) rebuild_->hold_for_storm(what);
     storm_.each_failed([&](const std::string& name) { planner.lift_lockout(name); });
   }
   std::unordered_map<std::string, TimePoint> detected;
@@ -373,7 +378,8 @@ void Engine::decide_health() {
 void Engine::note_failure(const std::string& server, TimePoint at) {
   if (!storm_.failed(server, at, inv_.servers().size(), inv_.server(server) != nullptr)) return;
   storm_holds_ = true;
-  lift_storm_lockouts_ = true;  // and the alarm, once the iteration's failures are all counted
+  lift_storm_lockouts_ = true;
+  storm_alarm_due_ = true;  // once the iteration's failures are all counted: its decide_health() is scheduled
   check_storm();
 }
 

