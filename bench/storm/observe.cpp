@@ -113,10 +113,11 @@ std::optional<std::string_view> failover_from(std::string_view m) {
   return m.substr(start + 1, arrow - start - 1);
 }
 
-// "ALARM no eligible target for the floating IPs of a: ...": a, whose
-// floating IPs fail static (under the storm guard, with no lockout).
+// "no-target: no eligible target for the floating IPs of a: ...": a, whose
+// floating IPs fail static (under the storm guard, with no lockout). The
+// decision's own line: the alarms of many servers are told as one.
 std::optional<std::string_view> no_target(std::string_view m) {
-  constexpr std::string_view kAlarm = "ALARM no eligible target for the floating IPs of ";
+  constexpr std::string_view kAlarm = "no-target: no eligible target for the floating IPs of ";
   if (!m.starts_with(kAlarm)) return {};
   m.remove_prefix(kAlarm.size());
   size_t end = m.find(':');

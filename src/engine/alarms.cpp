@@ -70,10 +70,73 @@ bool AlarmBook::active(const std::string& key) const {
   return it != entries_.end() && it->second.active;
 }
 
-std::vector<std::string> AlarmBook::active_texts() const {
+std::vector<std::string> AlarmBook::active_texts(size_t each) const {
   std::vector<std::string> out;
-  for (const auto& [key, e] : entries_)
-    if (e.active) out.push_back(e.text);
+  // entries_ is ordered by key, so a kind's keys are adjacent.
+  std::string_view kind;
+  size_t shown = 0, rest = 0;
+  std::string first_rest, last_rest;
+  auto close_kind = [&] {
+    if (rest > 0)
+      out.push_back(std::string(kind) + ": " + std::to_string(rest) + " more like these (" + first_rest +
+                    (rest > 1 ? " .. " + last_rest : "") + ")");
+    shown = rest = 0;
+  };
+  for (const auto& [key, e] : entries_) {
+    if (!e.active) continue;
+    if (alarm_kind(key) != kind) {
+      close_kind();
+      kind = alarm_kind(key);
+    }
+    if (shown < each) {
+      out.push_back(e.text);
+      ++shown;
+      continue;
+    }
+    const std::string object = key.substr(kind.size() + 1);
+    if (rest++ == 0) first_rest = object;
+    last_rest = object;
+  }
+  close_kind();
+  return out;
+}
+
+std::string_view alarm_kind(std::string_view key) {
+  auto colon = key.find(':');
+  return colon == std::string_view::npos ? key : key.substr(0, colon);
+}
+
+std::vector<AlarmNotice> group_notices(std::vector<AlarmNotice> notices, size_t each) {
+  using Group = std::pair<std::string, bool>;  // (kind, raised)
+  std::map<Group, size_t> counts;
+  for (const auto& n : notices)
+    if (alarm_kind(n.key) != n.key) ++counts[{std::string(alarm_kind(n.key)), n.raised}];
+  constexpr size_t kNamed = 5;
+  std::vector<AlarmNotice> out;
+  std::map<Group, std::pair<size_t, std::string>> groups;  // -> (index in out, the objects named)
+  for (auto& n : notices) {
+    Group g{std::string(alarm_kind(n.key)), n.raised};
+    if (g.first == n.key || counts[g] <= each) {
+      out.push_back(std::move(n));
+      continue;
+    }
+    const std::string object = n.key.substr(g.first.size() + 1);
+    auto [it, first] = groups.try_emplace(g, out.size(), object);
+    if (first) {
+      out.push_back({.key = g.first, .text = std::move(n.text), .raised = n.raised, .count = 0});
+    } else if (out[it->second.first].count < kNamed) {
+      it->second.second += ", " + object;
+    }
+    ++out[it->second.first].count;
+  }
+  // "no_target on 100 (web-1, .., web-5 and 95 more); the first: <its text>"
+  for (const auto& [g, at] : groups) {
+    AlarmNotice& n = out[at.first];
+    const std::string on = " on " + std::to_string(n.count) + " (" + at.second +
+                           (n.count > kNamed ? " and " + std::to_string(n.count - kNamed) + " more" : "") + ")";
+    if (n.raised) n.text = g.first + on + "; the first: " + n.text;
+    else n.summary = on;
+  }
   return out;
 }
 

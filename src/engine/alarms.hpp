@@ -13,15 +13,23 @@
 // fast its condition changes; `fipctl status` and /healthz always show the
 // present state.
 //
+// Alarms of one kind on many objects ("no_target:web-1" .. "no_target:
+// web-999", a storm's servers without a standby) are told as one: the
+// notices of one loop iteration are grouped by kind (group_notices()), and
+// status lists the first few of a kind and one line for the rest
+// (active_texts()). The book keeps every key, so each clears on its own.
+//
 // A plain data structure: time comes in as values, the engine turns notices
 // into log lines and events and arms a timer for next_due(). Thread: the
 // engine loop's. No errors.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "src/loop/clock.hpp"
@@ -34,7 +42,17 @@ struct AlarmNotice {
   bool raised = true;   // false: the condition is cleared
   unsigned repeats = 0;  // changes not announced since the last notice
   std::string summary;  // " (repeated 12 times in 10s)" when there were some, else ""
+  size_t count = 1;      // grouped: how many keys of `key`'s kind this notice tells
 };
+
+// The kind of a key: "no_target" of "no_target:web-1"; the key itself when
+// it names no object.
+std::string_view alarm_kind(std::string_view key);
+
+// `notices` as they are announced: where more than `each` of one kind go
+// the same way (raised, or cleared), one notice with the kind as its key
+// tells them all, names the first few objects and quotes the first text.
+std::vector<AlarmNotice> group_notices(std::vector<AlarmNotice> notices, size_t each);
 
 class AlarmBook {
  public:
@@ -50,8 +68,9 @@ class AlarmBook {
   std::optional<loop::TimePoint> next_due() const;
 
   bool active(const std::string& key) const;
-  // The texts of the conditions that hold now, by key.
-  std::vector<std::string> active_texts() const;
+  // The texts of the conditions that hold now, by key; of a kind with more
+  // than `each` of them, the first `each` and one line that counts the rest.
+  std::vector<std::string> active_texts(size_t each = SIZE_MAX) const;
   // Conditions raised (or changed) since start, announced or not.
   uint64_t raised_total() const { return raised_total_; }
 

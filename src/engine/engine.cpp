@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <utility>
 
 #include "src/probe/duration.hpp"
 #include "src/engine/compose.hpp"
@@ -500,8 +501,13 @@ void Engine::execute(policy::Plan plan, TimePoint detected, bool manual,
       for (auto& f : done) record(std::move(f));
     });
   }
-  for (const auto& a : plan.alarms)
-    raise_alarm(std::string(policy::to_string(a.kind)) + ":" + a.server, a.message + " [" + join(a.fips) + "]");
+  // Each server's decision is a log line of its own (as each failover is);
+  // the alarms of a storm's many servers are told as one (raise_alarm()).
+  for (const auto& a : plan.alarms) {
+    const std::string kind(policy::to_string(a.kind)), text = a.message + " [" + join(a.fips) + "]";
+    log::notice(kind + ": " + text, {{"server", a.server}});
+    raise_alarm(kind + ":" + a.server, text);
+  }
   // A wait that ended, by a move or because the server serves again, ends
   // its alarms.
   auto clear_for = [this](const std::string& server) {
@@ -644,16 +650,23 @@ uint64_t Engine::subscribe(Listener l) {
 void Engine::unsubscribe(uint64_t id) { listeners_.erase(id); }
 
 // Every alarm goes through the book: one announcement per condition, and a
-// flapping one summarised with its count (src/engine/alarms.hpp).
+// flapping one summarised with its count (src/engine/alarms.hpp). The
+// announcements wait for the iteration's end, where more than
+// kAnnouncedEach of a kind (a storm's servers without a standby) are told as
+// one: a thousand servers must not cost a thousand alarm lines.
+constexpr size_t kAnnouncedEach = 3;
+// Status lists this many alarms of a kind, and one line for the rest.
+constexpr size_t kShownEach = 10;
+
 void Engine::raise_alarm(const std::string& key, const std::string& text) {
   auto n = alarms_.raise(key, text, loop_->now());
   counters_.alarms = alarms_.raised_total();
-  if (n) announce(*n);
+  if (n) pending_notices_.push_back(std::move(*n));
   schedule_alarm_summaries();
 }
 
 void Engine::clear_alarm(const std::string& key) {
-  if (auto n = alarms_.clear(key, loop_->now())) announce(*n);
+  if (auto n = alarms_.clear(key, loop_->now())) pending_notices_.push_back(std::move(*n));
   schedule_alarm_summaries();
 }
 
@@ -661,6 +674,7 @@ void Engine::announce(const AlarmNotice& n) {
   std::vector<std::pair<std::string, std::string>> fields = {{"alarm", n.key},
                                                              {"state", n.raised ? "raised" : "cleared"}};
   if (n.repeats > 0) fields.emplace_back("repeats", std::to_string(n.repeats));
+  if (n.count > 1) fields.emplace_back("count", std::to_string(n.count));
   if (n.raised) log::error("ALARM " + n.text + n.summary, {{"alarm", n.key}});
   else log::notice("alarm cleared" + n.summary, {{"alarm", n.key}});
   publish({.kind = Event::Kind::alarm, .at = loop_->now(),
@@ -668,14 +682,15 @@ void Engine::announce(const AlarmNotice& n) {
            .fields = std::move(fields)});
 }
 
-// Once per loop iteration, however many alarms it raised or cleared: the
-// book's next summary is a walk over every alarm, and a storm raises one per
-// failed server.
+// Once per loop iteration, however many alarms it raised or cleared: its
+// notices are grouped, and the book's next summary is a walk over every
+// alarm, and a storm raises one per failed server.
 void Engine::schedule_alarm_summaries() {
   if (alarm_schedule_pending_) return;
   alarm_schedule_pending_ = true;
   loop_->at_iteration_end([this] {
     alarm_schedule_pending_ = false;
+    for (const auto& n : group_notices(std::exchange(pending_notices_, {}), kAnnouncedEach)) announce(n);
     arm_alarm_summaries();
   });
 }
@@ -685,7 +700,7 @@ void Engine::arm_alarm_summaries() {
   if (!next) return;
   if (alarm_timer_ == loop::kNoSource) {
     alarm_timer_ = loop_->add_timer(*next, [this](TimePoint now) {
-      for (const auto& n : alarms_.due(now)) announce(n);
+      for (const auto& n : group_notices(alarms_.due(now), kAnnouncedEach)) announce(n);
       if (auto again = alarms_.next_due()) loop_->rearm_timer(alarm_timer_, *again);
     });
   } else {
@@ -693,6 +708,6 @@ void Engine::arm_alarm_summaries() {
   }
 }
 
-std::vector<std::string> Engine::active_alarms() const { return alarms_.active_texts(); }
+std::vector<std::string> Engine::active_alarms() const { return alarms_.active_texts(kShownEach); }
 
 }  // namespace fipd::engine

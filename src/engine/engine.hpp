@@ -313,6 +313,7 @@ class Engine final : private rebuild::RebuildHost {
   Counters counters_;
   bool kernel_in_sync_ = false;
   AlarmBook alarms_;
+  std::vector<AlarmNotice> pending_notices_;  // this iteration's, announced at its end
   std::map<std::string, int> server_ifindex_;  // learned from neighbour events
   std::map<std::string, std::vector<probe::ProbeSpec>> runtime_probes_;  // servers added at runtime
   std::map<std::string, std::string> replacements_;  // replacement -> the server it replaces

@@ -84,7 +84,7 @@ TEST(LoggedStorm, DetectionsDecisionsAndFailoversOfTheNamedServersAfterTheOffset
       "23:59:59.992 WARN  server spare-0 up -> down (timeout) server=spare-0\n"
       "00:00:00.010 WARN  server rack-1 up -> down (unreachable ENETUNREACH) server=rack-1\n"
       "00:00:00.011 WARN  server rack-1 enters maintenance: its customers are locked out server=rack-1\n"
-      "00:00:00.011 ERROR ALARM no eligible target for the floating IPs of rack-1: keeping them\n"
+      "00:00:00.011 NOTE  no-target: no eligible target for the floating IPs of rack-1: keeping them\n"
       "00:00:00.030 NOTE  failover 2001:db8:1::,... (10 in all) rack-0 -> spare-0 (server rack-0 down: "
       "unreachable ENETUNREACH): detect->commit 1230us fips=\"2001:db8:1::\" from=rack-0\n";
   LoggedStorm log(before.size(), ((23 * 60 + 59) * 60 + 59) * 1000 + 900, "rack-");
@@ -103,7 +103,7 @@ TEST(LoggedStorm, UnderTheStormGuardMovesAndFailStaticAreTheDecisions) {
   const std::string storm =
       "10:00:00.010 WARN  server rack-0 up -> down (unreachable ENETUNREACH) server=rack-0\n"
       "10:00:00.011 WARN  server rack-1 up -> down (unreachable ENETUNREACH) server=rack-1\n"
-      "10:00:00.020 ERROR ALARM no eligible target for the floating IPs of rack-1: keeping them where they are\n"
+      "10:00:00.020 NOTE  no-target: no eligible target for the floating IPs of rack-1: keeping them where they are\n"
       "10:00:00.040 NOTE  failover 2001:db8:1::,2001:db8:1::1,... (10 in all) rack-0 -> spare-0 (server rack-0 "
       "down: unreachable ENETUNREACH): detect->commit 900us fips=\"2001:db8:1::\" from=rack-0\n";
   LoggedStorm log(0, (10 * 60 * 60) * 1000, "rack-");

@@ -482,6 +482,21 @@ TEST_F(StormTest, TwoHundredServersLoseTheirLinkAtOnce) {
   // The alarm names the storm: how many failed, of how many, and within what window.
   EXPECT_NE(storm_alarm(st).find(" of 300 servers failed within "), std::string::npos)
       << st["engine"]["alarms"].dump();
+  // The 100 servers without a standby: status lists ten and counts the
+  // rest, and the log tells them in a line per pass, not one per server.
+  size_t listed = 0, counted = 0;
+  for (const auto& a : st["engine"]["alarms"]) {
+    listed += a.get<std::string>().starts_with("no eligible target for the floating IPs of web-");
+    counted += a.get<std::string>().starts_with("no-target: 90 more like these (web-");
+  }
+  EXPECT_EQ(listed, 10u) << st["engine"]["alarms"].dump();
+  EXPECT_EQ(counted, 1u) << st["engine"]["alarms"].dump();
+  const std::string log = fipd.log();
+  size_t grouped = 0, single = 0;
+  for (size_t at = 0; (at = log.find("ALARM no-target on ", at)) != std::string::npos; ++at) ++grouped;
+  for (size_t at = 0; (at = log.find("ALARM no eligible target", at)) != std::string::npos; ++at) ++single;
+  EXPECT_GE(grouped, 1u) << log;
+  EXPECT_LE(grouped + single, 20u) << "a few lines for 100 servers, not one each\n" << log;
 
   // (e) A restart right after changes nothing. The rack servers are found
   // down at start, never seen up: that puts none of them in maintenance.

@@ -72,5 +72,49 @@ TEST(AlarmBook, KeysAreIndependentAndANewTextShowsAtOnceInStatus) {
   EXPECT_EQ(book.raised_total(), 3u);
 }
 
+// A storm's servers without a standby: more than `each` notices of one
+// kind and direction are one notice that counts them and names the first
+// five; keys of other kinds, and kinds at or under the bound, pass as they are.
+TEST(AlarmBook, ManyNoticesOfOneKindAreToldAsOne) {
+  AlarmBook book(10s);
+  std::vector<AlarmNotice> notices;
+  for (int i = 0; i < 8; ++i)
+    notices.push_back(*book.raise("no-target:web-" + std::to_string(i), "no target for web-" + std::to_string(i), t0));
+  notices.push_back(*book.raise("storm", "storm guard: 8 of 9", t0));
+  notices.push_back(*book.raise("held:web-9", "held web-9", t0));
+  auto told = group_notices(notices, 3);
+  ASSERT_EQ(told.size(), 3u);
+  EXPECT_EQ(told[0].key, "no-target");
+  EXPECT_EQ(told[0].count, 8u);
+  EXPECT_EQ(told[0].text, "no-target on 8 (web-0, web-1, web-2, web-3, web-4 and 3 more); the first: no target for web-0");
+  EXPECT_EQ(told[1].key, "storm");
+  EXPECT_EQ(told[2].key, "held:web-9");
+  // Cleared together: one notice, the objects in its summary.
+  std::vector<AlarmNotice> cleared;
+  for (int i = 0; i < 4; ++i) cleared.push_back(*book.clear("no-target:web-" + std::to_string(i), t0 + 20s));
+  auto gone = group_notices(cleared, 3);
+  ASSERT_EQ(gone.size(), 1u);
+  EXPECT_FALSE(gone[0].raised);
+  EXPECT_EQ(gone[0].summary, " on 4 (web-0, web-1, web-2, web-3)");
+  EXPECT_EQ(group_notices(std::vector<AlarmNotice>(cleared.begin(), cleared.begin() + 3), 3).size(), 3u);
+}
+
+// Status shows the first `each` alarms of a kind and one line for the rest;
+// every key is still there to clear on its own.
+TEST(AlarmBook, StatusCountsWhatIsPastTheBoundOfAKind) {
+  AlarmBook book(10s);
+  for (int i = 0; i < 6; ++i) book.raise("no-target:web-" + std::to_string(i), "no target " + std::to_string(i), t0);
+  book.raise("storm", "storm guard", t0);
+  EXPECT_EQ(book.active_texts(2), (std::vector<std::string>{"no target 0", "no target 1",
+                                                             "no-target: 4 more like these (web-2 .. web-5)",
+                                                             "storm guard"}));
+  book.clear("no-target:web-0", t0 + 1s);
+  book.clear("no-target:web-1", t0 + 1s);
+  book.clear("no-target:web-2", t0 + 1s);
+  EXPECT_EQ(book.active_texts(2), (std::vector<std::string>{"no target 3", "no target 4",
+                                                             "no-target: 1 more like these (web-5)", "storm guard"}));
+  EXPECT_EQ(book.active_texts().size(), 4u) << "unbounded by default";
+}
+
 }  // namespace
 }  // namespace fipd::engine

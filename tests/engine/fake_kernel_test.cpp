@@ -279,6 +279,10 @@ TEST_F(FakeKernelEngineTest, AStormOfTenThousandFailuresIsOnePlanOneTransactionA
   durable();
   const auto before = engine_->counters();
   const size_t commits = kernel_->counters.commits + kernel_->counters.route_calls;
+  std::vector<std::string> alarm_events;
+  engine_->subscribe([&](const Event& e) {
+    if (e.kind == Event::Kind::alarm) alarm_events.push_back(e.text);
+  });
   for (const auto& [name, sv] : engine_->inventory().servers())
     if (name[0] == 's') down_.insert(sv.address), down_.insert(*sv.address6);
   jump(30ms);  // every probe starts
@@ -302,6 +306,18 @@ TEST_F(FakeKernelEngineTest, AStormOfTenThousandFailuresIsOnePlanOneTransactionA
   for (const auto& a : engine_->active_alarms())
     named |= a.find("storm guard: 10000 of 15000 servers failed within 0.000 s") != std::string::npos;
   EXPECT_TRUE(named) << testing::PrintToString(engine_->active_alarms());
+  // The 5,000 servers without a standby: one announcement, and status shows
+  // the first ten and counts the rest, however large the storm.
+  const auto shown = engine_->active_alarms();
+  auto starting = [](const std::vector<std::string>& v, const std::string& prefix) {
+    return std::count_if(v.begin(), v.end(), [&](const std::string& a) { return a.starts_with(prefix); });
+  };
+  EXPECT_EQ(starting(shown, "no eligible target for the floating IPs of s"), 10) << testing::PrintToString(shown);
+  EXPECT_EQ(starting(shown, "no-target: 4990 more like these (s"), 1) << testing::PrintToString(shown);
+  EXPECT_EQ(shown.size(), 12u) << "the storm, ten servers without a target and the rest counted";
+  EXPECT_EQ(starting(alarm_events, "no-target on 5000 (s"), 1) << testing::PrintToString(alarm_events);
+  EXPECT_LE(alarm_events.size(), 3u) << "the storm, the rebuild hold, the servers without a target: "
+                                     << testing::PrintToString(alarm_events);
 }
 
 // A server never seen up since start (unknown -> down: cut off when fipd
