@@ -129,7 +129,7 @@ std::vector<AlarmNotice> group_notices(std::vector<AlarmNotice> notices, size_t 
     }
     ++out[it->second.first].count;
   }
-  // "no_target on 100 (web-1, .., web-5 and 95 more); the first: <its text>"
+  // "no-target on 100 (web-1, .., web-5 and 95 more); the first: <its text>"
   for (const auto& [g, at] : groups) {
     AlarmNotice& n = out[at.first];
     const std::string on = " on " + std::to_string(n.count) + " (" + at.second +

@@ -13,7 +13,7 @@
 // fast its condition changes; `fipctl status` and /healthz always show the
 // present state.
 //
-// Alarms of one kind on many objects ("no_target:web-1" .. "no_target:
+// Alarms of one kind on many objects ("no-target:web-1" .. "no-target:
 // web-999", a storm's servers without a standby) are told as one: the
 // notices of one loop iteration are grouped by kind (group_notices()), and
 // status lists the first few of a kind and one line for the rest
@@ -45,7 +45,7 @@ struct AlarmNotice {
   size_t count = 1;      // grouped: how many keys of `key`'s kind this notice tells
 };
 
-// The kind of a key: "no_target" of "no_target:web-1"; the key itself when
+// The kind of a key: "no-target" of "no-target:web-1"; the key itself when
 // it names no object.
 std::string_view alarm_kind(std::string_view key);
 

@@ -683,8 +683,8 @@ void Engine::announce(const AlarmNotice& n) {
 }
 
 // Once per loop iteration, however many alarms it raised or cleared: its
-// notices are grouped, and the book's next summary is a walk over every
-// alarm, and a storm raises one per failed server.
+// notices are grouped and announced, and the next summary is looked for (a
+// walk over every alarm, and a storm raises one per failed server).
 void Engine::schedule_alarm_summaries() {
   if (alarm_schedule_pending_) return;
   alarm_schedule_pending_ = true;
