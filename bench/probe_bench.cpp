@@ -15,7 +15,15 @@
 // Scale: one server namespace holding N addresses on lo, routed via the
 // router, all probed from the router namespace at a given interval; reports
 // the loop thread's CPU share, probes per second, and the scheduling delay
-// (actual start minus planned start) and loop timer lag percentiles.
+// (actual start minus planned start) and loop timer lag percentiles. With
+// detect_us, the probes run under a deadline (detect_time) instead of fall
+// timeouts; with loss_pct, nft drops that share of packets at random each
+// way in the server namespace (`numgen random mod 100 < N drop`, on input
+// and output), and `false_downs_per_hour` counts servers failed anyway, per
+// server-hour of probing.
+//
+// Detection with detect_ms: interval 1 ms and that deadline instead of the
+// timeouts (the silent case is then bound by the deadline).
 #include <benchmark/benchmark.h>
 
 #include <net/if.h>
@@ -38,6 +46,7 @@
 #include "src/probe/engine.hpp"
 #include "src/probe/socket_prober.hpp"
 #include "tests/support/topology.hpp"
+#include "tests/support/traffic.hpp"
 
 namespace fipd::probe {
 namespace {
@@ -144,6 +153,7 @@ struct DetectionRig {
 void BM_Detection(benchmark::State& state) {
   const auto failure = static_cast<Failure>(state.range(0));
   const int trials = static_cast<int>(state.range(1));
+  const auto detect = std::chrono::milliseconds(state.range(2));
   auto topo = Topology::create({.servers = 1});
   if (!topo) return state.SkipWithError(topo.error().message().c_str());
   DetectionRig rig{.t = std::move(*topo), .loop = {}, .prober = {}, .engine = {}, .events = {}, .wake = {}};
@@ -166,6 +176,10 @@ void BM_Detection(benchmark::State& state) {
     });
     auto listener = std::make_unique<Listener>(server.ns, 7000);
     ProbeSpec spec{.kind = ProbeKind::tcp, .port = 7000, .interval = 2ms, .timeout = 20ms, .rise = 2, .fall = 3};
+    if (detect.count() > 0) {
+      spec.interval = 1ms;
+      spec.detect_time = detect;
+    }
     (void)rig.engine->add_server({.id = "web-1", .address = server.v4, .probes = {spec}});
     for (auto _ : state) {
       for (int i = 0; i < trials; ++i) {
@@ -226,11 +240,14 @@ void BM_Detection(benchmark::State& state) {
   state.counters["max_ms"] = percentile(latency, 1.0);
 }
 BENCHMARK(BM_Detection)
-    ->ArgNames({"failure", "trials"})
-    ->Args({static_cast<int>(Failure::listener_killed), 200})
-    ->Args({static_cast<int>(Failure::link_down_signal), 100})
-    ->Args({static_cast<int>(Failure::link_down_probe), 100})
-    ->Args({static_cast<int>(Failure::silent), 100})
+    ->ArgNames({"failure", "trials", "detect_ms"})
+    ->Args({static_cast<int>(Failure::listener_killed), 200, 0})
+    ->Args({static_cast<int>(Failure::link_down_signal), 100, 0})
+    ->Args({static_cast<int>(Failure::link_down_probe), 100, 0})
+    ->Args({static_cast<int>(Failure::silent), 100, 0})
+    ->Args({static_cast<int>(Failure::listener_killed), 200, 5})
+    ->Args({static_cast<int>(Failure::link_down_probe), 100, 5})
+    ->Args({static_cast<int>(Failure::silent), 100, 5})
     ->Iterations(1)
     ->Unit(benchmark::kSecond);
 
@@ -243,6 +260,9 @@ void BM_Scale(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
   const auto interval = std::chrono::microseconds(state.range(1));
   const auto kind = static_cast<ProbeKind>(state.range(2));
+  const auto detect = std::chrono::microseconds(state.range(3));
+  const int loss = static_cast<int>(state.range(4));
+  const auto measured = std::chrono::seconds(state.range(5));
   auto topo = Topology::create({.servers = 1});
   if (!topo) return state.SkipWithError(topo.error().message().c_str());
   auto& server = topo->servers[0];
@@ -255,8 +275,22 @@ void BM_Scale(benchmark::State& state) {
   if (!added) return state.SkipWithError(added.error().message().c_str());
   if (auto r = topo->router.run({"ip", "route", "add", "10.1.0.0/16", "via", server.v4.str()}); !r)
     return state.SkipWithError(r.error().message().c_str());
+  if (loss > 0) {
+    const std::string drop = " 'numgen random mod 100 < " + std::to_string(loss) + " drop'";
+    auto r = server.ns.sh("nft add table inet loss && nft add chain inet loss in "
+                          "'{ type filter hook input priority -10; }' && nft add chain inet loss out "
+                          "'{ type filter hook output priority -10; }' && nft add rule inet loss in" + drop +
+                          " && nft add rule inet loss out" + drop);
+    if (!r) return state.SkipWithError(r.error().message().c_str());
+  }
   std::unique_ptr<Listener> listener;
   if (kind == ProbeKind::tcp) listener = std::make_unique<Listener>(server.ns, 7000);
+  std::unique_ptr<testbed::EchoServer> echo;  // udp: answers every datagram from the address it was sent to
+  if (kind == ProbeKind::udp) {
+    auto e = testbed::EchoServer::start(server.ns, 7000, "A");
+    if (!e) return state.SkipWithError(e.error().message().c_str());
+    echo = std::move(*e);
+  }
   rlimit files{65536, 65536};
   setrlimit(RLIMIT_NOFILE, &files);
 
@@ -266,9 +300,10 @@ void BM_Scale(benchmark::State& state) {
     uint64_t downs = 0;
     ProbeEngine engine(*loop, prober, EngineOptions{.max_in_flight = 4096, .seed = 9},
                        [&](const Transition& t) { downs += t.to == Health::down; });
-    const ProbeSpec spec{.kind = kind, .port = static_cast<uint16_t>(kind == ProbeKind::tcp ? 7000 : 0),
+    const ProbeSpec spec{.kind = kind, .port = static_cast<uint16_t>(kind == ProbeKind::icmp ? 0 : 7000),
                          .interval = interval, .timeout = std::max<loop::Duration>(interval * 5, 50ms),
-                         .rise = 2, .fall = 3, .spread_percent = 10};
+                         .detect_time = detect, .rise = 2, .fall = 3, .spread_percent = 10,
+                         .send = kind == ProbeKind::udp ? "health" : ""};
     for (int i = 0; i < n; ++i)
       (void)engine.add_server({.id = "s" + std::to_string(i), .address = scale_address(i), .probes = {spec}});
     auto run_for = [&](loop::Duration d) {
@@ -279,11 +314,12 @@ void BM_Scale(benchmark::State& state) {
       run_for(1500ms);  // every server probed and settled
       engine.reset_stats();
       loop->reset_stats();
+      downs = 0;
       const uint64_t started0 = engine.stats().started, timeouts0 = engine.stats().timeouts;
       timespec c0{}, c1{};
       clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
       const TimePoint t0 = loop->now();
-      run_for(3s);
+      run_for(measured);
       clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
       const double wall = std::chrono::duration<double>(loop->now() - t0).count();
       const double cpu = static_cast<double>(c1.tv_sec - c0.tv_sec) + static_cast<double>(c1.tv_nsec - c0.tv_nsec) * 1e-9;
@@ -297,6 +333,7 @@ void BM_Scale(benchmark::State& state) {
       state.counters["lag_p99_us"] = static_cast<double>(loop->stats().timer_lag.percentile(0.99).count()) / 1e3;
       state.counters["timeouts"] = static_cast<double>(engine.stats().timeouts - timeouts0);
       state.counters["downs"] = static_cast<double>(downs);
+      state.counters["false_downs_per_hour"] = static_cast<double>(downs) * 3600.0 / (wall * n);
       state.counters["queued"] = static_cast<double>(engine.stats().queued);
       state.counters["wakeups_per_s"] = static_cast<double>(loop->stats().iterations) / wall;
       state.counters["timerfd_arms_per_s"] = static_cast<double>(loop->stats().timerfd_arms) / wall;
@@ -304,12 +341,23 @@ void BM_Scale(benchmark::State& state) {
   });
 }
 BENCHMARK(BM_Scale)
-    ->ArgNames({"servers", "interval_us", "kind"})
-    ->Args({10'000, 100'000, static_cast<int>(ProbeKind::icmp)})
-    ->Args({10'000, 100'000, static_cast<int>(ProbeKind::tcp)})
-    ->Args({10'000, 200'000, static_cast<int>(ProbeKind::icmp)})
-    ->Args({100, 1'000, static_cast<int>(ProbeKind::icmp)})
-    ->Args({100, 1'000, static_cast<int>(ProbeKind::tcp)})
+    ->ArgNames({"servers", "interval_us", "kind", "detect_us", "loss_pct", "seconds"})
+    ->Args({10'000, 100'000, static_cast<int>(ProbeKind::icmp), 0, 0, 3})
+    ->Args({10'000, 100'000, static_cast<int>(ProbeKind::tcp), 0, 0, 3})
+    ->Args({10'000, 200'000, static_cast<int>(ProbeKind::icmp), 0, 0, 3})
+    ->Args({100, 1'000, static_cast<int>(ProbeKind::icmp), 0, 0, 3})
+    ->Args({100, 1'000, static_cast<int>(ProbeKind::tcp), 0, 0, 3})
+    ->Args({100, 1'000, static_cast<int>(ProbeKind::icmp), 5'000, 0, 3})
+    ->Args({1'000, 1'000, static_cast<int>(ProbeKind::icmp), 5'000, 0, 3})
+    ->Args({1'000, 1'000, static_cast<int>(ProbeKind::udp), 5'000, 0, 3})
+    // False failures under loss: the fall-3 timeouts against the deadline.
+    ->Args({100, 1'000, static_cast<int>(ProbeKind::icmp), 0, 1, 60})
+    ->Args({100, 1'000, static_cast<int>(ProbeKind::icmp), 5'000, 1, 60})
+    // And under 10% each way, where the model (a false failure needs about
+    // detect/interval answers lost in a row) can be checked in seconds.
+    ->Args({100, 1'000, static_cast<int>(ProbeKind::icmp), 0, 10, 20})
+    ->Args({100, 1'000, static_cast<int>(ProbeKind::icmp), 5'000, 10, 20})
+    ->Args({100, 1'000, static_cast<int>(ProbeKind::icmp), 10'000, 10, 20})
     ->Iterations(1)
     ->Unit(benchmark::kSecond);
 

@@ -9,6 +9,7 @@
 
 #include "bench/fipd_bench/clock.hpp"
 #include "bench/fipd_bench/control_client.hpp"
+#include "bench/fipd_bench/plan.hpp"
 
 namespace fipd::bench {
 
@@ -19,7 +20,8 @@ std::string fipd_config(const FipdConfigOptions& o) {
     // Trials follow each other within seconds: no damping between them.
     << "min_move_interval = \"1ms\"\nmax_moves = 1000\nflap_window = \"1ms\"\n"
     << "\n[probe_defaults]\nkind = \"udp\"\nport = " << o.port << "\nsend = \"health\"\nexpect_prefix = \"ok\"\n";
-  if (o.fast) s << "interval = \"2ms\"\ntimeout = \"20ms\"\nrise = 2\nfall = 3\n";
+  if (!o.probe.empty()) s << o.probe;
+  else if (o.fast) s << kFastProbe;
   auto address = [](const std::string& v4, const std::string& v6) {
     return v6.empty() ? "\"" + v4 + "\"" : "[\"" + v4 + "\", \"" + v6 + "\"]";
   };
@@ -35,6 +37,30 @@ std::string fipd_config(const FipdConfigOptions& o) {
     s << "\n[[floating_ip]]\naddress = \"" << floating_ip(i).str() << "\"\nserver = \"web-1\"\nmode = \""
       << (i > 0 && o.mode == "stateless-nat" ? "route" : o.mode) << "\"\n";
   return s.str();
+}
+
+Result<std::string> probe_settings(std::string_view text) {
+  auto bad = [&](const std::string& why) {
+    return nl::fail(EINVAL, "--fipd-probe '" + std::string(text) + "': " + why);
+  };
+  std::string out;
+  int pairs = 0;
+  for (const auto& item : split_list(std::string(text))) {
+    if (++pairs > 32) return bad("more than 32 settings");
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == item.size()) return bad("'" + item + "' is not KEY=VALUE");
+    const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+    for (char ch : key)
+      if (!((ch >= 'a' && ch <= 'z') || ch == '_')) return bad("key '" + key + "': lower-case letters and '_' only");
+    bool digits = true;
+    for (unsigned char ch : value) {
+      if (ch < 0x20 || ch == 0x7f || ch == '"' || ch == '\\') return bad("value of " + key + ": no quotes, backslashes or control characters");
+      digits = digits && ch >= '0' && ch <= '9';
+    }
+    out += key + " = " + (digits ? value : "\"" + value + "\"") + "\n";
+  }
+  if (out.empty()) return bad("expected KEY=VALUE[,KEY=VALUE...]");
+  return out;
 }
 
 namespace {
@@ -57,7 +83,8 @@ class FipdSystem : public SystemUnderTest {
                                                  .server_address = t.servers[0].v4.str(),
                                                  .spare_address = t.servers[1].v4.str(),
                                                  .server_address6 = t.servers[0].v6,
-                                                 .spare_address6 = t.servers[1].v6, .port = c.port})))
+                                                 .spare_address6 = t.servers[1].v6, .port = c.port,
+                                                 .probe = c.fipd_probe})))
       return nl::fail(EIO, "write " + config_path());
     // Route mode: the servers hold the floating IP that carries traffic.
     if (spec_.mode == "route")

@@ -21,6 +21,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "bench/fipd_bench/fipd_system.hpp"
 #include "bench/fipd_bench/netns_names.hpp"
 #include "bench/fipd_bench/plan.hpp"
 #include "bench/fipd_bench/report.hpp"
@@ -42,7 +43,7 @@ constexpr int kExitFailed = 1, kExitUsage = 2, kExitRefused = 3, kExitInterrupte
 
 struct Args {
   PlanChoices plan;
-  std::string json_path, svg_path, fipd, netns_prefix;
+  std::string json_path, svg_path, fipd, netns_prefix, fipd_probe;
   unsigned rate_hz = 1000;
   int deadline_ms = 100, slow_delay_ms = 1000;
   bool list = false, verbose = false, keep_workdir = false;
@@ -79,7 +80,7 @@ std::string default_fipd() {
 // Parses the command line; exits on --help and on errors.
 Args parse(int argc, char** argv) {
   Args a;
-  std::string systems, failures, fips;
+  std::string systems, failures, fips, probe;
   po::options_description o(
       "fipd-bench: failover latency from the client's side, fipd side by side with the alternatives.\n"
       "Needs root; builds everything in its own network namespaces.\n\nOptions");
@@ -92,6 +93,9 @@ Args parse(int argc, char** argv) {
       "json", po::value(&a.json_path), "write the results as JSON to PATH ('-': stdout)")(
       "svg", po::value(&a.svg_path), "write the gap picture to PATH")(
       "fipd", po::value(&a.fipd)->default_value(default_fipd()), "the fipd binary")(
+      "fipd-probe", po::value(&probe),
+      "fipd's probe settings for every fipd system, KEY=VALUE,... as in fipd.toml's [probe_defaults] "
+      "(e.g. interval=1ms,detect_time=5ms; default: the -fast or -default system's)")(
       "rate", po::value(&a.rate_hz)->default_value(1000), "probes per second, per flow")(
       "deadline", po::value(&a.deadline_ms)->default_value(100), "ms: later answers count as lost")(
       "slow-delay", po::value(&a.slow_delay_ms)->default_value(1000), "ms: how late the slow server answers")(
@@ -110,6 +114,14 @@ Args parse(int argc, char** argv) {
   if (vm.count("help")) {
     std::cout << o;
     std::exit(0);
+  }
+  if (!probe.empty()) {
+    auto lines = probe_settings(probe);
+    if (!lines) {
+      std::fprintf(stderr, "fipd-bench: %s\n", lines.error().message().c_str());
+      std::exit(kExitUsage);
+    }
+    a.fipd_probe = *lines;
   }
   a.plan.systems = split_list(systems);
   a.plan.failures = split_list(failures);
@@ -213,7 +225,7 @@ int main(int argc, char** argv) {
   report.cells = run_benchmark({.systems = plan->systems, .scenarios = plan->scenarios, .trials = plan->trials,
                                 .rate_hz = a.rate_hz, .answer_deadline_us = a.deadline_ms * 1000LL,
                                 .faults = {.slow_delay = std::chrono::milliseconds(a.slow_delay_ms)},
-                                .fipd_binary = a.fipd, .netns_prefix = a.netns_prefix, .workdir = tmpl,
+                                .fipd_binary = a.fipd, .fipd_probe = a.fipd_probe, .netns_prefix = a.netns_prefix, .workdir = tmpl,
                                 .verbose = a.verbose, .progress = progress_printer(tty && !a.verbose)});
   report.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   report.interrupted = interrupted();

@@ -91,7 +91,7 @@ class CellRunner {
     }
     system_ = make_system(spec_);
     return system_->setup({.topology = topo_.get(), .scenario = scenario_, .fipd_binary = o_.fipd_binary,
-                           .workdir = workdir_, .port = o_.port});
+                           .fipd_probe = o_.fipd_probe, .workdir = workdir_, .port = o_.port});
   }
 
   TrialRecord run_trial(int trial) {

@@ -33,6 +33,7 @@ struct RunOptions {
   int64_t answer_deadline_us = 100000;
   FaultOptions faults;
   std::string fipd_binary;
+  std::string fipd_probe;  // as SystemContext's
   std::string netns_prefix;
   std::string workdir;  // parent of the per-scenario folders
   uint16_t port = 7000;

@@ -42,7 +42,7 @@ const std::vector<SystemSpec>& all_systems() {
     for (bool fast : {true, false})
       for (const char* mode : {"nat", "stateless-nat", "route"})
         v.push_back({.id = std::string("fipd-") + mode + (fast ? "-fast" : "-default"),
-                     .label = std::string("fipd ") + mode + (fast ? ", 2ms/20ms fall 3" : ", defaults 1s/500ms fall 3"),
+                     .label = std::string("fipd ") + mode + (fast ? ", 1ms probes, 5ms deadline" : ", defaults 1s/500ms fall 3"),
                      .family = SystemFamily::fipd, .mode = mode, .fast = fast});
     v.push_back({.id = "shell-loop", .label = "bash + socat + nft -f + conntrack -D, 20ms fall 3",
                  .family = SystemFamily::shell, .mode = "nat", .fast = true});

@@ -66,6 +66,7 @@ struct SystemContext {
   BenchTopology* topology = nullptr;
   Scenario scenario;
   std::string fipd_binary;
+  std::string fipd_probe;  // probe_settings() lines for every fipd system; empty: its own
   std::string workdir;  // a private folder for configuration and logs
   uint16_t port = 7000;
 };

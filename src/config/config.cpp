@@ -370,8 +370,8 @@ std::optional<ProbeKind> probe_kind(std::string_view s) {
 
 // Fields of `t` override `base`; the result is checked as a whole.
 ProbeConfig parse_probe(Reader& r, const toml::table& t, const ProbeConfig& base, const std::string& w) {
-  r.check_keys(t, {"kind", "port", "interval", "timeout", "fastinter", "downinter", "rise", "fall", "path",
-                   "host", "expect", "send", "expect_prefix", "source", "interface", "fwmark"},
+  r.check_keys(t, {"kind", "port", "interval", "timeout", "fastinter", "downinter", "detect_time", "rise", "fall",
+                   "path", "host", "expect", "send", "expect_prefix", "source", "interface", "fwmark"},
                w);
   ProbeConfig p = base;
   p.at = pos(t.source());
@@ -387,6 +387,7 @@ ProbeConfig parse_probe(Reader& r, const toml::table& t, const ProbeConfig& base
   if (auto v = r.duration(t, "timeout", w)) p.timeout = *v;
   if (auto v = r.duration(t, "fastinter", w)) p.fastinter = *v;
   if (auto v = r.duration(t, "downinter", w)) p.downinter = *v;
+  if (auto v = r.duration(t, "detect_time", w)) p.detect_time = *v;
   if (auto v = r.integer(t, "rise", w, 1, 100)) p.rise = static_cast<unsigned>(*v);
   if (auto v = r.integer(t, "fall", w, 1, 100)) p.fall = static_cast<unsigned>(*v);
   if (auto v = r.path(t, "path", w)) {
@@ -775,6 +776,7 @@ std::vector<probe::ProbeSpec> probe_specs(const ServerConfig& s) {
                           .timeout = p.timeout,
                           .fastinter = p.fastinter,
                           .downinter = p.downinter,
+                          .detect_time = p.detect_time,
                           .rise = p.rise,
                           .fall = p.fall,
                           .send = p.send,

@@ -65,6 +65,7 @@ struct ProbeConfig {
   nanoseconds timeout = std::chrono::milliseconds(500);
   nanoseconds fastinter{0};  // 0: same as interval
   nanoseconds downinter{0};  // 0: same as interval
+  nanoseconds detect_time{0};  // 0: off; else down after this long without a valid answer
   unsigned rise = 2;
   unsigned fall = 3;
   std::string path = "/";           // http

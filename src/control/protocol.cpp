@@ -200,8 +200,8 @@ std::optional<config::ProbeConfig> parse_probe(const json& v, const config::Prob
     return std::nullopt;
   }
   Args a(v, where + ": ");
-  a.only({"kind", "port", "interval", "timeout", "fastinter", "downinter", "rise", "fall", "path", "host", "expect",
-          "send", "expect_prefix", "source", "interface", "fwmark"});
+  a.only({"kind", "port", "interval", "timeout", "fastinter", "downinter", "detect_time", "rise", "fall", "path", "host",
+          "expect", "send", "expect_prefix", "source", "interface", "fwmark"});
   config::ProbeConfig p = base;
   if (auto s = a.str("kind", false)) {
     if (auto k = probe_kind(*s)) p.kind = *k;
@@ -212,6 +212,7 @@ std::optional<config::ProbeConfig> parse_probe(const json& v, const config::Prob
   if (auto d = a.duration("timeout")) p.timeout = *d;
   if (auto d = a.duration("fastinter")) p.fastinter = *d;
   if (auto d = a.duration("downinter")) p.downinter = *d;
+  if (auto d = a.duration("detect_time")) p.detect_time = *d;
   if (auto n = a.integer("rise", 1, 100)) p.rise = static_cast<unsigned>(*n);
   if (auto n = a.integer("fall", 1, 100)) p.fall = static_cast<unsigned>(*n);
   if (auto s = a.str("path", false)) {

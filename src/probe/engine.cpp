@@ -20,6 +20,14 @@ struct ProbeEngine::ProbeRun {
   bool late = false;
   ProbeCounters counters;
   std::optional<LastResult> last;
+  // Deadline detection (spec.detect_time > 0).
+  loop::SourceId silence = loop::kNoSource;  // armed while up, unknown or rising
+  bool silence_armed = false;
+  bool silence_recheck = false;  // the last fire was late: the next one decides
+  TimePoint silence_at;   // when it was armed to fire
+  TimePoint heard;        // the last valid answer (or registration)
+  uint32_t unheard = 0;   // attempts started since then
+  TimePoint second_unheard;  // when the second of those started
 };
 
 struct ProbeEngine::Server {
@@ -50,9 +58,18 @@ namespace {
 
 constexpr int kLateRechecks = 8;
 
-// How late fipd may be, at a start or a timeout, before the probe counts as
-// late: a tenth of the timeout, at least 2 ms (a busy loop's ordinary lag).
-Duration tolerance(const ProbeSpec& spec) { return std::max<Duration>(2ms, spec.timeout / 10); }
+// How late fipd may be, at a start, a timeout or a deadline, before the
+// probe counts as late: a tenth of an attempt's wait, at least 2 ms (a busy
+// loop's ordinary lag).
+Duration tolerance(const ProbeSpec& spec) { return std::max<Duration>(2ms, spec.attempt_timeout() / 10); }
+
+// A deadline is the server's fault only once this many attempts went out
+// since its last answer and the last of them has waited a whole interval:
+// a loop that stalled and sent nothing, or sent just before the deadline,
+// cannot blame the server, and one lost answer never fails it.
+constexpr uint32_t kUnheardToCondemn = 2;
+
+constexpr Duration kTick(1 << loop::TimerWheel::kTickShift);
 
 uint64_t splitmix(uint64_t& state) {
   uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
@@ -82,7 +99,7 @@ ProbeEngine::~ProbeEngine() {
   }
   for (auto& s : servers_)
     if (s)
-      for (auto& p : s->probes) loop_.remove(p.timer);
+      for (auto& p : s->probes) remove_timers(p);
   prober_.set_sink(nullptr);
 }
 
@@ -133,6 +150,14 @@ Status ProbeEngine::add_server(ServerSpec spec) {
     p.last_start = loop_.now();
     p.interval = ps.fast_interval();
     p.timer = loop_.add_timer(p.next_at, [this, slot, generation, j](TimePoint) { on_due(slot, generation, j); });
+    if (ps.detect_time.count() > 0) {
+      // Silent from registration on: a server never heard from is down
+      // once the first deadline passes (after the first start's offset).
+      p.heard = p.next_at;
+      p.silence = loop_.add_timer(TimePoint::max(),
+                                  [this, slot, generation, j](TimePoint now) { on_silence(slot, generation, j, now); });
+      arm_silence(p, p.heard + ps.detect_time);
+    }
   }
   by_id_.emplace(server->spec.id, slot);
   servers_[slot] = std::move(server);
@@ -144,7 +169,7 @@ Status ProbeEngine::remove_server(std::string_view id) {
   if (it == by_id_.end()) return nl::fail(ENOENT, "server " + std::string(id) + ": not registered");
   const uint32_t slot = it->second;
   cancel_attempts_of(slot);
-  for (auto& p : servers_[slot]->probes) loop_.remove(p.timer);
+  for (auto& p : servers_[slot]->probes) remove_timers(p);
   stats_.probes -= servers_[slot]->probes.size();
   // Queued starts of this server are skipped by generation when reached.
   servers_[slot].reset();
@@ -230,6 +255,14 @@ void ProbeEngine::on_timeout(uint32_t i, TimePoint now) {
   if (!a.active) return;
   Server* s = find(a.server, a.server_generation);
   const Duration allowed = s ? tolerance(s->spec.probes[a.probe]) : Duration(2ms);
+  if (s && s->spec.probes[a.probe].detect_time.count() > 0) {
+    // Under a deadline one lost answer is no verdict: the deadline decides.
+    if (now - a.deadline > allowed) mark_late(s->probes[a.probe]);
+    prober_.cancel(a.handle);
+    ++stats_.timeouts;
+    ++s->probes[a.probe].counters.failed;
+    return finish(i, ProbeResult{.cause = Cause::timeout}, false);
+  }
   if (now - a.deadline > allowed) {
     // The loop was late, so the answer may be waiting unread on its socket:
     // look again once the loop has read its sockets (a tick later, so this
@@ -255,6 +288,46 @@ void ProbeEngine::mark_late(ProbeRun& p) {
   ++p.counters.late;
 }
 
+const ProbeSpec& ProbeEngine::spec_of(const Server& s, uint32_t probe) { return s.spec.probes[probe]; }
+
+void ProbeEngine::remove_timers(ProbeRun& p) {
+  loop_.remove(p.timer);
+  if (p.silence != loop::kNoSource) loop_.remove(p.silence);
+}
+
+void ProbeEngine::arm_silence(ProbeRun& p, TimePoint at) {
+  p.silence_armed = true;
+  p.silence_at = at;
+  loop_.rearm_timer(p.silence, at);
+}
+
+void ProbeEngine::on_silence(uint32_t slot, uint32_t generation, uint32_t probe, TimePoint now) {
+  Server* s = find(slot, generation);
+  if (!s) return;
+  ProbeRun& p = s->probes[probe];
+  const ProbeSpec& spec = s->spec.probes[probe];
+  p.silence_armed = false;
+  // Down already: the next valid answer arms the deadline again.
+  if (p.hysteresis.state() == Health::down) return;
+  // Armed lazily: answers move `heard` on without touching the timer.
+  if (const TimePoint deadline = p.heard + spec.detect_time; now < deadline) return arm_silence(p, deadline);
+  // The loop fired this late, so an answer may wait unread on its socket:
+  // decide a tick later, once the loop has read its sockets (once: a loop
+  // that stays late must still find silent servers).
+  if (!p.silence_recheck && now - p.silence_at > tolerance(spec)) {
+    mark_late(p);
+    p.silence_recheck = true;
+    return arm_silence(p, now + kTick);
+  }
+  p.silence_recheck = false;
+  // fipd did not send enough, or early enough, to blame the server: wait.
+  if (p.unheard < kUnheardToCondemn) return arm_silence(p, now + spec.fast_interval());
+  if (const TimePoint fair = p.second_unheard + spec.fast_interval(); now < fair) return arm_silence(p, fair);
+  p.hysteresis.silent();
+  update_server_state(*s, Cause::silent, 0, static_cast<int>(probe));
+  reschedule(*s, probe);
+}
+
 void ProbeEngine::launch(Server& s, uint32_t slot, uint32_t probe, std::optional<TimePoint> planned) {
   const TimePoint now = loop_.now();
   if (planned) stats_.schedule_delay.record(now - *planned);
@@ -262,6 +335,7 @@ void ProbeEngine::launch(Server& s, uint32_t slot, uint32_t probe, std::optional
   const ProbeSpec& spec = s.spec.probes[probe];
   const bool on_time = !planned || now - *planned <= tolerance(spec);
   if (!on_time) mark_late(p);
+  if (++p.unheard == kUnheardToCondemn) p.second_unheard = now;
   const uint32_t i = allocate_attempt();
   Attempt& a = attempts_[i];
   a.active = true;
@@ -270,7 +344,7 @@ void ProbeEngine::launch(Server& s, uint32_t slot, uint32_t probe, std::optional
   a.probe = probe;
   a.seq = ++p.seq;
   a.started = now;
-  a.deadline = now + spec.timeout;
+  a.deadline = now + spec.attempt_timeout();
   a.rechecks = 0;
   a.on_time = on_time;
   ++p.counters.sent;
@@ -321,6 +395,11 @@ void ProbeEngine::apply(uint32_t slot, uint32_t probe, uint64_t seq, TimePoint s
   }
   (result.ok() ? p.newest_ok : p.newest_failure) = std::max(result.ok() ? p.newest_ok : p.newest_failure, seq);
   const TimePoint now = loop_.now();
+  if (result.ok() && spec_of(s, probe).detect_time.count() > 0) {
+    p.heard = now;
+    p.unheard = 0;
+    if (!p.silence_armed) arm_silence(p, now + spec_of(s, probe).detect_time);
+  }
   p.last = LastResult{.at = now, .result = result, .latency = now - started, .probe = static_cast<int>(probe)};
   s.last = p.last;
   p.hysteresis.apply(result.ok());

@@ -35,6 +35,21 @@
 // of waiting for the next interval: as many as the failures still missing
 // for `fall`, all at once.
 //
+// Deadline detection (detect_time, as BFD's interval x multiplier). A probe
+// with a detect_time is down once no valid answer has come for that long,
+// whatever one attempt's timeout: a lost answer is then no failure, only a
+// missing success (counted in `failed` and `timeouts`, not in hysteresis).
+// One timer per such probe, armed lazily: an answer moves `heard` on and the
+// timer, when it fires early, re-arms itself at heard + detect_time, so the
+// cost per answer is a store, not a timer-wheel operation. The deadline is
+// not the server's fault when fipd was late: a deadline timer that fired
+// late is looked at again a tick later (after the sockets were read), and a
+// server is condemned only when at least kUnheardToCondemn attempts went out
+// since its last answer and the last of them has waited a whole interval. A
+// late start still counts once it has had that wait, so a loop that is late
+// all the time (overloaded) detects later, never not at all. Servers never
+// heard from (unknown) are down at their first deadline. Refusals and kernel signals stay the fast path.
+//
 // Owns: the servers' runtime state, one timer per probe, one timeout timer
 // per attempt slot. Uses (does not own): the loop and the prober, which must
 // outlive it. Thread: the loop's only. Failures: add_server() refuses invalid
@@ -167,6 +182,10 @@ class ProbeEngine final : private ProbeSink {
   void finish(uint32_t attempt, ProbeResult result, bool conclusive = true);
   void on_timeout(uint32_t attempt, TimePoint now);
   void mark_late(ProbeRun& p);
+  void remove_timers(ProbeRun& p);
+  void arm_silence(ProbeRun& p, TimePoint at);
+  void on_silence(uint32_t slot, uint32_t generation, uint32_t probe, TimePoint now);
+  static const ProbeSpec& spec_of(const Server& s, uint32_t probe);
   void apply(uint32_t slot, uint32_t probe, uint64_t seq, TimePoint started, bool on_time, ProbeResult result);
   void burst(uint32_t slot, uint32_t probe, bool at_least_one);
   void schedule_burst(uint32_t slot, uint32_t probe);

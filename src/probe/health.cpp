@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "src/probe/health.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace fipd::probe {
@@ -19,6 +20,7 @@ const char* cause_name(Cause c) {
   switch (c) {
     case Cause::ok: return "ok";
     case Cause::timeout: return "timeout";
+    case Cause::silent: return "silent";
     case Cause::refused: return "refused";
     case Cause::reset: return "reset";
     case Cause::closed: return "closed";
@@ -67,6 +69,13 @@ Health Hysteresis::apply(bool success) {
 
 Health Hysteresis::suspect() {
   if (state_ == Health::up || state_ == Health::unknown) enter_suspect();
+  return state_;
+}
+
+Health Hysteresis::silent() {
+  successes_ = 0;
+  failures_ = std::max(failures_, fall_);
+  state_ = Health::down;
   return state_;
 }
 

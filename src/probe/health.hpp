@@ -21,6 +21,7 @@ const char* health_name(Health h);
 enum class Cause : uint8_t {
   ok,
   timeout,          // no answer within the probe's timeout
+  silent,           // no valid answer for the probe's detect_time
   refused,          // TCP RST to the SYN, or ICMP port unreachable for UDP
   reset,            // connection reset after it was established
   closed,           // the server closed before the expected reply was complete
@@ -52,6 +53,9 @@ class Hysteresis {
   Health apply(bool success);
   // A kernel signal: an up or unknown probe becomes suspect; a down one stays down.
   Health suspect();
+  // The deadline passed without a valid answer: down at once, and `rise`
+  // successes in a row from here to come back.
+  Health silent();
   Health state() const { return state_; }
   // Changing state: the faster interval applies.
   bool transitioning() const;

@@ -70,6 +70,14 @@ Status validate_probe(const Checker& c, const ServerSpec& server, const ProbeSpe
   if (auto s = c.in_range("timeout", p.timeout, kMinTimeout, kMaxTimeout); !s) return s;
   if (auto s = c.in_range("fastinter", p.fastinter, kMinInterval, kMaxInterval, true); !s) return s;
   if (auto s = c.in_range("downinter", p.downinter, kMinInterval, kMaxInterval, true); !s) return s;
+  if (p.detect_time.count() != 0) {
+    // Against the settled pace and the pace while changing: both run under a deadline.
+    for (Duration pace : {p.interval, p.fast_interval()})
+      if (p.detect_time < 2 * pace || p.detect_time > pace * kMaxInFlightPerProbe)
+        return c.fail("detect_time", "'" + format_duration(p.detect_time) + "' must be 2 to " +
+                                         std::to_string(kMaxInFlightPerProbe) + " times the interval ('" +
+                                         format_duration(pace) + "')");
+  }
   if (p.rise == 0) return c.fail("rise", "0 must be >= 1");
   if (p.fall == 0) return c.fail("fall", "0 must be >= 1");
   if (p.rise > 1000 || p.fall > 1000) return c.fail(p.rise > 1000 ? "rise" : "fall", "must be <= 1000");

@@ -13,12 +13,15 @@
 // so the overlap stays finite whatever the ratio.
 //
 // Ranges (README "Configuration", fipd.toml(5)): interval, fastinter and
-// downinter 1ms to 1h; timeout 1ms to 60s; at most kMaxProbesPerServer
+// downinter 1ms to 1h; timeout 1ms to 60s; detect_time 2 to 16 intervals
+// (fastinter too, when set), so that one lost answer never fails a server
+// and the attempts one deadline covers fit kMaxInFlightPerProbe; at most kMaxProbesPerServer
 // probes per server and kMaxProbes in all. 1ms is the fastest pace the
 // figures were measured at (100 servers, ICMP); a longer timeout than a
 // minute only delays what a silent server reveals.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -54,6 +57,11 @@ struct ProbeSpec {
   Duration timeout = 500ms;
   Duration fastinter = 0ms;  // while changing state; 0: the interval
   Duration downinter = 0ms;  // while down; 0: the interval
+  // Deadline detection (0: off). The probe is down once no valid answer has
+  // come for detect_time while fipd sent on time, whatever one attempt's
+  // timeout; an attempt then waits at most detect_time, and its timeout
+  // counts as a lost answer, not a failure (engine.hpp).
+  Duration detect_time = 0ms;
   unsigned rise = 2;
   unsigned fall = 3;
   unsigned spread_percent = 10;  // each interval is varied by up to this much, both ways
@@ -74,6 +82,10 @@ struct ProbeSpec {
 
   Duration fast_interval() const { return fastinter.count() > 0 ? fastinter : interval; }
   Duration down_interval() const { return downinter.count() > 0 ? downinter : interval; }
+  // How long one attempt waits for its answer.
+  Duration attempt_timeout() const {
+    return detect_time.count() > 0 ? std::min(timeout, detect_time) : timeout;
+  }
 
   friend bool operator==(const ProbeSpec&, const ProbeSpec&) = default;
 };

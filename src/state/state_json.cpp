@@ -28,6 +28,7 @@ json probe_json(const probe::ProbeSpec& p) {
             {"timeout", probe::format_duration(p.timeout)},
             {"fastinter", probe::format_duration(p.fastinter)},
             {"downinter", probe::format_duration(p.downinter)},
+            {"detect_time", probe::format_duration(p.detect_time)},
             {"rise", p.rise},
             {"fall", p.fall},
             {"spread_percent", p.spread_percent},
@@ -42,8 +43,9 @@ json probe_json(const probe::ProbeSpec& p) {
   return e;
 }
 
-// One probe as probe_json() wrote it; every field is required, so a file
-// that lost one is reported rather than probed with a guess.
+// One probe as probe_json() wrote it; every field is required (detect_time
+// only since it came), so a file that lost one is reported rather than
+// probed with a guess.
 std::optional<probe::ProbeSpec> read_probe(Reader& r, const json& e, const std::string& path) {
   if (!e.is_object()) {
     r.fail(path, "expected an object");
@@ -81,6 +83,8 @@ std::optional<probe::ProbeSpec> read_probe(Reader& r, const json& e, const std::
       !r.str(e, "http_host", path, p.http_host) || !r.str(e, "device", path, p.device) ||
       !number("mark", UINT32_MAX, p.mark))
     return std::nullopt;
+  // Written since deadline detection came; a file from before it means off.
+  if (e.contains("detect_time") && !duration("detect_time", p.detect_time)) return std::nullopt;
   auto st = e.find("http_status");
   if (st == e.end() || !st->is_array()) {
     r.fail(path + ".http_status", "expected an array");

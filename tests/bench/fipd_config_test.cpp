@@ -49,10 +49,32 @@ INSTANTIATE_TEST_SUITE_P(Generated, FipdConfig,
 
 TEST(FipdConfigText, FastSettingsAndNoDamping) {
   auto text = fipd_config({.fast = true});
-  for (const char* s : {"interval = \"2ms\"", "timeout = \"20ms\"", "fall = 3", "rise = 2", "min_move_interval",
+  for (const char* s : {"interval = \"1ms\"", "detect_time = \"5ms\"", "fall = 3", "rise = 2", "min_move_interval",
                         "kind = \"udp\"", "expect_prefix = \"ok\"", "spare = true"})
     EXPECT_NE(text.find(s), std::string::npos) << s;
   EXPECT_EQ(fipd_config({.fast = false}).find("\ninterval"), std::string::npos);  // fipd's defaults
+}
+
+// Issue 12: operators measure their own probe settings with --fipd-probe.
+TEST(FipdConfigText, ProbeSettingsReplaceTheSystemsOwnAndFipdChecksThem) {
+  auto lines = probe_settings("interval=3ms,detect_time=9ms,fall=2");
+  ASSERT_TRUE(lines) << lines.error().message();
+  EXPECT_EQ(*lines, "interval = \"3ms\"\ndetect_time = \"9ms\"\nfall = 2\n");
+  auto text = fipd_config({.fast = true, .probe = *lines});
+  EXPECT_NE(text.find("interval = \"3ms\""), std::string::npos);
+  EXPECT_EQ(text.find("\ninterval = \"1ms\""), std::string::npos) << "the -fast settings are replaced";
+  int status = 0;
+  auto out = check(text, status);
+  EXPECT_EQ(status, 0) << out;
+  // fipd names what it refuses.
+  out = check(fipd_config({.probe = *probe_settings("interval=1ms,detect_time=1ms")}), status);
+  EXPECT_NE(status, 0);
+  EXPECT_NE(out.find("detect_time: '1ms' must be 2 to 16 times the interval"), std::string::npos) << out;
+  for (const char* bad : {"", "interval", "=1ms", "interval=", "Interval=1ms", "send=a\"b", "send=a\\b"}) {
+    auto r = probe_settings(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_NE(r.error().message().find("--fipd-probe '"), std::string::npos) << r.error().message();
+  }
 }
 
 }  // namespace

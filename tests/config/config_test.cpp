@@ -358,6 +358,31 @@ probe = { kind = "tcp", port = 80, interval = "1ns", timeout = "24h" }
   EXPECT_NE(e.find("server a: probe 0: interval: '1ns' must be from 1ms to 1h"), std::string::npos) << e;
 }
 
+TEST(Config, DetectTimeReachesTheProbeAndIsCheckedByIt) {
+  auto c = parse_config(R"([probe_defaults]
+detect_time = "5ms"
+[[server]]
+name = "a"
+address = "10.0.0.1"
+probe = { kind = "icmp", interval = "1ms" }
+)",
+                        "t.toml");
+  ASSERT_TRUE(c);
+  ASSERT_EQ(c->servers.size(), 1u);
+  auto specs = probe_specs(c->servers[0]);
+  ASSERT_EQ(specs.size(), 1u);
+  EXPECT_EQ(specs[0].detect_time, 5ms);
+  EXPECT_EQ(specs[0].attempt_timeout(), 5ms) << "an attempt waits no longer than the deadline";
+  std::string e = errors_of(R"([[server]]
+name = "a"
+address = "10.0.0.1"
+probe = { kind = "icmp", interval = "1ms", detect_time = "1ms" }
+)");
+  EXPECT_NE(e.find("server a: probe 0: detect_time: '1ms' must be 2 to 16 times the interval ('1ms')"),
+            std::string::npos)
+      << e;
+}
+
 TEST(Config, SharesMayBeWrittenAsIntegers) {
   auto c = parse_config("[rebuild]\nstorm_share = 1\n[engine]\nmax_reload_removal_share = 0\n", "t.toml");
   ASSERT_TRUE(c) << c.error()[0].str();

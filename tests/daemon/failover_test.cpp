@@ -20,7 +20,31 @@ using namespace std::chrono_literals;
 constexpr uint16_t kPort = kServicePort;
 
 // The shared scenario (tests/daemon/scenario.hpp), once per mode and family.
-class FailoverTest : public Scenario, public testing::WithParamInterface<std::tuple<std::string, bool>> {};
+class FailoverTest : public Scenario, public testing::WithParamInterface<std::tuple<std::string, bool>> {
+ protected:
+  // Whether the flow conntrack had pinned to A reaches `tag` within 3 s; what
+  // the router holds when not.
+  testing::AssertionResult pinned_reaches(UdpClient& pinned, const std::string& tag) {
+    std::string last;
+    if (eventually(
+            [&] {
+              auto r = pinned.ask(200ms);
+              last = r ? *r : r.error().message();
+              return r && *r == tag;
+            },
+            3s))
+      return testing::AssertionSuccess();
+    return testing::AssertionFailure() << "last answer: " << last << "\nconntrack:\n"
+                                       << topo->router.exec({"conntrack", "-L"}).out << "\nroutes:\n"
+                                       << topo->router.exec({"ip", "route", "show", "table", "all"}).out;
+  }
+};
+
+std::string mode_name(const testing::TestParamInfo<std::tuple<std::string, bool>>& info) {
+  std::string m = std::get<0>(info.param);
+  std::replace(m.begin(), m.end(), '-', '_');
+  return m + (std::get<1>(info.param) ? "_v6" : "_v4");
+}
 
 TEST_P(FailoverTest, DeadServerFloatingIpMovesToTheSpare) {
   FIPD_REQUIRE_NETNS();
@@ -43,17 +67,7 @@ TEST_P(FailoverTest, DeadServerFloatingIpMovesToTheSpare) {
 
   // New flows and the flow conntrack had pinned to A all reach B now.
   EXPECT_TRUE(eventually([&] { auto r = tcp_ask(topo->client, fip, kPort, 200ms); return r && *r == "B"; }, 3s));
-  std::string last;
-  EXPECT_TRUE(eventually(
-      [&] {
-        auto r = pinned->ask(200ms);
-        last = r ? *r : r.error().message();
-        return r && *r == "B";
-      },
-      3s))
-      << "last answer: " << last << "\nconntrack:\n"
-      << topo->router.exec({"conntrack", "-L"}).out << "\nroutes:\n"
-      << topo->router.exec({"ip", "route", "show", "table", "all"}).out;
+  EXPECT_TRUE(pinned_reaches(*pinned, "B"));
   auto fresh = UdpClient::open(topo->client, fip, kPort);
   ASSERT_TRUE(fresh);
   EXPECT_TRUE(eventually([&] { auto r = fresh->ask(200ms); return r && *r == "B"; }, 3s));
@@ -70,11 +84,46 @@ TEST_P(FailoverTest, DeadServerFloatingIpMovesToTheSpare) {
 
 INSTANTIATE_TEST_SUITE_P(Modes, FailoverTest,
                          testing::Combine(testing::Values("nat", "stateless-nat", "route"), testing::Bool()),
-                         [](const auto& info) {
-                           std::string m = std::get<0>(info.param);
-                           std::replace(m.begin(), m.end(), '-', '_');
-                           return m + (std::get<1>(info.param) ? "_v6" : "_v4");
-                         });
+                         mode_name);
+
+// Issue 12.1: a frozen host (everything into and out of it dropped, its link
+// up, so no kernel signal and no refusal) is found by the deadline, not by
+// timeouts: the probe's timeout is 2 s with fall 3, so only the 10 ms
+// deadline can have failed it within the test's wait, and the cause says so.
+class FrozenServerTest : public FailoverTest {};
+
+TEST_P(FrozenServerTest, AFrozenServerIsFoundByItsDeadlineAndThePinnedFlowFollows) {
+  FIPD_REQUIRE_NETNS();
+  auto [mode, v6] = GetParam();
+  build({.mode = mode, .v6 = v6, .probe = R"(kind = "udp"
+port = 7000
+send = "health"
+interval = "2ms"
+timeout = "2s"
+detect_time = "10ms"
+rise = 2
+fall = 3)"});
+  start_fipd();
+  auto fip = this->fip();
+  auto pinned = UdpClient::open(topo->client, fip, kPort, 40001);
+  ASSERT_TRUE(pinned);
+  auto first = pinned->ask(1s);
+  ASSERT_TRUE(first) << first.error().message() << fipd.log();
+  EXPECT_EQ(*first, "A");
+
+  ASSERT_TRUE(topo->servers[0].ns.sh("nft add table inet frozen && nft add chain inet frozen in "
+                                     "'{ type filter hook input priority -10; policy drop; }' && nft add chain inet "
+                                     "frozen out '{ type filter hook output priority -10; policy drop; }'"));
+  ASSERT_TRUE(fipd.wait_for_log("server web-0 up -> down (silent)", 1500ms)) << fipd.log();
+  ASSERT_TRUE(fipd.wait_for_log("failover " + fip.str() + " web-0 -> spare-1", 2s)) << fipd.log();
+  EXPECT_EQ(fipd.log().find("web-0 up -> suspect"), std::string::npos) << "no timeout counted as a failure";
+  EXPECT_TRUE(pinned_reaches(*pinned, "B"));
+  EXPECT_EQ(fipd.stop(), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, FrozenServerTest,
+                         testing::Combine(testing::Values("nat", "stateless-nat", "route"), testing::Bool()),
+                         mode_name);
 
 // Two stateless-nat floating IPs, on web-0 and web-1, web-1 being web-0's
 // standby. Stateless replies are rewritten by the server's address alone

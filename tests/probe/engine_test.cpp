@@ -352,6 +352,145 @@ TEST(Engine, AFipdThatWasLateDoesNotFailAServer) {
   EXPECT_EQ(r.path().back().second, H::down);
 }
 
+// Issue 12.1: deadline detection, as BFD's interval x multiplier.
+ProbeSpec fast_deadline() {
+  ProbeSpec p = tcp(1ms, 50ms);
+  p.detect_time = 5ms;
+  return p;
+}
+
+std::optional<ProbeResult> silence(const nl::IpAddress&) { return std::nullopt; }
+
+// The last answer's time: the prober answers `latency` after each start.
+loop::TimePoint last_answer(const Rig& r, int i, loop::TimePoint before) {
+  loop::TimePoint heard{};
+  for (auto at : r.starts_to(i))
+    if (at + r.prober.latency <= before) heard = at + r.prober.latency;
+  return heard;
+}
+
+TEST(Engine, ADeadlineFindsASilentServerDetectTimeAfterItsLastAnswer) {
+  Rig r;
+  r.add(0, fast_deadline());
+  r.run(50ms);
+  ASSERT_EQ(r.path(), (std::vector<std::pair<H, H>>{{H::unknown, H::up}}));
+  const loop::TimePoint quiet = r.clock.now();
+  r.prober.respond = silence;
+  r.run(20ms);
+  ASSERT_EQ(r.path().back(), std::make_pair(H::up, H::down)) << "no suspect stage: the deadline is the verdict";
+  EXPECT_EQ(r.events.back().cause, Cause::silent);
+  EXPECT_NEAR_TIME(r.events.back().at, last_answer(r, 0, quiet) + 5ms);
+  auto st = r.engine->status("s0");
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->cause, Cause::silent);
+  EXPECT_FALSE(st->probes_late);
+}
+
+TEST(Engine, ADeadlineIsFasterThanTheTimeoutItReplaces) {
+  // The same pace without a deadline waits for fall timeouts of 50 ms.
+  Rig r;
+  r.add(0, tcp(1ms, 50ms));
+  r.run(50ms);
+  const loop::TimePoint quiet = r.clock.now();
+  r.prober.respond = silence;
+  r.run(200ms);
+  ASSERT_EQ(r.path().back(), std::make_pair(H::suspect, H::down));
+  EXPECT_GE(r.events.back().at - quiet, 50ms);
+}
+
+TEST(Engine, LostAnswersWithinTheDeadlineAreNoFailure) {
+  Rig r;
+  r.add(0, fast_deadline());
+  r.run(50ms);
+  ASSERT_EQ(r.path().size(), 1u);
+  // Three answers in a row lost, then answers again: 4 ms without one, less
+  // than the 5 ms deadline.
+  int lost = 0;
+  r.prober.respond = [&lost](const nl::IpAddress&) {
+    return lost++ < 3 ? std::optional<ProbeResult>() : std::optional<ProbeResult>(ProbeResult{});
+  };
+  r.run(100ms);
+  EXPECT_EQ(r.path().size(), 1u) << "still up, never suspect";
+  auto st = r.engine->status("s0");
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->counters.failed, 3u) << "the lost answers are counted";
+  EXPECT_EQ(r.engine->stats().timeouts, 3u);
+}
+
+TEST(Engine, ALateLoopMissesNoDeadlineForTheServer) {
+  Rig r;
+  r.add(0, fast_deadline());
+  r.run(50ms);
+  ASSERT_EQ(r.path().size(), 1u);
+  // fipd stalls for 30 ms: no probe went out, no answer was read, and the
+  // deadline timer fires 25 ms late in one pass with everything else.
+  r.clock.set(r.clock.now() + 30ms);
+  (void)r.loop->run_once(loop::Duration(0));
+  r.run(20ms);
+  EXPECT_EQ(r.path().size(), 1u) << "fipd's own stall is not the server's silence";
+  auto st = r.engine->status("s0");
+  ASSERT_TRUE(st);
+  EXPECT_GT(st->counters.late, 0u);
+  // And once fipd is on time again, a silent server still fails.
+  r.prober.respond = silence;
+  r.run(20ms);
+  EXPECT_EQ(r.path().back(), std::make_pair(H::up, H::down));
+  EXPECT_EQ(r.events.back().cause, Cause::silent);
+}
+
+TEST(Engine, ALoopLateAllTheTimeStillFindsASilentServer) {
+  Rig r;
+  r.add(0, fast_deadline());
+  r.run(50ms);
+  ASSERT_EQ(r.path().size(), 1u);
+  r.prober.respond = silence;
+  // Every pass 3 ms after the last, beyond the 2 ms tolerance: every start
+  // and every deadline timer is late.
+  for (int pass = 0; pass < 30 && r.path().size() == 1; ++pass) {
+    r.clock.set(r.clock.now() + 3ms);
+    (void)r.loop->run_once(loop::Duration(0));
+  }
+  ASSERT_EQ(r.path().back(), std::make_pair(H::up, H::down)) << "later than on time, but found";
+  EXPECT_EQ(r.events.back().cause, Cause::silent);
+  EXPECT_TRUE(r.engine->status("s0")->probes_late);
+}
+
+TEST(Engine, AServerNeverHeardFromIsDownAtItsFirstDeadline) {
+  Rig r;
+  r.prober.respond = silence;
+  r.add(0, fast_deadline());
+  r.run(30ms);
+  ASSERT_EQ(r.path(), (std::vector<std::pair<H, H>>{{H::unknown, H::down}}));
+  EXPECT_EQ(r.events[0].cause, Cause::silent);
+  EXPECT_NEAR_TIME(r.events[0].at, r.starts_to(0).front() + 5ms);
+}
+
+TEST(Engine, UnderADeadlineRefusalsStayTheFastPath) {
+  Rig r;
+  r.add(0, fast_deadline());
+  r.run(50ms);
+  r.prober.respond = [](const nl::IpAddress&) { return std::optional<ProbeResult>(ProbeResult{.cause = Cause::refused}); };
+  const loop::TimePoint refused = r.clock.now();
+  r.run(10ms);
+  ASSERT_EQ(r.path().back().second, H::down);
+  EXPECT_EQ(r.events.back().cause, Cause::refused);
+  EXPECT_LT(r.events.back().at - refused, 2ms) << "the burst confirms before any deadline";
+}
+
+TEST(Engine, ADownServerAnsweringAgainRisesAndIsWatchedAgain) {
+  Rig r;
+  r.prober.respond = silence;
+  r.add(0, fast_deadline());
+  r.run(30ms);
+  ASSERT_EQ(r.path().back().second, H::down);
+  r.prober.respond = [](const nl::IpAddress&) { return std::optional<ProbeResult>(ProbeResult{}); };
+  r.run(30ms);
+  ASSERT_EQ(r.path().back(), std::make_pair(H::down, H::up));
+  r.prober.respond = silence;
+  r.run(30ms);
+  EXPECT_EQ(r.path().back(), std::make_pair(H::up, H::down)) << "the deadline was armed again by the answers";
+}
+
 TEST(Engine, TheNumberOfProbesIsBounded) {
   Rig r({.max_in_flight = 4096, .max_probes = 3, .seed = 7, .burst_on_hard_failure = true});
   r.add(0, tcp(1s));

@@ -121,6 +121,15 @@ TEST(Spec, IntervalsTimeoutsAndProbeCountsAreBounded) {
   EXPECT_EQ(error_of(web({.kind = ProbeKind::tcp, .port = 80, .fastinter = 100us})),
             "server web-1: probe 0: fastinter: '100us' must be from 1ms to 1h");
   EXPECT_TRUE(validate(web({.kind = ProbeKind::tcp, .port = 80, .interval = 1ms, .timeout = 60s})));
+  // A deadline shorter than two intervals fails a server for one lost
+  // answer; one longer than 16 needs more attempts in flight than a probe has.
+  EXPECT_EQ(error_of(web({.kind = ProbeKind::icmp, .interval = 1ms, .detect_time = 1ms})),
+            "server web-1: probe 0: detect_time: '1ms' must be 2 to 16 times the interval ('1ms')");
+  EXPECT_EQ(error_of(web({.kind = ProbeKind::icmp, .interval = 1ms, .fastinter = 10ms, .detect_time = 15ms})),
+            "server web-1: probe 0: detect_time: '15ms' must be 2 to 16 times the interval ('10ms')");
+  EXPECT_EQ(error_of(web({.kind = ProbeKind::icmp, .interval = 1ms, .detect_time = 17ms})),
+            "server web-1: probe 0: detect_time: '17ms' must be 2 to 16 times the interval ('1ms')");
+  EXPECT_TRUE(validate(web({.kind = ProbeKind::icmp, .interval = 1ms, .detect_time = 5ms})));
   ServerSpec many = web({.kind = ProbeKind::icmp});
   many.probes.resize(kMaxProbesPerServer, many.probes[0]);
   EXPECT_TRUE(validate(many));

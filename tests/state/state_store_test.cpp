@@ -24,6 +24,7 @@ RuntimeState sample() {
                               .spare = false, .standby = "", .replaces = "web-1"};
   probe::ProbeSpec http{.kind = probe::ProbeKind::http, .port = 8080, .interval = std::chrono::milliseconds(2),
                         .timeout = std::chrono::microseconds(1500), .fastinter = std::chrono::milliseconds(1),
+                        .detect_time = std::chrono::milliseconds(4),
                         .rise = 3, .fall = 4, .spread_percent = 5, .http_path = "/healthz", .http_host = "web",
                         .http_status = {200, 204}, .source = ip("10.0.0.1"), .device = "eth1", .mark = 7};
   probe::ProbeSpec udp{.kind = probe::ProbeKind::udp, .port = 53, .send = std::string("\0\x01q", 3), .expect = "a"};
