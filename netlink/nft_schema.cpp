@@ -29,6 +29,7 @@ constexpr uint32_t kTypeIpAddr = 7;
 constexpr uint32_t kTypeIp6Addr = 8;
 constexpr uint32_t kTypeInetProtocol = 12;
 constexpr uint32_t kTypeInetService = 13;
+constexpr uint32_t kTypeMark = 19;
 constexpr uint32_t concat_type(uint32_t a, uint32_t b) { return a << 6 | b; }
 
 // Hook priorities as nft names them (raw, dstnat, srcnat, filter): the
@@ -110,6 +111,15 @@ class RuleBuilder {
     return *this;
   }
   RuleBuilder& map(SetId id) { return lookup(name_of(id), std::nullopt, true); }
+  // The conntrack entry's mark from register 1 (the packet's entry: a nat
+  // chain sees it before it is confirmed).
+  RuleBuilder& set_ct_mark() {
+    if (auto* e = expr("ct")) {
+      nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_MARK);
+      nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, NFT_REG_1);
+    }
+    return *this;
+  }
   RuleBuilder& notrack() {
     expr("notrack");
     return *this;
@@ -184,6 +194,7 @@ SetDef set_def(SetId id) {
     case SetKind::endpoint_set:  // each part of a concatenation takes 4-byte registers
       return {id, concat_type(addr_type, kTypeInetService), addr_len + 4, 0, 0, 0};
     case SetKind::prefix_set: return {id, addr_type, addr_len, 0, 0, NFT_SET_INTERVAL};
+    case SetKind::mark_map: return {id, addr_type, addr_len, kTypeMark, 4, NFT_SET_MAP};
   }
   return {};
 }
@@ -335,9 +346,14 @@ Status put_rules(SchemaWriter& w, const std::string& table, uint32_t& next_set_i
     if (auto s = w.rule(r, "stateless_post"); !s) return s;
   }
   for (const Layout* l : {&kV4, &kV6}) {
+    // Before the dnat, which ends the chain: the mark names the server the
+    // flow is sent to (a key without a mark element leaves the mark alone).
+    RuleBuilder mark(table, "nat_pre");
+    mark.family_is(*l).load_addr(*l, l->daddr).map(fipmark_map(l->family)).set_ct_mark();
     RuleBuilder r(table, "nat_pre");
     r.family_is(*l).load_addr(*l, l->daddr).map(dnat_map(l->family)).nat(NFT_NAT_DNAT, *l);
-    if (auto s = w.rule(r, "nat_pre"); !s) return s;
+    for (auto* rule : {&mark, &r})
+      if (auto s = w.rule(*rule, "nat_pre"); !s) return s;
   }
   for (const Layout* l : {&kV4, &kV6}) {
     RuleBuilder r(table, "nat_post");
