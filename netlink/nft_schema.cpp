@@ -11,6 +11,7 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
+#include <libnftnl/udata.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 
@@ -30,6 +31,7 @@ constexpr uint32_t kTypeIp6Addr = 8;
 constexpr uint32_t kTypeInetProtocol = 12;
 constexpr uint32_t kTypeInetService = 13;
 constexpr uint32_t kTypeMark = 19;
+constexpr uint32_t kByteorderHost = 1;  // nft's BYTEORDER_HOST_ENDIAN
 constexpr uint32_t concat_type(uint32_t a, uint32_t b) { return a << 6 | b; }
 
 // Hook priorities as nft names them (raw, dstnat, srcnat, filter): the
@@ -44,6 +46,7 @@ constexpr int32_t kPrioFilter = 0;
 constexpr size_t kMaxSchemaMessage = 8192;
 
 struct TableFree { void operator()(nftnl_table* p) const { nftnl_table_free(p); } };
+struct UdataFree { void operator()(nftnl_udata_buf* p) const { nftnl_udata_buf_free(p); } };
 struct ChainFree { void operator()(nftnl_chain* p) const { nftnl_chain_free(p); } };
 struct SetFree { void operator()(nftnl_set* p) const { nftnl_set_free(p); } };
 struct RuleFree { void operator()(nftnl_rule* p) const { nftnl_rule_free(p); } };
@@ -259,6 +262,17 @@ Status SchemaWriter::set(const SetDef& def, uint32_t set_id) {
     nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_LEN, def.data_len);
   }
   nftnl_set_set_u32(s.get(), NFTNL_SET_ID, set_id);
+  // A mark is a register's u32 in host order; nft reads the data's byte
+  // order from the set's user data (as nft itself writes it) and, without
+  // it, would list every mark byte-swapped.
+  std::unique_ptr<nftnl_udata_buf, UdataFree> udata;
+  if (def.data_type == kTypeMark) {
+    udata.reset(nftnl_udata_buf_alloc(64));
+    if (!udata || !nftnl_udata_put_u32(udata.get(), NFTNL_UDATA_SET_DATABYTEORDER, kByteorderHost))
+      return fail(ENOMEM, "allocate the user data of map " + std::string(name_of(def.id)));
+    nftnl_set_set_data(s.get(), NFTNL_SET_USERDATA, nftnl_udata_buf_data(udata.get()),
+                       nftnl_udata_buf_len(udata.get()));
+  }
   // Without NLM_F_EXCL an existing set is kept as it is, elements and all.
   nlmsghdr* nlh = start(NFT_MSG_NEWSET, NLM_F_CREATE);
   nftnl_set_nlmsg_build_payload(nlh, s.get());
