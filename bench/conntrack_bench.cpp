@@ -12,6 +12,11 @@
 //   BM_DropBatch     drop_destinations() of `fips` floating IPs at once (half of
 //                    them IPv6 above 500), 2 entries each; naive 0: one dump per
 //                    family (fipd), 1: one filtered dump per address
+//   BM_DropServer    the entries of `fips` floating IPs of one server (2 each,
+//                    all carrying its mark), `family` 4 or 6, beside
+//                    `unrelated` entries (half IPv4, half IPv6): by_mark 1:
+//                    one flush by mark (drop_marks()), 0: today's per-address
+//                    drop (drop_destinations(), automatic), in the same run
 // `unrelated`: entries of other destinations in the namespace, which stay.
 //
 // BM_Drop* report the CPU time of the calling thread as their time: the kernel
@@ -136,12 +141,12 @@ std::unique_ptr<Fixture> fixture(benchmark::State& state, int kind, int64_t unre
   return fx;
 }
 
-Status add_fip_entries(Conntrack& ct, std::span<const IpAddress> fips, int per_fip) {
+Status add_fip_entries(Conntrack& ct, std::span<const IpAddress> fips, int per_fip, uint32_t mark = 0) {
   std::vector<UdpFlow> flows;
   for (const auto& f : fips)
     for (int e = 0; e < per_fip; ++e)
       flows.push_back({.src = client(f.is_v4()), .dst = f, .sport = static_cast<uint16_t>(20000 + e),
-                       .dport = 443});
+                       .dport = 443, .mark = mark});
   return ct.create_udp(flows, 600s);
 }
 
@@ -285,6 +290,44 @@ BENCHMARK(BM_DropBatch)
     ->Args({500, 0, 0})
     ->Args({500, 0, 1})
     ->Iterations(2)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+// range(0): floating IPs of the server (IPv4: 500 at most, the documentation
+// ranges' size); range(1): their family; range(2): unrelated entries, half
+// of each family; range(3): 1 by mark, 0 by address.
+void BM_DropServer(benchmark::State& state) {
+  int fips = static_cast<int>(state.range(0));
+  bool is_v4 = state.range(1) == 4;
+  bool by_mark = state.range(3) == 1;
+  auto fx = fixture(state, 46, state.range(2));
+  if (!fx) return;
+  std::vector<IpAddress> dsts;
+  for (int i = 0; i < fips; ++i) dsts.push_back(fip(is_v4, i));
+  constexpr int kPerFip = 2;
+  constexpr uint32_t kMark = 0x5eed;  // any server's
+  double wall = 0;
+  for (auto _ : state) {
+    if (auto r = add_fip_entries(fx->ct, dsts, kPerFip, kMark); !r)
+      return state.SkipWithError(r.error().message().c_str());
+    auto n = timed(state, wall, [&] {
+      return by_mark ? fx->ct.drop_marks(std::span(&kMark, 1)) : fx->ct.drop_destinations(dsts);
+    });
+    if (!n || *n != static_cast<size_t>(fips * kPerFip))
+      return state.SkipWithError(n ? "wrong count" : n.error().message().c_str());
+  }
+  state.counters["wall_ms"] = wall * 1e3 / static_cast<double>(state.iterations());
+}
+BENCHMARK(BM_DropServer)
+    ->ArgNames({"fips", "family", "unrelated", "by_mark"})
+    ->ArgsProduct({{1, 100}, {4, 6}, {100000}, {1, 0}})
+    ->Args({500, 4, 100000, 1})
+    ->Args({500, 4, 100000, 0})
+    ->Args({10000, 6, 100000, 1})
+    ->Args({10000, 6, 100000, 0})
+    ->Iterations(10)
+    ->Repetitions(5)
+    ->ReportAggregatesOnly(true)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 

@@ -61,6 +61,7 @@ Result<Conntrack> Conntrack::open() {
   Conntrack c(std::move(*sock), read_buckets());
   c.recv_.resize(kRecvSize);
   c.kernel_flush_ = c.kernel_flush_works();
+  c.mark_flush_ = c.mark_flush_works();
   return c;
 }
 
@@ -74,6 +75,37 @@ bool Conntrack::kernel_flush_works() {
   const IpAddress nowhere = *IpAddress::parse("0.0.0.0");
   probe.resize(ct::put_flush(probe.data(), probe.size(), 0, nowhere));
   return send_stacked(probe, 0, "probe the filtered conntrack flush").has_value();
+}
+
+// No mark ANDed with 0 is 1, so this flush matches nothing, wherever it
+// runs; a kernel without CONFIG_NF_CONNTRACK_MARK refuses it (EOPNOTSUPP).
+bool Conntrack::mark_flush_works() {
+  std::vector<char> probe(128);
+  probe.resize(ct::put_mark_flush(probe.data(), probe.size(), 0, 1, 0));
+  return send_stacked(probe, 0, "probe the conntrack flush by mark").has_value();
+}
+
+Result<size_t> Conntrack::drop_marks(std::span<const uint32_t> marks) {
+  if (marks.empty()) return size_t{0};
+  std::string what = "conntrack entries marked " + std::to_string(marks[0]);
+  if (marks.size() > 1) what += " and " + std::to_string(marks.size() - 1) + " more marks";
+  if (!mark_flush_) return fail(EOPNOTSUPP, "flush " + what + ": the kernel's flush takes no mark");
+  auto before = count();
+  if (!before) return std::unexpected(before.error());
+  if (*before == 0) return size_t{0};
+  std::vector<char> flushes;
+  for (uint32_t m : marks) {
+    size_t at = flushes.size();
+    flushes.resize(at + 128);
+    flushes.resize(at + ct::put_mark_flush(flushes.data() + at, 128, 0, m));
+  }
+  if (auto r = send_stacked(flushes, 0, "flush " + what); !r) return std::unexpected(r.error());
+  counters_.mark_flushes += marks.size();
+  auto after = count();
+  if (!after) return std::unexpected(after.error());
+  size_t gone = *before > *after ? *before - *after : 0;
+  counters_.deleted += gone;
+  return gone;
 }
 
 Result<uint32_t> Conntrack::count() {

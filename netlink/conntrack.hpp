@@ -62,6 +62,17 @@
 //   plus about 1.1 µs per entry of the namespace, so beside 100,000 other
 //   entries a few filtered dumps are cheaper. drop_destinations() chooses per
 //   family from that cost model and the entry count.
+// - By mark: CT_DELETE with CTA_MARK and CTA_MARK_MASK, no tuple, family
+//   AF_UNSPEC, is the kernel's filtered flush (ctnetlink_flush_conntrack()):
+//   one walk of the table, IPv4 and IPv6 entries alike, that skips empty
+//   buckets without their lock and compares one word per entry. No dump, no
+//   address filter (so no IPv6 quirk), and one message whatever the number
+//   of floating IPs the mark covers. Measured on 6.18 (bench_conntrack
+//   BM_DropMark, README): see the README for the figures. It answers 0
+//   whether or not an entry matched (never ENOENT), so the count is again
+//   the namespace's before less after. A kernel built without
+//   CONFIG_NF_CONNTRACK_MARK refuses the mark (EOPNOTSUPP): probed at open()
+//   with a filter no entry can pass (mask 0, value 1), which deletes nothing.
 // - Only knowing the tuples avoids the walk entirely: tracking entries from
 //   NEW events (a monitor) and deleting by tuple would cost microseconds, at
 //   the price of an event per new flow on the whole router. Not done here.
@@ -88,6 +99,7 @@ namespace fipd::nl {
 struct UdpFlow {
   IpAddress src, dst;
   uint16_t sport = 0, dport = 0;
+  uint32_t mark = 0;  // the entry's conntrack mark, as a rule would have set it
 };
 
 // Encoders and parsers: pure functions into a caller's buffer, so that many
@@ -103,6 +115,10 @@ size_t put_dump(void* buf, size_t room, uint32_t seq, Family family, const IpAdd
 // is `dst` (CT_DELETE with CTA_FILTER and no tuple of its own). IPv4 only:
 // the IPv6 filter is inverted on 6.18 (design note).
 size_t put_flush(void* buf, size_t room, uint32_t seq, const IpAddress& dst);
+// Deletes, in the kernel's own walk, every entry of any family whose mark
+// ANDed with `mask` is `mark` (CT_DELETE, AF_UNSPEC, CTA_MARK and
+// CTA_MARK_MASK, no tuple).
+size_t put_mark_flush(void* buf, size_t room, uint32_t seq, uint32_t mark, uint32_t mask = 0xffffffff);
 // Deletes the entry that `dumped` (a message of a conntrack dump) describes,
 // by its original tuple, zone and id, so an entry created since with the same
 // tuple is normally not touched. Asks for an ACK only when `ack` is set:
@@ -137,13 +153,14 @@ enum class DropStrategy { automatic, dump_per_address, one_dump, kernel_flush };
 // an entry that vanished between the dump and its delete (ENOENT: expired, or
 // deleted by someone else) is not an error and is not counted.
 //
-// Counters (cumulative): dumps run, filtered flushes sent, entries the dumps
-// returned, entries deleted, entries already gone.
+// Counters (cumulative): dumps run, filtered flushes sent (by address and by
+// mark), entries the dumps returned, entries deleted, entries already gone.
 class Conntrack {
  public:
   struct Counters {
     uint64_t dumps = 0;
     uint64_t flushes = 0;  // filtered flushes, one per address
+    uint64_t mark_flushes = 0;  // flushes by mark, one per mark
     uint64_t entries_seen = 0;
     uint64_t deleted = 0;
     uint64_t already_gone = 0;
@@ -158,6 +175,11 @@ class Conntrack {
   Result<size_t> drop_destinations(std::span<const IpAddress> dsts,
                                    DropStrategy strategy = DropStrategy::automatic);
 
+  // Deletes every entry, IPv4 and IPv6, whose mark is one of `marks`: one
+  // flush (one walk of the table) per mark; returns how many went, from the
+  // namespace's count (design note). EOPNOTSUPP where mark_flush() is false.
+  Result<size_t> drop_marks(std::span<const uint32_t> marks);
+
   // Entries in this namespace, all families (what the cost model needs).
   Result<uint32_t> count();
   // Synthetic UDP entries, many per sendmsg(). EEXIST if one is there already.
@@ -168,6 +190,8 @@ class Conntrack {
   uint32_t buckets() const { return buckets_; }
   // Whether automatic drops of IPv4 entries use the kernel's filtered flush.
   bool kernel_flush() const { return kernel_flush_; }
+  // Whether the kernel's flush takes a mark filter (probed at open).
+  bool mark_flush() const { return mark_flush_; }
 
  private:
   explicit Conntrack(NetlinkSocket sock, uint32_t buckets)
@@ -184,10 +208,12 @@ class Conntrack {
                             const std::string& what);
   DropStrategy cheapest(size_t addresses, uint32_t entries) const;
   bool kernel_flush_works();
+  bool mark_flush_works();
 
   NetlinkSocket sock_;
   uint32_t buckets_ = 0;
   bool kernel_flush_ = false;  // the flush path takes CTA_FILTER (probed at open)
+  bool mark_flush_ = false;    // the flush path takes CTA_MARK (probed at open)
   Counters counters_;
   std::vector<char> pending_;  // delete messages, sequence numbers set when sent
   std::vector<char> recv_;

@@ -123,6 +123,16 @@ size_t put_flush(void* buf, size_t room, uint32_t seq, const IpAddress& dst) {
   return nlh->nlmsg_len;
 }
 
+size_t put_mark_flush(void* buf, size_t room, uint32_t seq, uint32_t mark, uint32_t mask) {
+  if (room < kDumpMax) return 0;
+  // AF_UNSPEC: the filter matches entries of every family (version 0 says
+  // the same; a non-zero one would restrict the flush to nfgen_family).
+  nlmsghdr* nlh = start(buf, IPCTNL_MSG_CT_DELETE, NLM_F_REQUEST | NLM_F_ACK, seq, AF_UNSPEC);
+  mnl_attr_put_u32(nlh, CTA_MARK, htonl(mark));
+  mnl_attr_put_u32(nlh, CTA_MARK_MASK, htonl(mask));
+  return nlh->nlmsg_len;
+}
+
 size_t put_delete_of(void* buf, size_t room, uint32_t seq, const nlmsghdr* dumped, bool ack) {
   if (!is_conntrack_msg(dumped)) return 0;
   Attrs<CTA_MAX + 1> top;
@@ -153,6 +163,7 @@ size_t put_create_udp(void* buf, size_t room, uint32_t seq, const UdpFlow& flow,
   put_udp_tuple(nlh, CTA_TUPLE_ORIG, flow.src, flow.dst, flow.sport, flow.dport);
   put_udp_tuple(nlh, CTA_TUPLE_REPLY, flow.dst, flow.src, flow.dport, flow.sport);
   mnl_attr_put_u32(nlh, CTA_TIMEOUT, htonl(static_cast<uint32_t>(timeout.count())));
+  if (flow.mark) mnl_attr_put_u32(nlh, CTA_MARK, htonl(flow.mark));
   return nlh->nlmsg_len;
 }
 

@@ -16,6 +16,7 @@
 //
 //   maps  dnat4/dnat6   floating IP -> server        (both translation modes)
 //         snat4/snat6   server -> floating IP
+//         fipmark4/6    floating IP -> conntrack mark of its server (nat mode)
 //   sets  stateless_fip4/6   floating IPs translated without conntrack
 //         stateless_srv4/6   their servers
 //         lockout4/6         server address . port locked for customers
@@ -27,13 +28,18 @@
 //                         after routing, so rp_filter still sees the real source)
 //   chain stateless_post  filter postrouting  100: from a stateless server:
 //                         saddr rewritten from @snat
-//   chain nat_pre         nat prerouting     -100: dnat to daddr map @dnat
+//   chain nat_pre         nat prerouting     -100: ct mark set daddr map @fipmark,
+//                         then dnat to daddr map @dnat
 //   chain nat_post        nat postrouting     100: snat to saddr map @snat
 //   chain lockout         filter forward        0: from @mgmt: return; tcp/udp to
 //                         daddr . dport in @lockout: reject (icmpx admin-prohibited)
 //
 // Untracked packets never reach nat chains, so both modes share the maps and
-// a floating IP's mode is only its membership of the stateless sets. The
+// a floating IP's mode is only its membership of the stateless sets. A nat
+// chain sees only a flow's first packet, so the mark is written once, when
+// the entry is created, with the server the flow is sent to: the conntrack
+// flush can then drop a server's entries by mark (conntrack.hpp). A
+// floating IP without a mark element leaves the mark alone. The
 // forward chain sees the server's address in both modes (both rewrite daddr
 // before routing), so one lockout entry covers both. The design sketch named
 // that chain `fwd`; `fwd` is a keyword of the nft language, so a chain of that
@@ -75,8 +81,9 @@ enum class SetId : uint8_t {
   dnat4, dnat6, snat4, snat6,
   stateless_fip4, stateless_fip6, stateless_srv4, stateless_srv6,
   lockout4, lockout6, mgmt4, mgmt6,
+  fipmark4, fipmark6,
 };
-inline constexpr size_t kSetCount = 12;
+inline constexpr size_t kSetCount = 14;
 
 // The shape of a set's elements.
 enum class SetKind : uint8_t {
@@ -84,6 +91,7 @@ enum class SetKind : uint8_t {
   address_set,   // address
   endpoint_set,  // address . port
   prefix_set,    // address/len (an interval set)
+  mark_map,      // address : mark
 };
 
 struct SetInfo {
@@ -103,6 +111,7 @@ inline SetId stateless_fips(Family f) { return f == Family::v4 ? SetId::stateles
 inline SetId stateless_servers(Family f) { return f == Family::v4 ? SetId::stateless_srv4 : SetId::stateless_srv6; }
 inline SetId lockout_set(Family f) { return f == Family::v4 ? SetId::lockout4 : SetId::lockout6; }
 inline SetId mgmt_set(Family f) { return f == Family::v4 ? SetId::mgmt4 : SetId::mgmt6; }
+inline SetId fipmark_map(Family f) { return f == Family::v4 ? SetId::fipmark4 : SetId::fipmark6; }
 
 // One element of any of the sets; which fields count depends on `kind`.
 // Plain data, no heap: a batch of 40,000 changes is one vector of these.
@@ -112,9 +121,13 @@ struct Element {
   IpAddress value;         // address_map: what the key translates to
   uint16_t port = 0;       // endpoint_set: host byte order
   uint8_t prefix_len = 0;  // prefix_set
+  uint32_t mark = 0;       // mark_map: what the key's new flows are marked with
 
   static Element mapping(const IpAddress& key, const IpAddress& value) {
     return {.kind = SetKind::address_map, .key = key, .value = value};
+  }
+  static Element marking(const IpAddress& key, uint32_t mark) {
+    return {.kind = SetKind::mark_map, .key = key, .mark = mark};
   }
   static Element address(const IpAddress& a) { return {.kind = SetKind::address_set, .key = a}; }
   static Element endpoint(const IpAddress& a, uint16_t port) {
@@ -126,7 +139,7 @@ struct Element {
 
   // The key in nft's notation: "203.0.113.10", "10.0.1.2 . 7000", "10.9.0.0/16".
   std::string key_str() const;
-  // The whole element: the key, and " : value" for mappings.
+  // The whole element: the key, and " : value" for maps (a mark in hex, as nft prints it).
   std::string str() const;
 
   friend bool operator==(const Element&, const Element&) = default;

@@ -2,6 +2,7 @@
 // The table's sets, their elements, and the checks a batch makes before
 // anything reaches the kernel.
 #include <array>
+#include <cstdio>
 
 #include "netlink/nft.hpp"
 
@@ -27,6 +28,8 @@ constexpr std::array<SetInfo, kSetCount> kSets{{
     {"lockout6", v6, endpoint_set},
     {"mgmt4", v4, prefix_set},
     {"mgmt6", v6, prefix_set},
+    {"fipmark4", v4, mark_map},
+    {"fipmark6", v6, mark_map},
 }};
 
 const char* kind_name(SetKind k) {
@@ -35,9 +38,12 @@ const char* kind_name(SetKind k) {
     case address_set: return "an address";
     case endpoint_set: return "an address . port";
     case prefix_set: return "a prefix";
+    case mark_map: return "an address : mark";
   }
   return "?";
 }
+
+bool is_map(SetKind k) { return k == address_map || k == mark_map; }
 
 // True when the address has no bit set past the first `len`.
 bool host_bits_clear(const IpAddress& a, unsigned len) {
@@ -59,7 +65,7 @@ Error refuse(SetId set, const Element& e, const std::string& why) {
 std::optional<Error> check(SetId set, ElementOp op, const Element& e) {
   const SetInfo& info = set_info(set);
   bool shape_ok = e.kind == info.kind ||
-                  (op == ElementOp::remove && info.kind == address_map && e.kind == address_set);
+                  (op == ElementOp::remove && is_map(info.kind) && e.kind == address_set);
   if (!shape_ok)
     return refuse(set, e, std::string(kind_name(e.kind)) + " where " + kind_name(info.kind) + " belongs");
   if (e.key.family() != info.family)
@@ -68,6 +74,8 @@ std::optional<Error> check(SetId set, ElementOp op, const Element& e) {
   if (e.kind == address_map && op == ElementOp::add && e.value.family() != info.family)
     return refuse(set, e, std::string(family_name(e.value.family())) + " value, " +
                               family_name(info.family) + " map");
+  // Mark 0 is every unmarked entry's: dropping by it would drop them all.
+  if (e.kind == mark_map && op == ElementOp::add && e.mark == 0) return refuse(set, e, "mark 0 marks nothing");
   if (e.kind == prefix_set) {
     if (e.prefix_len > e.key.max_prefix())
       return refuse(set, e, "prefix longer than " + std::to_string(e.key.max_prefix()));
@@ -86,7 +94,7 @@ std::optional<SetId> find_set(std::string_view name) {
   return std::nullopt;
 }
 
-std::string_view set_noun(SetId id) { return set_info(id).kind == address_map ? "map" : "set"; }
+std::string_view set_noun(SetId id) { return is_map(set_info(id).kind) ? "map" : "set"; }
 
 std::string Element::key_str() const {
   switch (kind) {
@@ -98,6 +106,11 @@ std::string Element::key_str() const {
 
 std::string Element::str() const {
   if (kind == address_map) return key.str() + " : " + value.str();
+  if (kind == mark_map) {
+    char hex[11];
+    std::snprintf(hex, sizeof(hex), "0x%08x", mark);
+    return key.str() + " : " + hex;
+  }
   return key_str();
 }
 

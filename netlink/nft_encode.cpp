@@ -54,15 +54,26 @@ void put_data(nlmsghdr* nlh, uint16_t type, const void* data, size_t len) {
 
 // One entry of NFTA_SET_ELEM_LIST_ELEMENTS. libnftnl numbers the entries
 // 1, 2, ... (the kernel ignores the number); mirrored for byte-equal output.
-void put_one_element(nlmsghdr* nlh, uint16_t index, const uint8_t* key, size_t key_len,
-                     const IpAddress* value, bool end) {
+struct Value {
+  const void* data = nullptr;
+  size_t len = 0;
+};
+
+// What a map's element translates to; a mark is a register's u32, so in host order.
+Value value_of(const Element& e) {
+  if (e.kind == SetKind::address_map) return {e.value.data(), e.value.size()};
+  if (e.kind == SetKind::mark_map) return {&e.mark, sizeof(e.mark)};
+  return {};
+}
+
+void put_one_element(nlmsghdr* nlh, uint16_t index, const uint8_t* key, size_t key_len, Value value, bool end) {
   nlattr* nest = nest_start(nlh, index);
   if (end) {
     uint32_t flags = htonl(NFT_SET_ELEM_INTERVAL_END);
     put_attr(nlh, NFTA_SET_ELEM_FLAGS, &flags, sizeof(flags));
   }
   put_data(nlh, NFTA_SET_ELEM_KEY, key, key_len);
-  if (value) put_data(nlh, NFTA_SET_ELEM_DATA, value->data(), value->size());
+  if (value.data) put_data(nlh, NFTA_SET_ELEM_DATA, value.data, value.len);
   nest_end(nlh, nest);
 }
 
@@ -205,10 +216,9 @@ void put_element_changes(MessageBuffer& buf, std::string_view table, std::span<c
     uint8_t key[20];
     size_t key_len = encode_key(e, key);
     // A map's value goes with an add only; a delete names the key alone.
-    const IpAddress* value = add && info.kind == SetKind::address_map ? &e.value : nullptr;
-    put_one_element(nlh, ++index, key, key_len, value, false);
+    put_one_element(nlh, ++index, key, key_len, add ? value_of(e) : Value{}, false);
     if (info.kind == SetKind::prefix_set && interval_end(e.key, e.prefix_len, key))
-      put_one_element(nlh, ++index, key, key_len, nullptr, true);
+      put_one_element(nlh, ++index, key, key_len, {}, true);
   }
   nest_end(nlh, list);
   buf.commit(nlh);
@@ -277,7 +287,10 @@ Result<std::vector<Element>> decode_elements(SetId set, std::vector<RawElement> 
   std::vector<Element> out;
   out.reserve(raw.size());
   for (const RawElement& r : raw) {
-    if (r.key_len != key_len || (info.kind == SetKind::address_map && r.data_len != addr_len))
+    const uint8_t data_len = info.kind == SetKind::address_map ? addr_len
+                             : info.kind == SetKind::mark_map  ? sizeof(uint32_t)
+                                                               : r.data_len;
+    if (r.key_len != key_len || r.data_len != data_len)
       return fail(EPROTO, "element with a " + std::to_string(r.key_len) + "-byte key and a " +
                               std::to_string(r.data_len) + "-byte value in " +
                               std::string(set_noun(set)) + " " + std::string(info.name));
@@ -286,6 +299,12 @@ Result<std::vector<Element>> decode_elements(SetId set, std::vector<RawElement> 
       case SetKind::address_map:
         out.push_back(Element::mapping(key, *IpAddress::from_bytes(r.data.data(), addr_len)));
         break;
+      case SetKind::mark_map: {
+        uint32_t mark;
+        std::memcpy(&mark, r.data.data(), sizeof(mark));
+        out.push_back(Element::marking(key, mark));
+        break;
+      }
       case SetKind::endpoint_set: {
         uint16_t port;
         std::memcpy(&port, r.key.data() + addr_len, 2);

@@ -11,6 +11,7 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
+#include <libnftnl/udata.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 
@@ -29,6 +30,8 @@ constexpr uint32_t kTypeIpAddr = 7;
 constexpr uint32_t kTypeIp6Addr = 8;
 constexpr uint32_t kTypeInetProtocol = 12;
 constexpr uint32_t kTypeInetService = 13;
+constexpr uint32_t kTypeMark = 19;
+constexpr uint32_t kByteorderHost = 1;  // nft's BYTEORDER_HOST_ENDIAN
 constexpr uint32_t concat_type(uint32_t a, uint32_t b) { return a << 6 | b; }
 
 // Hook priorities as nft names them (raw, dstnat, srcnat, filter): the
@@ -43,6 +46,7 @@ constexpr int32_t kPrioFilter = 0;
 constexpr size_t kMaxSchemaMessage = 8192;
 
 struct TableFree { void operator()(nftnl_table* p) const { nftnl_table_free(p); } };
+struct UdataFree { void operator()(nftnl_udata_buf* p) const { nftnl_udata_buf_free(p); } };
 struct ChainFree { void operator()(nftnl_chain* p) const { nftnl_chain_free(p); } };
 struct SetFree { void operator()(nftnl_set* p) const { nftnl_set_free(p); } };
 struct RuleFree { void operator()(nftnl_rule* p) const { nftnl_rule_free(p); } };
@@ -110,6 +114,15 @@ class RuleBuilder {
     return *this;
   }
   RuleBuilder& map(SetId id) { return lookup(name_of(id), std::nullopt, true); }
+  // The conntrack entry's mark from register 1 (the packet's entry: a nat
+  // chain sees it before it is confirmed).
+  RuleBuilder& set_ct_mark() {
+    if (auto* e = expr("ct")) {
+      nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_MARK);
+      nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, NFT_REG_1);
+    }
+    return *this;
+  }
   RuleBuilder& notrack() {
     expr("notrack");
     return *this;
@@ -184,6 +197,7 @@ SetDef set_def(SetId id) {
     case SetKind::endpoint_set:  // each part of a concatenation takes 4-byte registers
       return {id, concat_type(addr_type, kTypeInetService), addr_len + 4, 0, 0, 0};
     case SetKind::prefix_set: return {id, addr_type, addr_len, 0, 0, NFT_SET_INTERVAL};
+    case SetKind::mark_map: return {id, addr_type, addr_len, kTypeMark, 4, NFT_SET_MAP};
   }
   return {};
 }
@@ -248,6 +262,17 @@ Status SchemaWriter::set(const SetDef& def, uint32_t set_id) {
     nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_LEN, def.data_len);
   }
   nftnl_set_set_u32(s.get(), NFTNL_SET_ID, set_id);
+  // A mark is a register's u32 in host order; nft reads the data's byte
+  // order from the set's user data (as nft itself writes it) and, without
+  // it, would list every mark byte-swapped.
+  std::unique_ptr<nftnl_udata_buf, UdataFree> udata;
+  if (def.data_type == kTypeMark) {
+    udata.reset(nftnl_udata_buf_alloc(64));
+    if (!udata || !nftnl_udata_put_u32(udata.get(), NFTNL_UDATA_SET_DATABYTEORDER, kByteorderHost))
+      return fail(ENOMEM, "allocate the user data of map " + std::string(name_of(def.id)));
+    nftnl_set_set_data(s.get(), NFTNL_SET_USERDATA, nftnl_udata_buf_data(udata.get()),
+                       nftnl_udata_buf_len(udata.get()));
+  }
   // Without NLM_F_EXCL an existing set is kept as it is, elements and all.
   nlmsghdr* nlh = start(NFT_MSG_NEWSET, NLM_F_CREATE);
   nftnl_set_nlmsg_build_payload(nlh, s.get());
@@ -335,9 +360,14 @@ Status put_rules(SchemaWriter& w, const std::string& table, uint32_t& next_set_i
     if (auto s = w.rule(r, "stateless_post"); !s) return s;
   }
   for (const Layout* l : {&kV4, &kV6}) {
+    // Before the dnat, which ends the chain: the mark names the server the
+    // flow is sent to (a key without a mark element leaves the mark alone).
+    RuleBuilder mark(table, "nat_pre");
+    mark.family_is(*l).load_addr(*l, l->daddr).map(fipmark_map(l->family)).set_ct_mark();
     RuleBuilder r(table, "nat_pre");
     r.family_is(*l).load_addr(*l, l->daddr).map(dnat_map(l->family)).nat(NFT_NAT_DNAT, *l);
-    if (auto s = w.rule(r, "nat_pre"); !s) return s;
+    for (auto* rule : {&mark, &r})
+      if (auto s = w.rule(*rule, "nat_pre"); !s) return s;
   }
   for (const Layout* l : {&kV4, &kV6}) {
     RuleBuilder r(table, "nat_post");

@@ -246,7 +246,7 @@ std::optional<Prefix> parse_prefix(Reader& r, const toml::node& n, const std::st
 void parse_engine(Reader& r, const toml::table& t, EngineConfig& e) {
   const std::string w = "[engine]";
   r.check_keys(t, {"control_socket", "control_group", "state_file", "health_listen", "nft_table", "route_table",
-                   "management_prefixes", "auto_maintenance", "min_move_interval", "max_moves", "flap_window",
+                   "management_prefixes", "auto_maintenance", "conntrack_mark", "min_move_interval", "max_moves", "flap_window",
                    "audit_interval", "timeline_history", "max_reload_removal_share", "storm_share",
                    "storm_min_failures", "storm_window"},
                w);
@@ -294,6 +294,7 @@ void parse_engine(Reader& r, const toml::table& t, EngineConfig& e) {
     }
   }
   if (auto v = r.boolean(t, "auto_maintenance", w)) e.auto_maintenance = *v;
+  if (auto v = r.boolean(t, "conntrack_mark", w)) e.conntrack_mark = *v;
   if (auto v = r.duration(t, "min_move_interval", w)) e.min_move_interval = *v;
   if (auto v = r.integer(t, "max_moves", w, 1, 1000)) e.max_moves = static_cast<unsigned>(*v);
   if (auto v = r.duration(t, "flap_window", w)) e.flap_window = *v;

@@ -111,6 +111,10 @@ struct EngineConfig {
   uint32_t route_table = 254;  // main
   std::vector<Prefix> management_prefixes;
   bool auto_maintenance = true;
+  // Mark every nat flow with its server (a hash of its name), so that the
+  // entries of a server whose floating IPs all moved go in one kernel pass.
+  // Restart-only: the mirror's marks and the kernel's must agree.
+  bool conntrack_mark = true;
   nanoseconds min_move_interval = std::chrono::seconds(1);
   unsigned max_moves = 3;
   nanoseconds flap_window = std::chrono::seconds(60);

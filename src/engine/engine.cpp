@@ -87,7 +87,7 @@ policy::Options Engine::policy_options() const {
 }
 
 reconcile::IntentOptions Engine::intent_options() const {
-  reconcile::IntentOptions o{.route_table = cfg_.engine.route_table};
+  reconcile::IntentOptions o{.route_table = cfg_.engine.route_table, .conntrack_mark = cfg_.engine.conntrack_mark};
   for (const auto& p : cfg_.engine.management_prefixes) o.management_prefixes.push_back({p.address, p.length});
   return o;
 }

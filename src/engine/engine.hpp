@@ -125,7 +125,7 @@ class Engine final : private rebuild::RebuildHost {
   // the loop. A broken file, one that would remove more than
   // max_reload_removal_share of the floating IPs (unless allowed), or one
   // that changes what only a restart can apply (nft_table, control_socket,
-  // health_listen, state_file) changes nothing. EBUSY while a reload runs.
+  // health_listen, state_file, conntrack_mark) changes nothing. EBUSY while a reload runs.
   void reload(ReloadOptions options = {}, std::function<void(Status)> done = {});
 
   // Operators' actions. Each returns an Error that says why it was refused.

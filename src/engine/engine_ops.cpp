@@ -293,9 +293,13 @@ Status Engine::apply_reload(ReadConfig read, const ReloadOptions& options) {
     const std::string& next;
   };
   const bool state_from_file = options_.state_path.empty();
+  // The mirror's mark elements and the kernel's must agree (reconciler.hpp).
+  auto flag = [](bool b) { return std::string(b ? "true" : "false"); };
+  const std::string mark_now = flag(cfg_.engine.conntrack_mark), mark_next = flag(next.engine.conntrack_mark);
   for (const Fixed& f : {Fixed{"nft_table", cfg_.engine.nft_table, next.engine.nft_table},
                          Fixed{"control_socket", cfg_.engine.control_socket, next.engine.control_socket},
                          Fixed{"health_listen", cfg_.engine.health_listen, next.engine.health_listen},
+                         Fixed{"conntrack_mark", mark_now, mark_next},
                          Fixed{"state_file", state_from_file ? cfg_.engine.state_file : next.engine.state_file,
                                next.engine.state_file}})
     if (f.now != f.next)

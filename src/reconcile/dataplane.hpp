@@ -27,10 +27,22 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "src/reconcile/kernel_view.hpp"
 
 namespace fipd::reconcile {
+
+// What one conntrack flush drops: the entries, of both families, that carry
+// one of `marks`, and those whose original destination is one of `fips`.
+// `marked` lists the floating IPs whose entries the marks stand for, for a
+// kernel whose flush takes no mark (it drops them by address instead).
+struct ConntrackDrop {
+  std::vector<uint32_t> marks;
+  std::vector<IpAddress> marked;
+  std::vector<IpAddress> fips;
+  bool empty() const { return marks.empty() && fips.empty(); }
+};
 
 class Dataplane {
  public:
@@ -45,9 +57,8 @@ class Dataplane {
   // Removals first (one already gone is fine), then replace-or-add.
   virtual nl::Status apply_routes(std::span<const nl::HostRoute> removals,
                                   std::span<const nl::HostRoute> upserts) = 0;
-  // Drops the conntrack entries whose original destination is one of `fips`;
-  // how many went.
-  virtual nl::Result<size_t> flush_conntrack(std::span<const IpAddress> fips) = 0;
+  // Drops the conntrack entries `drop` names; how many went.
+  virtual nl::Result<size_t> flush_conntrack(const ConntrackDrop& drop) = 0;
 
   // The port the table's writes come from: monitor events carrying it are fipd's own.
   virtual uint32_t portid() const = 0;

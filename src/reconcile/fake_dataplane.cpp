@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "src/reconcile/fake_dataplane.hpp"
 
+#include <algorithm>
+
 namespace fipd::reconcile::testing {
 
 void FakeKernel::fail(FakeOp op, int code, size_t times) {
@@ -19,10 +21,18 @@ bool FakeKernel::drop_element(SetId set, const EntryKey& key) {
 
 bool FakeKernel::drop_route(const IpAddress& dst) { return view.routes.erase(dst) > 0; }
 
+void FakeKernel::stamp_marks() {
+  for (const auto& [dst, n] : flows) {
+    const auto& marks = view.set(nft::fipmark_map(dst.family()));
+    if (auto it = marks.find({dst}); it != marks.end()) flow_marks.emplace(dst, it->second.mark);
+  }
+}
+
 void FakeKernel::reboot() {
   lose_table();
   view.routes.clear();
   flows.clear();
+  flow_marks.clear();
 }
 
 std::optional<nl::Error> FakeKernel::take_fault(FakeOp op, const std::string& context) {
@@ -84,6 +94,7 @@ nl::Status FakeDataplane::commit(const nft::ElementBatch& batch) {
       return refuse({ENOENT, "element " + c.element.key_str() + " not in " + where});
     }
   }
+  k.stamp_marks();
   k.view.sets = std::move(sets);
   ++k.counters.commits;
   k.counters.element_changes += batch.size();
@@ -105,19 +116,24 @@ nl::Status FakeDataplane::apply_routes(std::span<const nl::HostRoute> removals,
   return {};
 }
 
-nl::Result<size_t> FakeDataplane::flush_conntrack(std::span<const IpAddress> fips) {
-  if (fips.empty()) return size_t{0};
+nl::Result<size_t> FakeDataplane::flush_conntrack(const ConntrackDrop& drop) {
+  if (drop.empty()) return size_t{0};
   FakeKernel& k = *kernel_;
   ++k.counters.flushes;
-  k.counters.flushed.insert(k.counters.flushed.end(), fips.begin(), fips.end());
-  if (auto f = k.take_fault(FakeOp::flush, "drop conntrack entries of " + fips.front().str()))
-    return std::unexpected(*f);
+  k.counters.flushed.insert(k.counters.flushed.end(), drop.fips.begin(), drop.fips.end());
+  k.counters.flushed_marks.insert(k.counters.flushed_marks.end(), drop.marks.begin(), drop.marks.end());
+  std::string what = drop.fips.empty() ? "mark " + std::to_string(drop.marks.front()) : drop.fips.front().str();
+  if (auto f = k.take_fault(FakeOp::flush, "drop conntrack entries of " + what)) return std::unexpected(*f);
+  std::vector<IpAddress> gone = drop.fips;
+  for (const auto& [a, mark] : k.flow_marks)
+    if (std::find(drop.marks.begin(), drop.marks.end(), mark) != drop.marks.end()) gone.push_back(a);
   size_t deleted = 0;
-  for (const IpAddress& a : fips) {
+  for (const IpAddress& a : gone) {
     auto it = k.flows.find(a);
     if (it == k.flows.end()) continue;
     deleted += it->second;
     k.flows.erase(it);
+    k.flow_marks.erase(a);
   }
   return deleted;
 }

@@ -40,8 +40,9 @@ struct FakeCounters {
   size_t element_changes = 0;   // changes in the accepted transactions
   size_t route_calls = 0;       // apply_routes() calls that succeeded
   size_t route_changes = 0;     // removals and upserts in them
-  size_t flushes = 0;           // flush_conntrack() calls with addresses, failed ones too
+  size_t flushes = 0;           // flush_conntrack() calls with addresses or marks, failed ones too
   std::vector<IpAddress> flushed;  // every address a flush was asked for, in order
+  std::vector<uint32_t> flushed_marks;  // every mark a flush was asked for, in order
 };
 
 class FakeKernel {
@@ -54,6 +55,11 @@ class FakeKernel {
   nft::TableFlags flags;
   KernelView view;
   std::map<IpAddress, size_t> flows;  // conntrack entries by original destination
+  // The mark those entries carry, where they carry one: a drop by mark
+  // takes them. A test may set it; entries without one when a commit goes
+  // through take the mark element their destination had until then, as the
+  // kernel's nat chain gave it when they were created.
+  std::map<IpAddress, uint32_t> flow_marks;
   FakeCounters counters;
 
   // The next `times` calls of `op` fail with `code` (ENOENT, ENOBUFS, ...)
@@ -72,6 +78,8 @@ class FakeKernel {
   // The machine rebooted: table, routes and conntrack entries are gone.
   void reboot();
 
+  // For FakeDataplane: before a commit changes the marks, entries take theirs.
+  void stamp_marks();
   // For FakeDataplane: the fault due for `op`, if any (consumed).
   std::optional<nl::Error> take_fault(FakeOp op, const std::string& context);
   uint32_t next_portid() { return ++last_portid_; }
@@ -90,7 +98,7 @@ class FakeDataplane final : public Dataplane {
   nl::Result<KernelView> read(uint32_t route_table) override;
   nl::Status commit(const nft::ElementBatch& batch) override;
   nl::Status apply_routes(std::span<const nl::HostRoute> removals, std::span<const nl::HostRoute> upserts) override;
-  nl::Result<size_t> flush_conntrack(std::span<const IpAddress> fips) override;
+  nl::Result<size_t> flush_conntrack(const ConntrackDrop& drop) override;
   uint32_t portid() const override { return portid_; }
   const std::string& table_name() const override { return table_; }
 

@@ -26,10 +26,20 @@ nl::Result<KernelView> KernelDataplane::read(uint32_t route_table) {
   return v;
 }
 
-nl::Result<size_t> KernelDataplane::flush_conntrack(std::span<const IpAddress> fips) {
-  if (fips.empty()) return size_t{0};
-  if (fips.size() == 1) return conntrack_.drop_destination(fips[0]);
-  return conntrack_.drop_destinations(fips);
+nl::Result<size_t> KernelDataplane::flush_conntrack(const ConntrackDrop& drop) {
+  std::vector<IpAddress> fips = drop.fips;
+  size_t deleted = 0;
+  if (conntrack_.mark_flush()) {
+    auto n = conntrack_.drop_marks(drop.marks);
+    if (!n) return n;
+    deleted += *n;
+  } else {
+    fips.insert(fips.end(), drop.marked.begin(), drop.marked.end());
+  }
+  if (fips.empty()) return deleted;
+  auto n = fips.size() == 1 ? conntrack_.drop_destination(fips[0]) : conntrack_.drop_destinations(fips);
+  if (!n) return n;
+  return deleted + *n;
 }
 
 }  // namespace fipd::reconcile

@@ -24,7 +24,7 @@ class KernelDataplane final : public Dataplane {
   nl::Status apply_routes(std::span<const nl::HostRoute> removals, std::span<const nl::HostRoute> upserts) override {
     return routes_.apply(removals, upserts);
   }
-  nl::Result<size_t> flush_conntrack(std::span<const IpAddress> fips) override;
+  nl::Result<size_t> flush_conntrack(const ConntrackDrop& drop) override;
   uint32_t portid() const override { return table_.portid(); }
   const std::string& table_name() const override { return table_.name(); }
 

@@ -29,6 +29,8 @@ void derive_fip(const state::Inventory& inv, const FloatingIp& f, const IntentOp
   }
   out.add(nft::dnat_map(fam), Element::mapping(f.address, *target));
   if (f.mode == FipMode::stateless_nat) out.add(nft::stateless_fips(fam), Element::address(f.address));
+  if (f.mode == FipMode::nat && opt.conntrack_mark)
+    out.add(nft::fipmark_map(fam), Element::marking(f.address, server_mark(f.server)));
 }
 
 void derive_server(const state::Inventory& inv, const Server& s, const IpAddress& addr, KernelView& out) {
@@ -86,6 +88,32 @@ void diff_set(SetId set, const std::map<EntryKey, Element>& have, const std::map
   }
 }
 
+std::optional<uint32_t> mark_in(const KernelView& v, const IpAddress& fip) {
+  const auto& map = v.set(nft::fipmark_map(fip.family()));
+  auto it = map.find({fip});
+  if (it == map.end()) return std::nullopt;
+  return it->second.mark;
+}
+
+// Fills the diff's stale_marks and remarked (see Diff).
+void diff_marks(const KernelView& have, const KernelView& want, const std::vector<IpAddress>* addresses, Diff& d) {
+  std::set<IpAddress> stale(d.stale_flows.begin(), d.stale_flows.end());
+  for (const IpAddress& a : stale)
+    if (auto m = mark_in(have, a)) d.stale_marks[a] = *m;
+  // Only a floating IP translated before can have entries bound to a server.
+  auto note = [&](const IpAddress& a) {
+    auto now = mark_in(want, a);
+    if (now && now != mark_in(have, a) && !stale.contains(a) && have.set(nft::dnat_map(a.family())).contains({a}))
+      d.remarked.push_back(a);
+  };
+  if (addresses) {
+    for (const IpAddress& a : *addresses) note(a);
+    return;
+  }
+  for (nl::Family f : {nl::Family::v4, nl::Family::v6})
+    for (const auto& [key, e] : want.set(nft::fipmark_map(f))) note(key.address);
+}
+
 bool same_route(const nl::HostRoute& a, const nl::HostRoute& b) {
   return a.dst == b.dst && a.via == b.via && a.table == b.table && a.oif == b.oif;
 }
@@ -99,6 +127,12 @@ bool satisfies(const nl::HostRoute& have, const nl::HostRoute& want) {
 }
 
 }  // namespace
+
+uint32_t server_mark(std::string_view server) {
+  uint32_t h = 2166136261u;  // FNV-1a, 32 bits: offset basis and prime
+  for (unsigned char c : server) h = (h ^ c) * 16777619u;
+  return h == 0 ? 1 : h;
+}
 
 size_t KernelView::element_count() const {
   size_t n = 0;
@@ -144,6 +178,7 @@ Diff diff(const KernelView& have, const KernelView& want, const std::vector<IpAd
     for (const IpAddress& a : changed)
       if (!have.set(nft::stateless_fips(a.family())).contains({a})) d.stale_flows.push_back(a);
   }
+  diff_marks(have, want, addresses, d);
   auto route_keys = [&](const KernelView& v) {
     std::vector<IpAddress> keys;
     if (addresses) {

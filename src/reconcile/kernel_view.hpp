@@ -10,12 +10,19 @@
 // IPs and servers is derived and diffed for those addresses alone: a repoint
 // costs a handful of map lookups, whether there are ten floating IPs or
 // 100,000. The whole intent is derived only at start, on reload and in audits.
+//
+// A floating IP in nat mode also keys its mark element (fipmark4/6): the
+// conntrack mark its new flows get, server_mark() of the server it points
+// at, so that when all of a server's floating IPs move, their entries can be
+// dropped in one pass by that mark (reconciler.hpp). Stateless floating IPs
+// are not tracked and route mode is not translated: neither has a mark.
 #pragma once
 
 #include <array>
 #include <compare>
 #include <map>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "netlink/monitor.hpp"
@@ -58,7 +65,14 @@ struct Prefix {
 struct IntentOptions {
   uint32_t route_table = nl::kMainTable;
   std::vector<Prefix> management_prefixes;
+  bool conntrack_mark = true;  // mark elements for nat floating IPs (restart-only: see reconciler.hpp)
 };
+
+// The conntrack mark of a server's flows: FNV-1a (32 bits) of its name, 0
+// taken to 1 (mark 0 is every unmarked entry's). A hash, not a number handed
+// out, so that it is the same after a restart, on a peer, and in any table
+// fipd adopts, with nothing to store; two servers may share one (README).
+uint32_t server_mark(std::string_view server);
 
 // Adds to `out` every kernel object keyed by `address`, as `inv` wants it.
 void derive_address(const state::Inventory& inv, const IpAddress& address, const IntentOptions& opt,
@@ -76,6 +90,14 @@ struct Diff {
   // (a failover, a move, a reload, adoption at start, a drift repair), the
   // diff is where that shows, so the flush is decided here and nowhere else.
   std::vector<IpAddress> stale_flows;
+  // The mark that the stale flows of a floating IP carry: its mark element
+  // in `have`. None: entries that carry no mark (or not only that one).
+  std::map<IpAddress, uint32_t> stale_marks;
+  // Floating IPs whose mark element comes or changes while their flows stay
+  // (adoption of a table without marks, a server renamed): their existing
+  // entries carry no mark or another one, so a drop by the new mark would
+  // miss them.
+  std::vector<IpAddress> remarked;
   bool empty() const { return batch.empty() && route_upserts.empty() && route_removals.empty(); }
 };
 

@@ -19,6 +19,22 @@
 // is owed to the next commit that goes through: after a resync the kernel
 // may no longer show the old mapping, but its conntrack entries still do.
 //
+// By mark or by address. Every nat floating IP's new flows carry its
+// server's mark (kernel_view.hpp), so when no floating IP of the mirror
+// carries a mark any more (every floating IP of that server moved or went),
+// every entry with that mark is stale, of both families, and one flush by
+// mark drops them all in one pass of the kernel's table. The reconciler
+// counts the users of each mark in the mirror for that. A mark still in use
+// (some of the server's floating IPs stay, or another server hashes to the
+// same mark) means per address for the floating IPs that moved, as do a
+// floating IP without a mark element in the old mapping and one whose mark
+// came or changed while its flows stayed (`mixed_`: adopted from a table
+// without marks, a server renamed) until its entries were dropped by
+// address once. `mixed_` is memory only: a restart forgets it (README).
+// With IntentOptions::conntrack_mark off there are no marks, and every drop
+// is by address. The option is restart-only: a mirror with and one without
+// marks do not mix.
+//
 // Owns: a Dataplane, the kernel behind an interface (KernelDataplane: the
 // NftTable, and with it table ownership, a RouteTable, a Conntrack socket;
 // FakeDataplane in tests), and the mirror. Thread: the engine loop's.
@@ -48,6 +64,7 @@ struct Applied {
   size_t route_changes = 0;
   bool resynced = false;  // the first attempt failed and the kernel was re-read
   std::vector<IpAddress> flushed;  // floating IPs whose stale conntrack entries were dropped
+  std::vector<uint32_t> flushed_marks;  // the marks that dropped some of them (the rest: by address)
   size_t conntrack_deleted = 0;
   std::optional<nl::Error> conntrack_error;
   std::chrono::nanoseconds flush_time{0};  // spent dropping them, after the commit
@@ -81,8 +98,8 @@ class Reconciler {
   nl::Result<Applied> apply(const state::Inventory& inv, const std::vector<IpAddress>& addresses);
   // Reads the kernel, compares with the whole intent, repairs what differs.
   nl::Result<Applied> audit(const state::Inventory& inv);
-  // Deletes conntrack entries whose original destination is one of `fips`.
-  nl::Result<size_t> flush_conntrack(std::span<const IpAddress> fips);
+  // How many floating IPs of the mirror carry `mark`.
+  size_t mark_users(uint32_t mark) const;
 
   // New intent options (a reload); the next audit applies them.
   void set_intent_options(IntentOptions o) { options_.intent = std::move(o); }
@@ -95,9 +112,18 @@ class Reconciler {
   Reconciler(ReconcilerOptions o, std::unique_ptr<Dataplane> d)
       : options_(std::move(o)), dataplane_(std::move(d)) {}
   nl::Result<KernelView> read_kernel() { return dataplane_->read(options_.intent.route_table); }
-  nl::Result<Applied> commit(const Diff& d);
-  // Drops the conntrack entries of owed_flushes_, into `a`.
-  void flush_owed(Applied& a);
+  // Commits `d` and, when it all went in, makes the mirror hold `want` for
+  // `addresses` (everything when null); then flushes what is owed.
+  nl::Result<Applied> commit(const Diff& d, const KernelView& want, const std::vector<IpAddress>* addresses);
+  // Adds a floating IP to the owed flushes; `mark`: what its entries carry.
+  void owe(const IpAddress& fip, std::optional<uint32_t> mark);
+  // The mirror takes `want` for `addresses`, mark_users_ kept in step.
+  void take(const KernelView& want, const std::vector<IpAddress>* addresses);
+  void count_marks(const std::vector<IpAddress>* addresses, int sign);
+  // Drops the conntrack entries of owed_flushes_, into `a`; by mark only
+  // where `mirror_known` (the mirror holds what the commit wrote).
+  void flush_owed(Applied& a, bool mirror_known);
+  ConntrackDrop plan_drop(bool mirror_known) const;
   nl::Result<Applied> converge(const state::Inventory& inv);
 
   ReconcilerOptions options_;
@@ -106,6 +132,9 @@ class Reconciler {
   // Floating IPs whose conntrack entries a refused commit's diff called
   // stale: flushed by the next commit that goes through (see commit()).
   std::set<IpAddress> owed_flushes_;
+  std::map<IpAddress, uint32_t> owed_marks_;  // the mark their entries carry, where they all carry one
+  std::map<uint32_t, size_t> mark_users_;     // floating IPs of the mirror per mark
+  std::set<IpAddress> mixed_;  // entries of several marks, or none: dropped by address (see above)
 };
 
 }  // namespace fipd::reconcile

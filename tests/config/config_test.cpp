@@ -231,6 +231,16 @@ TEST(Config, AnEmptyFileIsAValidEngineWithNothingToDo) {
   ASSERT_TRUE(c);
   EXPECT_TRUE(c->servers.empty());
   EXPECT_EQ(c->engine.nft_table, "fipd");
+  EXPECT_TRUE(c->engine.conntrack_mark) << "on by default";
+}
+
+TEST(Config, ConntrackMarkIsABooleanOfTheEngine) {
+  auto off = parse_config("[engine]\nconntrack_mark = false\n", "f.toml");
+  ASSERT_TRUE(off);
+  EXPECT_FALSE(off->engine.conntrack_mark);
+  auto bad = parse_config("[engine]\nconntrack_mark = \"no\"\n", "f.toml");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error()[0].str().find("conntrack_mark"), std::string::npos) << bad.error()[0].str();
 }
 
 // The smallest file fipd would run with.

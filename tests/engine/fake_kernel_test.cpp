@@ -158,7 +158,9 @@ TEST_F(FakeKernelEngineTest, AFailoverRepointsTheKernelAndFlushesTheNatFloatingI
   EXPECT_EQ(engine_->counters().failovers, 1u);
   EXPECT_EQ(dnat_target(kNat), kSpare);
   EXPECT_EQ(route_via(kRouted), kSpare6);
-  EXPECT_EQ(kernel_->counters.flushed, std::vector<IpAddress>{kNat});
+  // kNat was web-1's only nat floating IP: its entries go by web-1's mark.
+  EXPECT_EQ(kernel_->counters.flushed_marks, std::vector<uint32_t>{reconcile::server_mark("web-1")});
+  EXPECT_TRUE(kernel_->counters.flushed.empty());
   EXPECT_EQ(engine_->counters().conntrack_deleted, 7u);
   EXPECT_TRUE(engine_->kernel_in_sync());
 }
@@ -176,7 +178,8 @@ TEST_F(FakeKernelEngineTest, ARefusedFailoverIsRetriedByTheAudit) {
   run(1s);  // the audit
   EXPECT_EQ(dnat_target(kNat), kSpare);
   EXPECT_TRUE(engine_->kernel_in_sync());
-  EXPECT_EQ(kernel_->counters.flushed, std::vector<IpAddress>{kNat}) << "owed since the refused commit";
+  EXPECT_EQ(kernel_->counters.flushed_marks, std::vector<uint32_t>{reconcile::server_mark("web-1")})
+      << "owed since the refused commit";
 }
 
 TEST_F(FakeKernelEngineTest, ADeletedRouteIsRepairedAtOnce) {

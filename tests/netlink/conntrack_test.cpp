@@ -404,6 +404,51 @@ TEST(Conntrack, TheFilteredFlushIsDetected) {
   EXPECT_TRUE(ct->kernel_flush());
 }
 
+// The flush by mark: AF_UNSPEC, CTA_MARK and CTA_MARK_MASK, nothing else.
+TEST(ConntrackMessages, MarkFlushIsGolden) {
+  alignas(nlmsghdr) char buf[128];
+  size_t len = ct::put_mark_flush(buf, sizeof(buf), 7, 0x11223344);
+  ASSERT_EQ(len, 36u);
+  auto* nlh = reinterpret_cast<const nlmsghdr*>(buf);
+  EXPECT_EQ(nlh->nlmsg_type, (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE);
+  auto* nfg = static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(nlh));
+  EXPECT_EQ(nfg->nfgen_family, AF_UNSPEC);
+  EXPECT_EQ(nfg->version, 0);
+  const uint8_t attrs[] = {8, 0, CTA_MARK, 0, 0x11, 0x22, 0x33, 0x44, 8, 0, CTA_MARK_MASK, 0, 0xff, 0xff, 0xff, 0xff};
+  EXPECT_EQ(std::string(buf + 20, 16), std::string(reinterpret_cast<const char*>(attrs), 16));
+  EXPECT_EQ(ct::put_mark_flush(buf, 16, 7, 1), 0u) << "no room";
+}
+
+// Synthetic entries with marks of both families: one flush by mark takes
+// that mark's entries of both, and nothing else; this kernel takes the mark.
+TEST(Conntrack, AFlushByMarkTakesBothFamiliesOfThatMarkOnly) {
+  FIPD_REQUIRE_NETNS();
+  auto ns = Netns::create("router");
+  FIPD_ASSERT_OK(ns);
+  auto ct = open_in(*ns);
+  FIPD_ASSERT_OK(ct);
+  EXPECT_TRUE(ct->mark_flush());
+  IpAddress x4 = ip("203.0.113.20"), x6 = ip("2001:db8:f::20"), y4 = ip("203.0.113.21");
+  IpAddress c4 = ip("198.51.100.7"), c6 = ip("2001:db8:c::7");
+  std::vector<UdpFlow> flows{{.src = c4, .dst = x4, .sport = 1, .dport = 2, .mark = 5},
+                             {.src = c6, .dst = x6, .sport = 1, .dport = 2, .mark = 5},
+                             {.src = c4, .dst = y4, .sport = 1, .dport = 2, .mark = 6},
+                             {.src = c4, .dst = y4, .sport = 3, .dport = 2}};
+  FIPD_ASSERT_OK(ct->create_udp(flows, 600s));
+  const uint32_t five = 5;
+  auto n = ct->drop_marks(std::span(&five, 1));
+  FIPD_ASSERT_OK(n);
+  EXPECT_EQ(*n, 2u);
+  EXPECT_EQ(listed_to(*ns, x4), 0u);
+  EXPECT_EQ(listed_to(*ns, x6), 0u);
+  EXPECT_EQ(listed_to(*ns, y4), 2u) << "another mark, and none";
+  EXPECT_EQ(ct->counters().mark_flushes, 1u);
+  // Again: nothing matches now, and the kernel says so with 0, not ENOENT.
+  n = ct->drop_marks(std::span(&five, 1));
+  FIPD_ASSERT_OK(n);
+  EXPECT_EQ(*n, 0u);
+}
+
 // Kernel behaviour fipd copes with (see conntrack.hpp): up to 6.18 at least,
 // an IPv6 address filter returns every entry except the address's. This test
 // passes either way and says which; it fails only on something else.

@@ -154,6 +154,8 @@ TEST(NftEncode, DecodeGivesBackWhatWasEncoded) {
       {SetId::mgmt6, Element::prefix(ip("2001:db8:c::"), 48)},
       {SetId::mgmt4, Element::prefix(ip("255.255.0.0"), 16)},
       {SetId::mgmt4, Element::prefix(ip("0.0.0.0"), 0)},
+      {SetId::fipmark4, Element::marking(ip("203.0.113.10"), 0xe40c292c)},
+      {SetId::fipmark6, Element::marking(ip("2001:db8:f::10"), 1)},
   };
   for (const auto& [set, e] : cases) {
     auto got = decode_elements(set, as_dumped(set, e));
@@ -310,6 +312,12 @@ TEST(NftSets, NamesKindsAndFamilies) {
   EXPECT_EQ(set_noun(SetId::stateless_srv4), "set");
   EXPECT_EQ(Element::endpoint(ip("10.0.1.2"), 7000).str(), "10.0.1.2 . 7000");
   EXPECT_EQ(Element::mapping(ip("203.0.113.10"), ip("10.0.1.2")).str(), "203.0.113.10 : 10.0.1.2");
+  EXPECT_EQ(fipmark_map(Family::v6), SetId::fipmark6);
+  EXPECT_EQ(set_noun(SetId::fipmark4), "map");
+  EXPECT_EQ(Element::marking(ip("203.0.113.10"), 0xe40c292c).str(), "203.0.113.10 : 0xe40c292c");
+  ElementBatch b;
+  EXPECT_FALSE(b.add(SetId::fipmark4, Element::marking(ip("203.0.113.10"), 0))) << "mark 0 marks nothing";
+  EXPECT_TRUE(b.remove(SetId::fipmark4, Element::address(ip("203.0.113.10")))) << "a map's removal names the key";
 }
 
 }  // namespace

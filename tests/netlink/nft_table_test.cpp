@@ -69,6 +69,14 @@ constexpr const char* kGoldenBody = R"(	map dnat4 {
 		flags interval
 	}
 
+	map fipmark4 {
+		type ipv4_addr : mark
+	}
+
+	map fipmark6 {
+		type ipv6_addr : mark
+	}
+
 	chain raw_pre {
 		type filter hook prerouting priority raw; policy accept;
 		ip daddr @stateless_fip4 notrack ip daddr set ip daddr map @dnat4
@@ -85,7 +93,9 @@ constexpr const char* kGoldenBody = R"(	map dnat4 {
 
 	chain nat_pre {
 		type nat hook prerouting priority dstnat; policy accept;
+		ct mark set ip daddr map @fipmark4
 		dnat ip to ip daddr map @dnat4
+		ct mark set ip6 daddr map @fipmark6
 		dnat ip6 to ip6 daddr map @dnat6
 	}
 
@@ -148,7 +158,7 @@ TEST_F(NftTableTest, EnsureCreatesExactlyTheModel) {
   std::set<std::string> maps, sets;
   for (const auto& m : nft_objects(json, "map")) maps.insert(m["name"]);
   for (const auto& s : nft_objects(json, "set")) sets.insert(s["name"]);
-  EXPECT_EQ(maps, (std::set<std::string>{"dnat4", "dnat6", "snat4", "snat6"}));
+  EXPECT_EQ(maps, (std::set<std::string>{"dnat4", "dnat6", "snat4", "snat6", "fipmark4", "fipmark6"}));
   EXPECT_EQ(sets, (std::set<std::string>{"stateless_fip4", "stateless_fip6", "stateless_srv4", "stateless_srv6",
                                          "lockout4", "lockout6", "mgmt4", "mgmt6"}));
   std::map<std::string, std::string> chains;
@@ -162,7 +172,7 @@ TEST_F(NftTableTest, EnsureCreatesExactlyTheModel) {
   std::map<std::string, int> rules;
   for (const auto& rule : nft_objects(json, "rule")) ++rules[rule["chain"]];
   EXPECT_EQ(rules, (std::map<std::string, int>{
-                       {"raw_pre", 4}, {"stateless_post", 2}, {"nat_pre", 2}, {"nat_post", 2}, {"lockout", 4}}));
+                       {"raw_pre", 4}, {"stateless_post", 2}, {"nat_pre", 4}, {"nat_post", 2}, {"lockout", 4}}));
 
   auto st = t->state();
   FIPD_ASSERT_OK(st);
@@ -193,7 +203,7 @@ TEST_F(NftTableTest, EnsureTwiceIsIdempotentAndKeepsElements) {
   EXPECT_EQ(*dnat, std::vector<Element>{Element::mapping(ip("203.0.113.10"), ip("10.0.1.2"))});
   // A third time from the same state: still one copy of every rule.
   FIPD_ASSERT_OK(t->ensure());
-  EXPECT_EQ(nft_objects(nft_list_table(ns()), "rule").size(), 14u);
+  EXPECT_EQ(nft_objects(nft_list_table(ns()), "rule").size(), 16u);
 }
 
 TEST_F(NftTableTest, PersistentTableOutlivesItsOwnerAndIsReclaimed) {
@@ -310,7 +320,7 @@ TEST_F(NftTableTest, ATableWithoutPersistIsAdoptedWithoutFlagsAndSaysSo) {
   ASSERT_TRUE(r->fallback.has_value());
   EXPECT_TRUE(r->fallback->code == EPERM || r->fallback->code == EOPNOTSUPP) << r->fallback->message();
   EXPECT_FALSE(has_flag(nft_list_table(ns()), "owner"));
-  EXPECT_EQ(nft_objects(nft_list_table(ns()), "rule").size(), 14u);
+  EXPECT_EQ(nft_objects(nft_list_table(ns()), "rule").size(), 16u);
   auto dnat = t->elements(SetId::dnat4);
   FIPD_ASSERT_OK(dnat);
   EXPECT_EQ(*dnat, std::vector<Element>{Element::mapping(ip("203.0.113.10"), ip("10.0.1.2"))});

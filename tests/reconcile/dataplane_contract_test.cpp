@@ -177,7 +177,7 @@ TEST_P(DataplaneContract, ANewProcessAdoptsWhatIsThere) {
 
 TEST_P(DataplaneContract, AFlushOfAddressesWithoutEntriesDropsNothing) {
   std::vector<IpAddress> fips{ip("203.0.113.10"), ip("2001:db8:f::10")};
-  auto n = dp_->flush_conntrack(fips);
+  auto n = dp_->flush_conntrack({.fips = fips});
   ASSERT_TRUE(n) << n.error().message();
   EXPECT_EQ(*n, 0u);
   auto none = dp_->flush_conntrack({});

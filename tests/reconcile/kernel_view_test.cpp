@@ -44,6 +44,40 @@ TEST_F(KernelViewTest, DerivesEveryObjectOfEveryMode) {
   EXPECT_EQ(v.routes.at(ip("2001:db8:f::10")).table, 100u);
   EXPECT_TRUE(v.set(SetId::lockout4).empty()) << "nobody is in maintenance";
   EXPECT_EQ(v.set(SetId::mgmt4).size(), 1u);
+  ASSERT_EQ(v.set(SetId::fipmark4).size(), 1u) << "nat only: stateless is notracked, route not translated";
+  EXPECT_EQ(v.set(SetId::fipmark4).at({ip("203.0.113.10")}).mark, server_mark("a"));
+  EXPECT_TRUE(v.set(SetId::fipmark6).empty());
+  opt.conntrack_mark = false;
+  EXPECT_TRUE(derive_all(inv, opt).set(SetId::fipmark4).empty()) << "switched off";
+}
+
+TEST(ServerMark, IsFnv1aOfTheNameAndNeverZero) {
+  EXPECT_EQ(server_mark(""), 0x811c9dc5u);  // the offset basis
+  EXPECT_EQ(server_mark("a"), 0xe40c292cu);
+  EXPECT_EQ(server_mark("b"), 0xe70c2de5u);
+  for (int i = 0; i < 100000; ++i) ASSERT_NE(server_mark("server" + std::to_string(i)), 0u);
+}
+
+TEST_F(KernelViewTest, TheDiffSaysWhichMarkStaleFlowsCarryAndWhoseMarkComesLate) {
+  KernelView have = derive_all(inv, opt);
+  const IpAddress nat = ip("203.0.113.10");
+  inv.set_target(nat, "b");
+  Diff moved = diff(have, derive_all(inv, opt), nullptr);
+  EXPECT_EQ(moved.stale_marks, (std::map<IpAddress, uint32_t>{{nat, server_mark("a")}}));
+  EXPECT_TRUE(moved.remarked.empty()) << "its mark changes with its flows";
+
+  // A table written without marks: the entries there carry none.
+  opt.conntrack_mark = false;
+  KernelView unmarked = derive_all(inv, opt);
+  opt.conntrack_mark = true;
+  Diff adopted = diff(unmarked, derive_all(inv, opt), nullptr);
+  EXPECT_TRUE(adopted.stale_flows.empty());
+  EXPECT_EQ(adopted.remarked, std::vector<IpAddress>{nat}) << "its flows stay, without the mark";
+  inv.set_target(nat, "a");
+  Diff both = diff(unmarked, derive_all(inv, opt), nullptr);
+  EXPECT_EQ(both.stale_flows, std::vector<IpAddress>{nat});
+  EXPECT_TRUE(both.stale_marks.empty()) << "no mark to drop them by";
+  EXPECT_TRUE(both.remarked.empty()) << "its old flows go by address now";
 }
 
 TEST_F(KernelViewTest, MaintenanceLocksOutByServerOrByFloatingIpInRouteMode) {
@@ -68,7 +102,8 @@ TEST_F(KernelViewTest, ARepointIsDiffedOnItsAddressesAlone) {
   // dnat replaced; a's source becomes .11 (its remaining floating IP); b gains .10.
   EXPECT_EQ(changes, (std::vector<std::string>{"dnat4 -203.0.113.10", "dnat4 +203.0.113.10 : 10.0.2.2",
                                                "snat4 -10.0.1.2", "snat4 +10.0.1.2 : 203.0.113.11",
-                                               "snat4 +10.0.2.2 : 203.0.113.10"}));
+                                               "snat4 +10.0.2.2 : 203.0.113.10", "fipmark4 -203.0.113.10",
+                                               "fipmark4 +203.0.113.10 : 0xe70c2de5"}));
   adopt(mirror, want, &dirty);
   EXPECT_EQ(mirror, derive_all(inv, opt));
 }

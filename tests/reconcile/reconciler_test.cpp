@@ -135,8 +135,8 @@ TEST_F(ReconcilerTest, ARepointChangesOnlyItsAddresses) {
   auto a = r->apply(inv, move({kNat}, "b"));
   ASSERT_TRUE(a) << a.error().message();
   EXPECT_FALSE(a->resynced);
-  // dnat replaced; a's source becomes .11; b gains .10 as its source.
-  EXPECT_EQ(a->element_changes, 5u);
+  // dnat and mark replaced; a's source becomes .11; b gains .10 as its source.
+  EXPECT_EQ(a->element_changes, 7u);
   EXPECT_EQ(a->route_changes, 0u);
   EXPECT_EQ(kernel->counters.commits, before.commits + 1);
   EXPECT_EQ(kernel->counters.reads, before.reads) << "the mirror answers: no read on the fast path";
@@ -204,7 +204,7 @@ TEST_F(ReconcilerTest, ACommitRefusedTwiceFailsAndTheNextAuditConverges) {
   EXPECT_EQ(r->mirror(), old) << "the mirror re-read: it claims no more than the kernel holds";
   auto audit = r->audit(inv);
   ASSERT_TRUE(audit) << audit.error().message();
-  EXPECT_EQ(audit->element_changes, 5u);
+  EXPECT_EQ(audit->element_changes, 7u) << "dnat and mark replaced, three snat changes";
   EXPECT_EQ(audit->flushed, std::vector<IpAddress>{kNat});
   EXPECT_EQ(kernel->view, want());
 }
@@ -272,6 +272,95 @@ TEST_F(ReconcilerTest, ConntrackIsFlushedExactlyForNatFloatingIpsWhoseTargetChan
   EXPECT_GT(m->element_changes, 0u);
   EXPECT_TRUE(m->flushed.empty());
   EXPECT_EQ(kernel->counters.flushes, 1u);
+}
+
+// Marks: server a's nat floating IPs of both families, with flows marked as
+// the kernel's nat chain marks them.
+class MarkTest : public ReconcilerTest {
+ protected:
+  void SetUp() override {
+    ReconcilerTest::SetUp();
+    ASSERT_TRUE(inv.add_fip({.address = kNat2, .server = "a", .mode = FipMode::nat}));
+    ASSERT_TRUE(inv.add_fip({.address = kNat6, .server = "a", .mode = FipMode::nat}));
+  }
+  void flows_of(const std::string& server) {
+    for (const IpAddress& a : {kNat, kNat2, kNat6}) {
+      kernel->flows[a] = 2;
+      kernel->flow_marks[a] = server_mark(server);
+    }
+  }
+  const IpAddress kNat2 = ip("203.0.113.12");
+  const IpAddress kNat6 = ip("2001:db8:f::12");
+};
+
+TEST_F(MarkTest, AServerWhoseFloatingIpsAllMoveIsDroppedByItsMarkInOneFlush) {
+  auto r = started();
+  EXPECT_EQ(r->mark_users(server_mark("a")), 3u);
+  flows_of("a");
+  auto a = r->apply(inv, move({kNat, kNat2, kNat6, kStateless, kRouted}, "b"));
+  ASSERT_TRUE(a) << a.error().message();
+  EXPECT_EQ(a->flushed, (std::vector<IpAddress>{kNat, kNat2, kNat6}));
+  EXPECT_EQ(a->flushed_marks, std::vector<uint32_t>{server_mark("a")});
+  EXPECT_EQ(kernel->counters.flushes, 1u);
+  EXPECT_TRUE(kernel->counters.flushed.empty()) << "no address needed";
+  EXPECT_EQ(a->conntrack_deleted, 6u);
+  EXPECT_TRUE(kernel->flows.empty());
+  EXPECT_EQ(r->mark_users(server_mark("a")), 0u);
+  EXPECT_EQ(r->mark_users(server_mark("b")), 3u);
+}
+
+TEST_F(MarkTest, APartialMoveDropsByAddressTheMarkStillInUse) {
+  auto r = started();
+  flows_of("a");
+  auto a = r->apply(inv, move({kNat, kNat6}, "b"));
+  ASSERT_TRUE(a) << a.error().message();
+  EXPECT_TRUE(a->flushed_marks.empty()) << "kNat2 still carries a's mark";
+  EXPECT_EQ(kernel->counters.flushed, (std::vector<IpAddress>{kNat, kNat6}));
+  EXPECT_EQ(kernel->flows.count(kNat2), 1u) << "its flows stay";
+  EXPECT_EQ(r->mark_users(server_mark("a")), 1u);
+
+  // The last one goes: now the mark is free, and the flush is by mark.
+  auto last = r->apply(inv, move({kNat2}, "b"));
+  ASSERT_TRUE(last) << last.error().message();
+  EXPECT_EQ(last->flushed_marks, std::vector<uint32_t>{server_mark("a")});
+  EXPECT_TRUE(kernel->flows.empty());
+}
+
+TEST_F(MarkTest, FloatingIpsAdoptedWithoutAMarkGoByAddressOnce) {
+  // A table an earlier fipd wrote without marks, with flows through it.
+  options.intent.conntrack_mark = false;
+  kernel->table_exists = true;
+  kernel->view = want();
+  for (const IpAddress& a : {kNat, kNat2, kNat6}) kernel->flows[a] = 2;
+  options.intent.conntrack_mark = true;
+  auto r = started();
+  EXPECT_EQ(kernel->view, want()) << "the marks were added";
+  EXPECT_EQ(kernel->counters.flushes, 0u) << "nothing moved";
+
+  auto a = r->apply(inv, move({kNat, kNat2, kNat6}, "b"));
+  ASSERT_TRUE(a) << a.error().message();
+  EXPECT_TRUE(a->flushed_marks.empty()) << "their entries predate the mark";
+  EXPECT_EQ(kernel->counters.flushed, (std::vector<IpAddress>{kNat, kNat2, kNat6}));
+  EXPECT_TRUE(kernel->flows.empty());
+
+  // Dropped by address once, their entries since all carry b's mark.
+  flows_of("b");
+  auto back = r->apply(inv, move({kNat, kNat2, kNat6}, "a"));
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(back->flushed_marks, std::vector<uint32_t>{server_mark("b")});
+  EXPECT_TRUE(kernel->flows.empty());
+}
+
+TEST_F(MarkTest, SwitchedOffThereAreNoMarksAndEveryDropIsByAddress) {
+  options.intent.conntrack_mark = false;
+  auto r = started();
+  EXPECT_TRUE(kernel->view.set(SetId::fipmark4).empty());
+  EXPECT_TRUE(kernel->view.set(SetId::fipmark6).empty());
+  for (const IpAddress& a : {kNat, kNat2, kNat6}) kernel->flows[a] = 2;
+  auto a = r->apply(inv, move({kNat, kNat2, kNat6}, "b"));
+  ASSERT_TRUE(a) << a.error().message();
+  EXPECT_TRUE(a->flushed_marks.empty());
+  EXPECT_EQ(kernel->counters.flushed, (std::vector<IpAddress>{kNat, kNat2, kNat6}));
 }
 
 TEST_F(ReconcilerTest, AFailedFlushDoesNotFailTheCommit) {
