@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <utility>
 
 namespace fipd::probe {
 
@@ -307,6 +308,7 @@ void ProbeEngine::on_silence(uint32_t slot, uint32_t generation, uint32_t probe,
   ProbeRun& p = s->probes[probe];
   const ProbeSpec& spec = s->spec.probes[probe];
   p.silence_armed = false;
+  const bool rechecked = std::exchange(p.silence_recheck, false);
   // Down already: the next valid answer arms the deadline again.
   if (p.hysteresis.state() == Health::down) return;
   // Armed lazily: answers move `heard` on without touching the timer.
@@ -314,12 +316,11 @@ void ProbeEngine::on_silence(uint32_t slot, uint32_t generation, uint32_t probe,
   // The loop fired this late, so an answer may wait unread on its socket:
   // decide a tick later, once the loop has read its sockets (once: a loop
   // that stays late must still find silent servers).
-  if (!p.silence_recheck && now - p.silence_at > tolerance(spec)) {
+  if (!rechecked && now - p.silence_at > tolerance(spec)) {
     mark_late(p);
     p.silence_recheck = true;
     return arm_silence(p, now + kTick);
   }
-  p.silence_recheck = false;
   // fipd did not send enough, or early enough, to blame the server: wait.
   if (p.unheard < kUnheardToCondemn) return arm_silence(p, now + spec.fast_interval());
   if (const TimePoint fair = p.second_unheard + spec.fast_interval(); now < fair) return arm_silence(p, fair);
