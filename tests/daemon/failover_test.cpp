@@ -127,17 +127,20 @@ INSTANTIATE_TEST_SUITE_P(Modes, FrozenServerTest,
                          mode_name);
 
 // Issue 12.1: under 1% random loss each way into and out of every server,
-// healthy servers probed every 1 ms stay up for 30 s: a deadline of 8
-// intervals needs 7 answers in a row lost (README, Configuration: about
-// 10^-12 per interval at 1%), and one lost answer is never a failure.
+// healthy servers stay up for 30 s: a deadline of 8 intervals needs 7
+// answers in a row lost (README, Configuration: about 10^-12 per interval at
+// 1%), and one lost answer is never a failure. The pace is 10 ms, not 1 ms:
+// the "servers" are threads of this test on a machine running other tests,
+// and one descheduled for 8 ms is silent for real (the 1 ms figures are
+// bench_probe's, on a quiet machine).
 TEST_F(FailoverTest, OnePercentLossFailsNoHealthyServerIn30Seconds) {
   FIPD_REQUIRE_NETNS();
   build({.probe = R"(kind = "udp"
 port = 7000
 send = "health"
-interval = "1ms"
+interval = "10ms"
 timeout = "1s"
-detect_time = "8ms"
+detect_time = "80ms"
 rise = 2
 fall = 3)"});
   for (auto& server : topo->servers)
@@ -161,7 +164,7 @@ fall = 3)"});
       if (item.contains("rule"))
         for (const auto& e : item["rule"]["expr"])
           if (e.contains("counter")) dropped += e["counter"]["packets"].get<uint64_t>();
-    EXPECT_GT(dropped, 500u) << listed;
+    EXPECT_GT(dropped, 20u) << listed;  // about 60 of 6,000 packets
   }
   EXPECT_EQ(fipd.stop(), 0);
 }

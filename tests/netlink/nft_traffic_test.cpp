@@ -78,10 +78,13 @@ class NftTrafficTest : public ::testing::Test {
     ASSERT_TRUE(r.has_value()) << r.error().message();
   }
 
-  // New flows: UDP from fresh source ports and fresh TCP connections.
+  // New flows: UDP from fresh source ports and fresh TCP connections. The
+  // ports are chosen, not the kernel's: an ephemeral port it hands out again
+  // would meet the entry an earlier flow left, which still goes to the old
+  // server (nothing flushes conntrack here).
   void expect_new_flows_reach(Family f, const std::string& tag) {
     for (int i = 0; i < 3; ++i) {
-      auto udp = UdpClient::open(topo_->client, fip(f), kPort);
+      auto udp = UdpClient::open(topo_->client, fip(f), kPort, static_cast<uint16_t>(next_port_++));
       ASSERT_TRUE(udp.has_value()) << udp.error().message();
       auto got = udp->ask(kWait);
       ASSERT_TRUE(got.has_value()) << "udp " << i << ": " << got.error().message();
@@ -121,6 +124,7 @@ class NftTrafficTest : public ::testing::Test {
   std::optional<Topology> topo_;
   std::vector<std::unique_ptr<EchoServer>> echo_;
   std::optional<NftTable> table_;
+  int next_port_ = 42000;  // a new flow's source port
 };
 
 TEST_F(NftTrafficTest, ConntrackModeNewFlowsFollowARepointV4) { conntrack_mode(Family::v4); }
