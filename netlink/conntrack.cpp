@@ -13,6 +13,19 @@ namespace fipd::nl {
 
 namespace {
 
+// One flush message per item, back to back for send_stacked(); `put` writes
+// one into at most 128 bytes and returns its length (0: no room).
+template <class Items, class Put>
+std::vector<char> stacked(const Items& items, Put put) {
+  std::vector<char> out;
+  for (const auto& item : items) {
+    const size_t at = out.size();
+    out.resize(at + 128);
+    out.resize(at + put(out.data() + at, size_t{128}, item));
+  }
+  return out;
+}
+
 // Messages per sendmsg(). Successful deletes send nothing back (no NLM_F_ACK
 // but on the last), yet every refused one queues an error of about 700 bytes
 // of receive buffer: 256 of them fit the 1 MiB buffer even if all fail.
@@ -93,12 +106,9 @@ Result<size_t> Conntrack::drop_marks(std::span<const uint32_t> marks) {
   auto before = count();
   if (!before) return std::unexpected(before.error());
   if (*before == 0) return size_t{0};
-  std::vector<char> flushes;
-  for (uint32_t m : marks) {
-    size_t at = flushes.size();
-    flushes.resize(at + 128);
-    flushes.resize(at + ct::put_mark_flush(flushes.data() + at, 128, 0, m));
-  }
+  std::vector<char> flushes = stacked(marks, [](char* buf, size_t room, uint32_t m) {
+    return ct::put_mark_flush(buf, room, 0, m);
+  });
   if (auto r = send_stacked(flushes, 0, "flush " + what); !r) return std::unexpected(r.error());
   counters_.mark_flushes += marks.size();
   auto after = count();
@@ -253,12 +263,9 @@ Result<size_t> Conntrack::drop_destinations(std::span<const IpAddress> dsts, Dro
                        : strategy == DropStrategy::automatic ? cheapest(set.size(), *entries)
                                                              : strategy;
     if (how == DropStrategy::kernel_flush) {
-      std::vector<char> flushes;
-      for (const auto& a : set) {
-        size_t at = flushes.size();
-        flushes.resize(at + 128);
-        flushes.resize(at + ct::put_flush(flushes.data() + at, 128, 0, a));
-      }
+      std::vector<char> flushes = stacked(set, [](char* buf, size_t room, const IpAddress& a) {
+        return ct::put_flush(buf, room, 0, a);
+      });
       if (auto r = send_stacked(flushes, 0, "flush " + what); !r) return std::unexpected(r.error());
       counters_.flushes += set.size();
       auto after = count();

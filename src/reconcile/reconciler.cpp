@@ -109,9 +109,12 @@ ConntrackDrop Reconciler::plan_drop(bool mirror_known) const {
       continue;
     }
     drop.marked.push_back(fip);
-    if (std::find(drop.marks.begin(), drop.marks.end(), mark->second) == drop.marks.end())
-      drop.marks.push_back(mark->second);
+    drop.marks.push_back(mark->second);
   }
+  // One flush per mark, however many floating IPs named it: sorted, not
+  // searched, so a storm of a thousand servers costs n log n, not n^2.
+  std::sort(drop.marks.begin(), drop.marks.end());
+  drop.marks.erase(std::unique(drop.marks.begin(), drop.marks.end()), drop.marks.end());
   return drop;
 }
 
