@@ -3,7 +3,6 @@
 
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nfnetlink.h>
-#include <poll.h>
 #include <sys/socket.h>
 
 #include <fstream>
@@ -32,7 +31,6 @@ std::vector<char> stacked(const Items& items, Put put) {
 constexpr size_t kChunkMessages = 256;
 constexpr size_t kChunkBytes = 64 * 1024;
 constexpr int kReceiveBuffer = 1 << 20;
-constexpr size_t kRecvSize = 256 * 1024;
 constexpr size_t kDeleteMax = 512;  // a delete copies the dumped tuple; this bounds it
 constexpr size_t kCreateMax = 256;
 
@@ -72,7 +70,6 @@ Result<Conntrack> Conntrack::open() {
   if (!sock) return std::unexpected(sock.error());
   if (auto r = sock->set_receive_buffer(kReceiveBuffer); !r) return std::unexpected(r.error());
   Conntrack c(std::move(*sock), read_buckets());
-  c.recv_.resize(kRecvSize);
   c.kernel_flush_ = c.kernel_flush_works();
   c.mark_flush_ = c.mark_flush_works();
   return c;
@@ -171,37 +168,11 @@ Status Conntrack::collect(Family family, const IpAddress* dst, const std::unorde
 Result<size_t> Conntrack::send_chunk(char* start, size_t len, uint32_t first, uint32_t last, int tolerated,
                                      const std::string& what) {
   if (auto r = sock_.send(start, len); !r) return std::unexpected(r.error());
-  size_t refused = 0;
-  std::optional<Error> error;
-  // The kernel handled the whole chunk inside sendmsg(): the answers are
-  // queued already; the wait only covers a bug.
-  for (;;) {
-    ssize_t n = recv(sock_.fd(), recv_.data(), recv_.size(), 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN) return fail(errno, what + ": reading answers");
-      pollfd p{.fd = sock_.fd(), .events = POLLIN, .revents = 0};
-      if (poll(&p, 1, static_cast<int>(sock_.reply_timeout.count())) == 0)
-        return fail(ETIMEDOUT, what + ": no answer from the kernel");
-      continue;
-    }
-    int left = static_cast<int>(n);
-    for (auto* nlh = reinterpret_cast<const nlmsghdr*>(recv_.data()); mnl_nlmsg_ok(nlh, left);
-         nlh = mnl_nlmsg_next(nlh, &left)) {
-      if (nlh->nlmsg_type != NLMSG_ERROR || nlh->nlmsg_seq < first || nlh->nlmsg_seq > last) continue;
-      int code = -static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh))->error;
-      if (code != 0 && code == tolerated) {
-        ++refused;
-      } else if (code != 0 && !error) {
-        std::string kernel = extack_message(nlh);
-        error = Error{code, what + (kernel.empty() ? "" : " (kernel: " + kernel + ")")};
-      }
-      if (nlh->nlmsg_seq == last) {
-        if (error) return std::unexpected(*error);
-        return refused;
-      }
-    }
-  }
+  auto acks = sock_.collect_acks({.first = first, .last = last, .tolerated = tolerated});
+  if (!acks) return fail(acks.error().code, what + ": " + acks.error().context);
+  if (const auto& e = acks->first_error)
+    return fail(e->code, what + (e->kernel.empty() ? "" : " (kernel: " + e->kernel + ")"));
+  return acks->tolerated;
 }
 
 Result<size_t> Conntrack::send_stacked(std::vector<char>& buf, int tolerated, const std::string& what) {

@@ -216,7 +216,6 @@ class Conntrack {
   bool mark_flush_ = false;    // the flush path takes CTA_MARK (probed at open)
   Counters counters_;
   std::vector<char> pending_;  // delete messages, sequence numbers set when sent
-  std::vector<char> recv_;
 };
 
 }  // namespace fipd::nl

@@ -260,29 +260,22 @@ class NftTable {
  private:
   Result<std::vector<Element>> dump_elements(SetId set, const std::string& what);
 
-  struct AckError {
-    uint32_t seq = 0;
-    int code = 0;
-    uint32_t offset = 0;  // NLMSGERR_ATTR_OFFS into the failed message; 0: none
-    std::string kernel;   // NLMSGERR_ATTR_MSG
-  };
   NftTable(NetlinkSocket sock, std::string name);
   // Sends what out_ holds and reads the answers to a batch whose messages
   // carry first..last; only `last` asked for an ACK.
-  Result<std::optional<AckError>> transact(uint32_t first, uint32_t last);
-  Result<std::optional<AckError>> read_acks(uint32_t first, uint32_t last);
+  Result<std::optional<Ack>> transact(uint32_t first, uint32_t last);
+  Result<std::optional<Ack>> read_acks(uint32_t first, uint32_t last);
   Status grow_send_buffer(size_t bytes);
   void drain();
   // The sent message with that sequence number, nullptr if none.
   const nlmsghdr* sent_message(uint32_t seq) const;
-  Error describe_commit_error(const ElementBatch& batch, uint32_t first, const AckError& e) const;
+  Error describe_commit_error(const ElementBatch& batch, uint32_t first, const Ack& e) const;
   Status run_schema(uint32_t table_flags, bool& table_refused);
 
   NetlinkSocket sock_;
   std::string name_;
   MessageBuffer out_;  // the batch being sent; kept until the next for error reports
   std::vector<uint32_t> message_first_;  // per element message: its first change, then the end
-  std::vector<char> in_;
   int sndbuf_ = 0;
   bool stale_replies_ = false;  // a failed exchange may have left replies queued
 };

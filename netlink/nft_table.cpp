@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
-#include <poll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -11,7 +10,6 @@
 #include <tuple>
 
 #include "netlink/nft.hpp"
-#include "netlink/nft_attr.hpp"
 #include "netlink/nft_encode.hpp"
 #include "netlink/nft_schema.hpp"
 
@@ -20,7 +18,6 @@ namespace fipd::nl::nft {
 namespace {
 
 // ACKs are small and come one per datagram; the buffer only has to hold one.
-constexpr size_t kAckBufferSize = 64 * 1024;
 // Room for the error ACKs of a large failed batch (each takes about 1 KiB of
 // socket memory). Past that the kernel drops them and says ENOBUFS.
 constexpr int kReceiveBuffer = 8 << 20;
@@ -38,7 +35,7 @@ int get_sndbuf(int fd) {
 }  // namespace
 
 NftTable::NftTable(NetlinkSocket sock, std::string name)
-    : sock_(std::move(sock)), name_(std::move(name)), in_(kAckBufferSize) {}
+    : sock_(std::move(sock)), name_(std::move(name)) {}
 
 Result<NftTable> NftTable::open(TableOptions options) {
   if (options.name.empty() || options.name.find('\0') != std::string::npos)
@@ -74,39 +71,16 @@ Status NftTable::grow_send_buffer(size_t bytes) {
 }
 
 void NftTable::drain() {
-  for (;;) {
-    ssize_t n = recv(sock_.fd(), in_.data(), in_.size(), MSG_DONTWAIT);
-    if (n < 0 && (errno == EINTR || errno == ENOBUFS)) continue;
-    if (n < 0) break;
-  }
+  sock_.discard_queued();
   stale_replies_ = false;
 }
 
-Result<std::optional<NftTable::AckError>> NftTable::transact(uint32_t first, uint32_t last) {
+Result<std::optional<Ack>> NftTable::transact(uint32_t first, uint32_t last) {
   if (stale_replies_) drain();
   if (auto r = grow_send_buffer(out_.size()); !r) return std::unexpected(r.error());
   if (auto r = sock_.send(out_.data(), out_.size()); !r) return std::unexpected(r.error());
   return read_acks(first, last);
 }
-
-namespace {
-
-// The errno, failing attribute and kernel text of one error ACK.
-void parse_ack(const nlmsghdr* nlh, int& code, uint32_t& offset, std::string& kernel) {
-  auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
-  code = -err->error;
-  if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS)) return;
-  // With NETLINK_CAP_ACK (NLM_F_CAPPED) the request is not echoed, so the
-  // attributes follow its header; otherwise they follow the whole request.
-  size_t at = sizeof(nlmsgerr);
-  if (!(nlh->nlmsg_flags & NLM_F_CAPPED)) at += err->msg.nlmsg_len - NLMSG_HDRLEN;
-  for_each_attr(nlh, at, [&](const nlattr* a) {
-    if (mnl_attr_get_type(a) == NLMSGERR_ATTR_MSG) kernel = mnl_attr_get_str(a);
-    if (mnl_attr_get_type(a) == NLMSGERR_ATTR_OFFS) offset = mnl_attr_get_u32(a);
-  });
-}
-
-}  // namespace
 
 // The kernel handles a batch inside sendmsg(), so by the time send() returns
 // every answer is queued: an empty queue before `last` is answered means
@@ -115,53 +89,17 @@ void parse_ack(const nlmsghdr* nlh, int& code, uint32_t& offset, std::string& ke
 // Kernel quirk: a failure of the commit phase itself (after every message
 // passed) is reported against the batch's first message, without an
 // offset, and so is named after that message's change.
-Result<std::optional<NftTable::AckError>> NftTable::read_acks(uint32_t first, uint32_t last) {
-  std::optional<AckError> first_error;
-  bool lost = false;
-  for (bool done = false; !done;) {
-    ssize_t n = recv(sock_.fd(), in_.data(), in_.size(), 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == ENOBUFS) {
-        lost = true;
-        continue;
-      }
-      if (errno != EAGAIN) {
-        stale_replies_ = true;
-        return fail(errno, "receive acknowledgements from table inet " + name_);
-      }
-      // Everything the kernel had to say was queued before send() returned:
-      // once an error is in hand (or answers were dropped), an empty queue
-      // means the end. This also covers the kernel's out-of-memory answer,
-      // a single ENOMEM against the first message instead of the ACKs.
-      if (lost || first_error) break;
-      pollfd p{.fd = sock_.fd(), .events = POLLIN, .revents = 0};
-      if (poll(&p, 1, static_cast<int>(sock_.reply_timeout.count())) == 0) {
-        stale_replies_ = true;
-        return fail(ETIMEDOUT, "no acknowledgement from table inet " + name_);
-      }
-      continue;
-    }
-    int len = static_cast<int>(n);
-    for (auto* nlh = reinterpret_cast<const nlmsghdr*>(in_.data()); mnl_nlmsg_ok(nlh, len);
-         nlh = mnl_nlmsg_next(nlh, &len)) {
-      if (nlh->nlmsg_type != NLMSG_ERROR) continue;
-      const uint32_t seq = nlh->nlmsg_seq;
-      const bool failed = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh))->error != 0;
-      // An error outside the batch's messages is about the batch itself
-      // (its header): nothing else will come.
-      if (seq == last || (failed && seq - first > last - first)) done = true;
-      if (failed && !first_error) {
-        first_error = AckError{.seq = seq};
-        parse_ack(nlh, first_error->code, first_error->offset, first_error->kernel);
-      }
-    }
+Result<std::optional<Ack>> NftTable::read_acks(uint32_t first, uint32_t last) {
+  auto acks = sock_.collect_acks({.first = first, .last = last, .whole_batch = true});
+  if (!acks) {
+    stale_replies_ = true;
+    return fail(acks.error().code, "acknowledgements from table inet " + name_ + ": " + acks.error().context);
   }
-  if (first_error || lost) drain();  // the batch's other errors may still be queued
-  if (!first_error && lost)
+  if (acks->first_error || acks->lost) drain();  // the batch's other errors may still be queued
+  if (!acks->first_error && acks->lost)
     return fail(ENOBUFS, "acknowledgements from table inet " + name_ +
                              " were dropped (receive buffer full); the batch failed, dump to resync");
-  return first_error;
+  return acks->first_error;
 }
 
 const nlmsghdr* NftTable::sent_message(uint32_t seq) const {
@@ -172,7 +110,7 @@ const nlmsghdr* NftTable::sent_message(uint32_t seq) const {
   return nullptr;
 }
 
-Error NftTable::describe_commit_error(const ElementBatch& batch, uint32_t first, const AckError& e) const {
+Error NftTable::describe_commit_error(const ElementBatch& batch, uint32_t first, const Ack& e) const {
   std::string kernel = e.kernel.empty() ? "" : " (kernel: " + e.kernel + ")";
   size_t message = e.seq - first;
   if (message + 1 >= message_first_.size()) return Error{e.code, "transaction on table inet " + name_ + kernel};
@@ -239,7 +177,7 @@ Status NftTable::run_schema(uint32_t table_flags, bool& table_refused) {
   auto acks = transact(begin + 1, begin + n);
   if (!acks) return std::unexpected(acks.error());
   if (!*acks) return {};
-  const AckError& e = **acks;
+  const Ack& e = **acks;
   size_t index = e.seq - (begin + 1);
   table_refused = index == 0;
   std::string ctx = index < n ? (*what)[index] + " in table inet " + name_ : "transaction on table inet " + name_;

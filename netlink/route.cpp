@@ -74,11 +74,11 @@ int on_ack(nl_msg*, void* arg) {
 int on_error(sockaddr_nl*, nlmsgerr* err, void* arg) {
   auto* r = static_cast<Reply*>(arg);
   r->done = true;
-  r->error = -err->error;
   // libnl hands over the payload; the header, and with it the extended ACK
   // flags, sits right before it.
-  auto* nlh = reinterpret_cast<const nlmsghdr*>(reinterpret_cast<const char*>(err) - NLMSG_HDRLEN);
-  r->kernel = extack_message(nlh);
+  Ack a = parse_ack(reinterpret_cast<const nlmsghdr*>(reinterpret_cast<const char*>(err) - NLMSG_HDRLEN));
+  r->error = a.code;
+  r->kernel = std::move(a.kernel);
   return NL_STOP;
 }
 

@@ -61,79 +61,106 @@ Status NetlinkSocket::send(const void* buf, size_t len) {
   return {};
 }
 
-Result<size_t> NetlinkSocket::receive(const std::string& what) {
+Result<size_t> NetlinkSocket::receive(const std::string& what, bool unless_empty) {
   for (;;) {
     ssize_t n = mnl_socket_recvfrom(sock_.get(), buf_.data(), buf_.size());
     if (n >= 0) return static_cast<size_t>(n);
     if (errno == EINTR) continue;
-    if (errno != EAGAIN) return fail(errno, "receive netlink reply for " + what);
+    const std::string about = what.empty() ? "" : " for " + what;
+    if (errno != EAGAIN) return fail(errno, "receive netlink reply" + about);
+    if (unless_empty) return size_t{0};
     pollfd p{.fd = fd(), .events = POLLIN, .revents = 0};
     int r = poll(&p, 1, static_cast<int>(reply_timeout.count()));
-    if (r == 0) return fail(ETIMEDOUT, "no netlink reply for " + what);
-    if (r < 0 && errno != EINTR) return fail(errno, "poll netlink socket for " + what);
+    if (r == 0) return fail(ETIMEDOUT, "no netlink reply" + about);
+    if (r < 0 && errno != EINTR) return fail(errno, "poll netlink socket" + about);
   }
 }
 
-std::string extack_message(const nlmsghdr* nlh) {
-  if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS)) return {};
-  if (mnl_nlmsg_get_payload_len(nlh) < sizeof(nlmsgerr)) return {};
+Ack parse_ack(const nlmsghdr* nlh) {
+  Ack a{.seq = nlh->nlmsg_seq, .code = EPROTO};  // an error message too short to say more
+  if (mnl_nlmsg_get_payload_len(nlh) < sizeof(nlmsgerr)) return a;
   auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
+  // An errno is 1 to 4095 (MAX_ERRNO); anything else is not the kernel's
+  // answer, and negating INT_MIN would overflow.
+  a.code = err->error > -4096 && err->error <= 0 ? -err->error : EPROTO;
+  if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS)) return a;
   // With NETLINK_CAP_ACK the original request is not echoed (NLM_F_CAPPED),
   // so the attributes follow the header of the request.
   size_t offset = sizeof(*err);
   if (!(nlh->nlmsg_flags & NLM_F_CAPPED)) offset += err->msg.nlmsg_len - sizeof(nlmsghdr);
   size_t total = mnl_nlmsg_get_payload_len(nlh);
-  if (offset >= total) return {};
+  if (offset >= total) return a;
   const char* start = static_cast<const char*>(mnl_nlmsg_get_payload(nlh)) + offset;
-  const nlattr* attr;
-  for (attr = reinterpret_cast<const nlattr*>(start);
-       mnl_attr_ok(attr, static_cast<int>(total - offset -
-                                          (reinterpret_cast<const char*>(attr) - start)));
+  for (auto* attr = reinterpret_cast<const nlattr*>(start);
+       mnl_attr_ok(attr, static_cast<int>(total - offset - (reinterpret_cast<const char*>(attr) - start)));
        attr = mnl_attr_next(attr)) {
-    // Up to the attribute's end: its NUL is the kernel's promise, not checked.
     if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG) {
+      // Up to the attribute's end: its NUL is the kernel's promise, not checked.
       auto* text = static_cast<const char*>(mnl_attr_get_payload(attr));
-      return std::string(text, ::strnlen(text, mnl_attr_get_payload_len(attr)));
+      a.kernel.assign(text, ::strnlen(text, mnl_attr_get_payload_len(attr)));
+    } else if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_OFFS && mnl_attr_get_payload_len(attr) >= 4) {
+      a.offset = mnl_attr_get_u32(attr);
     }
   }
-  return {};
+  return a;
+}
+
+Result<Acks> NetlinkSocket::collect_acks(const AckWait& w, const std::function<void(const nlmsghdr*)>& on_data) {
+  Acks out;
+  for (;;) {
+    // Answers are queued before send() returns; a wait only covers a bug.
+    auto n = receive("", w.whole_batch && (out.lost || out.first_error));
+    if (!n && n.error().code == ENOBUFS && w.whole_batch) {
+      out.lost = true;
+      continue;
+    }
+    if (!n) return std::unexpected(n.error());
+    if (*n == 0) return out;  // the rest of a whole batch's answers: nothing more comes
+    int len = static_cast<int>(*n);
+    for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buf_.data()); mnl_nlmsg_ok(nlh, len);
+         nlh = mnl_nlmsg_next(nlh, &len)) {
+      if (nlh->nlmsg_pid != portid_ && nlh->nlmsg_pid != 0) continue;
+      const uint32_t seq = nlh->nlmsg_seq;
+      const bool in_range = seq - w.first <= w.last - w.first;  // wraps like the sequence
+      if (nlh->nlmsg_type == NLMSG_ERROR) {
+        Ack a = parse_ack(nlh);
+        const bool failed = a.code != 0;
+        if (failed && in_range && a.code == w.tolerated) ++out.tolerated;
+        else if (failed && !out.first_error) out.first_error = std::move(a);
+        if (seq == w.last || (!in_range && failed)) return out;
+        continue;
+      }
+      if (in_range && on_data && nlh->nlmsg_type >= NLMSG_MIN_TYPE) on_data(nlh);
+    }
+  }
+}
+
+void NetlinkSocket::discard_queued() {
+  for (;;) {
+    ssize_t n = recv(fd(), buf_.data(), buf_.size(), MSG_DONTWAIT);
+    if (n < 0 && (errno == EINTR || errno == ENOBUFS)) continue;
+    if (n < 0) return;
+  }
 }
 
 Status NetlinkSocket::await_acks(uint32_t first_seq, uint32_t last_seq, const Describe& describe,
                                  const OnMessage& on_data, int tolerated, size_t* tolerated_count) {
-  std::optional<Error> first_error;
-  auto what = [&] { return describe ? describe(last_seq) : "netlink request"; };
-  for (;;) {
-    auto got = receive(what());
-    if (!got) return std::unexpected(got.error());
-    int len = static_cast<int>(*got);
-    for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buf_.data()); mnl_nlmsg_ok(nlh, len);
-         nlh = mnl_nlmsg_next(nlh, &len)) {
-      if (nlh->nlmsg_pid != portid_ && nlh->nlmsg_pid != 0) continue;
-      uint32_t seq = nlh->nlmsg_seq;
-      bool in_range = seq >= first_seq && seq <= last_seq;
-      if (nlh->nlmsg_type == NLMSG_ERROR) {
-        auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
-        const bool forgiven = in_range && tolerated != 0 && -err->error == tolerated;
-        if (forgiven && tolerated_count) ++*tolerated_count;
-        if (err->error != 0 && !forgiven && !first_error) {
-          std::string ctx = describe ? describe(seq) : "netlink request " + std::to_string(seq);
-          std::string kernel = extack_message(nlh);
-          if (!kernel.empty()) ctx += " (kernel: " + kernel + ")";
-          first_error = Error{-err->error, std::move(ctx)};
-        }
-        if (seq == last_seq || (!in_range && err->error != 0)) {
-          if (first_error) return std::unexpected(*first_error);
-          return {};
-        }
-        continue;
-      }
-      if (!in_range) continue;  // a late reply to an earlier request
-      if (on_data && nlh->nlmsg_type >= NLMSG_MIN_TYPE) {
-        if (auto r = on_data(nlh); !r && !first_error) first_error = r.error();
-      }
-    }
+  std::optional<Error> data_error;
+  auto keep = [&](const nlmsghdr* nlh) {
+    if (auto r = on_data(nlh); !r && !data_error) data_error = r.error();
+  };
+  auto acks = collect_acks({.first = first_seq, .last = last_seq, .tolerated = tolerated},
+                           on_data ? std::function<void(const nlmsghdr*)>(keep) : nullptr);
+  const std::string what = describe ? describe(last_seq) : "netlink request";
+  if (!acks) return fail(acks.error().code, what + ": " + acks.error().context);
+  if (tolerated_count) *tolerated_count += acks->tolerated;
+  if (const auto& e = acks->first_error) {
+    std::string ctx = describe ? describe(e->seq) : "netlink request " + std::to_string(e->seq);
+    if (!e->kernel.empty()) ctx += " (kernel: " + e->kernel + ")";
+    return fail(e->code, ctx);
   }
+  if (data_error) return std::unexpected(*data_error);
+  return {};
 }
 
 Status NetlinkSocket::dump(const void* req, size_t len, const std::string& what,
@@ -154,12 +181,9 @@ Status NetlinkSocket::dump(const void* req, size_t len, const std::string& what,
         return {};
       }
       if (nlh->nlmsg_type == NLMSG_ERROR) {
-        auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
-        if (err->error == 0) continue;
-        std::string ctx = what;
-        std::string kernel = extack_message(nlh);
-        if (!kernel.empty()) ctx += " (kernel: " + kernel + ")";
-        return fail(-err->error, ctx);
+        Ack a = parse_ack(nlh);
+        if (a.code == 0) continue;
+        return fail(a.code, what + (a.kernel.empty() ? "" : " (kernel: " + a.kernel + ")"));
       }
       if (nlh->nlmsg_flags & NLM_F_DUMP_INTR && !first_error)
         first_error = Error{EINTR, what + ": table changed during the dump"};

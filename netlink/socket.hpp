@@ -20,12 +20,40 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "netlink/error.hpp"
 
 namespace fipd::nl {
+
+// One error ACK (NLMSG_ERROR): the errno, where in the request the kernel
+// points, and its own words.
+struct Ack {
+  uint32_t seq = 0;
+  int code = 0;          // positive errno; 0: success
+  uint32_t offset = 0;   // NLMSGERR_ATTR_OFFS into the failed message; 0: none
+  std::string kernel;    // NLMSGERR_ATTR_MSG, empty when the kernel gave none
+};
+Ack parse_ack(const nlmsghdr* error_msg);
+
+// The answers to messages first..last (those that asked for an ACK, and the
+// errors of any other).
+struct AckWait {
+  uint32_t first = 0, last = 0;
+  int tolerated = 0;  // an errno that is counted, not an error (0: none)
+  // The kernel answered all inside sendmsg() (an nft batch): then an empty
+  // queue after an error, or after answers were dropped (ENOBUFS: reported
+  // as `lost`, not as a failed read), is the end: the kernel's out-of-memory
+  // answer is one error against the first message and no ACK for the last.
+  bool whole_batch = false;
+};
+struct Acks {
+  std::optional<Ack> first_error;
+  size_t tolerated = 0;
+  bool lost = false;
+};
 
 class NetlinkSocket {
  public:
@@ -66,6 +94,15 @@ class NetlinkSocket {
   // counts them.
   Status await_acks(uint32_t first_seq, uint32_t last_seq, const Describe& describe,
                     const OnMessage& on_data = {}, int tolerated = 0, size_t* tolerated_count = nullptr);
+  // The one reader of ACKs under await_acks() and the batch writers (nft,
+  // conntrack): reads until `last` is answered, or an error outside
+  // first..last (a refused batch header) ends the exchange. Data messages
+  // in range go to `on_data`. Errors: the socket's (receive, ETIMEDOUT
+  // after reply_timeout), with a context the caller completes.
+  Result<Acks> collect_acks(const AckWait& wait, const std::function<void(const nlmsghdr*)>& on_data = {});
+  // Drops whatever answers are queued (after a failed exchange, whose other
+  // answers may still be there).
+  void discard_queued();
 
   // Sends a dump request (NLM_F_DUMP set by the caller) and feeds every
   // message of the answer to `on_message` until NLMSG_DONE.
@@ -83,8 +120,9 @@ class NetlinkSocket {
     void operator()(mnl_socket* s) const { mnl_socket_close(s); }
   };
   explicit NetlinkSocket(mnl_socket* s);
-  // Receives one datagram into buf_, waiting at most reply_timeout.
-  Result<size_t> receive(const std::string& what);
+  // Receives one datagram into buf_, waiting at most reply_timeout; with
+  // `unless_empty`, 0 at once when nothing is queued.
+  Result<size_t> receive(const std::string& what, bool unless_empty = false);
 
   std::unique_ptr<mnl_socket, Closer> sock_;
   uint32_t portid_ = 0;
@@ -93,6 +131,6 @@ class NetlinkSocket {
 };
 
 // The kernel's error text from an extended ACK, empty when it gave none.
-std::string extack_message(const nlmsghdr* error_msg);
+inline std::string extack_message(const nlmsghdr* error_msg) { return parse_ack(error_msg).kernel; }
 
 }  // namespace fipd::nl
