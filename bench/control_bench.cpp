@@ -169,8 +169,8 @@ class BenchDaemon {
   std::condition_variable cv_;
 };
 
-config::ProbeConfig probe_every(std::chrono::nanoseconds interval) {
-  return {.kind = config::ProbeKind::tcp, .port = 7000, .interval = interval, .timeout = 100ms, .rise = 2, .fall = 3};
+probe::ProbeSpec probe_every(std::chrono::nanoseconds interval) {
+  return {.kind = probe::ProbeKind::tcp, .port = 7000, .interval = interval, .timeout = 100ms, .rise = 2, .fall = 3};
 }
 
 nl::IpAddress addr(const std::string& s) { return *nl::IpAddress::parse(s); }

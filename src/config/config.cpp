@@ -361,61 +361,54 @@ void parse_rebuild(Reader& r, const toml::table& t, RebuildConfig& rb) {
   if (auto v = r.duration(t, "settle", w)) rb.settle = *v;
 }
 
-std::optional<ProbeKind> probe_kind(std::string_view s) {
-  if (s == "tcp") return ProbeKind::tcp;
-  if (s == "http") return ProbeKind::http;
-  if (s == "udp") return ProbeKind::udp;
-  if (s == "icmp") return ProbeKind::icmp;
-  return std::nullopt;
-}
+// A probe's table, for the one rule set of spec_io.hpp: errors at the
+// key's position, prefixed with `where` ("server 'web-1': probes[0]").
+class TomlFields final : public probe::FieldSource {
+ public:
+  TomlFields(Reader& r, const toml::table& t, std::string where) : r_(r), t_(t), where_(std::move(where)) {}
 
-// Fields of `t` override `base`; the result is checked as a whole.
-ProbeConfig parse_probe(Reader& r, const toml::table& t, const ProbeConfig& base, const std::string& w) {
-  r.check_keys(t, {"kind", "port", "interval", "timeout", "fastinter", "downinter", "detect_time", "rise", "fall",
-                   "path", "host", "expect", "send", "expect_prefix", "source", "interface", "fwmark"},
-               w);
-  ProbeConfig p = base;
-  p.at = pos(t.source());
-  if (auto v = r.str(t, "kind", w)) {
-    if (auto k = probe_kind(*v)) {
-      p.kind = *k;
-    } else {
-      r.error(pos(t.get("kind")->source()), w + ": kind: unknown probe kind '" + *v + "' (tcp, http, udp or icmp)");
+  void check_keys(std::span<const std::string_view> known) override {
+    for (auto&& [key, node] : t_) {
+      if (std::find(known.begin(), known.end(), key.str()) != known.end()) continue;
+      std::string list;
+      for (auto k : known) list += (list.empty() ? "" : ", ") + std::string(k);
+      r_.error(pos(key.source()), where_ + ": unknown key '" + std::string(key.str()) + "' (known: " + list + ")");
     }
   }
-  if (auto v = r.integer(t, "port", w, 1, 65535)) p.port = static_cast<uint16_t>(*v);
-  if (auto v = r.duration(t, "interval", w)) p.interval = *v;
-  if (auto v = r.duration(t, "timeout", w)) p.timeout = *v;
-  if (auto v = r.duration(t, "fastinter", w)) p.fastinter = *v;
-  if (auto v = r.duration(t, "downinter", w)) p.downinter = *v;
-  if (auto v = r.duration(t, "detect_time", w)) p.detect_time = *v;
-  if (auto v = r.integer(t, "rise", w, 1, 100)) p.rise = static_cast<unsigned>(*v);
-  if (auto v = r.integer(t, "fall", w, 1, 100)) p.fall = static_cast<unsigned>(*v);
-  if (auto v = r.path(t, "path", w)) {
-    if (v->empty() || (*v)[0] != '/' || v->find_first_of(" \r\n") != std::string::npos)
-      r.error(pos(t.get("path")->source()), w + ": path: '" + *v + "' must start with '/' and contain no spaces");
-    else
-      p.path = *v;
+  std::optional<std::string> str(std::string_view key, std::string_view expected) override {
+    const toml::node* n = t_.get(key);
+    if (!n) return std::nullopt;
+    if (auto* v = n->as_string()) return v->get();
+    r_.wrong(*n, where_, key, std::string(expected));
+    return std::nullopt;
   }
-  if (auto v = r.str(t, "host", w)) p.host = *v;
-  if (auto v = r.numbers(t, "expect", w, 100, 599)) {
-    if (v->empty()) r.error(pos(t.get("expect")->source()), w + ": expect: list at least one status code");
-    p.expect = *v;
+  std::optional<int64_t> integer(std::string_view key, int64_t min, int64_t max) override {
+    return r_.integer(t_, key, where_, min, max);
   }
-  if (auto v = r.str(t, "send", w)) p.send = *v;
-  if (auto v = r.str(t, "expect_prefix", w)) p.expect_prefix = *v;
-  if (const toml::node* n = t.get("source"))
-    if (auto a = r.address(*n, w, "source")) p.source = *a;
-  if (auto v = r.str(t, "interface", w)) {
-    if (v->empty() || v->size() >= 16)
-      r.error(pos(t.get("interface")->source()), w + ": interface: '" + *v + "' is not an interface name");
-    else
-      p.interface = *v;
+  std::optional<std::vector<int64_t>> integers(std::string_view key, int64_t min, int64_t max) override {
+    auto v = r_.numbers(t_, key, where_, min, max);
+    if (!v) return std::nullopt;
+    return std::vector<int64_t>(v->begin(), v->end());
   }
-  if (auto v = r.integer(t, "fwmark", w, 0, 0xFFFFFFFF)) p.fwmark = static_cast<uint32_t>(*v);
-  if (p.kind == ProbeKind::udp && p.send.empty())
-    r.error(p.at, w + ": send: a udp probe needs a payload to send");
-  return p;
+  void fail(std::string_view key, const std::string& why) override {
+    const toml::node* n = key.empty() ? nullptr : t_.get(key);
+    r_.error(pos(n ? n->source() : t_.source()), where_ + ": " + (key.empty() ? "" : std::string(key) + ": ") + why);
+  }
+
+ private:
+  Reader& r_;
+  const toml::table& t_;
+  std::string where_;
+};
+
+// Fields of `t` override `base`, as written (spec_io.hpp).
+probe::ProbeSpec parse_probe(Reader& r, const toml::table& t, const probe::ProbeSpec& base, const std::string& w) {
+  TomlFields fields(r, t, w);
+  return probe::read_probe(fields, base);
+}
+probe::ProbeSpec parse_server_probe(Reader& r, const toml::table& t, const probe::ProbeSpec& base,
+                                    const std::string& w) {
+  return probe::normalised(parse_probe(r, t, base, w));
 }
 
 std::vector<IpAddress> parse_addresses(Reader& r, const toml::node& n, const std::string& w) {
@@ -438,12 +431,12 @@ std::vector<IpAddress> parse_addresses(Reader& r, const toml::node& n, const std
   return out;
 }
 
-void parse_server(Reader& r, const toml::table& t, const ProbeConfig& defaults, Config& c) {
+void parse_server(Reader& r, const toml::table& t, const probe::ProbeSpec& defaults, Config& c) {
   std::string w = "[[server]]";
   auto name = r.str(t, "name", w);
   if (name) {
     if (valid_name(*name)) w = "server '" + *name + "'";
-    else r.error(pos(t.get("name")->source()), w + ": name: '" + *name + "' must be 1 to 63 letters, digits, '-', '_' or '.'");
+    else r.error(pos(t.get("name")->source()), w + ": name: '" + *name + "' must be " + std::string(state::kNameRule));
   } else if (!t.get("name")) {
     r.error(pos(t.source()), w + ": name is missing");
   }
@@ -462,13 +455,13 @@ void parse_server(Reader& r, const toml::table& t, const ProbeConfig& defaults, 
   const toml::node* many = t.get("probes");
   if (one && many) r.error(pos(many->source()), w + ": give either probe or probes, not both");
   if (one) {
-    if (auto* pt = one->as_table()) s.probes.push_back(parse_probe(r, *pt, defaults, w + ": probe"));
+    if (auto* pt = one->as_table()) s.probes.push_back(parse_server_probe(r, *pt, defaults, w + ": probe"));
     else r.wrong(*one, w, "probe", "a table such as { kind = \"tcp\", port = 80 }");
   } else if (many) {
     if (auto* arr = many->as_array()) {
       int i = 0;
       for (auto& el : *arr) {
-        if (auto* pt = el.as_table()) s.probes.push_back(parse_probe(r, *pt, defaults, w + ": probes[" + std::to_string(i) + "]"));
+        if (auto* pt = el.as_table()) s.probes.push_back(parse_server_probe(r, *pt, defaults, w + ": probes[" + std::to_string(i) + "]"));
         else r.wrong(el, w, "probes", "tables");
         ++i;
       }
@@ -476,9 +469,7 @@ void parse_server(Reader& r, const toml::table& t, const ProbeConfig& defaults, 
       r.wrong(*many, w, "probes", "an array of tables");
     }
   } else {
-    ProbeConfig p = defaults;
-    p.at = s.at;
-    s.probes.push_back(p);
+    s.probes.push_back(probe::normalised(defaults));
   }
   c.servers.push_back(std::move(s));
 }
@@ -540,7 +531,7 @@ void cross_check(Reader& r, Config& c) {
     if (s.name.empty()) continue;
     // The probe engine's own rules (ranges, families, sizes), so that the
     // file, `server add` and the state file are held to the same ones.
-    probe::ServerSpec spec{.id = s.name, .address = s.address, .probes = probe_specs(s)};
+    probe::ServerSpec spec{.id = s.name, .address = s.address, .probes = s.probes};
     if (auto v = probe::validate(spec); !v) r.error(s.at, v.error().context);
   }
   if (probes > probe::kMaxProbes)
@@ -580,16 +571,6 @@ void cross_check(Reader& r, Config& c) {
 
 std::string ConfigError::str() const {
   return file + ":" + std::to_string(at.line) + ":" + std::to_string(at.column) + ": " + message;
-}
-
-std::string_view to_string(ProbeKind k) {
-  switch (k) {
-    case ProbeKind::tcp: return "tcp";
-    case ProbeKind::http: return "http";
-    case ProbeKind::udp: return "udp";
-    case ProbeKind::icmp: return "icmp";
-  }
-  return "?";
 }
 
 std::string Prefix::str() const { return address.str() + "/" + std::to_string(length); }
@@ -766,33 +747,6 @@ nl::Result<std::pair<nl::IpAddress, uint16_t>> parse_listen(std::string_view tex
   if (port.empty() || r.ec != std::errc() || r.ptr != port.data() + port.size() || p > 65535)
     return nl::fail(EINVAL, "health_listen '" + std::string(text) + "': the port must be 0 to 65535");
   return std::pair{*a, static_cast<uint16_t>(p)};
-}
-
-std::vector<probe::ProbeSpec> probe_specs(const ServerConfig& s) {
-  std::vector<probe::ProbeSpec> out;
-  for (const auto& p : s.probes) {
-    probe::ProbeSpec spec{.kind = static_cast<probe::ProbeKind>(p.kind),
-                          .port = p.kind == ProbeKind::icmp ? uint16_t{0} : p.port,
-                          .interval = p.interval,
-                          .timeout = p.timeout,
-                          .fastinter = p.fastinter,
-                          .downinter = p.downinter,
-                          .detect_time = p.detect_time,
-                          .rise = p.rise,
-                          .fall = p.fall,
-                          .send = p.send,
-                          .expect = p.expect_prefix,
-                          .source = p.source,
-                          .device = p.interface,
-                          .mark = p.fwmark};
-    if (p.kind == ProbeKind::http) {
-      spec.http_path = p.path;
-      spec.http_host = p.host;
-      spec.http_status = p.expect;
-    }
-    out.push_back(std::move(spec));
-  }
-  return out;
 }
 
 }  // namespace fipd::config

@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "netlink/ip_address.hpp"
-#include "src/probe/spec.hpp"
+#include "src/probe/spec_io.hpp"
 #include "src/state/model.hpp"
 
 namespace fipd::config {
@@ -48,35 +48,10 @@ struct ConfigError {
   std::string str() const;  // "fipd.toml:12:9: message"
 };
 
-enum class ProbeKind : uint8_t { tcp, http, udp, icmp };
-std::string_view to_string(ProbeKind k);
-
 struct Prefix {
   nl::IpAddress address;
   uint8_t length = 0;
   std::string str() const;
-};
-
-// One probe, with [probe_defaults] already applied.
-struct ProbeConfig {
-  ProbeKind kind = ProbeKind::tcp;
-  uint16_t port = 80;
-  nanoseconds interval = std::chrono::seconds(1);
-  nanoseconds timeout = std::chrono::milliseconds(500);
-  nanoseconds fastinter{0};  // 0: same as interval
-  nanoseconds downinter{0};  // 0: same as interval
-  nanoseconds detect_time{0};  // 0: off; else down after this long without a valid answer
-  unsigned rise = 2;
-  unsigned fall = 3;
-  std::string path = "/";           // http
-  std::string host;                 // http Host header; default: the server's address
-  std::vector<uint16_t> expect = {200};  // http status codes that mean healthy
-  std::string send;                 // tcp/udp payload
-  std::string expect_prefix;        // tcp/udp: the reply must start with this
-  std::optional<nl::IpAddress> source;
-  std::string interface;
-  uint32_t fwmark = 0;
-  Position at;
 };
 
 struct ServerConfig {
@@ -86,7 +61,7 @@ struct ServerConfig {
 
   bool spare = false;
   std::string standby;
-  std::vector<ProbeConfig> probes;
+  std::vector<probe::ProbeSpec> probes;  // [probe_defaults] applied, normalised (spec_io.hpp)
   Position at;
 
   // The server's address of family f, or null.
@@ -160,7 +135,11 @@ struct Config {
   std::string file;
   EngineConfig engine;
   RebuildConfig rebuild;
-  ProbeConfig probe_defaults;
+  // As written, the base of every probe (the file's, `server add`'s, a
+  // hook's replacement's); probe::normalised() of it is the probe of a
+  // server that names none.
+  probe::ProbeSpec probe_defaults = probe::written_defaults();
+  probe::ProbeSpec default_probe() const { return probe::normalised(probe_defaults); }
   std::vector<ServerConfig> servers;
   std::vector<FloatingIpConfig> floating_ips;
 
@@ -204,8 +183,5 @@ std::vector<ConfigError> check_on_this_host(const Config& c);
 
 // "ADDRESS:PORT" or "[ADDRESS]:PORT" (health_listen); EINVAL naming what is wrong.
 nl::Result<std::pair<nl::IpAddress, uint16_t>> parse_listen(std::string_view text);
-
-// The probe engine's specs for a configured server's probes.
-std::vector<probe::ProbeSpec> probe_specs(const ServerConfig& s);
 
 }  // namespace fipd::config

@@ -230,10 +230,8 @@ std::string ControlServer::run_change(Change& ch) {
       if (st) fip_result(*r.fip);
       return out;
     case Command::server_add: {
-      config::ServerConfig sc{.name = r.server, .address = *r.address, .address6 = r.address6, .spare = r.spare,
-                              .standby = r.standby, .probes = r.probes};
-      if (sc.probes.empty()) sc.probes.push_back(engine_.config().probe_defaults);
-      auto specs = engine::probe_specs(sc);
+      std::vector<probe::ProbeSpec> specs = r.probes;
+      if (specs.empty()) specs.push_back(engine_.config().default_probe());
       state::Server s{.name = r.server, .address = *r.address, .address6 = r.address6, .spare = r.spare,
                       .standby = r.standby};
       st = engine_.add_server(s, specs, r.replaces);

@@ -9,7 +9,7 @@
 #include "netlink/printable.hpp"
 #include "src/control/json_out.hpp"
 #include "src/json/bounded.hpp"
-#include "src/probe/duration.hpp"
+#include "src/probe/spec_io.hpp"
 
 namespace fipd::control {
 namespace {
@@ -33,19 +33,7 @@ constexpr CommandInfo kCommands[] = {
     {Command::rebuild, "rebuild", true},        {Command::reload, "reload", true},
 };
 
-const char* type_name(const json& v) {
-  switch (v.type()) {
-    case json::value_t::null: return "null";
-    case json::value_t::object: return "an object";
-    case json::value_t::array: return "an array";
-    case json::value_t::string: return "a string";
-    case json::value_t::boolean: return "a boolean";
-    case json::value_t::number_integer:
-    case json::value_t::number_unsigned: return "an integer";
-    case json::value_t::number_float: return "a number";
-    default: return "something else";
-  }
-}
+using bounded_json::type_name;
 
 using state::valid_name;
 
@@ -130,19 +118,9 @@ class Args {
   }
 
   std::optional<int64_t> integer(const json& v, const char* key, int64_t min, int64_t max) {
-    std::string range = "an integer from " + std::to_string(min) + " to " + std::to_string(max);
-    if (v.is_number_unsigned()) {
-      uint64_t u = v.get<uint64_t>();
-      if (u <= static_cast<uint64_t>(max) && static_cast<int64_t>(u) >= min) return static_cast<int64_t>(u);
-    } else if (v.is_number_integer()) {
-      int64_t i = v.get<int64_t>();
-      if (i >= min && i <= max) return i;
-    } else {
-      wrong(key, v, range.c_str());
-      return std::nullopt;
-    }
-    fail(EINVAL, std::string(key) + ": expected " + range + ", got " + bounded_json::dump(v));
-    return std::nullopt;
+    auto n = bounded_json::integer(v, min, max);
+    if (!n) fail(EINVAL, std::string(key) + ": " + n.error());
+    return n ? std::optional(*n) : std::nullopt;
   }
 
   std::optional<int64_t> integer(const char* key, int64_t min, int64_t max) {
@@ -167,83 +145,30 @@ class Args {
     return out;
   }
 
-  std::optional<std::chrono::nanoseconds> duration(const char* key) {
-    auto s = str(key, false);
-    if (!s) return std::nullopt;
-    auto d = probe::parse_duration(*s);
-    if (!d) {
-      fail(EINVAL, std::string(key) + ": " + d.error().context);
-      return std::nullopt;
-    }
-    return *d;
-  }
 
  private:
   const json& obj_;
   std::string where_;
 };
 
-std::optional<config::ProbeKind> probe_kind(std::string_view s) {
-  if (s == "tcp") return config::ProbeKind::tcp;
-  if (s == "http") return config::ProbeKind::http;
-  if (s == "udp") return config::ProbeKind::udp;
-  if (s == "icmp") return config::ProbeKind::icmp;
-  return std::nullopt;
-}
-
 // One probe, as a [[server]] probe table of the file, over the defaults.
-std::optional<config::ProbeConfig> parse_probe(const json& v, const config::ProbeConfig& base,
-                                               const std::string& where, std::optional<ProtocolError>& error) {
+std::optional<probe::ProbeSpec> parse_probe(const json& v, const probe::ProbeSpec& base, const std::string& where,
+                                            std::optional<ProtocolError>& error) {
   if (!v.is_object()) {
     error = ProtocolError{EINVAL, where + ": expected an object such as {\"kind\":\"tcp\",\"port\":80}, got " +
                                       type_name(v), {}};
     return std::nullopt;
   }
-  Args a(v, where + ": ");
-  a.only({"kind", "port", "interval", "timeout", "fastinter", "downinter", "detect_time", "rise", "fall", "path", "host",
-          "expect", "send", "expect_prefix", "source", "interface", "fwmark"});
-  config::ProbeConfig p = base;
-  if (auto s = a.str("kind", false)) {
-    if (auto k = probe_kind(*s)) p.kind = *k;
-    else a.fail(EINVAL, "kind: unknown probe kind '" + *s + "' (tcp, http, udp or icmp)");
-  }
-  if (auto n = a.integer("port", 1, 65535)) p.port = static_cast<uint16_t>(*n);
-  if (auto d = a.duration("interval")) p.interval = *d;
-  if (auto d = a.duration("timeout")) p.timeout = *d;
-  if (auto d = a.duration("fastinter")) p.fastinter = *d;
-  if (auto d = a.duration("downinter")) p.downinter = *d;
-  if (auto d = a.duration("detect_time")) p.detect_time = *d;
-  if (auto n = a.integer("rise", 1, 100)) p.rise = static_cast<unsigned>(*n);
-  if (auto n = a.integer("fall", 1, 100)) p.fall = static_cast<unsigned>(*n);
-  if (auto s = a.str("path", false)) {
-    if (s->empty() || (*s)[0] != '/' || s->find_first_of(" \r\n") != std::string::npos)
-      a.fail(EINVAL, "path: '" + *s + "' must start with '/' and contain no spaces");
-    else
-      p.path = *s;
-  }
-  if (auto s = a.str("host", false)) p.host = *s;
-  if (auto n = a.numbers("expect", 100, 599)) {
-    if (n->empty()) a.fail(EINVAL, "expect: list at least one status code");
-    p.expect = *n;
-  }
-  if (auto s = a.str("send", false)) p.send = *s;
-  if (auto s = a.str("expect_prefix", false)) p.expect_prefix = *s;
-  if (auto ad = a.address("source", false)) p.source = *ad;
-  if (auto s = a.str("interface", false)) {
-    if (s->empty() || s->size() >= 16) a.fail(EINVAL, "interface: '" + *s + "' is not an interface name");
-    else p.interface = *s;
-  }
-  if (auto n = a.integer("fwmark", 0, 0xFFFFFFFF)) p.fwmark = static_cast<uint32_t>(*n);
-  if (!a.error && p.kind == config::ProbeKind::udp && p.send.empty())
-    a.fail(EINVAL, "send: a udp probe needs a payload to send");
-  if (a.error) {
-    error = std::move(a.error);
+  probe::JsonFields fields(v);
+  probe::ProbeSpec p = probe::normalised(probe::read_probe(fields, base));
+  if (fields.error) {
+    error = ProtocolError{EINVAL, where + ": " + fields.error->str(), {}};
     return std::nullopt;
   }
   return p;
 }
 
-void parse_probes(Args& a, const json& obj, const config::ProbeConfig& defaults, Request& r) {
+void parse_probes(Args& a, const json& obj, const probe::ProbeSpec& defaults, Request& r) {
   auto it = obj.find("probe");
   if (it == obj.end()) return;
   std::optional<ProtocolError> error;
@@ -261,7 +186,7 @@ void parse_probes(Args& a, const json& obj, const config::ProbeConfig& defaults,
   if (error) a.fail(error->code, error->message);
 }
 
-void parse_args(Args& a, const json& obj, const config::ProbeConfig& defaults, Request& r) {
+void parse_args(Args& a, const json& obj, const probe::ProbeSpec& defaults, Request& r) {
   switch (r.cmd) {
     case Command::status:
     case Command::watch:
@@ -349,7 +274,7 @@ bool changes_state(Command c) {
   return true;
 }
 
-std::expected<Request, ProtocolError> parse_request(std::string_view line, const config::ProbeConfig& defaults) {
+std::expected<Request, ProtocolError> parse_request(std::string_view line, const probe::ProbeSpec& defaults) {
   if (line.size() > kMaxLine)
     return Fail(ProtocolError{EMSGSIZE, "request line longer than " + std::to_string(kMaxLine) + " bytes", {}});
   // Bounded while parsing: nothing deeper than kMaxDepth is ever built, so

@@ -25,7 +25,8 @@
 #include <vector>
 
 #include "netlink/ip_address.hpp"
-#include "src/config/config.hpp"
+#include "src/probe/spec.hpp"
+#include "src/state/model.hpp"
 
 namespace fipd::control {
 
@@ -68,7 +69,7 @@ struct Request {
   std::optional<nl::IpAddress> address, address6;
   bool spare = false;
   std::string standby;
-  std::vector<config::ProbeConfig> probes;  // empty: the running [probe_defaults]
+  std::vector<probe::ProbeSpec> probes;  // normalised; empty: the running [probe_defaults]
   std::string replaces;
 
   // reload: apply even past [engine] max_reload_removal_share
@@ -88,7 +89,7 @@ struct ProtocolError {
 // Parses one line (without its '\n'). Probes given to server.add are read
 // over `probe_defaults`, as the file's [[server]] probes are.
 std::expected<Request, ProtocolError> parse_request(std::string_view line,
-                                                    const config::ProbeConfig& probe_defaults);
+                                                    const probe::ProbeSpec& probe_defaults);
 
 // "EPERM", "ENOENT", ...: the code field of an error response.
 std::string code_name(int code);

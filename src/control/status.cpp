@@ -95,12 +95,12 @@ std::optional<uint16_t> StatusWriter::probe_port(const std::string& server, size
     indexed_data_ = servers.data();
     indexed_size_ = servers.size();
   }
-  const config::ProbeConfig* p = &engine_.config().probe_defaults;
+  const probe::ProbeSpec* p = &engine_.config().probe_defaults;  // an icmp one's port aside, as normalised
   if (auto it = config_index_.find(server); it != config_index_.end()) {
     if (i >= it->second->probes.size()) return std::nullopt;
     p = &it->second->probes[i];
   }
-  if (p->kind == config::ProbeKind::icmp) return std::nullopt;
+  if (p->kind == probe::ProbeKind::icmp) return std::nullopt;
   return p->port;
 }
 

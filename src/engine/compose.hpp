@@ -64,7 +64,4 @@ state::RuntimeState capture(const state::Inventory& inv, const config::Config& c
 state::Delta capture_changes(const state::Inventory& inv, const CaptureInputs& in, const state::RuntimeState& saved,
                              const std::set<nl::IpAddress>& fips, const std::set<std::string>& servers);
 
-// The probe engine's specs for a configured server's probes.
-using config::probe_specs;
-
 }  // namespace fipd::engine

@@ -230,16 +230,7 @@ Status Engine::start_probes() {
                                                  [this](const probe::Transition& t) { on_transition(t); });
   for (const auto& [name, s] : inv_.servers()) {
     const config::ServerConfig* sc = cfg_.server(name);
-    std::vector<probe::ProbeSpec> specs;
-    if (sc) {
-      specs = probe_specs(*sc);
-    } else if (auto it = runtime_probes_.find(name); it != runtime_probes_.end()) {
-      specs = it->second;
-    } else {
-      config::ServerConfig d{.name = name, .probes = {cfg_.probe_defaults}};
-      specs = probe_specs(d);
-    }
-    if (auto r = register_server(name, specs); !r) {
+    if (auto r = register_server(name, probes_of(name)); !r) {
       // A server added at runtime under older, looser bounds keeps being
       // probed, with the defaults, rather than stopping fipd or being lost.
       if (sc || !runtime_probes_.contains(name)) return r;

@@ -206,6 +206,7 @@ class Engine final : private rebuild::RebuildHost {
   void rebuild_durable(std::function<void()> then) override;
   std::string control_socket() const override { return cfg_.engine.control_socket; }
   bool rebuild_storm_possible() const override { return inv_.servers().size() >= cfg_.engine.storm_min_failures; }
+  const probe::ProbeSpec& rebuild_probe_defaults() const override { return cfg_.probe_defaults; }
   Status start_rebuilds();
   Status apply_reload(ReadConfig read, const ReloadOptions& options);
   Status refuse_reload(Status why);

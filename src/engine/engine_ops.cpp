@@ -327,7 +327,7 @@ Status Engine::apply_reload(ReadConfig read, const ReloadOptions& options) {
     const state::Server* n = fresh.server(name);
     const config::ServerConfig* old_sc = cfg_.server(name);
     const config::ServerConfig* new_sc = next.server(name);
-    bool same = n && n->address == s.address && old_sc && new_sc && probe_specs(*old_sc) == probe_specs(*new_sc);
+    bool same = n && n->address == s.address && old_sc && new_sc && old_sc->probes == new_sc->probes;
     if (same) {
       state::Server* keep = fresh.server(name);
       keep->health = s.health;

@@ -23,9 +23,9 @@ Status Engine::rebuild(const std::string& server) {
 }
 
 std::vector<probe::ProbeSpec> Engine::probes_of(const std::string& server) const {
-  if (const config::ServerConfig* sc = cfg_.server(server)) return probe_specs(*sc);
+  if (const config::ServerConfig* sc = cfg_.server(server)) return sc->probes;
   if (auto it = runtime_probes_.find(server); it != runtime_probes_.end()) return it->second;
-  return probe_specs(config::ServerConfig{.name = server, .probes = {cfg_.probe_defaults}});
+  return {cfg_.default_probe()};
 }
 
 void Engine::hold_for_rebuild(const std::string& server) {

@@ -187,4 +187,33 @@ nl::Result<json> parse(std::string_view text, const Limits& limits) {
 
 std::string dump(const json& j, int indent) { return j.dump(indent, ' ', false, json::error_handler_t::replace); }
 
+const char* type_name(const nlohmann::json& v) {
+  using nlohmann::json;
+  switch (v.type()) {
+    case json::value_t::null: return "null";
+    case json::value_t::object: return "an object";
+    case json::value_t::array: return "an array";
+    case json::value_t::string: return "a string";
+    case json::value_t::boolean: return "a boolean";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned: return "an integer";
+    case json::value_t::number_float: return "a number";
+    default: return "something else";
+  }
+}
+
+std::expected<int64_t, std::string> integer(const nlohmann::json& v, int64_t min, int64_t max) {
+  const std::string range = "expected an integer from " + std::to_string(min) + " to " + std::to_string(max);
+  if (v.is_number_unsigned()) {
+    uint64_t u = v.get<uint64_t>();
+    if (u <= static_cast<uint64_t>(max) && static_cast<int64_t>(u) >= min) return static_cast<int64_t>(u);
+  } else if (v.is_number_integer()) {
+    int64_t i = v.get<int64_t>();
+    if (i >= min && i <= max) return i;
+  } else {
+    return std::unexpected(range + ", got " + type_name(v));
+  }
+  return std::unexpected(range + ", got " + dump(v));
+}
+
 }  // namespace fipd::bounded_json

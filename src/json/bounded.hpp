@@ -32,6 +32,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <expected>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -54,5 +56,12 @@ nl::Result<nlohmann::json> parse(std::string_view text, const Limits& limits);
 
 // Never throws for any content: invalid UTF-8 becomes U+FFFD.
 std::string dump(const nlohmann::json& j, int indent = -1);
+
+// "a string", "an integer", "an array", ...: what a value is, for errors.
+const char* type_name(const nlohmann::json& v);
+// `v` as an integer from min to max, compared as 64-bit values (a cut to
+// 16 bits first would make 65616 a port 80); else "expected an integer
+// from MIN to MAX, got ..." (the value, or its type).
+std::expected<int64_t, std::string> integer(const nlohmann::json& v, int64_t min, int64_t max);
 
 }  // namespace fipd::bounded_json

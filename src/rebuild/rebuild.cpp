@@ -334,7 +334,7 @@ void RebuildManager::on_hook_line(const std::string& server, const HookLine& lin
                 " KiB: ignored";
       return;
     }
-    auto rep = parse_replacement(line.text);
+    auto rep = parse_replacement(line.text, host_.rebuild_probe_defaults());
     if (rep) pending_replacement_[server] = *rep;
     else r.error = rep.error().context;
     return;

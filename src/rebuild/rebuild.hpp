@@ -121,6 +121,8 @@ class RebuildHost {
   // Whether enough servers exist for the storm guard ever to trip: with
   // fewer, an automatic rebuild need not settle first.
   virtual bool rebuild_storm_possible() const = 0;
+  // The base of a replacement's probe: the file's [probe_defaults].
+  virtual const probe::ProbeSpec& rebuild_probe_defaults() const = 0;
 };
 
 class RebuildManager {

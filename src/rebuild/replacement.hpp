@@ -24,6 +24,8 @@ struct Replacement {
 };
 
 // Parses the hook's {"replacement": {...}} line; an Error names the field.
-nl::Result<Replacement> parse_replacement(std::string_view json_line);
+// Its probe is read over `probe_defaults` (the file's [probe_defaults]),
+// with the rules of every other probe (src/probe/spec_io.hpp).
+nl::Result<Replacement> parse_replacement(std::string_view json_line, const probe::ProbeSpec& probe_defaults);
 
 }  // namespace fipd::rebuild

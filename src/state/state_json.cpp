@@ -3,6 +3,7 @@
 
 #include "netlink/printable.hpp"
 #include "src/probe/duration.hpp"
+#include "src/probe/spec_io.hpp"
 
 namespace fipd::state::state_json {
 namespace {
@@ -21,87 +22,54 @@ std::optional<FipMode> mode_from(std::string_view s) {
 
 json ports_json(const std::vector<uint16_t>& ports) { return json(ports); }
 
-json probe_json(const probe::ProbeSpec& p) {
-  json e = {{"kind", probe::kind_name(p.kind)},
-            {"port", p.port},
-            {"interval", probe::format_duration(p.interval)},
-            {"timeout", probe::format_duration(p.timeout)},
-            {"fastinter", probe::format_duration(p.fastinter)},
-            {"downinter", probe::format_duration(p.downinter)},
-            {"detect_time", probe::format_duration(p.detect_time)},
-            {"rise", p.rise},
-            {"fall", p.fall},
-            {"spread_percent", p.spread_percent},
-            {"send", p.send},
-            {"expect", p.expect},
-            {"http_path", p.http_path},
-            {"http_host", p.http_host},
-            {"http_status", ports_json(p.http_status)},
-            {"device", p.device},
-            {"mark", p.mark}};
-  if (p.source) e["source"] = p.source->str();
-  return e;
+// A probe as files before one spelling wrote it (ProbeSpec's own field
+// names, every field present): the same probe in today's keys. The files
+// of that spelling are told by their http_path, which they always held.
+json respelled(const json& e) {
+  json out = json::object();
+  auto copy = [&](const char* from, const char* to) {
+    if (auto it = e.find(from); it != e.end()) out[to] = *it;
+  };
+  auto unless = [&](const char* from, const char* to, const json& unset) {
+    if (auto it = e.find(from); it != e.end() && *it != unset) out[to] = *it;
+  };
+  for (const char* k : {"kind", "interval", "timeout", "rise", "fall", "source"}) copy(k, k);
+  // What read as "not set" then is left out now: the rules refuse 0 and "".
+  unless("port", "port", 0);
+  for (const char* k : {"fastinter", "downinter", "detect_time"})
+    if (auto it = e.find(k); it != e.end() && !(it->is_string() && probe::parse_duration(it->get<std::string>()) ==
+                                                                     probe::Duration::zero()))
+      out[k] = *it;
+  unless("send", "send", "");
+  unless("expect", "expect_prefix", "");
+  copy("http_path", "path");
+  unless("http_host", "host", "");
+  unless("http_status", "expect", json::array());
+  unless("device", "interface", "");
+  unless("mark", "fwmark", 0);
+  return out;  // spread_percent, never set from outside, is the default
 }
 
-// One probe as probe_json() wrote it; every field is required (detect_time
-// only since it came), so a file that lost one is reported rather than
-// probed with a guess.
-std::optional<probe::ProbeSpec> read_probe(Reader& r, const json& e, const std::string& path) {
-  if (!e.is_object()) {
+// One probe as probe_json() wrote it (or as the files before it did). The
+// keys it always writes are required, so that a file that lost one is
+// reported rather than probed with a guess.
+std::optional<probe::ProbeSpec> read_probe(Reader& r, const json& written, const std::string& path) {
+  if (!written.is_object()) {
     r.fail(path, "expected an object");
     return std::nullopt;
   }
-  probe::ProbeSpec p;
-  std::string kind;
-  if (!r.str(e, "kind", path, kind)) return std::nullopt;
-  auto k = probe::parse_probe_kind(kind);
-  if (!k) {
-    r.fail(path + ".kind", k.error().context);
+  const json e = written.contains("http_path") ? respelled(written) : written;
+  probe::JsonFields fields(e);
+  probe::ProbeSpec p = probe::normalised(probe::read_probe(fields, probe::ProbeSpec{}));
+  if (fields.error) {
+    r.fail(fields.error->key.empty() ? path : path + "." + fields.error->key, fields.error->why);
     return std::nullopt;
   }
-  p.kind = *k;
-  auto number = [&](const char* key, uint64_t max, auto& out) {
-    auto it = e.find(key);
-    if (it == e.end() || !it->is_number_unsigned() || it->template get<uint64_t>() > max)
-      return r.fail(path + "." + key, "expected a number from 0 to " + std::to_string(max));
-    out = static_cast<std::remove_reference_t<decltype(out)>>(it->template get<uint64_t>());
-    return true;
-  };
-  auto duration = [&](const char* key, probe::Duration& out) {
-    std::string text;
-    if (!r.str(e, key, path, text)) return false;
-    auto d = probe::parse_duration(text);
-    if (!d) return r.fail(path + "." + key, d.error().context);
-    out = *d;
-    return true;
-  };
-  if (!number("port", 65535, p.port) || !duration("interval", p.interval) || !duration("timeout", p.timeout) ||
-      !duration("fastinter", p.fastinter) || !duration("downinter", p.downinter) ||
-      !number("rise", UINT32_MAX, p.rise) || !number("fall", UINT32_MAX, p.fall) ||
-      !number("spread_percent", 100, p.spread_percent) || !r.str(e, "send", path, p.send) ||
-      !r.str(e, "expect", path, p.expect) || !r.str(e, "http_path", path, p.http_path) ||
-      !r.str(e, "http_host", path, p.http_host) || !r.str(e, "device", path, p.device) ||
-      !number("mark", UINT32_MAX, p.mark))
-    return std::nullopt;
-  // Written since deadline detection came; a file from before it means off.
-  if (e.contains("detect_time") && !duration("detect_time", p.detect_time)) return std::nullopt;
-  auto st = e.find("http_status");
-  if (st == e.end() || !st->is_array()) {
-    r.fail(path + ".http_status", "expected an array");
-    return std::nullopt;
-  }
-  for (const auto& code : *st) {
-    if (!code.is_number_unsigned() || code.get<unsigned>() < 100 || code.get<unsigned>() > 599) {
-      r.fail(path + ".http_status", "expected status codes from 100 to 599");
+  for (const char* key : {"kind", "interval", "timeout", "rise", "fall"})
+    if (!e.contains(key)) {
+      r.fail(path + "." + key, "missing");
       return std::nullopt;
     }
-    p.http_status.push_back(static_cast<uint16_t>(code.get<unsigned>()));
-  }
-  if (e.contains("source")) {
-    IpAddress a;
-    if (!r.address(e, "source", path, a)) return std::nullopt;
-    p.source = a;
-  }
   return p;
 }
 
@@ -185,7 +153,7 @@ json entry_json(const AddedServer& x) {
   if (!x.replaces.empty()) e["replaces"] = x.replaces;
   if (!x.probes.empty()) {
     json& probes = e["probes"] = json::array();
-    for (const auto& p : x.probes) probes.push_back(probe_json(p));
+    for (const auto& p : x.probes) probes.push_back(probe::probe_json(p));
   }
   return e;
 }

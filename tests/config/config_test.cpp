@@ -43,14 +43,14 @@ TEST(Config, TheShippedExampleParses) {
   const ServerConfig& web = c->servers[0];
   EXPECT_EQ(web.name, "web-1");
   ASSERT_EQ(web.probes.size(), 1u);
-  EXPECT_EQ(web.probes[0].kind, ProbeKind::http);
-  EXPECT_EQ(web.probes[0].path, "/healthz");
+  EXPECT_EQ(web.probes[0].kind, probe::ProbeKind::http);
+  EXPECT_EQ(web.probes[0].http_path, "/healthz");
   EXPECT_EQ(web.probes[0].interval, 1s) << "inherited from [probe_defaults]";
   EXPECT_EQ(web.probes[0].fall, 3u);
   const ServerConfig& db = c->servers[1];
   ASSERT_TRUE(db.address6);
   EXPECT_EQ(db.probes.size(), 2u);
-  EXPECT_EQ(db.probes[1].kind, ProbeKind::icmp);
+  EXPECT_EQ(db.probes[1].kind, probe::ProbeKind::icmp);
   EXPECT_EQ(db.probes[1].interval, 200ms);
   EXPECT_TRUE(c->servers[2].spare);
   ASSERT_EQ(c->floating_ips.size(), 3u);
@@ -379,7 +379,7 @@ probe = { kind = "icmp", interval = "1ms" }
                         "t.toml");
   ASSERT_TRUE(c);
   ASSERT_EQ(c->servers.size(), 1u);
-  auto specs = probe_specs(c->servers[0]);
+  const auto& specs = c->servers[0].probes;
   ASSERT_EQ(specs.size(), 1u);
   EXPECT_EQ(specs[0].detect_time, 5ms);
   EXPECT_EQ(specs[0].attempt_timeout(), 5ms) << "an attempt waits no longer than the deadline";

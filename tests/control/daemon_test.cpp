@@ -293,7 +293,8 @@ TEST_F(ControlDaemonTest, AServerAddedAtRuntimeKeepsItsProbesAcrossARestart) {
   EXPECT_TRUE(after[1]["port"].is_null());
   std::ifstream in(fipd.state_path());
   std::string state((std::istreambuf_iterator<char>(in)), {});
-  EXPECT_NE(state.find("\"http_path\": \"/healthz\""), std::string::npos) << state;
+  // In the file's own keys (src/probe/spec_io.hpp), as the request gave them.
+  EXPECT_NE(state.find("\"path\": \"/healthz\""), std::string::npos) << state;
 }
 
 // A rebuild in flight is visible in status (and fipctl's table), and a fipd

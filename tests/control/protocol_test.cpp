@@ -14,7 +14,7 @@ namespace {
 
 using nlohmann::json;
 
-const config::ProbeConfig kDefaults{.kind = config::ProbeKind::tcp, .port = 7000, .rise = 3};
+const probe::ProbeSpec kDefaults{.kind = probe::ProbeKind::tcp, .port = 7000, .rise = 3};
 
 Request ok(std::string_view line) {
   auto r = parse_request(line, kDefaults);
@@ -52,15 +52,15 @@ TEST(ProtocolTest, EveryCommandWithItsArguments) {
   EXPECT_TRUE(a.spare);
   EXPECT_EQ(a.standby, "spare-1");
   ASSERT_EQ(a.probes.size(), 1u);
-  EXPECT_EQ(a.probes[0].kind, config::ProbeKind::http);
+  EXPECT_EQ(a.probes[0].kind, probe::ProbeKind::http);
   EXPECT_EQ(a.probes[0].port, 8080);
-  EXPECT_EQ(a.probes[0].path, "/ok");
+  EXPECT_EQ(a.probes[0].http_path, "/ok");
   EXPECT_EQ(a.probes[0].interval, std::chrono::milliseconds(50));
   EXPECT_EQ(a.probes[0].rise, 3u) << "fields not given come from [probe_defaults]";
 
   Request two = ok(R"({"cmd":"server.add","name":"w","address":"10.0.9.3","probe":[{"port":1},{"kind":"icmp"}]})");
   ASSERT_EQ(two.probes.size(), 2u);
-  EXPECT_EQ(two.probes[1].kind, config::ProbeKind::icmp);
+  EXPECT_EQ(two.probes[1].kind, probe::ProbeKind::icmp);
   EXPECT_TRUE(ok(R"({"cmd":"server.add","name":"w","address":"10.0.9.3"})").probes.empty());
 
   EXPECT_EQ(ok(R"({"cmd":"server.remove","name":"web-9"})").server, "web-9");

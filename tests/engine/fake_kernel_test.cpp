@@ -365,7 +365,7 @@ TEST_F(FakeKernelEngineTest, TheKeyedCaptureEqualsTheWholeOneAfterAnySequenceOfC
           last = "server add";
           size_t i = rng() % names.size();
           state::Server s{.name = names[i], .address = servers[i], .spare = rng() % 2 == 0};
-          auto probes = config::probe_specs(config::ServerConfig{.name = s.name, .probes = {engine_->config().probe_defaults}});
+          std::vector<probe::ProbeSpec> probes = {engine_->config().default_probe()};
           (void)engine_->add_server(s, probes);
           break;
         }

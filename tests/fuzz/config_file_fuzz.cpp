@@ -26,7 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const auto& s : c->servers) {
     if (s.name.empty() || !names.insert(s.name).second) std::abort();
     if (s.address6 && s.address6->family() == s.address.family()) std::abort();
-    fipd::probe::ServerSpec server{.id = s.name, .address = s.address, .probes = probe_specs(s)};
+    fipd::probe::ServerSpec server{.id = s.name, .address = s.address, .probes = s.probes};
     if (!fipd::probe::validate(server)) std::abort();
   }
   for (const auto& f : c->floating_ips)

@@ -10,11 +10,12 @@
 
 #include "src/control/json_out.hpp"
 #include "src/control/protocol.hpp"
+#include "src/probe/spec_io.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace fipd::control;
   std::string_view line(reinterpret_cast<const char*>(data), size);
-  static const fipd::config::ProbeConfig defaults{};
+  static const fipd::probe::ProbeSpec defaults = fipd::probe::written_defaults();
   auto r = parse_request(line, defaults);
   std::string answer = r ? ok_response(r->id, "{}") : error_response(r.error().id, r.error().code, r.error().message);
   if (answer.empty() || answer.back() != '\n' || answer.find('\n') != answer.size() - 1) std::abort();

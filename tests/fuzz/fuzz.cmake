@@ -22,18 +22,18 @@ set(fipd_fuzz_targets control_request http_request state_file journal_file confi
 # with, since the libFuzzer build cannot reuse the g++ objects.
 set(fipd_fuzz_control_request_libs fipd_control_protocol)
 set(fipd_fuzz_control_request_sources src/control/protocol.cpp src/json/bounded.cpp src/probe/duration.cpp
-                                      netlink/ip_address.cpp)
+                                      src/probe/spec.cpp src/probe/spec_io.cpp netlink/ip_address.cpp)
 set(fipd_fuzz_http_request_libs fipd_health_http)
 set(fipd_fuzz_http_request_sources src/health/http.cpp)
 set(fipd_fuzz_state_file_libs fipd_state)
 set(fipd_fuzz_state_file_sources src/state/runtime_state.cpp src/state/state_json.cpp src/state/model.cpp
-                                 src/json/bounded.cpp src/probe/duration.cpp src/probe/spec.cpp src/probe/health.cpp
+                                 src/json/bounded.cpp src/probe/duration.cpp src/probe/spec.cpp src/probe/spec_io.cpp src/probe/health.cpp
                                  netlink/ip_address.cpp)
 set(fipd_fuzz_journal_file_libs fipd_state)
 set(fipd_fuzz_journal_file_sources src/state/journal.cpp src/state/delta.cpp ${fipd_fuzz_state_file_sources})
 set(fipd_fuzz_config_file_libs fipd_config)
 set(fipd_fuzz_config_file_sources src/config/config.cpp src/config/addresses.cpp src/state/model.cpp
-                                  src/probe/duration.cpp src/probe/spec.cpp src/probe/health.cpp
+                                  src/json/bounded.cpp src/probe/duration.cpp src/probe/spec.cpp src/probe/spec_io.cpp src/probe/health.cpp
                                   netlink/route_addresses.cpp netlink/socket.cpp netlink/ip_address.cpp)
 # toml++ as fipd links it, the shipped library: compiled into the target
 # (header-only, with its assertions on), it aborts on "[&x]" and "[[[1]]]",
@@ -43,7 +43,7 @@ set(fipd_fuzz_config_file_sources src/config/config.cpp src/config/addresses.cpp
 set(fipd_fuzz_config_file_system -DTOML_HEADER_ONLY=0 -DTOML_SHARED_LIB=1 -ltomlplusplus -lmnl)
 set(fipd_fuzz_hook_replacement_libs fipd_rebuild)
 set(fipd_fuzz_hook_replacement_sources src/rebuild/replacement.cpp src/json/bounded.cpp src/probe/duration.cpp
-                                       src/probe/spec.cpp netlink/ip_address.cpp)
+                                       src/probe/spec.cpp src/probe/spec_io.cpp netlink/ip_address.cpp)
 set(fipd_fuzz_http_status_libs fipd_probe)
 set(fipd_fuzz_http_status_sources src/probe/http_status.cpp)
 set(fipd_fuzz_nft_message_libs fipd_nl_nft fipd_nl_monitor)

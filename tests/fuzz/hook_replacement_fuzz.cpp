@@ -9,11 +9,12 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "src/probe/spec_io.hpp"
 #include "src/rebuild/replacement.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view line(reinterpret_cast<const char*>(data), size);
-  auto r = fipd::rebuild::parse_replacement(line);
+  auto r = fipd::rebuild::parse_replacement(line, fipd::probe::written_defaults());
   if (!r) {
     if (r.error().context.empty()) std::abort();
     return 0;

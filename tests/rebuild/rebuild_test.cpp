@@ -15,6 +15,7 @@
 #include <fstream>
 #include <thread>
 
+#include "src/probe/spec_io.hpp"
 #include "tests/support/netns.hpp"
 
 namespace fipd::rebuild {
@@ -72,6 +73,8 @@ class FakeHost : public RebuildHost {
   }
   std::string control_socket() const override { return "/run/fipd/fipd.sock"; }
   bool rebuild_storm_possible() const override { return storm_possible; }
+  const probe::ProbeSpec& rebuild_probe_defaults() const override { return probe_defaults; }
+  probe::ProbeSpec probe_defaults = probe::written_defaults();
 
   bool saw(const std::string& text) const {
     for (const auto& e : events)
@@ -256,37 +259,63 @@ TEST_F(RebuildTest, InvalidUtf8FromAHookNeverThrows) {
   EXPECT_NE(saved.find("x \xEF\xBF\xBD"), std::string::npos) << "replaced, not thrown: " << saved;
 }
 
+// A replacement line read over the defaults a fipd.toml without [probe_defaults] has.
+nl::Result<Replacement> parse_line(std::string_view line) { return parse_replacement(line, probe::written_defaults()); }
+
 // Issue 14, items 1 and 19, for a hook's replacement line.
 TEST(ReplacementLine, DeepDuplicateAndTrailingAreRefused) {
   using namespace std::string_literals;
   std::string deep = R"({"replacement":{"name":"x","address":"10.0.0.21","probe":)" + std::string(30000, '[') +
                      std::string(30000, ']') + "}}";
-  auto r = parse_replacement(deep);
+  auto r = parse_line(deep);
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().context.find("nested deeper than"), std::string::npos) << r.error().context;
-  r = parse_replacement(R"({"replacement":{"name":"x","address":"10.0.0.21","address":"10.0.0.22"}})");
+  r = parse_line(R"({"replacement":{"name":"x","address":"10.0.0.21","address":"10.0.0.22"}})");
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().context.find("duplicate key \"address\""), std::string::npos) << r.error().context;
-  r = parse_replacement("{\"replacement\":{\"name\":\"x\",\"address\":\"10.0.0.21\"}}\0junk"s);
+  r = parse_line("{\"replacement\":{\"name\":\"x\",\"address\":\"10.0.0.21\"}}\0junk"s);
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().context.find("NUL byte"), std::string::npos) << r.error().context;
-  r = parse_replacement(R"({"replacement":{"name":"x","address":"10.0.0.21\u0000junk"}})");
+  r = parse_line(R"({"replacement":{"name":"x","address":"10.0.0.21\u0000junk"}})");
   ASSERT_FALSE(r) << "a NUL must not cut the address short";
-  EXPECT_TRUE(parse_replacement(R"({"replacement":{"name":"x","address":"10.0.0.21"}})"));
+  EXPECT_TRUE(parse_line(R"({"replacement":{"name":"x","address":"10.0.0.21"}})"));
 }
 
 // Numbers past 32 bits were cut down before the range check: port
 // 4294967376 became 80, and status 65736 became 200.
 TEST(ReplacementLine, OversizedNumbersAreRefusedNotTruncated) {
-  auto r = parse_replacement(R"({"replacement":{"name":"x","address":"10.0.0.21","probe":{"port":4294967376}}})");
+  auto r = parse_line(R"({"replacement":{"name":"x","address":"10.0.0.21","probe":{"port":4294967376}}})");
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().context.find("port"), std::string::npos) << r.error().context;
-  r = parse_replacement(R"({"replacement":{"name":"x","address":"10.0.0.21","probe":{"kind":"http","expect":[65736]}}})");
+  r = parse_line(R"({"replacement":{"name":"x","address":"10.0.0.21","probe":{"kind":"http","expect":[65736]}}})");
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().context.find("expect"), std::string::npos) << r.error().context;
-  r = parse_replacement(R"({"replacement":{"name":"x","address":"10.0.0.21","probe":{"port":8080,"expect":[204]}}})");
+  r = parse_line(R"({"replacement":{"name":"x","address":"10.0.0.21","probe":{"port":8080,"expect":[204]}}})");
   ASSERT_TRUE(r) << r.error().context;
   EXPECT_EQ(r->probes.at(0).port, 8080);
+}
+
+// Issue 15, item 3: the replacement's probe was read with rules of its own
+// (a bad path or a non-numeric status ignored, port 0 when unset). It is
+// read over [probe_defaults] with the file's rules.
+TEST(ReplacementLine, AProbeIsReadOverTheDefaultsWithTheFilesRules) {
+  probe::ProbeSpec defaults = probe::written_defaults();
+  defaults.interval = std::chrono::milliseconds(50);
+  auto r = parse_replacement(R"({"replacement":{"name":"x","address":"10.0.0.21","probe":{"kind":"http"}}})", defaults);
+  ASSERT_TRUE(r) << r.error().context;
+  const probe::ProbeSpec& p = r->probes.at(0);
+  EXPECT_EQ(p.port, 80) << "the defaults' port, not 0";
+  EXPECT_EQ(p.interval, std::chrono::milliseconds(50));
+  EXPECT_EQ(p.http_status, std::vector<uint16_t>{200});
+  EXPECT_TRUE(probe::validate({.id = "x", .address = r->address, .probes = r->probes}));
+  for (auto [probe, says] : {std::pair{R"({"kind":"http","path":"no-slash"})", "probe: path: 'no-slash' must start with '/'"},
+                             {R"({"kind":"http","expect":["200"]})", "probe: expect: expected an integer from 100 to 599, got a string"},
+                             {R"({"kind":"udp"})", "probe: send: a udp probe needs a payload"},
+                             {R"({"intervall":"1s"})", "probe: unknown key 'intervall'"}}) {
+    auto bad = parse_line(std::string(R"({"replacement":{"name":"x","address":"10.0.0.21","probe":)") + probe + "}}");
+    ASSERT_FALSE(bad) << probe;
+    EXPECT_NE(bad.error().context.find(says), std::string::npos) << bad.error().context;
+  }
 }
 
 TEST_F(RebuildTest, ReplacementThatNeverComesUpIsDroppedAndRetried) {

@@ -25,7 +25,7 @@ RuntimeState sample() {
   probe::ProbeSpec http{.kind = probe::ProbeKind::http, .port = 8080, .interval = std::chrono::milliseconds(2),
                         .timeout = std::chrono::microseconds(1500), .fastinter = std::chrono::milliseconds(1),
                         .detect_time = std::chrono::milliseconds(4),
-                        .rise = 3, .fall = 4, .spread_percent = 5, .http_path = "/healthz", .http_host = "web",
+                        .rise = 3, .fall = 4, .http_path = "/healthz", .http_host = "web",
                         .http_status = {200, 204}, .source = ip("10.0.0.1"), .device = "eth1", .mark = 7};
   probe::ProbeSpec udp{.kind = probe::ProbeKind::udp, .port = 53, .send = std::string("\0\x01q", 3), .expect = "a"};
   s.added_servers["web-5"] = {.name = "web-5", .address = ip("10.0.0.15"), .probes = {http, udp}};
@@ -82,6 +82,27 @@ TEST(RuntimeState, BadFieldsAreNamedByPath) {
     ASSERT_FALSE(r) << c.text;
     EXPECT_NE(r.error().context.find(c.want), std::string::npos) << r.error().context;
   }
+}
+
+// Issue 15, item 3: probes are written with the file's keys (path, expect,
+// interface, ...); a file written before, in ProbeSpec's own names, still reads.
+TEST(RuntimeState, ProbesInTheSpellingBeforeTheFilesKeysAreRead) {
+  const char* before = R"({"version":1,"added_servers":[{"name":"web-5","address":"10.0.0.15","spare":false,"probes":[)"
+                       R"({"kind":"http","port":8080,"interval":"2ms","timeout":"1500us","fastinter":"1ms","downinter":"0ms",)"
+                       R"("detect_time":"4ms","rise":3,"fall":4,"spread_percent":10,"send":"","expect":"","http_path":"/healthz",)"
+                       R"("http_host":"web","http_status":[200,204],"device":"eth1","mark":7,"source":"10.0.0.1"},)"
+                       R"({"kind":"icmp","port":0,"interval":"1s","timeout":"500ms","fastinter":"0ms","downinter":"0ms",)"
+                       R"("rise":2,"fall":3,"spread_percent":10,"send":"","expect":"","http_path":"/","http_host":"",)"
+                       R"("http_status":[],"device":"","mark":0}]}]})";
+  auto r = from_json(before, "state.json");
+  ASSERT_TRUE(r) << r.error().message();
+  const auto& probes = r->added_servers.at("web-5").probes;
+  ASSERT_EQ(probes.size(), 2u);
+  EXPECT_EQ(probes[0], sample().added_servers.at("web-5").probes[0]);
+  EXPECT_EQ(probes[1], (probe::ProbeSpec{.kind = probe::ProbeKind::icmp}));
+  const std::string now = to_json(*r);
+  EXPECT_NE(now.find(R"("path": "/healthz")"), std::string::npos) << now;
+  EXPECT_EQ(now.find("http_path"), std::string::npos) << now;
 }
 
 // One change: the old-N removal replaced by old-(N+1).
