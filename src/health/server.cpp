@@ -58,28 +58,14 @@ nl::Result<std::unique_ptr<HealthServer>> HealthServer::create(engine::Engine& e
   if (!fd) return nl::fail(errno, "health listener: socket");
   int one = 1;
   ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  sockaddr_storage ss{};
-  socklen_t len = 0;
-  if (addr.is_v4()) {
-    auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons(port);
-    std::memcpy(&sa->sin_addr, addr.data(), 4);
-    len = sizeof(*sa);
-  } else {
-    auto* sa = reinterpret_cast<sockaddr_in6*>(&ss);
-    sa->sin6_family = AF_INET6;
-    sa->sin6_port = htons(port);
-    std::memcpy(&sa->sin6_addr, addr.data(), 16);
-    len = sizeof(*sa);
-  }
+  auto sa = nl::SockAddr::of(addr, port);
   const std::string at = "health listener " + s->options_.listen;
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) return nl::fail(errno, at + ": bind");
+  if (::bind(fd.get(), sa.get(), sa.len) != 0) return nl::fail(errno, at + ": bind");
   if (::listen(fd.get(), 1024) != 0) return nl::fail(errno, at + ": listen");
-  len = sizeof(ss);
-  ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len);
-  s->port_ = ntohs(addr.is_v4() ? reinterpret_cast<sockaddr_in*>(&ss)->sin_port
-                                : reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+  sa.len = sizeof(sa.storage);
+  ::getsockname(fd.get(), sa.get(), &sa.len);
+  s->port_ = ntohs(addr.is_v4() ? reinterpret_cast<sockaddr_in*>(&sa.storage)->sin_port
+                                : reinterpret_cast<sockaddr_in6*>(&sa.storage)->sin6_port);
   if (auto r = s->stream_.listen(std::move(fd)); !r) return std::unexpected(r.error());
   log::info("health listener ready", {{"listen", s->options_.listen}, {"port", std::to_string(s->port_)}});
   return s;
