@@ -4,7 +4,6 @@
 // the loop. The requests themselves are carried out in commands.cpp.
 #include "src/control/server.hpp"
 
-#include <fcntl.h>
 #include <malloc.h>
 #include <grp.h>
 #include <sys/epoll.h>
@@ -65,7 +64,12 @@ ControlServer::ControlServer(engine::Engine& engine, metrics::Metrics& metrics, 
     : engine_(engine),
       metrics_(metrics),
       options_(std::move(options)),
-      budget_(options_.output_budget ? options_.output_budget : std::make_shared<OutputBudget>()) {
+      budget_(options_.output_budget ? options_.output_budget : std::make_shared<OutputBudget>()),
+      stream_(engine.loop(), "control socket", options_.slice_budget,
+              {.accept = [this](nl::Fd fd) { accept_one(std::move(fd)); },
+               .io = [this](Client& c, uint32_t ev) { on_client_io(c, ev); },
+               .count = [this](size_t n) { metrics_.control().clients = n; }}),
+      change_budget_(engine.loop(), options_.change_budget) {
   status_ctx_ = {.version = options_.version, .started = engine_.loop().now()};
 }
 
@@ -74,12 +78,6 @@ nl::Result<std::unique_ptr<ControlServer>> ControlServer::create(engine::Engine&
   std::unique_ptr<ControlServer> s(new ControlServer(engine, metrics, std::move(options)));
   if (auto r = s->resolve_group(); !r) return std::unexpected(r.error());
   if (auto r = s->listen_on_path(); !r) return std::unexpected(r.error());
-  auto src = engine.loop().add_io(s->listen_fd_.get(), EPOLLIN, [p = s.get()](uint32_t) { p->on_listen_ready(); });
-  if (!src) return std::unexpected(src.error());
-  s->listen_source_ = *src;
-  s->pause_timer_ = engine.loop().add_timer(engine.loop().now() + 24h, [p = s.get()](loop::TimePoint) {
-    (void)p->engine_.loop().set_io_events(p->listen_source_, EPOLLIN);
-  });
   s->sweep_timer_ = engine.loop().add_timer(engine.loop().now() + 1s, [p = s.get()](loop::TimePoint now) {
     p->sweep(now);
     p->engine_.loop().rearm_timer(p->sweep_timer_, now + 1s);
@@ -92,13 +90,8 @@ nl::Result<std::unique_ptr<ControlServer>> ControlServer::create(engine::Engine&
 }
 
 ControlServer::~ControlServer() {
-  *alive_ = false;
   engine_.unsubscribe(subscription_);
   auto& loop = engine_.loop();
-  for (auto& [id, c] : clients_) loop.remove(c->source);
-  clients_.clear();
-  loop.remove(listen_source_);
-  loop.remove(pause_timer_);
   loop.remove(sweep_timer_);
   loop.remove(commit_timer_);
   // The file goes only if it is still ours: a newer fipd may have replaced it.
@@ -149,8 +142,8 @@ nl::Status ControlServer::listen_on_path() {
     if (errno != ECONNREFUSED && errno != ENOENT) return errno_fail("control socket " + path + ": connect");
     log::notice("replacing the stale control socket left by a fipd that did not stop cleanly", {{"path", path}});
   }
-  listen_fd_ = nl::Fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!listen_fd_) return errno_fail("control socket: socket");
+  nl::Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd) return errno_fail("control socket: socket");
   // Bound under a temporary name, made 0660 and given its group, then renamed
   // over the final path (atomically replacing a stale socket).
   std::string tmp = (dir.empty() ? std::string(".") : dir.string()) + "/.fipd.sock." + std::to_string(::getpid());
@@ -159,7 +152,7 @@ nl::Status ControlServer::listen_on_path() {
   ::unlink(bind_path.c_str());
   if (!via_tmp) ::unlink(path.c_str());
   sockaddr_un sa = unix_address(bind_path);
-  if (::bind(listen_fd_.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0)
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0)
     return errno_fail("control socket " + bind_path + ": bind");
   auto undo = [&](const std::string& what) {
     int e = errno;
@@ -169,7 +162,7 @@ nl::Status ControlServer::listen_on_path() {
   if (::chmod(bind_path.c_str(), 0660) != 0) return undo("chmod 0660");
   if (have_group_ && ::chown(bind_path.c_str(), static_cast<uid_t>(-1), gid_) != 0)
     return undo("chown to group " + group_name_);
-  if (::listen(listen_fd_.get(), SOMAXCONN) != 0) return undo("listen");
+  if (::listen(fd.get(), SOMAXCONN) != 0) return undo("listen");
   if (via_tmp && ::rename(tmp.c_str(), path.c_str()) != 0) return undo("rename to " + path);
   if (::lstat(path.c_str(), &st) == 0) {
     socket_dev_ = st.st_dev;
@@ -177,37 +170,10 @@ nl::Status ControlServer::listen_on_path() {
   }
   log::info("control socket listening",
             {{"path", path}, {"group", have_group_ ? group_name_ : std::string("(root only)")}});
-  return {};
+  return stream_.listen(std::move(fd));
 }
 
-void ControlServer::on_listen_ready() {
-  for (int i = 0; i < 64; ++i) {
-    int fd = ::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd >= 0) {
-      accept_one(fd);
-      continue;
-    }
-    if (errno == EINTR || errno == ECONNABORTED) continue;
-    if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-      // Out of descriptors: the pending connection stays in the backlog and
-      // the socket stays readable, so stop watching it for a moment rather
-      // than spin.
-      auto now = engine_.loop().now();
-      if (now - last_emfile_log_ > 10s) {
-        last_emfile_log_ = now;
-        log::warning(std::string("control socket: accept: ") + strerrorname_np(errno) +
-                         ": pausing new connections for 100ms",
-                     {{"clients", std::to_string(clients_.size())}});
-      }
-      (void)engine_.loop().set_io_events(listen_source_, 0);
-      engine_.loop().rearm_timer(pause_timer_, now + 100ms);
-    }
-    return;
-  }
-}
-
-void ControlServer::accept_one(int raw) {
-  nl::Fd fd(raw);
+void ControlServer::accept_one(nl::Fd fd) {
   if (clients_.size() >= options_.max_clients) {
     ++metrics_.control().refused_busy;
     std::string line = error_response("", EBUSY, "too many clients (" + std::to_string(options_.max_clients) +
@@ -230,51 +196,27 @@ void ControlServer::accept_one(int raw) {
   if (have_group_ && !member)
     for (gid_t g : peer_groups(fd.get())) member |= g == gid_;
   auto c = std::make_unique<Client>();
-  c->id = next_client_++;
   c->uid = cred.uid;
   c->pid = cred.pid;
   c->can_write = cred.uid == 0 || member;
   c->out = greeting(options_.version, c->can_write);
   c->charge = OutputBudget::Charge(*budget_);
-  auto src = engine_.loop().add_io(fd.get(), EPOLLIN | EPOLLOUT,
-                                   [this, id = c->id](uint32_t ev) { on_client_io(id, ev); });
-  if (!src) {
-    log::warning("control socket: " + src.error().message());
-    return;
-  }
-  c->fd = std::move(fd);
-  c->source = *src;
-  c->events = EPOLLIN | EPOLLOUT;
   c->waiting_since = engine_.loop().now();
+  auto added = stream_.add(std::move(c), std::move(fd), EPOLLIN | EPOLLOUT);
+  if (!added) return log::warning("control socket: " + added.error().message());
   ++metrics_.control().accepted;
-  Client& ref = *c;
-  clients_.emplace(c->id, std::move(c));
-  metrics_.control().clients = clients_.size();
-  service(ref);
+  service(**added);
 }
 
-void ControlServer::on_client_io(uint64_t id, uint32_t events) {
-  auto it = clients_.find(id);
-  if (it == clients_.end() || it->second->dead) return;
-  Client& c = *it->second;
+void ControlServer::on_client_io(Client& c, uint32_t events) {
   if ((events & (EPOLLHUP | EPOLLERR)) && !(events & EPOLLIN)) return drop(c, nullptr);
-  // This iteration's budget is spent (on status answers): the socket stays
-  // ready and is served at the next iteration, after the timers due.
-  if (!budget_left()) return;
-  if (events & EPOLLIN) {
+  // Spent on status answers: the socket is served at the next iteration.
+  if (!stream_.budget().left()) return;
+  if ((events & EPOLLIN) && !c.eof) {
     // At most 64 KiB per event: a fast writer cannot hold the loop.
-    char buf[16384];
-    for (int i = 0; i < 4 && !c.eof; ++i) {
-      ssize_t n = ::read(c.fd.get(), buf, sizeof(buf));
-      if (n > 0) {
-        c.in.append(buf, static_cast<size_t>(n));
-        if (c.in.size() - c.in_off > kMaxLine + 1) break;
-        continue;
-      }
-      if (n == 0) c.eof = true;
-      else if (errno != EAGAIN && errno != EINTR) return drop(c, nullptr);
-      break;
-    }
+    auto r = read_some(c.fd.get(), c.in, {.chunk = 16384, .reads = 4, .stop_past = c.in_off + kMaxLine + 1});
+    if (!r) return drop(c, nullptr);
+    if (r->eof) c.eof = true;
   }
   service(c);
 }
@@ -360,21 +302,6 @@ bool ControlServer::take_turn(Client& c) {
   return c.taken < kTurn;
 }
 
-bool ControlServer::budget_left() {
-  uint64_t it = engine_.loop().stats().iterations;
-  if (it != budget_iteration_) {
-    budget_iteration_ = it;
-    budget_used_ = loop::Duration(0);
-    change_used_ = loop::Duration(0);
-  }
-  return budget_used_ < options_.slice_budget;
-}
-
-bool ControlServer::change_budget_left() {
-  budget_left();  // starts the iteration's budgets afresh when it is a new one
-  return change_used_ < options_.change_budget;
-}
-
 // Writes what is queued, then the status answer from its shared text,
 // rendering more of it when the client has taken all there is; returns
 // true when a status answer completed (so requests after it may run).
@@ -403,10 +330,8 @@ bool ControlServer::write_out(Client& c) {
     if (c.status_off < r.text.size()) {
       // Sending a status counts against the loop budget too: a thousand
       // clients taking megabytes each must not hold the loop either.
-      if (!budget_left()) break;
-      auto t0 = loop::RealClock::read();
-      auto n = send_some(c, std::string_view(r.text).substr(c.status_off));
-      budget_used_ += loop::RealClock::read() - t0;
+      if (!stream_.budget().left()) break;
+      auto n = stream_.budget().timed([&] { return send_some(c, std::string_view(r.text).substr(c.status_off)); });
       if (!n) return false;
       c.status_off += *n;
       if (c.status_off < r.text.size()) break;  // the socket is full
@@ -426,14 +351,13 @@ bool ControlServer::write_out(Client& c) {
 // Sends what the socket takes of `bytes`: how much, or nullopt when the
 // client was dropped for an error.
 std::optional<size_t> ControlServer::send_some(Client& c, std::string_view bytes) {
-  ssize_t n = ::send(c.fd.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EINTR) return 0;
+  auto n = control::send_some(c.fd.get(), bytes);
+  if (!n) {
     drop(c, nullptr);
     return std::nullopt;
   }
-  c.waiting_since = engine_.loop().now();
-  return static_cast<size_t>(n);
+  if (*n > 0) c.waiting_since = engine_.loop().now();
+  return *n;
 }
 
 // A status request joins the rendering under way when the engine has not
@@ -468,11 +392,11 @@ bool ControlServer::render_slice() {
     round_ = std::move(next_round_);
     round_->generation = generation_;
   }
-  if (!round_ || !budget_left()) return false;
+  SliceBudget& budget = stream_.budget();
+  if (!round_ || !budget.left()) return false;
   StatusRound& r = *round_;
-  auto t0 = loop::RealClock::read();
-  bool done = r.writer->produce(r.text, 64 * 1024, t0 + (options_.slice_budget - budget_used_));
-  budget_used_ += loop::RealClock::read() - t0;
+  const auto deadline = loop::RealClock::read() + budget.remaining();
+  bool done = budget.timed([&] { return r.writer->produce(r.text, 64 * 1024, deadline); });
   r.charge.set(r.text.size());
   if (done) {
     r.writer.reset();
@@ -490,11 +414,7 @@ void ControlServer::update_interest(Client& c) {
   // A backlog waits for the socket to be writable: at once for a client
   // that reads, which brings it back at the next iteration.
   bool want_out = p > 0 || c.status || c.backlog;
-  uint32_t ev = (want_in ? EPOLLIN : 0u) | (want_out ? EPOLLOUT : 0u);
-  if (ev != c.events) {
-    c.events = ev;
-    (void)engine_.loop().set_io_events(c.source, ev);
-  }
+  stream_.set_events(c, (want_in ? EPOLLIN : 0u) | (want_out ? EPOLLOUT : 0u));
   if (!want_out) c.waiting_since = engine_.loop().now();
 }
 
@@ -515,10 +435,7 @@ void ControlServer::on_event(const engine::Event& e) {
       continue;
     }
     account(c);
-    if (!(c.events & EPOLLOUT)) {
-      c.events |= EPOLLOUT;
-      (void)engine_.loop().set_io_events(c.source, c.events);
-    }
+    stream_.set_events(c, c.events | EPOLLOUT);
   }
   enforce_budget();
 }
@@ -567,15 +484,13 @@ void ControlServer::sweep(loop::TimePoint now) {
   }
 }
 
-// Closes at once; the Client object itself goes after the current callback,
-// since callers up the stack may still hold it.
+// Closes at once; the Client goes after the current callback (StreamServer::close).
 void ControlServer::drop(Client& c, const char* why) {
   if (c.dead) return;
   if (why)
     log::warning(std::string("control socket: dropping ") + why,
                  {{"uid", std::to_string(c.uid)}, {"pid", std::to_string(c.pid)},
                   {"queued", std::to_string(pending(c))}});
-  c.dead = true;
   c.status.reset();
   bool large = c.charge.held() > kTrimAfter;
   std::string().swap(c.out);
@@ -584,13 +499,7 @@ void ControlServer::drop(Client& c, const char* why) {
   if (large) trim_owed_ = true;
   if (c.watching) --watchers_;
   metrics_.control().watchers = watchers_;
-  engine_.loop().remove(c.source);
-  c.fd.reset();
-  engine_.loop().defer([this, alive = alive_, id = c.id] {
-    if (!*alive) return;
-    clients_.erase(id);
-    metrics_.control().clients = clients_.size();
-  });
+  stream_.close(c);
 }
 
 }  // namespace fipd::control

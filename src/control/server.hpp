@@ -52,26 +52,29 @@
 // under a temporary name, given its mode and group, then renamed into place,
 // so it is never reachable with the wrong permissions.
 //
-// Owns: the listening socket and its file, every client connection, one
-// engine subscription. Uses the engine and the metrics, which must outlive
-// it. Thread: the loop's. Failures: create() returns an Error naming the
-// path and the reason; per-client failures close that client only.
+// Accepting, finding and closing connections, and the loop time they get,
+// are the StreamServer's (stream_server.hpp), shared with the health
+// responder.
+//
+// Owns: the listening socket and its file, every client connection (in its
+// StreamServer), one engine subscription. Uses the engine and the metrics,
+// which must outlive it. Thread: the loop's. Failures: create() returns an
+// Error naming the path and the reason; per-client failures close that
+// client only.
 #pragma once
 
 #include <sys/types.h>
 
-#include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "netlink/fd.hpp"
 #include "src/control/output_budget.hpp"
 #include "src/control/protocol.hpp"
 #include "src/control/status.hpp"
+#include "src/control/stream_server.hpp"
 #include "src/engine/engine.hpp"
 #include "src/metrics/metrics.hpp"
 
@@ -114,9 +117,8 @@ class ControlServer {
   ControlServer(engine::Engine& engine, metrics::Metrics& metrics, ControlOptions options);
   nl::Status listen_on_path();
   nl::Status resolve_group();
-  void on_listen_ready();
-  void accept_one(int fd);
-  void on_client_io(uint64_t id, uint32_t events);
+  void accept_one(nl::Fd fd);
+  void on_client_io(Client& c, uint32_t events);
   void service(Client& c);
   bool process_lines(Client& c);
   bool write_out(Client& c);
@@ -136,8 +138,7 @@ class ControlServer {
   size_t pending(const Client& c) const;
   void account(Client& c);
   void enforce_budget();
-  bool budget_left();
-  bool change_budget_left();
+  bool change_budget_left() { return change_budget_.left(); }
   bool take_turn(Client& c);
 
   engine::Engine& engine_;
@@ -146,30 +147,26 @@ class ControlServer {
   std::shared_ptr<OutputBudget> budget_;  // before everything that holds a charge
   bool trim_owed_ = false;  // a large client was dropped: sweep() gives its memory back
   StatusContext status_ctx_;
-  nl::Fd listen_fd_;
-  loop::SourceId listen_source_ = loop::kNoSource;
-  loop::SourceId pause_timer_ = loop::kNoSource, sweep_timer_ = loop::kNoSource;
-  loop::SourceId commit_timer_ = loop::kNoSource;
+  loop::SourceId sweep_timer_ = loop::kNoSource, commit_timer_ = loop::kNoSource;
   dev_t socket_dev_ = 0;
   ino_t socket_ino_ = 0;
   std::string group_name_;  // what gid_ was resolved from
   gid_t gid_ = 0;
   bool have_group_ = false;
   uint64_t subscription_ = 0;
-  std::unordered_map<uint64_t, std::unique_ptr<Client>> clients_;
-  uint64_t next_client_ = 1;
+  // The connections, and slice_budget with them.
+  StreamServer<Client> stream_;
+  // commands.cpp reaches these by name.
+  StreamServer<Client>::Map& clients_ = stream_.conns();
+  const std::shared_ptr<bool>& alive_ = stream_.alive();  // cleared by the destructor
+  SliceBudget change_budget_;
+  loop::Duration& change_used_ = change_budget_.spent();
   size_t watchers_ = 0;
-  // The loop iteration the budgets were last spent in, and how much of them.
-  uint64_t budget_iteration_ = 0;
-  loop::Duration budget_used_{0}, change_used_{0};
   // Status renderings: the one under way (or the last, done), and the next,
   // not begun, that requests wait for when the engine moved on meanwhile.
   std::shared_ptr<StatusRound> round_, next_round_;
   uint64_t generation_ = 0;  // engine events and changes so far
   std::vector<Change> batch_;  // changes waiting for their state write
-  loop::TimePoint last_emfile_log_{};
-  // Cleared by the destructor: deferred closes check it.
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace fipd::control

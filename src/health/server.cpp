@@ -5,9 +5,6 @@
 #include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <unistd.h>
-
-#include <charconv>
 
 #include "src/control/json_out.hpp"
 #include "src/control/output_budget.hpp"
@@ -45,7 +42,11 @@ HealthServer::HealthServer(engine::Engine& engine, metrics::Metrics& metrics, He
     : engine_(engine),
       metrics_(metrics),
       options_(std::move(options)),
-      budget_(options_.output_budget ? options_.output_budget : std::make_shared<control::OutputBudget>()) {}
+      budget_(options_.output_budget ? options_.output_budget : std::make_shared<control::OutputBudget>()),
+      stream_(engine.loop(), "health listener", options_.slice_budget,
+              {.accept = [this](nl::Fd fd) { on_accept(std::move(fd)); },
+               .io = [this](Conn& c, uint32_t ev) { on_io(c, ev); },
+               .count = [this](size_t n) { metrics_.http().connections = n; }}) {}
 
 nl::Result<std::unique_ptr<HealthServer>> HealthServer::create(engine::Engine& engine, metrics::Metrics& metrics,
                                                                HealthOptions options) {
@@ -53,86 +54,41 @@ nl::Result<std::unique_ptr<HealthServer>> HealthServer::create(engine::Engine& e
   if (!where) return std::unexpected(where.error());
   std::unique_ptr<HealthServer> s(new HealthServer(engine, metrics, std::move(options)));
   const auto& [addr, port] = *where;
-  s->listen_fd_ = nl::Fd(::socket(addr.af(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!s->listen_fd_) return nl::fail(errno, "health listener: socket");
+  nl::Fd fd(::socket(addr.af(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd) return nl::fail(errno, "health listener: socket");
   int one = 1;
-  ::setsockopt(s->listen_fd_.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  sockaddr_storage ss{};
-  socklen_t len = 0;
-  if (addr.is_v4()) {
-    auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons(port);
-    std::memcpy(&sa->sin_addr, addr.data(), 4);
-    len = sizeof(*sa);
-  } else {
-    auto* sa = reinterpret_cast<sockaddr_in6*>(&ss);
-    sa->sin6_family = AF_INET6;
-    sa->sin6_port = htons(port);
-    std::memcpy(&sa->sin6_addr, addr.data(), 16);
-    len = sizeof(*sa);
-  }
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  auto sa = nl::SockAddr::of(addr, port);
   const std::string at = "health listener " + s->options_.listen;
-  if (::bind(s->listen_fd_.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) return nl::fail(errno, at + ": bind");
-  if (::listen(s->listen_fd_.get(), 1024) != 0) return nl::fail(errno, at + ": listen");
-  len = sizeof(ss);
-  ::getsockname(s->listen_fd_.get(), reinterpret_cast<sockaddr*>(&ss), &len);
-  s->port_ = ntohs(addr.is_v4() ? reinterpret_cast<sockaddr_in*>(&ss)->sin_port
-                                : reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
-  auto& loop = engine.loop();
-  auto src = loop.add_io(s->listen_fd_.get(), EPOLLIN, [p = s.get()](uint32_t) { p->on_accept(); });
-  if (!src) return std::unexpected(src.error());
-  s->listen_source_ = *src;
-  s->pause_timer_ = loop.add_timer(loop.now() + 24h, [p = s.get()](loop::TimePoint) {
-    (void)p->engine_.loop().set_io_events(p->listen_source_, EPOLLIN);
-  });
+  if (::bind(fd.get(), sa.get(), sa.len) != 0) return nl::fail(errno, at + ": bind");
+  if (::listen(fd.get(), 1024) != 0) return nl::fail(errno, at + ": listen");
+  sa.len = sizeof(sa.storage);
+  ::getsockname(fd.get(), sa.get(), &sa.len);
+  s->port_ = ntohs(addr.is_v4() ? reinterpret_cast<sockaddr_in*>(&sa.storage)->sin_port
+                                : reinterpret_cast<sockaddr_in6*>(&sa.storage)->sin6_port);
+  if (auto r = s->stream_.listen(std::move(fd)); !r) return std::unexpected(r.error());
   log::info("health listener ready", {{"listen", s->options_.listen}, {"port", std::to_string(s->port_)}});
   return s;
 }
 
 HealthServer::~HealthServer() {
-  *alive_ = false;
-  auto& loop = engine_.loop();
-  for (auto& [id, c] : conns_) {
-    loop.remove(c->source);
-    loop.remove(c->timer);
-  }
-  loop.remove(listen_source_);
-  loop.remove(pause_timer_);
+  for (auto& [id, c] : stream_.conns()) engine_.loop().remove(c->timer);
 }
 
-void HealthServer::on_accept() {
+void HealthServer::on_accept(nl::Fd fd) {
   auto& loop = engine_.loop();
-  for (int i = 0; i < 64; ++i) {
-    int raw = ::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (raw < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-        (void)loop.set_io_events(listen_source_, 0);  // out of descriptors: pause rather than spin
-        loop.rearm_timer(pause_timer_, loop.now() + 100ms);
-      }
-      return;
-    }
-    nl::Fd fd(raw);
-    // At the bound, the idlest connection makes room: idle keep-alive
-    // connections must not lock out a load balancer's probe, and a 503
-    // here would read as "this router is unhealthy".
-    if (live_ >= options_.max_connections) evict_idlest();
-    auto c = std::make_unique<Conn>();
-    c->id = next_conn_++;
-    auto src = loop.add_io(fd.get(), EPOLLIN, [this, id = c->id](uint32_t ev) { on_io(id, ev); });
-    if (!src) continue;
-    c->fd = std::move(fd);
-    c->source = *src;
-    c->events = EPOLLIN;
-    c->last_active = loop.now();
-    c->charge = control::OutputBudget::Charge(*budget_);
-    c->timer = loop.add_timer(loop.now() + options_.header_timeout, [this, id = c->id](loop::TimePoint) { on_timeout(id); });
-    ++metrics_.http().accepted;
-    conns_.emplace(c->id, std::move(c));
-    ++live_;
-    metrics_.http().connections = conns_.size();
-  }
+  // At the bound, the idlest connection makes room: idle keep-alive
+  // connections must not lock out a load balancer's probe, and a 503
+  // here would read as "this router is unhealthy".
+  if (stream_.live() >= options_.max_connections) evict_idlest();
+  auto c = std::make_unique<Conn>();
+  c->last_active = loop.now();
+  c->charge = control::OutputBudget::Charge(*budget_);
+  auto added = stream_.add(std::move(c), std::move(fd), EPOLLIN);
+  if (!added) return;
+  Conn& a = **added;
+  a.timer = loop.add_timer(loop.now() + options_.header_timeout, [this, id = a.id](loop::TimePoint) { on_timeout(id); });
+  ++metrics_.http().accepted;
 }
 
 // Closes the connection idle the longest, one with no request or answer
@@ -140,7 +96,7 @@ void HealthServer::on_accept() {
 void HealthServer::evict_idlest() {
   Conn* idlest = nullptr;
   auto busy = [](const Conn& c) { return !c.in.empty() || c.out_off < c.out.size(); };
-  for (auto& [id, cp] : conns_) {
+  for (auto& [id, cp] : stream_.conns()) {
     Conn& c = *cp;
     if (c.dead) continue;
     if (!idlest || std::pair(busy(c), c.last_active) < std::pair(busy(*idlest), idlest->last_active)) idlest = &c;
@@ -150,52 +106,29 @@ void HealthServer::evict_idlest() {
   close(*idlest);
 }
 
-bool HealthServer::budget_left() {
-  uint64_t it = engine_.loop().stats().iterations;
-  if (it != budget_iteration_) {
-    budget_iteration_ = it;
-    budget_used_ = loop::Duration(0);
-  }
-  return budget_used_ < options_.slice_budget;
-}
-
-void HealthServer::on_io(uint64_t id, uint32_t events) {
-  auto it = conns_.find(id);
-  if (it == conns_.end() || it->second->dead) return;
-  // Over this iteration's budget: the socket stays ready (level-triggered)
-  // and is served at the next iteration, after the timers due.
-  if (!budget_left()) return;
-  auto t0 = loop::RealClock::read();
-  serve_io(*it->second, events);
-  budget_used_ += loop::RealClock::read() - t0;
+void HealthServer::on_io(Conn& c, uint32_t events) {
+  // Past the budget, the socket is served at the next iteration (stream_server.hpp).
+  if (!stream_.budget().left()) return;
+  stream_.budget().timed([&] { serve_io(c, events); });
 }
 
 void HealthServer::serve_io(Conn& c, uint32_t events) {
   if ((events & (EPOLLHUP | EPOLLERR)) && !(events & EPOLLIN)) return close(c);
   if (events & EPOLLIN) {
-    char buf[8192];
-    for (int i = 0; i < 2; ++i) {
-      ssize_t n = ::read(c.fd.get(), buf, sizeof(buf));
-      if (n > 0) {
-        c.in.append(buf, static_cast<size_t>(n));
-        c.last_active = engine_.loop().now();
-        if (c.in.size() > kMaxHead) break;
-        continue;
-      }
-      if (n == 0) c.eof = true;
-      else if (errno != EAGAIN && errno != EINTR) return close(c);
-      break;
-    }
+    auto r = control::read_some(c.fd.get(), c.in, {.chunk = 8192, .reads = 2, .stop_past = kMaxHead});
+    if (!r) return close(c);
+    if (r->bytes > 0) c.last_active = engine_.loop().now();
+    if (r->eof) c.eof = true;
   }
   if (events & EPOLLOUT) flush(c);
   if (!c.dead) serve(c);
 }
 
 void HealthServer::on_timeout(uint64_t id) {
-  auto it = conns_.find(id);
-  if (it == conns_.end() || it->second->dead) return;
+  Conn* c = stream_.find(id);
+  if (!c) return;
   ++metrics_.http().timeouts;
-  close(*it->second);
+  close(*c);
 }
 
 // Answers every complete request in the buffer, while the answers queued
@@ -317,12 +250,10 @@ void HealthServer::answer(Conn& c, std::string_view method, std::string_view tar
 
 void HealthServer::flush(Conn& c) {
   while (c.out_off < c.out.size()) {
-    ssize_t n = ::send(c.fd.get(), c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) break;
-      return close(c);
-    }
-    c.out_off += static_cast<size_t>(n);
+    auto n = control::send_some(c.fd.get(), std::string_view(c.out).substr(c.out_off));
+    if (!n) return close(c);
+    if (*n == 0) break;
+    c.out_off += *n;
   }
   bool drained = c.out_off >= c.out.size();
   if (drained) {
@@ -339,26 +270,14 @@ void HealthServer::flush(Conn& c) {
     if (c.events == ev) return;
     loop.rearm_timer(c.timer, loop.now() + options_.header_timeout);
   }
-  if (ev != c.events) {
-    c.events = ev;
-    (void)engine_.loop().set_io_events(c.source, ev);
-  }
+  stream_.set_events(c, ev);
 }
 
 void HealthServer::close(Conn& c) {
   if (c.dead) return;
-  c.dead = true;
-  --live_;
   c.charge.set(0);
-  auto& loop = engine_.loop();
-  loop.remove(c.source);
-  loop.remove(c.timer);
-  c.fd.reset();
-  loop.defer([this, alive = alive_, id = c.id] {
-    if (!*alive) return;
-    conns_.erase(id);
-    metrics_.http().connections = conns_.size();
-  });
+  engine_.loop().remove(c.timer);
+  stream_.close(c);
 }
 
 }  // namespace fipd::health

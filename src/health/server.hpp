@@ -29,7 +29,8 @@
 // and an idle connection is closed after idle_timeout; an answer the client
 // does not read within header_timeout closes it too.
 //
-// Owns: the listening socket and the connections, one timer per connection.
+// Owns: the listening socket and the connections (in a StreamServer,
+// stream_server.hpp, as the control socket's), one timer per connection.
 // Uses the engine and the metrics, which must outlive it. Thread: the
 // loop's. Failures: create() returns an Error naming the address (bad
 // syntax, address in use); per-connection failures close that connection.
@@ -37,10 +38,10 @@
 
 #include <memory>
 #include <string>
-#include <unordered_map>
 
 #include "netlink/fd.hpp"
 #include "src/control/output_budget.hpp"
+#include "src/control/stream_server.hpp"
 #include "src/engine/engine.hpp"
 #include "src/metrics/metrics.hpp"
 
@@ -77,8 +78,8 @@ class HealthServer {
  private:
   struct Conn;
   HealthServer(engine::Engine& engine, metrics::Metrics& metrics, HealthOptions options);
-  void on_accept();
-  void on_io(uint64_t id, uint32_t events);
+  void on_accept(nl::Fd fd);
+  void on_io(Conn& c, uint32_t events);
   void serve_io(Conn& c, uint32_t events);
   void on_timeout(uint64_t id);
   void serve(Conn& c);
@@ -86,22 +87,13 @@ class HealthServer {
   void flush(Conn& c);
   void close(Conn& c);
   void evict_idlest();
-  bool budget_left();
 
   engine::Engine& engine_;
   metrics::Metrics& metrics_;
   HealthOptions options_;
   std::shared_ptr<control::OutputBudget> budget_;  // before the connections' charges
-  nl::Fd listen_fd_;
   uint16_t port_ = 0;
-  loop::SourceId listen_source_ = loop::kNoSource;
-  loop::SourceId pause_timer_ = loop::kNoSource;
-  std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
-  uint64_t next_conn_ = 1;
-  size_t live_ = 0;  // connections not closed (conns_ keeps closed ones until the callback ends)
-  uint64_t budget_iteration_ = 0;
-  loop::Duration budget_used_{0};
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  control::StreamServer<Conn> stream_;
 };
 
 }  // namespace fipd::health
