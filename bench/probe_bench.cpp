@@ -43,7 +43,7 @@
 #include <thread>
 
 #include "bench/bench_main.hpp"
-#include "src/probe/engine.hpp"
+#include "src/probe/scheduler.hpp"
 #include "src/probe/socket_prober.hpp"
 #include "tests/support/topology.hpp"
 #include "tests/support/traffic.hpp"
@@ -125,7 +125,7 @@ struct DetectionRig {
   Topology t;
   std::unique_ptr<loop::Loop> loop;
   std::unique_ptr<SocketProber> prober;
-  std::unique_ptr<ProbeEngine> engine;
+  std::unique_ptr<ProbeScheduler> engine;
   std::vector<Transition> events;
   nl::Fd wake;  // the injector's "the kernel would signal now"
 
@@ -166,7 +166,7 @@ void BM_Detection(benchmark::State& state) {
   rig.t.router.enter([&] {
     rig.loop = std::move(*loop::Loop::create());
     rig.prober = std::make_unique<SocketProber>(*rig.loop);
-    rig.engine = std::make_unique<ProbeEngine>(*rig.loop, *rig.prober, EngineOptions{.max_in_flight = 64, .seed = 5},
+    rig.engine = std::make_unique<ProbeScheduler>(*rig.loop, *rig.prober, SchedulerOptions{.max_in_flight = 64, .seed = 5},
                                                [&](const Transition& tr) { rig.events.push_back(tr); });
     rig.wake = nl::Fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     (void)rig.loop->add_io(rig.wake.get(), EPOLLIN, [&](uint32_t) {
@@ -298,7 +298,7 @@ void BM_Scale(benchmark::State& state) {
     auto loop = std::move(*loop::Loop::create());
     SocketProber prober(*loop);
     uint64_t downs = 0;
-    ProbeEngine engine(*loop, prober, EngineOptions{.max_in_flight = 4096, .seed = 9},
+    ProbeScheduler engine(*loop, prober, SchedulerOptions{.max_in_flight = 4096, .seed = 9},
                        [&](const Transition& t) { downs += t.to == Health::down; });
     const ProbeSpec spec{.kind = kind, .port = static_cast<uint16_t>(kind == ProbeKind::icmp ? 0 : 7000),
                          .interval = interval, .timeout = std::max<loop::Duration>(interval * 5, 50ms),

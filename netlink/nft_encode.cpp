@@ -96,7 +96,7 @@ void put_batch_marker(MessageBuffer& buf, uint16_t type, uint32_t seq) {
   nfg->nfgen_family = AF_UNSPEC;
   nfg->version = NFNETLINK_V0;
   nfg->res_id = htons(NFNL_SUBSYS_NFTABLES);
-  buf.commit(nlh);
+  buf.finish_message(nlh);
 }
 
 unsigned __int128 to_u128(const uint8_t* bytes, size_t len) {
@@ -221,7 +221,7 @@ void put_element_changes(MessageBuffer& buf, std::string_view table, std::span<c
       put_one_element(nlh, ++index, key, key_len, {}, true);
   }
   nest_end(nlh, list);
-  buf.commit(nlh);
+  buf.finish_message(nlh);
 }
 
 FailedAttribute locate_offset(const nlmsghdr* nlh, std::span<const ElementChange> changes, uint32_t offset) {
@@ -261,14 +261,14 @@ void put_element_dump(MessageBuffer& buf, std::string_view table, SetId set, uin
   put_nft_header(nlh, NFT_MSG_GETSETELEM, NLM_F_DUMP, seq);
   put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, table);
   put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set_info(set).name);
-  buf.commit(nlh);
+  buf.finish_message(nlh);
 }
 
 void put_table_get(MessageBuffer& buf, std::string_view table, uint32_t seq) {
   nlmsghdr* nlh = buf.start_message(max_element_message_size(0));
   put_nft_header(nlh, NFT_MSG_GETTABLE, NLM_F_ACK, seq);
   put_strz(nlh, NFTA_TABLE_NAME, table);
-  buf.commit(nlh);
+  buf.finish_message(nlh);
 }
 
 Status parse_element_message(const nlmsghdr* nlh, std::vector<RawElement>& out) {

@@ -23,7 +23,7 @@ class MessageBuffer {
   // Starts a message of at most `max_len` bytes at the tail.
   nlmsghdr* start_message(size_t max_len) { return mnl_nlmsg_put_header(reserve(max_len)); }
   // Takes the message just written at the tail into the buffer.
-  void commit(const nlmsghdr* nlh) { size_ += NLMSG_ALIGN(nlh->nlmsg_len); }
+  void finish_message(const nlmsghdr* nlh) { size_ += NLMSG_ALIGN(nlh->nlmsg_len); }
 
   // A message already in the buffer, by its offset.
   nlmsghdr* message_at(size_t offset) { return reinterpret_cast<nlmsghdr*>(data_.get() + offset); }

@@ -228,7 +228,7 @@ class SchemaWriter {
   }
   void finish(nlmsghdr* nlh, std::string description) {
     last_ = buf_.size();  // an offset: the buffer may move as it grows
-    buf_.commit(nlh);
+    buf_.finish_message(nlh);
     what.push_back(std::move(description));
   }
   MessageBuffer& buf_;

@@ -226,7 +226,7 @@ Status Engine::register_server(const std::string& name, const std::vector<probe:
 
 Status Engine::start_probes() {
   prober_ = options_.make_prober(*loop_);
-  probes_ = std::make_unique<probe::ProbeEngine>(*loop_, *prober_, options_.probe_options,
+  probes_ = std::make_unique<probe::ProbeScheduler>(*loop_, *prober_, options_.probe_options,
                                                  [this](const probe::Transition& t) { on_transition(t); });
   for (const auto& [name, s] : inv_.servers()) {
     const config::ServerConfig* sc = cfg_.server(name);
@@ -422,7 +422,7 @@ void Engine::execute(policy::Plan plan, TimePoint detected, bool manual,
   // Addresses are gathered before and after the plan is recorded: a move
   // changes which floating IPs a server has.
   std::vector<nl::IpAddress> touched = touched_addresses(plan);
-  policy::commit(inv_, plan, decided);
+  policy::record_plan(inv_, plan, decided);
   for (const auto& a : touched_addresses(plan)) touched.push_back(a);
   std::sort(touched.begin(), touched.end());
   touched.erase(std::unique(touched.begin(), touched.end()), touched.end());

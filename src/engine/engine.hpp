@@ -51,7 +51,7 @@
 #include "src/loop/loop.hpp"
 #include "src/policy/policy.hpp"
 #include "src/policy/storm.hpp"
-#include "src/probe/engine.hpp"
+#include "src/probe/scheduler.hpp"
 #include "src/rebuild/rebuild.hpp"
 #include "src/reconcile/reconciler.hpp"
 #include "src/state/store.hpp"
@@ -69,7 +69,7 @@ struct EngineOptions {
   // network for real. Tests may substitute their own.
   std::function<std::unique_ptr<probe::Prober>(loop::Loop&)> make_prober;
   // The probe engine's own options (its bound on attempts in flight).
-  probe::EngineOptions probe_options;
+  probe::SchedulerOptions probe_options;
   // Builds the state store for the state file's path; the default is a
   // FileStore. Tests may hold its writes back.
   std::function<std::unique_ptr<state::Store>(const std::string& path)> make_store;
@@ -158,7 +158,7 @@ class Engine final : private rebuild::RebuildHost {
   // The id the next failover gets (ids are given when a failover is
   // decided; it enters the timeline once durable).
   uint64_t next_failover_id() const { return next_failover_id_; }
-  const probe::ProbeEngine& probes() const { return *probes_; }
+  const probe::ProbeScheduler& probes() const { return *probes_; }
   const Counters& counters() const { return counters_; }
   // True when the kernel holds what the inventory wants, as far as the
   // reconciler knows (the last apply or audit succeeded).
@@ -283,7 +283,7 @@ class Engine final : private rebuild::RebuildHost {
   EngineOptions options_;
   std::unique_ptr<loop::Loop> loop_;
   std::unique_ptr<probe::Prober> prober_;
-  std::unique_ptr<probe::ProbeEngine> probes_;
+  std::unique_ptr<probe::ProbeScheduler> probes_;
   std::optional<nl::Monitor> monitor_;
   std::unique_ptr<reconcile::Reconciler> reconciler_;
   std::unique_ptr<state::Store> store_;

@@ -263,7 +263,7 @@ Plan sweep(const Inventory& inv, TimePoint now, const Options& opt) {
   return p.take();
 }
 
-void commit(Inventory& inv, const Plan& plan, TimePoint now) {
+void record_plan(Inventory& inv, const Plan& plan, TimePoint now) {
   for (const auto& name : plan.enter_maintenance)
     if (auto* s = inv.server(name)) s->maintenance = Maintenance::failed;
   for (const auto& name : plan.leave_maintenance)

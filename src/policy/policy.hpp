@@ -154,9 +154,11 @@ Plan react(const Inventory& inv, const std::string& server, TimePoint now, const
 // edge-triggered react() left.
 Plan sweep(const Inventory& inv, TimePoint now, const Options& opt);
 
-// Records a plan whose kernel transaction was acknowledged: targets, move
-// history, waiting flags and maintenance.
-void commit(Inventory& inv, const Plan& plan, TimePoint now);
+// Records a plan in the inventory, the desired state the reconciler then
+// brings the kernel to (the kernel's refusal leaves it as decided):
+// targets, move history, waiting flags and maintenance. ("Commit" is kept
+// for the kernel's transaction alone.)
+void record_plan(Inventory& inv, const Plan& plan, TimePoint now);
 
 // The target the policy would choose for the floating IPs of `from`, or
 // empty when none is eligible.

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-#include "src/probe/engine.hpp"
+#include "src/probe/scheduler.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -7,7 +7,7 @@
 
 namespace fipd::probe {
 
-struct ProbeEngine::ProbeRun {
+struct ProbeScheduler::ProbeRun {
   explicit ProbeRun(const ProbeSpec& spec) : hysteresis(spec.rise, spec.fall) {}
   Hysteresis hysteresis;
   loop::SourceId timer = loop::kNoSource;
@@ -31,7 +31,7 @@ struct ProbeEngine::ProbeRun {
   TimePoint second_unheard;  // when the second of those started
 };
 
-struct ProbeEngine::Server {
+struct ProbeScheduler::Server {
   ServerSpec spec;
   uint32_t generation = 0;
   Health state = Health::unknown;
@@ -42,7 +42,7 @@ struct ProbeEngine::Server {
   std::optional<LastResult> last;
 };
 
-struct ProbeEngine::Attempt {
+struct ProbeScheduler::Attempt {
   uint32_t generation = 1;  // of this slot, in the token
   bool active = false;
   uint32_t server = 0, server_generation = 0, probe = 0;
@@ -81,7 +81,7 @@ uint64_t splitmix(uint64_t& state) {
 
 }  // namespace
 
-ProbeEngine::ProbeEngine(Loop& loop, Prober& prober, EngineOptions options, TransitionCallback on_transition)
+ProbeScheduler::ProbeScheduler(Loop& loop, Prober& prober, SchedulerOptions options, TransitionCallback on_transition)
     : loop_(loop),
       prober_(prober),
       options_(options),
@@ -92,7 +92,7 @@ ProbeEngine::ProbeEngine(Loop& loop, Prober& prober, EngineOptions options, Tran
   if (options_.max_in_flight == 0) options_.max_in_flight = 1;
 }
 
-ProbeEngine::~ProbeEngine() {
+ProbeScheduler::~ProbeScheduler() {
   *alive_ = false;
   for (auto& a : attempts_) {
     if (a.active) prober_.cancel(a.handle);
@@ -104,25 +104,25 @@ ProbeEngine::~ProbeEngine() {
   prober_.set_sink(nullptr);
 }
 
-ProbeEngine::Server* ProbeEngine::find(uint32_t slot, uint32_t generation) {
+ProbeScheduler::Server* ProbeScheduler::find(uint32_t slot, uint32_t generation) {
   if (slot >= servers_.size() || !servers_[slot] || servers_[slot]->generation != generation) return nullptr;
   return servers_[slot].get();
 }
 
-Duration ProbeEngine::interval_of(const ProbeRun& p, const ProbeSpec& spec) const {
+Duration ProbeScheduler::interval_of(const ProbeRun& p, const ProbeSpec& spec) const {
   if (p.hysteresis.transitioning()) return spec.fast_interval();
   if (p.hysteresis.state() == Health::down) return spec.down_interval();
   return spec.interval;
 }
 
-Duration ProbeEngine::jittered(Duration d, unsigned percent) {
+Duration ProbeScheduler::jittered(Duration d, unsigned percent) {
   if (percent == 0) return d;
   // Uniform in [-percent, +percent] of d.
   const double u = static_cast<double>(splitmix(rng_) >> 11) * 0x1.0p-53 * 2.0 - 1.0;
   return d + Duration(static_cast<int64_t>(static_cast<double>(d.count()) * u * percent / 100.0));
 }
 
-Status ProbeEngine::add_server(ServerSpec spec) {
+Status ProbeScheduler::add_server(ServerSpec spec) {
   if (auto s = validate(spec); !s) return s;
   if (by_id_.count(spec.id)) return nl::fail(EEXIST, "server " + spec.id + ": already registered");
   if (stats_.probes + spec.probes.size() > options_.max_probes)
@@ -165,7 +165,7 @@ Status ProbeEngine::add_server(ServerSpec spec) {
   return {};
 }
 
-Status ProbeEngine::remove_server(std::string_view id) {
+Status ProbeScheduler::remove_server(std::string_view id) {
   auto it = by_id_.find(std::string(id));
   if (it == by_id_.end()) return nl::fail(ENOENT, "server " + std::string(id) + ": not registered");
   const uint32_t slot = it->second;
@@ -180,7 +180,7 @@ Status ProbeEngine::remove_server(std::string_view id) {
   return {};
 }
 
-void ProbeEngine::cancel_attempts_of(uint32_t slot) {
+void ProbeScheduler::cancel_attempts_of(uint32_t slot) {
   for (uint32_t i = 0; i < attempts_.size(); ++i) {
     Attempt& a = attempts_[i];
     if (!a.active || a.server != slot) continue;
@@ -193,7 +193,7 @@ void ProbeEngine::cancel_attempts_of(uint32_t slot) {
   }
 }
 
-Status ProbeEngine::signal(std::string_view id, Cause cause) {
+Status ProbeScheduler::signal(std::string_view id, Cause cause) {
   auto it = by_id_.find(std::string(id));
   if (it == by_id_.end()) return nl::fail(ENOENT, "server " + std::string(id) + ": not registered");
   const uint32_t slot = it->second;
@@ -204,7 +204,7 @@ Status ProbeEngine::signal(std::string_view id, Cause cause) {
   return {};
 }
 
-void ProbeEngine::on_due(uint32_t slot, uint32_t generation, uint32_t probe) {
+void ProbeScheduler::on_due(uint32_t slot, uint32_t generation, uint32_t probe) {
   Server* s = find(slot, generation);
   if (!s) return;
   ProbeRun& p = s->probes[probe];
@@ -238,7 +238,7 @@ void ProbeEngine::on_due(uint32_t slot, uint32_t generation, uint32_t probe) {
   loop_.rearm_timer(q.timer, next);
 }
 
-uint32_t ProbeEngine::allocate_attempt() {
+uint32_t ProbeScheduler::allocate_attempt() {
   if (!free_attempts_.empty()) {
     uint32_t i = free_attempts_.back();
     free_attempts_.pop_back();
@@ -251,7 +251,7 @@ uint32_t ProbeEngine::allocate_attempt() {
   return i;
 }
 
-void ProbeEngine::on_timeout(uint32_t i, TimePoint now) {
+void ProbeScheduler::on_timeout(uint32_t i, TimePoint now) {
   Attempt& a = attempts_[i];
   if (!a.active) return;
   Server* s = find(a.server, a.server_generation);
@@ -284,25 +284,25 @@ void ProbeEngine::on_timeout(uint32_t i, TimePoint now) {
   finish(i, ProbeResult{.cause = Cause::timeout});
 }
 
-void ProbeEngine::mark_late(ProbeRun& p) {
+void ProbeScheduler::mark_late(ProbeRun& p) {
   p.late = true;
   ++p.counters.late;
 }
 
-const ProbeSpec& ProbeEngine::spec_of(const Server& s, uint32_t probe) { return s.spec.probes[probe]; }
+const ProbeSpec& ProbeScheduler::spec_of(const Server& s, uint32_t probe) { return s.spec.probes[probe]; }
 
-void ProbeEngine::remove_timers(ProbeRun& p) {
+void ProbeScheduler::remove_timers(ProbeRun& p) {
   loop_.remove(p.timer);
   if (p.silence != loop::kNoSource) loop_.remove(p.silence);
 }
 
-void ProbeEngine::arm_silence(ProbeRun& p, TimePoint at) {
+void ProbeScheduler::arm_silence(ProbeRun& p, TimePoint at) {
   p.silence_armed = true;
   p.silence_at = at;
   loop_.rearm_timer(p.silence, at);
 }
 
-void ProbeEngine::on_silence(uint32_t slot, uint32_t generation, uint32_t probe, TimePoint now) {
+void ProbeScheduler::on_silence(uint32_t slot, uint32_t generation, uint32_t probe, TimePoint now) {
   Server* s = find(slot, generation);
   if (!s) return;
   ProbeRun& p = s->probes[probe];
@@ -329,7 +329,7 @@ void ProbeEngine::on_silence(uint32_t slot, uint32_t generation, uint32_t probe,
   reschedule(*s, probe);
 }
 
-void ProbeEngine::launch(Server& s, uint32_t slot, uint32_t probe, std::optional<TimePoint> planned) {
+void ProbeScheduler::launch(Server& s, uint32_t slot, uint32_t probe, std::optional<TimePoint> planned) {
   const TimePoint now = loop_.now();
   if (planned) stats_.schedule_delay.record(now - *planned);
   ProbeRun& p = s.probes[probe];
@@ -360,7 +360,7 @@ void ProbeEngine::launch(Server& s, uint32_t slot, uint32_t probe, std::optional
   loop_.rearm_timer(attempts_[i].timeout, attempts_[i].deadline);
 }
 
-void ProbeEngine::on_probe_result(uint64_t token, ProbeResult result) {
+void ProbeScheduler::on_probe_result(uint64_t token, ProbeResult result) {
   const uint32_t i = static_cast<uint32_t>(token);
   if (i >= attempts_.size()) return;
   Attempt& a = attempts_[i];
@@ -368,7 +368,7 @@ void ProbeEngine::on_probe_result(uint64_t token, ProbeResult result) {
   finish(i, result);
 }
 
-void ProbeEngine::finish(uint32_t i, ProbeResult result, bool conclusive) {
+void ProbeScheduler::finish(uint32_t i, ProbeResult result, bool conclusive) {
   Attempt& a = attempts_[i];
   loop_.disarm_timer(a.timeout);
   a.active = false;
@@ -383,7 +383,7 @@ void ProbeEngine::finish(uint32_t i, ProbeResult result, bool conclusive) {
   pump_queue();
 }
 
-void ProbeEngine::apply(uint32_t slot, uint32_t probe, uint64_t seq, TimePoint started, bool on_time,
+void ProbeScheduler::apply(uint32_t slot, uint32_t probe, uint64_t seq, TimePoint started, bool on_time,
                         ProbeResult result) {
   Server& s = *servers_[slot];
   ProbeRun& p = s.probes[probe];
@@ -410,7 +410,7 @@ void ProbeEngine::apply(uint32_t slot, uint32_t probe, uint64_t seq, TimePoint s
   reschedule(s, probe);
 }
 
-void ProbeEngine::reschedule(Server& s, uint32_t probe) {
+void ProbeScheduler::reschedule(Server& s, uint32_t probe) {
   ProbeRun& p = s.probes[probe];
   const ProbeSpec& spec = s.spec.probes[probe];
   const Duration interval = interval_of(p, spec);
@@ -424,7 +424,7 @@ void ProbeEngine::reschedule(Server& s, uint32_t probe) {
   if (!p.queued) loop_.rearm_timer(p.timer, due);
 }
 
-void ProbeEngine::schedule_burst(uint32_t slot, uint32_t probe) {
+void ProbeScheduler::schedule_burst(uint32_t slot, uint32_t probe) {
   // After the current callback: the prober may be in the middle of its own.
   loop_.defer([this, alive = std::weak_ptr<bool>(alive_), slot, generation = servers_[slot]->generation, probe] {
     auto a = alive.lock();
@@ -432,7 +432,7 @@ void ProbeEngine::schedule_burst(uint32_t slot, uint32_t probe) {
   });
 }
 
-void ProbeEngine::burst(uint32_t slot, uint32_t probe, bool at_least_one) {
+void ProbeScheduler::burst(uint32_t slot, uint32_t probe, bool at_least_one) {
   Server& s = *servers_[slot];
   const uint32_t generation = s.generation;
   ProbeRun& p = s.probes[probe];
@@ -455,7 +455,7 @@ void ProbeEngine::burst(uint32_t slot, uint32_t probe, bool at_least_one) {
   }
 }
 
-void ProbeEngine::update_server_state(Server& s, Cause cause, int detail, int probe) {
+void ProbeScheduler::update_server_state(Server& s, Cause cause, int detail, int probe) {
   Health next = Health::up;
   auto rank = [](Health h) {
     switch (h) {
@@ -478,7 +478,7 @@ void ProbeEngine::update_server_state(Server& s, Cause cause, int detail, int pr
   s.detail = detail;
 }
 
-void ProbeEngine::emit(Transition t) {
+void ProbeScheduler::emit(Transition t) {
   const bool first = pending_.empty();
   pending_.push_back(std::move(t));
   if (!first) return;
@@ -492,7 +492,7 @@ void ProbeEngine::emit(Transition t) {
   });
 }
 
-void ProbeEngine::pump_queue() {
+void ProbeScheduler::pump_queue() {
   while (!queue_.empty() && stats_.in_flight < options_.max_in_flight) {
     QueuedStart q = queue_.front();
     queue_.pop_front();
@@ -503,7 +503,7 @@ void ProbeEngine::pump_queue() {
   }
 }
 
-Result<ServerStatus> ProbeEngine::status(std::string_view id) const {
+Result<ServerStatus> ProbeScheduler::status(std::string_view id) const {
   auto it = by_id_.find(std::string(id));
   if (it == by_id_.end()) return nl::fail(ENOENT, "server " + std::string(id) + ": not registered");
   const Server& s = *servers_[it->second];
@@ -522,7 +522,7 @@ Result<ServerStatus> ProbeEngine::status(std::string_view id) const {
   return st;
 }
 
-std::vector<std::string> ProbeEngine::server_ids() const {
+std::vector<std::string> ProbeScheduler::server_ids() const {
   std::vector<std::string> ids;
   ids.reserve(by_id_.size());
   for (auto& [id, slot] : by_id_) ids.push_back(id);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// The health probe engine: schedules the probes of every server on the loop,
+// The probe scheduler: schedules the probes of every server on the loop,
 // applies rise/fall hysteresis, and reports each change of a server's health
 // with its monotonic timestamp and its cause. It knows nothing of floating
 // IPs: the failover engine registers servers (spares included: probing them
@@ -78,7 +78,7 @@ namespace fipd::probe {
 using loop::Loop;
 using loop::TimePoint;
 
-struct EngineOptions {
+struct SchedulerOptions {
   size_t max_in_flight = 4096;
   size_t max_probes = kMaxProbes;  // over all servers; add_server() refuses past it
   uint64_t seed = 0;  // of the spread; 0: from the clock
@@ -145,14 +145,14 @@ struct EngineStats {
   loop::LagHistogram schedule_delay;  // actual start minus planned start
 };
 
-class ProbeEngine final : private ProbeSink {
+class ProbeScheduler final : private ProbeSink {
  public:
   using TransitionCallback = std::function<void(const Transition&)>;
 
-  ProbeEngine(Loop& loop, Prober& prober, EngineOptions options, TransitionCallback on_transition);
-  ~ProbeEngine() override;
-  ProbeEngine(const ProbeEngine&) = delete;
-  ProbeEngine& operator=(const ProbeEngine&) = delete;
+  ProbeScheduler(Loop& loop, Prober& prober, SchedulerOptions options, TransitionCallback on_transition);
+  ~ProbeScheduler() override;
+  ProbeScheduler(const ProbeScheduler&) = delete;
+  ProbeScheduler& operator=(const ProbeScheduler&) = delete;
 
   Status add_server(ServerSpec spec);
   Status remove_server(std::string_view id);
@@ -201,7 +201,7 @@ class ProbeEngine final : private ProbeSink {
 
   Loop& loop_;
   Prober& prober_;
-  EngineOptions options_;
+  SchedulerOptions options_;
   TransitionCallback on_transition_;
   std::vector<std::unique_ptr<Server>> servers_;
   std::vector<uint32_t> free_servers_;

@@ -140,7 +140,7 @@ mode = "route"
   std::shared_ptr<FakeKernel> kernel_ = std::make_shared<FakeKernel>();
   FakeMonitor monitor_{kernel_};
   std::set<IpAddress> down_;  // servers whose probes fail
-  probe::EngineOptions probe_options_;
+  probe::SchedulerOptions probe_options_;
   std::unique_ptr<Engine> engine_;
 };
 

@@ -43,7 +43,7 @@ class PolicyTest : public testing::Test {
     inv.server(name)->health = h;
     if (h == Health::up) inv.server(name)->seen_up = true;
     Plan p = react(inv, name, now, opt);
-    commit(inv, p, now);
+    record_plan(inv, p, now);
     return p;
   }
   std::string target(const char* fip) { return inv.fip(ip(fip))->server; }
@@ -184,7 +184,7 @@ TEST_F(PolicyTest, FlappingServersCannotMakeAFloatingIpBounce) {
     for (auto& m : p.moves) moves += std::ranges::count(m.fips, ip("203.0.113.10"));
     health(current, Health::up);
     Plan s = sweep(inv, now, opt);
-    commit(inv, s, now);
+    record_plan(inv, s, now);
     for (auto& m : s.moves) moves += std::ranges::count(m.fips, ip("203.0.113.10"));
   }
   // At most max_moves per flap window: 10 minutes allow at most 3 * 10 (+1).

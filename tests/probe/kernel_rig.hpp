@@ -10,7 +10,7 @@
 #include <memory>
 #include <vector>
 
-#include "src/probe/engine.hpp"
+#include "src/probe/scheduler.hpp"
 #include "src/probe/socket_prober.hpp"
 #include "tests/support/kernel_test.hpp"
 #include "tests/support/topology.hpp"
@@ -23,7 +23,7 @@ struct KernelRig {
   std::unique_ptr<loop::Loop> loop = std::move(*loop::Loop::create());
   SocketProber prober{*loop};
   std::vector<Transition> events;
-  ProbeEngine engine{*loop, prober, EngineOptions{.max_in_flight = 256, .seed = 11, .burst_on_hard_failure = true},
+  ProbeScheduler engine{*loop, prober, SchedulerOptions{.max_in_flight = 256, .seed = 11, .burst_on_hard_failure = true},
                      [this](const Transition& t) { events.push_back(t); }};
 
   void add(const std::string& id, const nl::IpAddress& address, ProbeSpec p) {

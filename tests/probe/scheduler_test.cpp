@@ -3,7 +3,7 @@
 // fastinter/downinter, spread, the in-flight bound, signals and bursts,
 // stale results, runtime add/remove. Time here is exact: the clock only
 // moves when the test moves it.
-#include "src/probe/engine.hpp"
+#include "src/probe/scheduler.hpp"
 
 #include <gtest/gtest.h>
 
@@ -26,10 +26,10 @@ struct Rig {
   std::unique_ptr<loop::Loop> loop = std::move(*loop::Loop::create({.clock = &clock}));
   FakeProber prober{*loop};
   std::vector<Transition> events;
-  std::unique_ptr<ProbeEngine> engine;
+  std::unique_ptr<ProbeScheduler> engine;
 
-  explicit Rig(EngineOptions o = {.max_in_flight = 4096, .seed = 7, .burst_on_hard_failure = true}) {
-    engine = std::make_unique<ProbeEngine>(*loop, prober, o, [this](const Transition& t) { events.push_back(t); });
+  explicit Rig(SchedulerOptions o = {.max_in_flight = 4096, .seed = 7, .burst_on_hard_failure = true}) {
+    engine = std::make_unique<ProbeScheduler>(*loop, prober, o, [this](const Transition& t) { events.push_back(t); });
   }
   void add(int i, ProbeSpec p) {
     auto s = engine->add_server({.id = "s" + std::to_string(i), .address = addr(i), .probes = {p}});
@@ -59,7 +59,7 @@ using H = Health;
 #define EXPECT_NEAR_TIME(a, b) EXPECT_LE(std::chrono::abs((a) - (b)), Duration(1 << loop::TimerWheel::kTickShift)) \
     << #a " vs " #b
 
-TEST(Engine, RisesFromUnknownToUpAfterRiseSuccesses) {
+TEST(ProbeScheduler, RisesFromUnknownToUpAfterRiseSuccesses) {
   Rig r;
   ProbeSpec p = tcp(1s);
   p.fastinter = 100ms;
@@ -76,7 +76,7 @@ TEST(Engine, RisesFromUnknownToUpAfterRiseSuccesses) {
   EXPECT_NEAR_TIME(r.events[0].at, starts[1] + r.prober.latency) << "the transition carries the time of the deciding result";
 }
 
-TEST(Engine, FallsAfterFallFailuresThroughSuspectWithItsCause) {
+TEST(ProbeScheduler, FallsAfterFallFailuresThroughSuspectWithItsCause) {
   Rig r;
   ProbeSpec p = tcp(1s);
   p.fastinter = 100ms;
@@ -113,7 +113,7 @@ TEST(Engine, FallsAfterFallFailuresThroughSuspectWithItsCause) {
   EXPECT_EQ(r.starts_to(0).size(), starts.size() + 1);
 }
 
-TEST(Engine, DownRecoversAfterRiseSuccessesAtFastinter) {
+TEST(ProbeScheduler, DownRecoversAfterRiseSuccessesAtFastinter) {
   Rig r;
   ProbeSpec p = tcp(1s);
   p.fastinter = 100ms;
@@ -133,7 +133,7 @@ TEST(Engine, DownRecoversAfterRiseSuccessesAtFastinter) {
   EXPECT_NEAR_TIME(starts[n + 1] - starts[n], 100ms) << "down with a success: fastinter";
 }
 
-TEST(Engine, SpreadKeepsManyServersOutOfTheSameMillisecond) {
+TEST(ProbeScheduler, SpreadKeepsManyServersOutOfTheSameMillisecond) {
   Rig r;
   for (int i = 0; i < 200; ++i) {
     ProbeSpec p = tcp(100ms);
@@ -158,7 +158,7 @@ TEST(Engine, SpreadKeepsManyServersOutOfTheSameMillisecond) {
   }
 }
 
-TEST(Engine, InFlightBoundQueuesStartsAndStillReachesEveryServer) {
+TEST(ProbeScheduler, InFlightBoundQueuesStartsAndStillReachesEveryServer) {
   Rig r({.max_in_flight = 5, .seed = 3, .burst_on_hard_failure = true});
   r.prober.respond = [](const nl::IpAddress&) { return std::optional<ProbeResult>(); };  // never answer
   for (int i = 0; i < 50; ++i) r.add(i, tcp(100ms, 10ms));
@@ -170,7 +170,7 @@ TEST(Engine, InFlightBoundQueuesStartsAndStillReachesEveryServer) {
   EXPECT_GT(r.engine->stats().schedule_delay.max(), 0ms);
 }
 
-TEST(Engine, KernelSignalMakesSuspectAtOnceAndBurstsConfirmingProbes) {
+TEST(ProbeScheduler, KernelSignalMakesSuspectAtOnceAndBurstsConfirmingProbes) {
   Rig r;
   ProbeSpec p = tcp(1s, 20ms);
   p.fall = 3;
@@ -197,7 +197,7 @@ TEST(Engine, KernelSignalMakesSuspectAtOnceAndBurstsConfirmingProbes) {
   EXPECT_FALSE(r.engine->signal("nobody", Cause::carrier_lost));
 }
 
-TEST(Engine, FalseAlarmSignalReturnsToUp) {
+TEST(ProbeScheduler, FalseAlarmSignalReturnsToUp) {
   Rig r;
   r.add(0, tcp(1s));
   r.run(3s);
@@ -206,7 +206,7 @@ TEST(Engine, FalseAlarmSignalReturnsToUp) {
   EXPECT_EQ(r.path(), (std::vector<std::pair<H, H>>{{H::unknown, H::up}, {H::up, H::suspect}, {H::suspect, H::up}}));
 }
 
-TEST(Engine, RefusedCountsAtOnceAndBurstsToDown) {
+TEST(ProbeScheduler, RefusedCountsAtOnceAndBurstsToDown) {
   Rig r;
   ProbeSpec p = tcp(1s, 500ms);
   p.fall = 3;
@@ -220,7 +220,7 @@ TEST(Engine, RefusedCountsAtOnceAndBurstsToDown) {
   EXPECT_EQ(r.events[2].cause, Cause::refused);
 }
 
-TEST(Engine, StaleResultOfAnOlderAttemptIsDropped) {
+TEST(ProbeScheduler, StaleResultOfAnOlderAttemptIsDropped) {
   Rig r;
   ProbeSpec p = tcp(10ms, 100ms);  // overlapping attempts
   p.rise = 1;
@@ -237,7 +237,7 @@ TEST(Engine, StaleResultOfAnOlderAttemptIsDropped) {
   EXPECT_EQ(r.engine->status("s0")->counters.stale, 1u);
 }
 
-TEST(Engine, RemoveServerCancelsItsAttemptsEvenFromATransitionCallback) {
+TEST(ProbeScheduler, RemoveServerCancelsItsAttemptsEvenFromATransitionCallback) {
   Rig r;
   r.prober.respond = [](const nl::IpAddress&) { return std::optional<ProbeResult>(); };
   ProbeSpec p = tcp(10ms, 100ms);
@@ -246,7 +246,7 @@ TEST(Engine, RemoveServerCancelsItsAttemptsEvenFromATransitionCallback) {
   r.add(1, p);
   int removals = 0;
   r.engine = nullptr;  // rebuild with a callback that removes the server that went down
-  r.engine = std::make_unique<ProbeEngine>(*r.loop, r.prober, EngineOptions{.max_in_flight = 64, .seed = 1, .burst_on_hard_failure = true},
+  r.engine = std::make_unique<ProbeScheduler>(*r.loop, r.prober, SchedulerOptions{.max_in_flight = 64, .seed = 1, .burst_on_hard_failure = true},
                                            [&](const Transition& t) {
                                              r.events.push_back(t);
                                              if (t.to == H::down && r.engine->remove_server(t.server)) ++removals;
@@ -266,7 +266,7 @@ TEST(Engine, RemoveServerCancelsItsAttemptsEvenFromATransitionCallback) {
       << "only the attempt slots' timeout timers remain";
 }
 
-TEST(Engine, AddServerRefusesDuplicatesAndInvalidSpecs) {
+TEST(ProbeScheduler, AddServerRefusesDuplicatesAndInvalidSpecs) {
   Rig r;
   r.add(0, tcp(1s));
   auto dup = r.engine->add_server({.id = "s0", .address = addr(1), .probes = {tcp(1s)}});
@@ -278,7 +278,7 @@ TEST(Engine, AddServerRefusesDuplicatesAndInvalidSpecs) {
   EXPECT_EQ(r.engine->server_count(), 1u);
 }
 
-TEST(Engine, StatusReportsStateLastResultAndCounters) {
+TEST(ProbeScheduler, StatusReportsStateLastResultAndCounters) {
   Rig r;
   r.add(0, tcp(100ms));
   r.run(1s);
@@ -302,7 +302,7 @@ namespace {
 
 // Issue 14.7: one silent server with a long timeout and a fast pace took
 // every in-flight slot, and every other server went unprobed, still "up".
-TEST(Engine, OneSilentServerCannotStarveTheOthers) {
+TEST(ProbeScheduler, OneSilentServerCannotStarveTheOthers) {
   Rig r({.max_in_flight = 64, .seed = 5, .burst_on_hard_failure = true});
   const nl::IpAddress silent = addr(0);
   r.prober.respond = [silent](const nl::IpAddress& a) {
@@ -325,7 +325,7 @@ TEST(Engine, OneSilentServerCannotStarveTheOthers) {
 // Issue 14.9: when fipd itself is late (a loop that did not run for a
 // while), a timeout that fires late while the answer waits is not the
 // server's failure.
-TEST(Engine, AFipdThatWasLateDoesNotFailAServer) {
+TEST(ProbeScheduler, AFipdThatWasLateDoesNotFailAServer) {
   Rig r;
   ProbeSpec p = tcp(1s, 20ms);
   p.fall = 1;
@@ -369,7 +369,7 @@ loop::TimePoint last_answer(const Rig& r, int i, loop::TimePoint before) {
   return heard;
 }
 
-TEST(Engine, ADeadlineFindsASilentServerDetectTimeAfterItsLastAnswer) {
+TEST(ProbeScheduler, ADeadlineFindsASilentServerDetectTimeAfterItsLastAnswer) {
   Rig r;
   r.add(0, fast_deadline());
   r.run(50ms);
@@ -386,7 +386,7 @@ TEST(Engine, ADeadlineFindsASilentServerDetectTimeAfterItsLastAnswer) {
   EXPECT_FALSE(st->probes_late);
 }
 
-TEST(Engine, ADeadlineIsFasterThanTheTimeoutItReplaces) {
+TEST(ProbeScheduler, ADeadlineIsFasterThanTheTimeoutItReplaces) {
   // The same pace without a deadline waits for fall timeouts of 50 ms.
   Rig r;
   r.add(0, tcp(1ms, 50ms));
@@ -398,7 +398,7 @@ TEST(Engine, ADeadlineIsFasterThanTheTimeoutItReplaces) {
   EXPECT_GE(r.events.back().at - quiet, 50ms);
 }
 
-TEST(Engine, LostAnswersWithinTheDeadlineAreNoFailure) {
+TEST(ProbeScheduler, LostAnswersWithinTheDeadlineAreNoFailure) {
   Rig r;
   r.add(0, fast_deadline());
   r.run(50ms);
@@ -417,7 +417,7 @@ TEST(Engine, LostAnswersWithinTheDeadlineAreNoFailure) {
   EXPECT_EQ(r.engine->stats().timeouts, 3u);
 }
 
-TEST(Engine, ALateLoopMissesNoDeadlineForTheServer) {
+TEST(ProbeScheduler, ALateLoopMissesNoDeadlineForTheServer) {
   Rig r;
   r.add(0, fast_deadline());
   r.run(50ms);
@@ -438,7 +438,7 @@ TEST(Engine, ALateLoopMissesNoDeadlineForTheServer) {
   EXPECT_EQ(r.events.back().cause, Cause::silent);
 }
 
-TEST(Engine, ALoopLateAllTheTimeStillFindsASilentServer) {
+TEST(ProbeScheduler, ALoopLateAllTheTimeStillFindsASilentServer) {
   Rig r;
   r.add(0, fast_deadline());
   r.run(50ms);
@@ -455,7 +455,7 @@ TEST(Engine, ALoopLateAllTheTimeStillFindsASilentServer) {
   EXPECT_TRUE(r.engine->status("s0")->probes_late);
 }
 
-TEST(Engine, AServerNeverHeardFromIsDownAtItsFirstDeadline) {
+TEST(ProbeScheduler, AServerNeverHeardFromIsDownAtItsFirstDeadline) {
   Rig r;
   r.prober.respond = silence;
   r.add(0, fast_deadline());
@@ -465,7 +465,7 @@ TEST(Engine, AServerNeverHeardFromIsDownAtItsFirstDeadline) {
   EXPECT_NEAR_TIME(r.events[0].at, r.starts_to(0).front() + 5ms);
 }
 
-TEST(Engine, UnderADeadlineRefusalsStayTheFastPath) {
+TEST(ProbeScheduler, UnderADeadlineRefusalsStayTheFastPath) {
   Rig r;
   r.add(0, fast_deadline());
   r.run(50ms);
@@ -477,7 +477,7 @@ TEST(Engine, UnderADeadlineRefusalsStayTheFastPath) {
   EXPECT_LT(r.events.back().at - refused, 2ms) << "the burst confirms before any deadline";
 }
 
-TEST(Engine, ADownServerAnsweringAgainRisesAndIsWatchedAgain) {
+TEST(ProbeScheduler, ADownServerAnsweringAgainRisesAndIsWatchedAgain) {
   Rig r;
   r.prober.respond = silence;
   r.add(0, fast_deadline());
@@ -491,7 +491,7 @@ TEST(Engine, ADownServerAnsweringAgainRisesAndIsWatchedAgain) {
   EXPECT_EQ(r.path().back(), std::make_pair(H::up, H::down)) << "the deadline was armed again by the answers";
 }
 
-TEST(Engine, TheNumberOfProbesIsBounded) {
+TEST(ProbeScheduler, TheNumberOfProbesIsBounded) {
   Rig r({.max_in_flight = 4096, .max_probes = 3, .seed = 7, .burst_on_hard_failure = true});
   r.add(0, tcp(1s));
   r.add(1, tcp(1s));
