@@ -15,7 +15,9 @@ apart=("src/config src/policy" "src/reconcile src/policy" "src/reconcile src/con
 declare -A may
 for ((i = 0; i < ${#order[@]}; i++)); do
   for ((j = 0; j < i; j++)); do
-    [[ " ${apart[*]} " == *" ${order[i]} ${order[j]} "* ]] || may[${order[i]}]+="${order[j]} "
+    ok=1
+    for pair in "${apart[@]}"; do [[ $pair == "${order[i]} ${order[j]}" ]] && ok=0; done
+    ((ok)) && may[${order[i]}]+="${order[j]} "
   done
 done
 
