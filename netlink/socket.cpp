@@ -109,13 +109,14 @@ Result<Acks> NetlinkSocket::collect_acks(const AckWait& w, const std::function<v
   Acks out;
   for (;;) {
     // Answers are queued before send() returns; a wait only covers a bug.
-    auto n = receive("", w.whole_batch && (out.lost || out.first_error));
+    const bool may_end = w.whole_batch && (out.lost || out.first_error);
+    auto n = receive("", may_end);
     if (!n && n.error().code == ENOBUFS && w.whole_batch) {
       out.lost = true;
       continue;
     }
     if (!n) return std::unexpected(n.error());
-    if (*n == 0) return out;  // the rest of a whole batch's answers: nothing more comes
+    if (*n == 0 && may_end) return out;  // the rest of a whole batch's answers: nothing more comes
     int len = static_cast<int>(*n);
     for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buf_.data()); mnl_nlmsg_ok(nlh, len);
          nlh = mnl_nlmsg_next(nlh, &len)) {

@@ -145,7 +145,6 @@ class Args {
     return out;
   }
 
-
  private:
   const json& obj_;
   std::string where_;

@@ -95,7 +95,8 @@ std::optional<uint16_t> StatusWriter::probe_port(const std::string& server, size
     indexed_data_ = servers.data();
     indexed_size_ = servers.size();
   }
-  const probe::ProbeSpec* p = &engine_.config().probe_defaults;  // an icmp one's port aside, as normalised
+  // The defaults as written: their port is the normalised probe's unless icmp, which has none.
+  const probe::ProbeSpec* p = &engine_.config().probe_defaults;
   if (auto it = config_index_.find(server); it != config_index_.end()) {
     if (i >= it->second->probes.size()) return std::nullopt;
     p = &it->second->probes[i];

@@ -57,8 +57,6 @@ ProbeSpec normalised(ProbeSpec p) {
   return p;
 }
 
-std::span<const std::string_view> probe_keys() { return kKeys; }
-
 ProbeSpec read_probe(FieldSource& s, const ProbeSpec& base) {
   s.check_keys(kKeys);
   ProbeSpec p = base;
@@ -92,8 +90,10 @@ ProbeSpec read_probe(FieldSource& s, const ProbeSpec& base) {
     else s.fail("source", a.error().context);
   }
   if (auto v = s.str("interface", "a string")) {
-    if (v->empty() || v->size() >= 16 || v->find('\0') != std::string::npos) s.fail("interface", "'" + nl::printable(*v) + "' is not an interface name");
-    else p.device = *v;
+    if (v->empty() || v->size() >= 16 || v->find('\0') != std::string::npos)
+      s.fail("interface", "'" + nl::printable(*v) + "' is not an interface name");
+    else
+      p.device = *v;
   }
   if (auto v = s.integer("fwmark", 0, 0xFFFFFFFF)) p.mark = static_cast<uint32_t>(*v);
   if (p.kind == ProbeKind::udp && p.send.empty()) s.fail("", "send: a udp probe needs a payload to send");

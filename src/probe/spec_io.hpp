@@ -18,7 +18,8 @@
 // that inherited defaults never make a spec that validate() refuses, and
 // two probes that act the same compare equal on reload.
 //
-// Thread: any. Failures: recorded by the source, the first one per key.
+// Thread: any. Failures: reported to the source, which keeps them (the TOML
+// source every one, with its position; JsonFields the first).
 #pragma once
 
 #include <cstdint>
@@ -39,9 +40,6 @@ namespace fipd::probe {
 ProbeSpec written_defaults();
 // `p` without the fields its kind ignores.
 ProbeSpec normalised(ProbeSpec p);
-
-// The keys a probe may have.
-std::span<const std::string_view> probe_keys();
 
 // Typed values out of one probe's object. Each getter returns nullopt both
 // when the key is absent and when its value is of the wrong type (then it
