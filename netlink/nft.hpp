@@ -32,7 +32,8 @@
 //                         then dnat to daddr map @dnat
 //   chain nat_post        nat postrouting     100: snat to saddr map @snat
 //   chain lockout         filter forward        0: from @mgmt: return; tcp/udp to
-//                         daddr . dport in @lockout: reject (icmpx admin-prohibited)
+//                         daddr . dport in @lockout: reject (tcp: a reset; udp:
+//                         icmpx admin-prohibited)
 //
 // Untracked packets never reach nat chains, so both modes share the maps and
 // a floating IP's mode is only its membership of the stateless sets. A nat

@@ -28,7 +28,6 @@ namespace {
 // print keys; a concatenation's type is its parts' types, 6 bits each.
 constexpr uint32_t kTypeIpAddr = 7;
 constexpr uint32_t kTypeIp6Addr = 8;
-constexpr uint32_t kTypeInetProtocol = 12;
 constexpr uint32_t kTypeInetService = 13;
 constexpr uint32_t kTypeMark = 19;
 constexpr uint32_t kByteorderHost = 1;  // nft's BYTEORDER_HOST_ENDIAN
@@ -83,15 +82,16 @@ class RuleBuilder {
     }
     return *this;
   }
-  RuleBuilder& family_is(const Layout& l) {
-    meta(NFT_META_NFPROTO);
+  RuleBuilder& meta_is(uint32_t key, uint8_t value) {
+    meta(key);
     if (auto* e = expr("cmp")) {
       nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
       nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
-      nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, &l.nfproto, sizeof(l.nfproto));
+      nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, &value, sizeof(value));
     }
     return *this;
   }
+  RuleBuilder& family_is(const Layout& l) { return meta_is(NFT_META_NFPROTO, l.nfproto); }
   RuleBuilder& load(uint32_t base, uint32_t offset, uint32_t len, uint32_t dreg = NFT_REG_1) {
     if (auto* e = expr("payload")) {
       nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, dreg);
@@ -104,16 +104,15 @@ class RuleBuilder {
   RuleBuilder& load_addr(const Layout& l, uint32_t offset) {
     return load(NFT_PAYLOAD_NETWORK_HEADER, offset, l.addr_len);
   }
-  RuleBuilder& lookup(const char* set, std::optional<uint32_t> set_id = {}, bool map = false) {
+  RuleBuilder& lookup(const char* set, bool map = false) {
     if (auto* e = expr("lookup")) {
       nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
       if (map) nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_1);
       nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
-      if (set_id) nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, *set_id);
     }
     return *this;
   }
-  RuleBuilder& map(SetId id) { return lookup(name_of(id), std::nullopt, true); }
+  RuleBuilder& map(SetId id) { return lookup(name_of(id), true); }
   // The conntrack entry's mark from register 1 (the packet's entry: a nat
   // chain sees it before it is confirmed).
   RuleBuilder& set_ct_mark() {
@@ -156,10 +155,14 @@ class RuleBuilder {
     }
     return *this;
   }
-  RuleBuilder& reject_admin_prohibited() {
+  // TCP is refused with a reset, anything else with an ICMP error. A reset
+  // is not an ICMP message, so no rate limit holds it back (the kernel's ICMP
+  // budget is shared by every namespace), and connect() fails on the first
+  // SYN instead of waiting for a retransmission.
+  RuleBuilder& reject(bool tcp) {
     if (auto* e = expr("reject")) {
-      nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_ICMPX_UNREACH);
-      nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
+      nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, tcp ? NFT_REJECT_TCP_RST : NFT_REJECT_ICMPX_UNREACH);
+      nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, tcp ? 0 : NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
     }
     return *this;
   }
@@ -215,8 +218,6 @@ class SchemaWriter {
   Status chain(std::string_view name, uint32_t hook, int32_t prio, const char* type);
   Status flush(std::string_view chain);
   Status rule(const RuleBuilder& r, std::string_view chain);
-  // The anonymous set { tcp, udp } of one rule, with its elements.
-  Status l4proto_set(uint32_t set_id);
   // Asks for an ACK of the last message written.
   void ack_last() {
     if (!what.empty()) buf_.message_at(last_)->nlmsg_flags |= NLM_F_ACK;
@@ -312,36 +313,8 @@ Status SchemaWriter::rule(const RuleBuilder& r, std::string_view chain) {
   return {};
 }
 
-Status SchemaWriter::l4proto_set(uint32_t set_id) {
-  std::unique_ptr<nftnl_set, SetFree> s(nftnl_set_alloc());
-  if (!s) return fail(ENOMEM, "allocate set");
-  // The kernel names an anonymous set itself ("__set%d" is the pattern);
-  // the rule and the elements find it by its id within the transaction.
-  nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, table_.c_str());
-  nftnl_set_set_str(s.get(), NFTNL_SET_NAME, "__set%d");
-  nftnl_set_set_u32(s.get(), NFTNL_SET_FLAGS, NFT_SET_ANONYMOUS | NFT_SET_CONSTANT);
-  nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_TYPE, kTypeInetProtocol);
-  nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_LEN, 1);
-  nftnl_set_set_u32(s.get(), NFTNL_SET_ID, set_id);
-  nftnl_set_set_u32(s.get(), NFTNL_SET_DESC_SIZE, 2);
-  nlmsghdr* nlh = start(NFT_MSG_NEWSET, NLM_F_CREATE);
-  nftnl_set_nlmsg_build_payload(nlh, s.get());
-  finish(nlh, "create set { tcp, udp }");
-
-  for (uint8_t proto : {uint8_t{IPPROTO_TCP}, uint8_t{IPPROTO_UDP}}) {
-    nftnl_set_elem* e = nftnl_set_elem_alloc();
-    if (!e) return fail(ENOMEM, "allocate set element");
-    nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, &proto, sizeof(proto));
-    nftnl_set_elem_add(s.get(), e);  // the set owns it from here
-  }
-  nlh = start(NFT_MSG_NEWSETELEM, NLM_F_CREATE);
-  nftnl_set_elems_nlmsg_build_payload(nlh, s.get());
-  finish(nlh, "add elements { tcp, udp }");
-  return {};
-}
-
 // The rules of each chain (see the design note in nft.hpp).
-Status put_rules(SchemaWriter& w, const std::string& table, uint32_t& next_set_id) {
+Status put_rules(SchemaWriter& w, const std::string& table) {
   for (const Layout* l : {&kV4, &kV6}) {
     Family f = l->family;
     RuleBuilder to_fip(table, "raw_pre");
@@ -380,13 +353,13 @@ Status put_rules(SchemaWriter& w, const std::string& table, uint32_t& next_set_i
     if (auto s = w.rule(r, "lockout"); !s) return s;
   }
   for (const Layout* l : {&kV4, &kV6}) {
-    uint32_t proto_set = next_set_id++;
-    if (auto s = w.l4proto_set(proto_set); !s) return s;
-    RuleBuilder r(table, "lockout");
-    r.meta(NFT_META_L4PROTO).lookup("__set%d", proto_set);
-    r.family_is(*l).load_addr(*l, l->daddr).load(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, l->port_reg);
-    r.lookup(name_of(lockout_set(l->family))).reject_admin_prohibited();
-    if (auto s = w.rule(r, "lockout"); !s) return s;
+    for (uint8_t proto : {uint8_t{IPPROTO_TCP}, uint8_t{IPPROTO_UDP}}) {
+      RuleBuilder r(table, "lockout");
+      r.meta_is(NFT_META_L4PROTO, proto);
+      r.family_is(*l).load_addr(*l, l->daddr).load(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, l->port_reg);
+      r.lookup(name_of(lockout_set(l->family))).reject(proto == IPPROTO_TCP);
+      if (auto s = w.rule(r, "lockout"); !s) return s;
+    }
   }
   return {};
 }
@@ -430,7 +403,7 @@ Result<std::vector<std::string>> put_schema(MessageBuffer& buf, std::string_view
   // empty, and a second ensure() leaves exactly one copy of each rule.
   for (const ChainDef& c : kChains)
     if (auto s = w.flush(c.name); !s) return std::unexpected(s.error());
-  if (auto s = put_rules(w, table_name, set_id); !s) return std::unexpected(s.error());
+  if (auto s = put_rules(w, table_name); !s) return std::unexpected(s.error());
   w.ack_last();
   return std::move(w.what);
 }

@@ -109,8 +109,10 @@ constexpr const char* kGoldenBody = R"(	map dnat4 {
 		type filter hook forward priority filter; policy accept;
 		ip saddr @mgmt4 return
 		ip6 saddr @mgmt6 return
-		meta l4proto { tcp, udp } ip daddr . th dport @lockout4 reject with icmpx admin-prohibited
-		meta l4proto { tcp, udp } ip6 daddr . th dport @lockout6 reject with icmpx admin-prohibited
+		ip daddr . tcp dport @lockout4 reject with tcp reset
+		ip daddr . udp dport @lockout4 reject with icmpx admin-prohibited
+		ip6 daddr . tcp dport @lockout6 reject with tcp reset
+		ip6 daddr . udp dport @lockout6 reject with icmpx admin-prohibited
 	}
 }
 )";
@@ -172,7 +174,7 @@ TEST_F(NftTableTest, EnsureCreatesExactlyTheModel) {
   std::map<std::string, int> rules;
   for (const auto& rule : nft_objects(json, "rule")) ++rules[rule["chain"]];
   EXPECT_EQ(rules, (std::map<std::string, int>{
-                       {"raw_pre", 4}, {"stateless_post", 2}, {"nat_pre", 4}, {"nat_post", 2}, {"lockout", 4}}));
+                       {"raw_pre", 4}, {"stateless_post", 2}, {"nat_pre", 4}, {"nat_post", 2}, {"lockout", 6}}));
 
   auto st = t->state();
   FIPD_ASSERT_OK(st);
@@ -203,7 +205,7 @@ TEST_F(NftTableTest, EnsureTwiceIsIdempotentAndKeepsElements) {
   EXPECT_EQ(*dnat, std::vector<Element>{Element::mapping(ip("203.0.113.10"), ip("10.0.1.2"))});
   // A third time from the same state: still one copy of every rule.
   FIPD_ASSERT_OK(t->ensure());
-  EXPECT_EQ(nft_objects(nft_list_table(ns()), "rule").size(), 16u);
+  EXPECT_EQ(nft_objects(nft_list_table(ns()), "rule").size(), 18u);
 }
 
 TEST_F(NftTableTest, PersistentTableOutlivesItsOwnerAndIsReclaimed) {
@@ -320,7 +322,7 @@ TEST_F(NftTableTest, ATableWithoutPersistIsAdoptedWithoutFlagsAndSaysSo) {
   ASSERT_TRUE(r->fallback.has_value());
   EXPECT_TRUE(r->fallback->code == EPERM || r->fallback->code == EOPNOTSUPP) << r->fallback->message();
   EXPECT_FALSE(has_flag(nft_list_table(ns()), "owner"));
-  EXPECT_EQ(nft_objects(nft_list_table(ns()), "rule").size(), 16u);
+  EXPECT_EQ(nft_objects(nft_list_table(ns()), "rule").size(), 18u);
   auto dnat = t->elements(SetId::dnat4);
   FIPD_ASSERT_OK(dnat);
   EXPECT_EQ(*dnat, std::vector<Element>{Element::mapping(ip("203.0.113.10"), ip("10.0.1.2"))});
