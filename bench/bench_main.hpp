@@ -8,7 +8,7 @@
 
 #include <cstdio>
 
-#include "tests/support/netns.hpp"
+#include "testbed/netns.hpp"
 
 #define FIPD_BENCHMARK_MAIN()                                                        \
   int main(int argc, char** argv) {                                                  \

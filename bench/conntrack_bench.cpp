@@ -35,7 +35,7 @@
 
 #include "bench/bench_main.hpp"
 #include "netlink/conntrack.hpp"
-#include "tests/support/netns.hpp"
+#include "testbed/netns.hpp"
 
 namespace fipd::nl {
 namespace {

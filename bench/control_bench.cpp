@@ -49,11 +49,12 @@
 #include "src/control/server.hpp"
 #include "src/engine/engine.hpp"
 #include "src/engine/log.hpp"
-#include "src/health/server.hpp"
+#include "src/http/server.hpp"
 #include "src/metrics/metrics.hpp"
 #include "src/probe/socket_prober.hpp"
-#include "tests/support/topology.hpp"
-#include "tests/support/traffic.hpp"
+#include "testbed/temp_dir.hpp"
+#include "testbed/topology.hpp"
+#include "testbed/traffic.hpp"
 
 namespace fipd {
 namespace {
@@ -92,10 +93,8 @@ class BenchDaemon {
   using MakeProber = std::function<std::unique_ptr<probe::Prober>(loop::Loop&)>;
   BenchDaemon(const testbed::Netns& ns, config::Config cfg, MakeProber make, bool health, bool tick = false)
       : tick_(tick) {
-    char tmpl[] = "/tmp/fipd-control-bench-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    socket_ = dir_ + "/fipd.sock";
-    cfg.engine.state_file = dir_ + "/state.json";
+    socket_ = dir_.file("fipd.sock");
+    cfg.engine.state_file = dir_.file("state.json");
     if (!health) cfg.engine.health_listen.clear();
     ns.enter([&] { thread_ = std::thread([this, c = std::move(cfg), make] { body(c, make); }); });
     std::unique_lock lock(mu_);
@@ -107,8 +106,6 @@ class BenchDaemon {
     control_.reset();
     metrics_.reset();
     engine_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
   }
   void stop() {
     stop_ = true;
@@ -134,7 +131,7 @@ class BenchDaemon {
     if (!cs) return fail(cs.error().message());
     control_ = std::move(*cs);
     if (health) {
-      auto h = health::HealthServer::create(*engine_, *metrics_, {.listen = engine_->config().engine.health_listen});
+      auto h = http::HealthServer::create(*engine_, *metrics_, {.listen = engine_->config().engine.health_listen});
       if (!h) return fail(h.error().message());
       health_ = std::move(*h);
     }
@@ -157,11 +154,12 @@ class BenchDaemon {
 
   bool tick_ = false;
   loop::SourceId tick_source_ = loop::kNoSource;
-  std::string dir_, socket_, error_;
+  testbed::TempDir dir_{"control-bench"};
+  std::string socket_, error_;
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<metrics::Metrics> metrics_;
   std::unique_ptr<control::ControlServer> control_;
-  std::unique_ptr<health::HealthServer> health_;
+  std::unique_ptr<http::HealthServer> health_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
   bool ready_ = false;

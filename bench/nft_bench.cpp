@@ -34,7 +34,8 @@
 #include "bench/bench_main.hpp"
 #include "netlink/nft.hpp"
 #include "netlink/nft_encode.hpp"
-#include "tests/support/netns.hpp"
+#include "testbed/netns.hpp"
+#include "testbed/temp_dir.hpp"
 
 namespace fipd::nl::nft {
 namespace {
@@ -311,23 +312,13 @@ std::string swap_script(bool to_b) {
 }
 
 void BM_NftCommandSwap(benchmark::State& state) {
-  // Removed at exit, with the scripts in it.
-  struct TmpDir {
-    std::string path;
-    ~TmpDir() {
-      if (!path.empty()) std::filesystem::remove_all(path);
-    }
-  };
   static std::optional<testbed::Netns> ns;
-  static TmpDir tmp;
-  std::string& dir = tmp.path;
+  static const testbed::TempDir tmp{"nft-bench"};  // removed at exit, with the scripts in it
+  const std::string& dir = tmp.path();
   if (!ns) {
     auto made = testbed::Netns::create("cli");
     if (!made) return state.SkipWithError(made.error().message().c_str());
     ns.emplace(std::move(*made));
-    char tmpl[] = "/tmp/fipd-nft-bench-XXXXXX";
-    if (!mkdtemp(tmpl)) return state.SkipWithError("mkdtemp failed");
-    dir = tmpl;
     std::ofstream(dir + "/setup.nft")
         << "table inet cli {\n map dnat6 { type ipv6_addr : ipv6_addr; elements = { " << kFip.str() << " : "
         << kServerA.str() << " } }\n map snat6 { type ipv6_addr : ipv6_addr; elements = { " << kServerA.str()

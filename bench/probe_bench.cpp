@@ -45,8 +45,8 @@
 #include "bench/bench_main.hpp"
 #include "src/probe/scheduler.hpp"
 #include "src/probe/socket_prober.hpp"
-#include "tests/support/topology.hpp"
-#include "tests/support/traffic.hpp"
+#include "testbed/topology.hpp"
+#include "testbed/traffic.hpp"
 
 namespace fipd::probe {
 namespace {

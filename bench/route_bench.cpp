@@ -11,7 +11,7 @@
 
 #include "bench/bench_main.hpp"
 #include "netlink/route.hpp"
-#include "tests/support/topology.hpp"
+#include "testbed/topology.hpp"
 
 namespace fipd::nl {
 namespace {

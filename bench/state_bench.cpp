@@ -30,6 +30,7 @@
 #include "bench/bench_main.hpp"
 #include "src/engine/compose.hpp"
 #include "src/state/store.hpp"
+#include "testbed/temp_dir.hpp"
 
 namespace fipd::engine {
 namespace {
@@ -137,9 +138,8 @@ BENCHMARK(BM_CaptureOneChange)->Iterations(40)->Unit(benchmark::kMillisecond);
 void BM_WriterPerChange(benchmark::State& state) {
   const int changes = static_cast<int>(state.range(0));
   Scale& sc = const_cast<Scale&>(scale());
-  char tmpl[] = "/var/tmp/fipd-bench-state-XXXXXX";
-  const std::string dir = mkdtemp(tmpl);
-  const std::string path = dir + "/state.json";
+  const testbed::TempDir dir{"bench-state", "/var/tmp"};  // on disk: fsync costs what it costs
+  const std::string path = dir.file("state.json");
   state::RuntimeState base = capture(sc.inv, sc.inputs());
   const size_t whole_bytes = state::to_json(base).size();
   state::StoreStats st;
@@ -164,7 +164,6 @@ void BM_WriterPerChange(benchmark::State& state) {
       st = store.stats();
     }
   }
-  std::filesystem::remove_all(dir);
   const double n = changes;
   state.counters["whole_state_bytes"] = static_cast<double>(whole_bytes);
   state.counters["journal_bytes_per_change"] = static_cast<double>(st.journal_bytes) / n;

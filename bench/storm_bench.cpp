@@ -96,7 +96,7 @@
 #include "bench/bench_main.hpp"
 #include "bench/fipd_bench/faults.hpp"
 #include "bench/storm/observe.hpp"
-#include "tests/support/daemon.hpp"
+#include "testbed/daemon.hpp"
 
 namespace fipd::bench::storm {
 namespace {

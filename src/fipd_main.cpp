@@ -14,7 +14,7 @@
 #include "src/engine/compose.hpp"
 #include "src/engine/engine.hpp"
 #include "src/engine/log.hpp"
-#include "src/health/server.hpp"
+#include "src/http/server.hpp"
 #include "src/metrics/metrics.hpp"
 #include "src/probe/socket_prober.hpp"
 
@@ -131,9 +131,9 @@ int main(int argc, char** argv) {
     log::error("fipd: " + control.error().message());
     return 1;
   }
-  std::unique_ptr<health::HealthServer> health;
+  std::unique_ptr<http::HealthServer> health;
   if (!ec.health_listen.empty()) {
-    auto h = health::HealthServer::create(**engine, metrics,
+    auto h = http::HealthServer::create(**engine, metrics,
                                           {.listen = ec.health_listen, .output_budget = output_budget});
     if (!h) {
       log::error("fipd: " + h.error().message());

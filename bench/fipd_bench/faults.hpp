@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "bench/fipd_bench/responder.hpp"
-#include "tests/support/netns.hpp"
+#include "testbed/netns.hpp"
 
 namespace fipd::bench {
 

@@ -28,7 +28,7 @@
 #include "bench/fipd_bench/trace.hpp"
 #include "netlink/error.hpp"
 #include "netlink/ip_address.hpp"
-#include "tests/support/netns.hpp"
+#include "testbed/netns.hpp"
 
 namespace fipd::bench {
 

@@ -27,7 +27,7 @@
 #include "bench/fipd_bench/report.hpp"
 #include "bench/fipd_bench/runner.hpp"
 #include "bench/fipd_bench/svg.hpp"
-#include "tests/support/netns.hpp"
+#include "testbed/netns.hpp"
 
 #ifndef FIPD_BENCH_FIPD
 #define FIPD_BENCH_FIPD ""

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "netlink/error.hpp"
-#include "tests/support/netns.hpp"
+#include "testbed/netns.hpp"
 
 namespace fipd::bench {
 

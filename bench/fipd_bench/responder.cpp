@@ -13,7 +13,7 @@
 #include <string>
 
 #include "bench/fipd_bench/clock.hpp"
-#include "tests/support/traffic.hpp"
+#include "testbed/traffic.hpp"
 
 namespace fipd::bench {
 namespace {

@@ -29,7 +29,7 @@
 
 #include "netlink/error.hpp"
 #include "netlink/fd.hpp"
-#include "tests/support/netns.hpp"
+#include "testbed/netns.hpp"
 
 namespace fipd::bench {
 

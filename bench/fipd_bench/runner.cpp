@@ -8,7 +8,7 @@
 
 #include "bench/fipd_bench/clock.hpp"
 #include "bench/fipd_bench/generator.hpp"
-#include "tests/support/traffic.hpp"
+#include "testbed/traffic.hpp"
 
 namespace fipd::bench {
 namespace {

@@ -5,7 +5,7 @@
 
 #include <climits>
 
-#include "tests/support/topology.hpp"
+#include "testbed/topology.hpp"
 
 namespace fipd::bench {
 namespace {

@@ -28,7 +28,7 @@
 #include "bench/fipd_bench/netns_names.hpp"
 #include "bench/fipd_bench/responder.hpp"
 #include "netlink/ip_address.hpp"
-#include "tests/support/netns.hpp"
+#include "testbed/netns.hpp"
 
 namespace fipd::bench {
 

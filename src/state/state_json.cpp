@@ -70,6 +70,12 @@ std::optional<probe::ProbeSpec> read_probe(Reader& r, const json& written, const
       r.fail(path + "." + key, "missing");
       return std::nullopt;
     }
+  // Written for every kind but icmp (and never 0): without it, the probe
+  // would be kept with no port and refused the next time the file is read.
+  if (p.kind != probe::ProbeKind::icmp && p.port == 0) {
+    r.fail(path + ".port", "missing");
+    return std::nullopt;
+  }
   return p;
 }
 

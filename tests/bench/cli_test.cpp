@@ -12,7 +12,7 @@
 #include "tests/bench/bench_process.hpp"
 #include "tests/bench/namespaces.hpp"
 #include "tests/support/kernel_test.hpp"
-#include "tests/support/reachable_copy.hpp"
+#include "testbed/reachable_copy.hpp"
 
 namespace fipd::bench {
 namespace {

@@ -7,9 +7,9 @@
 
 #include "bench/fipd_bench/topology.hpp"
 #include "tests/bench/namespaces.hpp"
-#include "tests/support/daemon.hpp"
+#include "testbed/daemon.hpp"
 #include "tests/support/kernel_test.hpp"
-#include "tests/support/traffic.hpp"
+#include "testbed/traffic.hpp"
 
 namespace fipd::bench {
 namespace {

@@ -6,10 +6,9 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 
 #include "src/config/addresses.hpp"
+#include "testbed/temp_dir.hpp"
 
 namespace fipd::config {
 namespace {
@@ -260,26 +259,15 @@ std::string load_errors(const std::string& path) {
   return out;
 }
 
-struct TempDir {
-  std::string path = [] {
-    char t[] = "/tmp/fipd-config-test-XXXXXX";
-    return std::string(::mkdtemp(t));
-  }();
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string write(const std::string& name, std::string_view text) {
-    std::ofstream(path + "/" + name, std::ios::binary) << text;
-    return path + "/" + name;
-  }
-};
 
 // Issue 14.3 and 14.13: what is not a regular file, or is too large, or
 // defines nothing, is refused before anything could apply it.
 TEST(Config, OnlyARegularFileThatDefinesServersIsLoaded) {
-  TempDir d;
-  EXPECT_NE(load_errors(d.path).find(d.path + ":0:0: is a directory, not a regular file"), std::string::npos);
+  testbed::TempDir d{"config-test"};
+  EXPECT_NE(load_errors(d.path()).find(d.path() + ":0:0: is a directory, not a regular file"), std::string::npos);
   EXPECT_NE(load_errors("/dev/null").find("/dev/null:0:0: is a character device, not a regular file"), std::string::npos);
   EXPECT_NE(load_errors("/dev/zero").find("not a regular file"), std::string::npos);
-  std::string fifo = d.path + "/fifo";
+  std::string fifo = d.path() + "/fifo";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   EXPECT_NE(load_errors(fifo).find("is a FIFO, not a regular file"), std::string::npos) << "and it did not hang";
   for (const char* text : {"", "[engine]\n", "[engine]\nnft_table = \"fipd\"\n[probe_defaults]\n"})
@@ -327,7 +315,7 @@ TEST(Config, TheRoutersOwnAddressesCannotBeServers) {
             "10.77.0.1 is an address of this router (on lo)");
   EXPECT_EQ(server_address_problem(*nl::IpAddress::parse("10.77.0.2"), *own, false), "");
   EXPECT_EQ(server_address_problem(*nl::IpAddress::parse("10.77.0.2"), *own, true), "10.77.0.2 is a floating IP");
-  TempDir d;
+  testbed::TempDir d{"config-test"};
   std::string e = load_errors(d.write("own.toml", "[[server]]\nname = \"r\"\naddress = \"10.77.0.1\"\n"));
   EXPECT_NE(e.find("own.toml:1:1: server 'r': address: 10.77.0.1 is an address of this router (on lo)"),
             std::string::npos) << e;
@@ -354,7 +342,7 @@ management_prefixes = ["10.1.0.1/16", "10.1.0.0/24"]
 management_prefixes = ["10.1.0.0/16", "10.1.2.0/24", "fd00::/8"]
 )");
   EXPECT_NE(e.find("management_prefixes: 10.1.2.0/24 overlaps 10.1.0.0/16"), std::string::npos) << e;
-  TempDir d;
+  testbed::TempDir d{"config-test"};
   e = load_errors(d.write("group.toml", std::string(kOne) + "[engine]\ncontrol_group = \"no-such-group-fipd\"\n"));
   EXPECT_NE(e.find("control_group: 'no-such-group-fipd' is not a group on this system"), std::string::npos) << e;
 }

@@ -20,9 +20,9 @@
 #include <string>
 #include <vector>
 
-#include "tests/support/netns.hpp"
-#include "tests/support/reachable_copy.hpp"
-#include "tests/support/topology.hpp"
+#include "testbed/netns.hpp"
+#include "testbed/reachable_copy.hpp"
+#include "testbed/topology.hpp"
 
 namespace fipd::testbed {
 
@@ -62,89 +62,26 @@ server = "web-1"
 )" + tail;
 }
 
-struct Credentials {
-  uid_t uid;
-  gid_t gid;
-  std::vector<gid_t> groups;
-};
-
-struct ProgramResult {
-  int code = -1;  // exit status; 128 + signal when killed
-  std::string out, err;
-};
-
-// Runs argv without a shell, as `as` when given, and kills it after `timeout`.
-// As another user it runs a copy of argv[0] that user can reach.
-inline ProgramResult run_program(std::vector<std::string> argv, std::optional<Credentials> as = {},
+// Runs argv without a shell in a fixed environment (`env` only), as `as`
+// when given, and kills it after `timeout`. As another user it runs a copy
+// of argv[0] that user can reach.
+inline CommandResult run_program(std::vector<std::string> argv, std::optional<Credentials> as = {},
                                  std::vector<std::string> env = {},
                                  std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
-  ProgramResult r;
   std::optional<ReachableCopy> copy;
   if (as) {
     auto c = ReachableCopy::make({argv[0]});
-    if (!c) {
-      r.err = c.error().message();
-      return r;
-    }
+    if (!c) return {127, {}, c.error().message()};
     copy.emplace(std::move(*c));
     argv[0] = copy->path(argv[0]);
   }
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  std::vector<char*> envp;
-  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
-  int out[2], err[2];
-  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) return r;
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(out[1], 1);
-    dup2(err[1], 2);
-    if (as) {
-      if (setgroups(as->groups.size(), as->groups.data()) != 0 || setgid(as->gid) != 0 || setuid(as->uid) != 0)
-        _exit(121);
-    }
-    execve(args[0], args.data(), envp.data());
-    _exit(127);
-  }
-  ::close(out[1]);
-  ::close(err[1]);
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  pollfd p[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-  int open_fds = 2;
-  while (open_fds > 0) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      ::kill(pid, SIGKILL);
-      break;
-    }
-    if (::poll(p, 2, static_cast<int>(left.count())) <= 0) continue;
-    for (int i = 0; i < 2; ++i) {
-      if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP))) continue;
-      char buf[65536];
-      ssize_t n = ::read(p[i].fd, buf, sizeof(buf));
-      if (n > 0) {
-        (i == 0 ? r.out : r.err).append(buf, static_cast<size_t>(n));
-      } else {
-        ::close(p[i].fd);
-        p[i].fd = -1;
-        --open_fds;
-      }
-    }
-  }
-  for (auto& q : p)
-    if (q.fd >= 0) ::close(q.fd);
-  int ws = 0;
-  ::waitpid(pid, &ws, 0);
-  r.code = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-  return r;
+  return run({.argv = std::move(argv), .as = as, .env = std::move(env)}, timeout);
 }
 
 #ifdef FIPD_BINARY
 inline std::string fipctl_binary() { return (std::filesystem::path(FIPD_BINARY).parent_path() / "fipctl").string(); }
 
-inline ProgramResult fipctl(const std::string& socket, std::vector<std::string> args,
+inline CommandResult fipctl(const std::string& socket, std::vector<std::string> args,
                             std::optional<Credentials> as = {}, std::vector<std::string> env = {"NO_COLOR=1"}) {
   args.insert(args.begin(), {fipctl_binary(), "--socket", socket});
   return run_program(std::move(args), as, std::move(env));

@@ -15,9 +15,9 @@
 #include "src/control/client.hpp"
 #include "src/state/runtime_state.hpp"
 #include "tests/control/control_support.hpp"
-#include "tests/support/daemon.hpp"
+#include "testbed/daemon.hpp"
 #include "tests/support/kernel_test.hpp"
-#include "tests/support/traffic.hpp"
+#include "testbed/traffic.hpp"
 
 namespace fipd::testbed {
 namespace {
@@ -335,7 +335,7 @@ TEST_F(ControlDaemonTest, ARebuildInFlightIsInStatusAndSurvivesARestart) {
   EXPECT_EQ(rec["fips"], json::array({fip0, fip1}));
   const std::string id = rec["id"];
   auto table = fipctl(fipd.socket_path(), {"status"});
-  EXPECT_EQ(table.code, 0) << table.err;
+  EXPECT_EQ(table.status, 0) << table.err;
   EXPECT_NE(table.out.find("REBUILDS (1)"), std::string::npos) << table.out;
   EXPECT_NE(table.out.find(id), std::string::npos) << table.out;
 

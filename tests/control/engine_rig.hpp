@@ -30,10 +30,11 @@
 #include "src/metrics/metrics.hpp"
 #include "src/probe/socket_prober.hpp"
 #include "src/state/store.hpp"
-#include "tests/support/daemon.hpp"
-#include "tests/support/netns.hpp"
-#include "tests/support/topology.hpp"
-#include "tests/support/traffic.hpp"
+#include "testbed/daemon.hpp"
+#include "testbed/netns.hpp"
+#include "testbed/temp_dir.hpp"
+#include "testbed/topology.hpp"
+#include "testbed/traffic.hpp"
 
 namespace fipd::testbed {
 
@@ -122,9 +123,7 @@ class EngineRig {
       setrlimit(RLIMIT_NOFILE, &rl);
     }
     log::set_level(log::Level::warning);  // thousands of requests, each logged at notice
-    char tmpl[] = "/tmp/fipd-rig-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    socket_ = dir_ + "/fipd.sock";
+    socket_ = dir_.file("fipd.sock");
     auto t = Topology::create({.servers = 2});
     if (!t) {
       error_ = t.error().message();
@@ -140,7 +139,7 @@ class EngineRig {
       echo_[i] = std::move(*echo);
     }
     std::string toml = rig_config(*topo_, fips, "fipdrig");
-    std::ofstream(dir_ + "/fipd.toml") << toml;
+    dir_.write("fipd.toml", toml);
     Netns* ns_ = &topo_->router;
     options.path = socket_;
     options.version = "test";
@@ -153,12 +152,10 @@ class EngineRig {
   ~EngineRig() {
     stop_ = true;
     if (thread_.joinable()) thread_.join();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
   }
   const std::string& error() const { return error_; }
   const std::string& socket() const { return socket_; }
-  const std::string& dir() const { return dir_; }  // the state file is dir()/state.json
+  const std::string& dir() const { return dir_.path(); }  // the state file is dir()/state.json
 
  private:
   void body(const std::string& toml, const control::ControlOptions& options) {
@@ -167,9 +164,9 @@ class EngineRig {
       error_ = e;
       cv_.notify_all();
     };
-    auto cfg = config::parse_config(toml, dir_ + "/fipd.toml");
+    auto cfg = config::parse_config(toml, dir_.file("fipd.toml"));
     if (!cfg) return fail(cfg.error().front().str());
-    engine::EngineOptions eo{.config_path = dir_ + "/fipd.toml", .state_path = dir_ + "/state.json",
+    engine::EngineOptions eo{.config_path = dir_.file("fipd.toml"), .state_path = dir_.file("state.json"),
                              .make_prober = [](loop::Loop& l) -> std::unique_ptr<probe::Prober> {
                                return std::make_unique<probe::SocketProber>(l);
                              }};
@@ -209,7 +206,8 @@ class EngineRig {
   };
 
   std::shared_ptr<HeldStore> store_;
-  std::string dir_, socket_, error_;
+  TempDir dir_{"rig"};
+  std::string socket_, error_;
   std::optional<Topology> topo_;
   std::unique_ptr<EchoServer> echo_[2];
   std::thread thread_;

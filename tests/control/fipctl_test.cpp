@@ -9,9 +9,9 @@
 #include <thread>
 
 #include "tests/control/control_support.hpp"
-#include "tests/support/daemon.hpp"
+#include "testbed/daemon.hpp"
 #include "tests/support/kernel_test.hpp"
-#include "tests/support/traffic.hpp"
+#include "testbed/traffic.hpp"
 
 namespace fipd::testbed {
 namespace {
@@ -42,7 +42,7 @@ class FipctlTest : public testing::Test {
     // socket's own mode and group decide the rest.
     ::chmod(fipd.dir().c_str(), 0711);
   }
-  ProgramResult ctl(std::vector<std::string> args, std::optional<Credentials> as = {}) {
+  CommandResult ctl(std::vector<std::string> args, std::optional<Credentials> as = {}) {
     return fipctl(fipd.socket_path(), std::move(args), as);
   }
 
@@ -56,11 +56,11 @@ TEST_F(FipctlTest, StatusTablesJsonAndExitCodes) {
   FIPD_REQUIRE_NETNS();
   start();
   auto r = ctl({"move", fip0, "spare-1"});
-  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("moved " + fip0 + " to spare-1 (detect->commit "), std::string::npos) << r.out;
 
   r = ctl({"status"});
-  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out.find('\033'), std::string::npos) << "no colour with NO_COLOR, nor off a terminal";
   EXPECT_NE(r.out.find("SERVERS (2)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("NAME     ADDRESS"), std::string::npos) << r.out;
@@ -72,45 +72,45 @@ TEST_F(FipctlTest, StatusTablesJsonAndExitCodes) {
   EXPECT_NE(header, std::string::npos) << r.out;
 
   r = ctl({"--json", "status"});
-  ASSERT_EQ(r.code, 0);
+  ASSERT_EQ(r.status, 0);
   json j = json::parse(r.out, nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << r.out;
   EXPECT_EQ(j["result"]["floating_ips"][0]["server"], "spare-1");
 
   r = ctl({"metrics"});
-  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.status, 0);
   EXPECT_NE(r.out.find("# TYPE fipd_failover_duration_seconds histogram"), std::string::npos);
 
   // 1: refused, with fipd's message.
   r = ctl({"move", fip0, "nobody"});
-  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("unknown server nobody (ENOENT)"), std::string::npos) << r.err;
   r = ctl({"rebuild", "web-1"});
-  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("ENOSYS"), std::string::npos) << r.err;
   r = ctl({"--json", "maintenance", "on", "nobody"});
-  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.status, 1);
   EXPECT_EQ(json::parse(r.out, nullptr, false)["code"], "ENOENT") << r.out;
   // 2: usage errors, before any connection.
   for (auto args : std::vector<std::vector<std::string>>{
            {}, {"fly"}, {"move", fip0}, {"maintenance", "maybe", "web-1"}, {"server", "add", "x"},
            {"server", "explode", "x"}, {"fip", "add", fip0, "web-1", "--lockout-ports", "22,x"}}) {
     r = ctl(args);
-    EXPECT_EQ(r.code, 2) << testing::PrintToString(args) << r.err;
+    EXPECT_EQ(r.status, 2) << testing::PrintToString(args) << r.err;
   }
   // 3: unreachable, saying which socket and why.
   r = fipctl(fipd.dir() + "/missing.sock", {"status"});
-  EXPECT_EQ(r.code, 3);
+  EXPECT_EQ(r.status, 3);
   EXPECT_NE(r.err.find(fipd.dir() + "/missing.sock: no such socket"), std::string::npos) << r.err;
 
   // Help for every command.
   for (std::string cmd : {"status", "watch", "metrics", "move", "pin", "unpin", "server", "maintenance", "fip",
                           "rebuild", "reload", "version", "raw"}) {
     r = ctl({cmd, "--help"});
-    EXPECT_EQ(r.code, 0) << cmd;
+    EXPECT_EQ(r.status, 0) << cmd;
     EXPECT_NE(r.out.find("usage: fipctl " + cmd), std::string::npos) << r.out;
   }
-  EXPECT_EQ(ctl({"--help"}).code, 0);
+  EXPECT_EQ(ctl({"--help"}).status, 0);
 }
 
 TEST_F(FipctlTest, EveryCommandThroughFipctl) {
@@ -118,7 +118,7 @@ TEST_F(FipctlTest, EveryCommandThroughFipctl) {
   start();
   auto ok = [&](std::vector<std::string> args) {
     auto r = ctl(args);
-    EXPECT_EQ(r.code, 0) << testing::PrintToString(args) << ": " << r.err;
+    EXPECT_EQ(r.status, 0) << testing::PrintToString(args) << ": " << r.err;
     return r.out;
   };
   EXPECT_NE(ok({"pin", fip0, "web-1"}).find("pinned"), std::string::npos);
@@ -145,7 +145,7 @@ TEST_F(FipctlTest, EveryCommandThroughFipctl) {
 TEST_F(FipctlTest, WatchPrintsOneTimestampedLinePerEvent) {
   FIPD_REQUIRE_NETNS();
   start();
-  ProgramResult watched;
+  CommandResult watched;
   std::thread t([&] {
     watched = run_program({fipctl_binary(), "--socket", fipd.socket_path(), "watch"}, {}, {"NO_COLOR=1"}, 4s);
   });
@@ -157,7 +157,7 @@ TEST_F(FipctlTest, WatchPrintsOneTimestampedLinePerEvent) {
       },
       5s);
   EXPECT_TRUE(in);
-  EXPECT_EQ(ctl({"move", fip0, "spare-1"}).code, 0);
+  EXPECT_EQ(ctl({"move", fip0, "spare-1"}).status, 0);
   t.join();
   EXPECT_NE(watched.out.find("failover    moved " + fip0 + " web-1 -> spare-1"), std::string::npos) << watched.out;
   // "2026-11-26 08:43:56.102  failover ..."
@@ -171,16 +171,16 @@ TEST_F(FipctlTest, ReadersReadWritersWriteOthersCannotConnect) {
   start();  // no control_group: root only may write; the socket is root:root 0660
   Credentials nobody{kNobody, kNogroup, {kNogroup}};
   auto r = ctl({"status"}, nobody);
-  EXPECT_EQ(r.code, 3) << r.out << r.err;
+  EXPECT_EQ(r.status, 3) << r.out << r.err;
   EXPECT_NE(r.err.find("permission denied"), std::string::npos) << r.err;
 
   // An administrator opens the socket to everyone: nobody may read, not write.
   ASSERT_EQ(::chmod(fipd.socket_path().c_str(), 0666), 0);
   r = ctl({"status"}, nobody);
-  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_NE(ctl({"version"}, nobody).out.find("this client may not change state"), std::string::npos);
   r = ctl({"--json", "move", fip0, "spare-1"}, nobody);
-  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.status, 1);
   json j = json::parse(r.out, nullptr, false);
   EXPECT_EQ(j["code"], "EPERM") << r.out;
   EXPECT_NE(j["error"].get<std::string>().find("uid 65534"), std::string::npos);
@@ -189,8 +189,8 @@ TEST_F(FipctlTest, ReadersReadWritersWriteOthersCannotConnect) {
                                                          {"fip", "remove", fip0},
                                                          {"server", "remove", "spare-1"},
                                                          {"rebuild", "web-1"}})
-    EXPECT_EQ(ctl(args, nobody).code, 1) << testing::PrintToString(args);
-  EXPECT_EQ(ctl({"metrics"}, nobody).code, 0);
+    EXPECT_EQ(ctl(args, nobody).status, 1) << testing::PrintToString(args);
+  EXPECT_EQ(ctl({"metrics"}, nobody).status, 0);
   // Nothing changed, and each refusal was logged with the uid and pid.
   auto st = json::parse(ctl({"--json", "status"}).out, nullptr, false);
   EXPECT_EQ(st["result"]["floating_ips"][0]["server"], "web-1");
@@ -210,13 +210,13 @@ TEST_F(FipctlTest, ControlGroupMayWriteAsPrimaryOrSupplementaryGroup) {
 
   Credentials member{kNobody, kNogroup, {kNogroup}};
   auto r = ctl({"move", fip0, "spare-1"}, member);
-  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.status, 0) << r.err;
   Credentials supplementary{kNobody, kDaemonGroup, {kDaemonGroup, kNogroup}};
   r = ctl({"move", fip0, "web-1"}, supplementary);
-  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.status, 0) << r.err;
   Credentials outsider{kNobody, kDaemonGroup, {kDaemonGroup}};
   r = ctl({"status"}, outsider);
-  EXPECT_EQ(r.code, 3) << "0660 root:nogroup: no way in";
+  EXPECT_EQ(r.status, 3) << "0660 root:nogroup: no way in";
   EXPECT_NE(fipd.log().find("uid=65534"), std::string::npos);
 }
 

@@ -16,9 +16,9 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <filesystem>
 #include <vector>
 
+#include "testbed/temp_dir.hpp"
 #include "tests/support/kernel_test.hpp"
 
 namespace fipd::control {
@@ -53,7 +53,8 @@ nl::Fd connect_to(const std::string& path) {
 struct Rig {
   loop::FakeClock clock;
   std::unique_ptr<loop::Loop> loop;
-  std::string dir, path;
+  testbed::TempDir dir{"stream"};
+  std::string path = dir.file("s.sock");
   std::unique_ptr<StreamServer<Conn>> server;
   std::function<void(Conn&, uint32_t)> on_io = [](Conn&, uint32_t) {};
   size_t accepted = 0, counted = 0;
@@ -62,9 +63,6 @@ struct Rig {
     auto l = loop::Loop::create({.clock = &clock});
     EXPECT_TRUE(l.has_value());
     loop = std::move(*l);
-    char tmpl[] = "/tmp/fipd-stream-XXXXXX";
-    dir = ::mkdtemp(tmpl);
-    path = dir + "/s.sock";
     server = std::make_unique<StreamServer<Conn>>(
         *loop, "test stream", 1ms,
         StreamServer<Conn>::Handlers{.accept =
@@ -80,10 +78,7 @@ struct Rig {
     EXPECT_EQ(::listen(fd.get(), 512), 0);
     EXPECT_TRUE(server->listen(std::move(fd)));
   }
-  ~Rig() {
-    server.reset();
-    std::filesystem::remove_all(dir);
-  }
+  ~Rig() { server.reset(); }
   void turn() { ASSERT_TRUE(loop->run_once(0ms)); }
 };
 

@@ -123,12 +123,12 @@ TEST_F(ConfigTest, AReloadThatRemovesTheFloatingIpsNeedsAllowRemovals) {
   std::string cfg = config();
   fipd.write_config(cfg.substr(0, cfg.find("\n[[floating_ip]]")));
   auto r = fipctl(fipd.socket_path(), {"reload"});
-  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
   EXPECT_NE(r.err.find("it would remove 1 of the 1 floating IPs (" + fip().str() + ")"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("--allow-removals"), std::string::npos) << r.err;
   EXPECT_NE(nft_map().find(fip().str()), std::string::npos) << nft_map();
   r = fipctl(fipd.socket_path(), {"reload", "--allow-removals"});
-  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
   EXPECT_EQ(nft_map().find(fip().str()), std::string::npos) << nft_map();
   EXPECT_TRUE(fipd.wait_for_log("1 floating IPs removed (" + fip().str() + ")", 2s)) << fipd.log();
 }

@@ -211,15 +211,15 @@ TEST_F(ReplySourceTest, ControlRequestsThatWouldShareTheReplyAddressAreRefused) 
   start_fipd();
   const auto f0 = Topology::floating_v4(0), f2 = Topology::floating_v4(2);
   auto moved = fipctl(fipd.socket_path(), {"move", f0.str(), "web-1"});
-  EXPECT_NE(moved.code, 0);
+  EXPECT_NE(moved.status, 0);
   EXPECT_NE((moved.out + moved.err).find("cannot share its address"), std::string::npos) << moved.out << moved.err;
   auto added = fipctl(fipd.socket_path(), {"fip", "add", f2.str(), "web-0", "--mode", "nat"});
-  EXPECT_NE(added.code, 0);
+  EXPECT_NE(added.status, 0);
   EXPECT_NE((added.out + added.err).find("cannot share its address"), std::string::npos) << added.out << added.err;
   auto routed = fipctl(fipd.socket_path(), {"fip", "add", f2.str(), "web-0", "--mode", "route"});
-  EXPECT_EQ(routed.code, 0) << routed.out << routed.err << "\nroute mode shares a server with anything";
+  EXPECT_EQ(routed.status, 0) << routed.out << routed.err << "\nroute mode shares a server with anything";
   EXPECT_EQ(reached_at(f0), "A");
-  EXPECT_EQ(fipctl(fipd.socket_path(), {"move", f0.str(), "spare-2"}).code, 0);
+  EXPECT_EQ(fipctl(fipd.socket_path(), {"move", f0.str(), "spare-2"}).status, 0);
   EXPECT_TRUE(eventually([&] { return reached_at(f0) == "C"; }, 3s));
 }
 

@@ -91,7 +91,7 @@ TEST_F(DaemonRebuildTest, APinOnTheDeadServerFollowsTheCustomerToTheReplacement)
   build_with_hook();
   start_fipd();
   auto pin = fipctl(fipd.socket_path(), {"pin", fip().str(), "web-0"});
-  ASSERT_EQ(pin.code, 0) << pin.out << pin.err;
+  ASSERT_EQ(pin.status, 0) << pin.out << pin.err;
 
   echo[0]->stop();
   ASSERT_TRUE(fipd.wait_for_log("failover " + fip().str() + " web-0 -> web-0b", 10s)) << fipd.log();
@@ -99,7 +99,7 @@ TEST_F(DaemonRebuildTest, APinOnTheDeadServerFollowsTheCustomerToTheReplacement)
   EXPECT_EQ(fipd.log().find("-> spare-1"), std::string::npos) << "the pin kept it off the spare";
   EXPECT_TRUE(eventually([&] { return reached() == "C"; }, 5s)) << nft_map();
   auto st = fipctl(fipd.socket_path(), {"--json", "status"});
-  ASSERT_EQ(st.code, 0) << st.err;
+  ASSERT_EQ(st.status, 0) << st.err;
   auto j = nlohmann::json::parse(st.out, nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << st.out;
   EXPECT_EQ(j["result"]["floating_ips"][0]["pin"], "web-0b") << st.out.substr(0, 2000);
@@ -138,7 +138,7 @@ TEST_F(DaemonRebuildTest, ARebuildStartedAfterARestartStillHandsTheFloatingIpBac
   auto r = fipd.start(topo->router);
   ASSERT_TRUE(r) << r.error().message();
   auto rb = fipctl(fipd.socket_path(), {"rebuild", "web-0"});
-  ASSERT_EQ(rb.code, 0) << rb.out << rb.err;
+  ASSERT_EQ(rb.status, 0) << rb.out << rb.err;
   ASSERT_TRUE(fipd.wait_for_log("failover " + fip().str() + " spare-1 -> web-0b", 10s)) << fipd.log();
   ASSERT_TRUE(fipd.wait_for_log("server web-0 was replaced and is retired", 5s)) << fipd.log();
   EXPECT_EQ(fipd.log().find("no floating IPs to move"), std::string::npos) << fipd.log();

@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "tests/daemon/scenario_config.hpp"
-#include "tests/support/daemon.hpp"
+#include "testbed/daemon.hpp"
 #include "tests/support/kernel_test.hpp"
-#include "tests/support/topology.hpp"
-#include "tests/support/traffic.hpp"
+#include "testbed/topology.hpp"
+#include "testbed/traffic.hpp"
 
 namespace fipd::testbed {
 

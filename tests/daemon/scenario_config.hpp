@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "tests/support/topology.hpp"
+#include "testbed/topology.hpp"
 
 namespace fipd::testbed {
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // A storm, on the real kernel: 200 servers behind one bridge lose their link
-// at once (tests/support/rack.hpp). 100 of them have a standby of their own;
+// at once (testbed/rack.hpp). 100 of them have a standby of their own;
 // the other 100 have nowhere to go.
 //
 //   client ── router (fipd) ── rack ══ uplink ── br0 ── web-0 .. web-199   "R"
@@ -35,10 +35,10 @@
 #include <thread>
 
 #include "tests/control/control_support.hpp"
-#include "tests/support/daemon.hpp"
+#include "testbed/daemon.hpp"
 #include "tests/support/kernel_test.hpp"
-#include "tests/support/rack.hpp"
-#include "tests/support/traffic.hpp"
+#include "testbed/rack.hpp"
+#include "testbed/traffic.hpp"
 
 namespace fipd::testbed {
 namespace {
@@ -137,8 +137,8 @@ class StormTest : public testing::Test {
   json status(std::string* why = nullptr) {
     auto r = fipctl(fipd.socket_path(), {"--json", "--timeout", "10", "status"});
     json j = json::parse(r.out, nullptr, false);
-    if (r.code == 0 && j.is_object() && j.value("ok", false)) return j["result"];
-    if (why) *why = "exit " + std::to_string(r.code) + ": " + r.err + r.out.substr(0, 200);
+    if (r.status == 0 && j.is_object() && j.value("ok", false)) return j["result"];
+    if (why) *why = "exit " + std::to_string(r.status) + ": " + r.err + r.out.substr(0, 200);
     return nullptr;
   }
 

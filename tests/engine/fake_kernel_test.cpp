@@ -16,6 +16,7 @@
 #include "src/reconcile/fake_dataplane.hpp"
 #include "src/reconcile/fake_monitor.hpp"
 #include "src/state/store.hpp"
+#include "testbed/temp_dir.hpp"
 #include "tests/probe/fake_prober.hpp"
 
 namespace fipd::engine {
@@ -42,22 +43,16 @@ class FakeKernelEngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
     log::set_level(log::Level::error);
-    char tmpl[] = "/tmp/fipd-fake-XXXXXX";
-    dir_ = mkdtemp(tmpl);
     write_config("");
   }
-  void TearDown() override {
-    engine_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
+  void TearDown() override { engine_.reset(); }
 
   // [engine] and [probe_defaults], for a test to add its own servers.
   std::string preamble() const {
     return R"([engine]
 health_listen = ""
-control_socket = ")" + dir_ + R"(/fipd.sock"
-state_file = ")" + dir_ + R"(/state.json"
+control_socket = ")" + dir_.file("fipd.sock") + R"("
+state_file = ")" + dir_.file("state.json") + R"("
 route_table = 100
 audit_interval = "1s"
 [probe_defaults]
@@ -69,7 +64,7 @@ rise = 2
 fall = 3
 )";
   }
-  void write_raw(const std::string& text) { std::ofstream(dir_ + "/fipd.toml") << text; }
+  void write_raw(const std::string& text) { std::ofstream(dir_.file("fipd.toml")) << text; }
   void write_config(const std::string& extra) {
     write_raw(preamble() + R"([[server]]
 name = "web-1"
@@ -92,11 +87,11 @@ mode = "route"
   // A fipd process; a second call is a restart over the same kernel and state.
   void start() {
     engine_.reset();
-    std::ifstream in(dir_ + "/fipd.toml");
+    std::ifstream in(dir_.file("fipd.toml"));
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    auto cfg = config::parse_config(text, dir_ + "/fipd.toml");
+    auto cfg = config::parse_config(text, dir_.file("fipd.toml"));
     ASSERT_TRUE(cfg) << cfg.error().front().str();
-    EngineOptions o{.config_path = dir_ + "/fipd.toml",
+    EngineOptions o{.config_path = dir_.file("fipd.toml"),
                     .make_prober = [this](loop::Loop& l) -> std::unique_ptr<probe::Prober> {
                       auto p = std::make_unique<probe::testing::FakeProber>(l);
                       p->respond = [this](const IpAddress& a) -> std::optional<probe::ProbeResult> {
@@ -135,7 +130,7 @@ mode = "route"
   IpAddress dnat_target(const IpAddress& fip) const { return kernel_->view.set(SetId::dnat4).at({fip}).value; }
   IpAddress route_via(const IpAddress& fip) const { return kernel_->view.routes.at(fip).via; }
 
-  std::string dir_;
+  testbed::TempDir dir_{"fake"};
   loop::FakeClock clock_;
   std::shared_ptr<FakeKernel> kernel_ = std::make_shared<FakeKernel>();
   FakeMonitor monitor_{kernel_};
@@ -344,8 +339,8 @@ TEST_F(FakeKernelEngineTest, TheKeyedCaptureEqualsTheWholeOneAfterAnySequenceOfC
   std::vector<IpAddress> fips = {kNat, kRouted};
   for (int i = 20; i < 26; ++i) fips.push_back(ip(("203.0.113." + std::to_string(i)).c_str()));
   for (unsigned seed : {1u, 2u, 3u}) {
-    std::filesystem::remove(dir_ + "/state.json");
-    std::filesystem::remove(dir_ + "/state.json.journal");
+    std::filesystem::remove(dir_.file("state.json"));
+    std::filesystem::remove(dir_.file("state.json.journal"));
     down_.clear();
     start();
     run(200ms);
@@ -394,13 +389,13 @@ TEST_F(FakeKernelEngineTest, TheKeyedCaptureEqualsTheWholeOneAfterAnySequenceOfC
     // (a clean stop leaves the snapshot alone).
     for (bool stopped : {false, true}) {
       if (stopped) engine_.reset();
-      state::FileStore files(dir_ + "/state.json");
+      state::FileStore files(dir_.file("state.json"));
       auto loaded = files.load();
       ASSERT_TRUE(loaded) << loaded.error().message();
       ASSERT_TRUE(loaded->state);
       EXPECT_EQ(*loaded->state, want) << "seed " << seed << (stopped ? ", stopped" : ", running");
     }
-    EXPECT_EQ(std::filesystem::file_size(dir_ + "/state.json.journal"), 0u) << "compacted at the stop";
+    EXPECT_EQ(std::filesystem::file_size(dir_.file("state.json.journal")), 0u) << "compacted at the stop";
   }
 }
 

@@ -6,10 +6,10 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "src/health/http.hpp"
+#include "src/http/http.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace fipd::health;
+  using namespace fipd::http;
   std::string_view buf(reinterpret_cast<const char*>(data), size);
   ParseResult r = parse_request_head(buf, 1024);
   if (r.status == ParseStatus::complete) {

@@ -29,7 +29,7 @@
 #include <sstream>
 
 #include "tests/support/kernel_test.hpp"
-#include "tests/support/topology.hpp"
+#include "testbed/topology.hpp"
 
 namespace fipd::nl {
 namespace {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "netlink/nft.hpp"
-#include "tests/support/netns.hpp"
+#include "testbed/netns.hpp"
 
 namespace fipd::testbed {
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // The table with traffic through it: a client, a router holding fipd's
-// table, two servers answering "A" and "B" (tests/support/topology.hpp).
+// table, two servers answering "A" and "B" (testbed/topology.hpp).
 //
 //   client ── router (table inet fipd) ── server0 "A"
 //                                      └─ server1 "B"
@@ -15,8 +15,8 @@
 
 #include "tests/netlink/nft_test_support.hpp"
 #include "tests/support/kernel_test.hpp"
-#include "tests/support/topology.hpp"
-#include "tests/support/traffic.hpp"
+#include "testbed/topology.hpp"
+#include "testbed/traffic.hpp"
 
 namespace fipd::testbed {
 namespace {

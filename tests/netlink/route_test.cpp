@@ -11,8 +11,8 @@
 
 #include "netlink/route.hpp"
 #include "tests/support/kernel_test.hpp"
-#include "tests/support/topology.hpp"
-#include "tests/support/traffic.hpp"
+#include "testbed/topology.hpp"
+#include "testbed/traffic.hpp"
 
 namespace fipd::nl {
 namespace {

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "src/engine/log.hpp"
+#include "testbed/temp_dir.hpp"
 #include "tests/support/kernel_test.hpp"
 
 namespace fipd::log {
@@ -66,8 +67,8 @@ struct Captured {
 // JOURNAL_STREAM (unless `journal_stream` is false), and journald's socket
 // is the test's own (unless `journal_socket` is false).
 Captured run_as_service(bool journal_stream, bool journal_socket, const std::function<void()>& body) {
-  char tmpl[] = "/tmp/fipd-journal-XXXXXX";
-  std::string dir = mkdtemp(tmpl);
+  const testbed::TempDir tmp{"journal"};
+  const std::string& dir = tmp.path();
   pid_t pid = fork();
   if (pid == 0) {
     auto die = [](int code) { _exit(code); };
@@ -110,7 +111,6 @@ Captured run_as_service(bool journal_stream, bool journal_socket, const std::fun
   c.stderr_text = slurp(dir + "/stderr");
   for (int i = 0; std::filesystem::exists(dir + "/entry." + std::to_string(i)); ++i)
     c.entries.push_back(parse_datagram(slurp(dir + "/entry." + std::to_string(i))));
-  std::filesystem::remove_all(dir);
   return c;
 }
 

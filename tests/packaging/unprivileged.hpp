@@ -11,8 +11,6 @@
 // capabilities as permitted, effective and inheritable, raises them ambient
 // (so they survive execve of a file without file capabilities), and sets
 // no_new_privs. Only system calls run between fork and exec.
-//
-// Header-only: tests/CMakeLists.txt builds each *_test.cpp on its own.
 #pragma once
 
 #include <fcntl.h>
@@ -32,7 +30,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/support/netns.hpp"
+#include "testbed/netns.hpp"
 
 namespace fipd::testbed {
 
@@ -44,61 +42,37 @@ struct UnprivilegedOptions {
   uint64_t capabilities = (1ULL << CAP_NET_ADMIN) | (1ULL << CAP_NET_RAW);  // a subset of these two
 };
 
-// A process running `argv` (argv[0] a path) in `ns` as described above;
-// SIGKILLed when the test process dies. A step that fails in the child
-// exits it with 120 + the step's number, its errno on stderr.
+// A process running `argv` (argv[0] a path) in `ns` as described above
+// (testbed/process.hpp starts it: a failed step exits it with 120 + 10 +
+// the step's number, its errno on stderr).
 inline Result<Child> spawn_unprivileged(const Netns& ns, const std::vector<std::string>& argv,
                                         const UnprivilegedOptions& o) {
   int last_cap = 40;
   std::ifstream("/proc/sys/kernel/cap_last_cap") >> last_cap;
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
   // A clean environment, as systemd gives, but for the sanitizers' options
   // of a sanitizer build.
-  std::vector<std::string> env_text = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+  std::vector<std::string> env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
   for (const char* name : {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"})
-    if (const char* v = getenv(name)) env_text.push_back(std::string(name) + "=" + v);
-  std::vector<char*> env;
-  for (auto& e : env_text) env.push_back(e.data());
-  env.push_back(nullptr);
-
-  pid_t pid = fork();
-  if (pid < 0) return nl::fail(errno, "fork");
-  if (pid > 0) return Child(pid);
-
-  auto die = [](int step) {
-    const char* e = strerrorname_np(errno);
-    [[maybe_unused]] auto n = ::write(2, e, strlen(e));
-    _exit(120 + step);
+    if (const char* v = getenv(name)) env.push_back(std::string(name) + "=" + v);
+  // The bounding set can be dropped only while root, so the ids change here
+  // and not through Launch::as.
+  auto drop = [last_cap, o]() -> int {
+    for (int c = 0; c <= last_cap; ++c)
+      if (c != CAP_NET_ADMIN && c != CAP_NET_RAW && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) != 0) return 1;
+    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) return 2;
+    if (setgroups(0, nullptr) != 0 || setresgid(o.gid, o.gid, o.gid) != 0) return 3;
+    if (setresuid(o.uid, o.uid, o.uid) != 0) return 4;
+    __user_cap_header_struct header{.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    __user_cap_data_struct data[2]{};
+    data[0].effective = data[0].permitted = data[0].inheritable = static_cast<uint32_t>(o.capabilities);
+    if (syscall(SYS_capset, &header, data) != 0) return 5;
+    for (int c : {CAP_NET_ADMIN, CAP_NET_RAW})
+      if ((o.capabilities >> c & 1) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) != 0) return 6;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return 7;
+    return 0;
   };
-  auto redirect = [&](const std::string& path, int target) {
-    if (path.empty()) return;
-    int f = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (f < 0 || dup2(f, target) < 0) die(0);
-  };
-  redirect(o.stdout_path, 1);
-  redirect(o.stderr_path, 2);
-  if (int in = ::open("/dev/null", O_RDONLY | O_CLOEXEC); in >= 0) dup2(in, 0);
-  if (setns(ns.fd(), CLONE_NEWNET) != 0) die(1);
-  for (int c = 0; c <= last_cap; ++c)
-    if (c != CAP_NET_ADMIN && c != CAP_NET_RAW && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) != 0) die(2);
-  if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) die(3);
-  if (setgroups(0, nullptr) != 0 || setresgid(o.gid, o.gid, o.gid) != 0) die(4);
-  if (setresuid(o.uid, o.uid, o.uid) != 0) die(5);
-  __user_cap_header_struct header{.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-  __user_cap_data_struct data[2]{};
-  data[0].effective = data[0].permitted = data[0].inheritable = static_cast<uint32_t>(o.capabilities);
-  if (syscall(SYS_capset, &header, data) != 0) die(6);
-  for (int c : {CAP_NET_ADMIN, CAP_NET_RAW})
-    if ((o.capabilities >> c & 1) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) != 0) die(7);
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die(8);
-  // Set after the change of ids, which clears it.
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (!o.cwd.empty() && chdir(o.cwd.c_str()) != 0) die(9);
-  execve(args[0], args.data(), env.data());
-  die(10);
-  return nl::fail(0, "unreachable");
+  return spawn({.argv = argv, .netns = ns.fd(), .env = env, .cwd = o.cwd, .stdout_path = o.stdout_path,
+                .stderr_path = o.stderr_path, .before_exec = drop});
 }
 
 // A line of /proc/PID/status without its name: "CapEff", "CapBnd", "Uid",

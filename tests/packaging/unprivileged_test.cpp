@@ -18,11 +18,11 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/packaging/unprivileged.hpp"
-#include "tests/support/daemon.hpp"
+#include "testbed/daemon.hpp"
 #include "tests/support/kernel_test.hpp"
-#include "tests/support/reachable_copy.hpp"
-#include "tests/support/topology.hpp"
-#include "tests/support/traffic.hpp"
+#include "testbed/reachable_copy.hpp"
+#include "testbed/topology.hpp"
+#include "testbed/traffic.hpp"
 
 namespace fipd::testbed {
 namespace {

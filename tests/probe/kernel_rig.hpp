@@ -13,7 +13,7 @@
 #include "src/probe/scheduler.hpp"
 #include "src/probe/socket_prober.hpp"
 #include "tests/support/kernel_test.hpp"
-#include "tests/support/topology.hpp"
+#include "testbed/topology.hpp"
 
 namespace fipd::probe::testing {
 

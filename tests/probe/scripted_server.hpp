@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "netlink/fd.hpp"
-#include "tests/support/netns.hpp"
+#include "testbed/netns.hpp"
 
 namespace fipd::probe::testing {
 

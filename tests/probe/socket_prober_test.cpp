@@ -9,7 +9,7 @@
 #include "src/probe/http_status.hpp"
 #include "tests/probe/kernel_rig.hpp"
 #include "tests/probe/scripted_server.hpp"
-#include "tests/support/traffic.hpp"
+#include "testbed/traffic.hpp"
 
 namespace fipd::probe {
 namespace {

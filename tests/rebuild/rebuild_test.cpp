@@ -16,7 +16,8 @@
 #include <thread>
 
 #include "src/probe/spec_io.hpp"
-#include "tests/support/netns.hpp"
+#include "testbed/netns.hpp"
+#include "testbed/temp_dir.hpp"
 
 namespace fipd::rebuild {
 namespace {
@@ -95,15 +96,10 @@ class FakeHost : public RebuildHost {
 class RebuildTest : public testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/fipd-rebuild-XXXXXX";
-    dir = mkdtemp(tmpl);
     loop = std::move(*loop::Loop::create());
     host = std::make_unique<FakeHost>(*loop);
   }
-  void TearDown() override {
-    manager.reset();
-    std::filesystem::remove_all(dir);
-  }
+  void TearDown() override { manager.reset(); }
   std::string hook(const std::string& body) {
     std::string path = dir + "/hook" + std::to_string(++hooks);
     std::ofstream(path) << "#!/bin/sh\n" << body << "\n";
@@ -125,7 +121,8 @@ class RebuildTest : public testing::Test {
     }
     return true;
   }
-  std::string dir;
+  testbed::TempDir tmp_{"rebuild"};
+  const std::string dir = tmp_.path();
   int hooks = 0;
   std::unique_ptr<loop::Loop> loop;
   std::unique_ptr<FakeHost> host;

@@ -15,8 +15,8 @@
 
 #include "src/reconcile/kernel_dataplane.hpp"
 #include "tests/support/kernel_test.hpp"
-#include "tests/support/topology.hpp"
-#include "tests/support/traffic.hpp"
+#include "testbed/topology.hpp"
+#include "testbed/traffic.hpp"
 
 namespace fipd::reconcile {
 namespace {

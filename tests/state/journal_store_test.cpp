@@ -16,6 +16,7 @@
 
 #include "src/state/journal.hpp"
 #include "src/state/store.hpp"
+#include "testbed/temp_dir.hpp"
 
 namespace fipd::state {
 namespace {
@@ -49,12 +50,6 @@ std::string read(const std::string& path) {
 
 class JournalStore : public testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/fipd-journal-XXXXXX";
-    dir = mkdtemp(tmpl);
-    path = dir + "/state.json";
-  }
-  void TearDown() override { std::filesystem::remove_all(dir); }
   // A snapshot of `s` and no journal, as a store that has just compacted.
   void write_snapshot(const RuntimeState& s) { ASSERT_TRUE(write_file_atomically(path, to_json(s))); }
   RuntimeState load_ok(FileStore& store) {
@@ -62,7 +57,8 @@ class JournalStore : public testing::Test {
     EXPECT_TRUE(l) << l.error().message();
     return l && l->state ? *l->state : RuntimeState{};
   }
-  std::string dir, path;
+  testbed::TempDir tmp_{"journal"};
+  const std::string dir = tmp_.path(), path = tmp_.file("state.json");
 };
 
 // The point of the journal: with 10,000 floating IPs in the state, a change

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "src/state/store.hpp"
+#include "testbed/temp_dir.hpp"
 
 namespace fipd::state {
 namespace {
@@ -37,14 +38,11 @@ RuntimeState sample() {
   return s;
 }
 
-class TempDir : public testing::Test {
+// The file store in a folder of its own.
+class StateStore : public testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/fipd-state-XXXXXX";
-    dir = mkdtemp(tmpl);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir); }
-  std::string dir;
+  testbed::TempDir tmp_{"state"};
+  const std::string dir = tmp_.path();
 };
 
 TEST(RuntimeState, RoundTripsThroughJson) {
@@ -105,6 +103,22 @@ TEST(RuntimeState, ProbesInTheSpellingBeforeTheFilesKeysAreRead) {
   EXPECT_EQ(now.find("http_path"), std::string::npos) << now;
 }
 
+// Found by the fuzzer: a probe that lost its port was kept with port 0,
+// written so, and refused when the file was read next. It is refused at once.
+TEST(RuntimeState, AProbeWithoutItsPortIsRefusedInEitherSpelling) {
+  const std::string server = R"({"version":1,"added_servers":[{"name":"web-5","address":"10.0.0.15","spare":false,"probes":[)";
+  for (const char* probe : {R"({"kind":"http","interval":"2ms","timeout":"1ms","rise":3,"fall":4,"http_path":"/"})",
+                            R"({"kind":"tcp","interval":"2ms","timeout":"1ms","rise":3,"fall":4})"}) {
+    auto r = from_json(server + probe + "]}]}", "state.json");
+    ASSERT_FALSE(r) << probe;
+    EXPECT_NE(r.error().context.find("added_servers[0].probes[0].port: missing"), std::string::npos)
+        << r.error().message();
+  }
+  auto icmp = from_json(server + R"({"kind":"icmp","interval":"1s","timeout":"500ms","rise":2,"fall":3})" + "]}]}",
+                        "state.json");
+  EXPECT_TRUE(icmp) << icmp.error().message();
+}
+
 // One change: the old-N removal replaced by old-(N+1).
 Delta next_removal(int i) {
   Delta d;
@@ -113,7 +127,7 @@ Delta next_removal(int i) {
   return d;
 }
 
-TEST_F(TempDir, StoreSavesEveryChangeDurablyAndLoadsThem) {
+TEST_F(StateStore, SavesEveryChangeDurablyAndLoadsThem) {
   FileStore store(dir + "/state.json");
   auto none = store.load();
   ASSERT_TRUE(none);
@@ -136,7 +150,7 @@ TEST_F(TempDir, StoreSavesEveryChangeDurablyAndLoadsThem) {
 // Saves are numbered; written() names the last one whose write finished,
 // and since the newest text wins, that covers every save before it. The
 // engine answers and reports from that, without waiting for the write.
-TEST_F(TempDir, StoreNumbersItsSavesAndSaysWhichIsWritten) {
+TEST_F(StateStore, NumbersItsSavesAndSaysWhichIsWritten) {
   FileStore store(dir + "/state.json");
   EXPECT_EQ(store.written().seq, 0u) << "nothing written yet";
   SaveSeq last = 0;
@@ -160,7 +174,7 @@ TEST_F(TempDir, StoreNumbersItsSavesAndSaysWhichIsWritten) {
   EXPECT_EQ(broken.written().error->code, ENOENT);
 }
 
-TEST_F(TempDir, StoreWritesPendingStateWhenDestroyed) {
+TEST_F(StateStore, WritesPendingStateWhenDestroyed) {
   RuntimeState s = sample();
   {
     FileStore store(dir + "/state.json");
@@ -172,7 +186,7 @@ TEST_F(TempDir, StoreWritesPendingStateWhenDestroyed) {
   EXPECT_EQ(*loaded->state, s);
 }
 
-TEST_F(TempDir, WriteFailureIsReportedAndTheOldFileKept) {
+TEST_F(StateStore, WriteFailureIsReportedAndTheOldFileKept) {
   std::string path = dir + "/state.json";
   ASSERT_TRUE(write_file_atomically(path, "old"));
   FileStore store(dir + "/missing/state.json");
@@ -186,7 +200,7 @@ TEST_F(TempDir, WriteFailureIsReportedAndTheOldFileKept) {
   EXPECT_EQ(text, "old");
 }
 
-TEST_F(TempDir, AFailedWriteIsRetriedUntilItLandsAndSaysSoMeanwhile) {
+TEST_F(StateStore, AFailedWriteIsRetriedUntilItLandsAndSaysSoMeanwhile) {
   std::string folder = dir + "/later";
   FileStore store(folder + "/state.json");
   ASSERT_GE(store.result_fd(), 0);
@@ -214,7 +228,7 @@ TEST_F(TempDir, AFailedWriteIsRetriedUntilItLandsAndSaysSoMeanwhile) {
   EXPECT_EQ(*loaded->state, sample());
 }
 
-TEST_F(TempDir, CorruptFileIsAnErrorNotAnEmptyState) {
+TEST_F(StateStore, CorruptFileIsAnErrorNotAnEmptyState) {
   std::string path = dir + "/state.json";
   ASSERT_TRUE(write_file_atomically(path, "{\"version\":1,\"assignments\":[]}"));
   FileStore store(path);
@@ -291,7 +305,7 @@ TEST(RuntimeState, InvalidUtf8NeverThrows) {
   EXPECT_TRUE(from_json(text, "state.json"));
 }
 
-TEST_F(TempDir, DirectoryFifoAndHugeFilesSayWhatTheyAre) {
+TEST_F(StateStore, DirectoryFifoAndHugeFilesSayWhatTheyAre) {
   std::string path = dir + "/state.json";
   ASSERT_EQ(mkdir(path.c_str(), 0700), 0);
   auto r = FileStore(path).load();
@@ -311,7 +325,7 @@ TEST_F(TempDir, DirectoryFifoAndHugeFilesSayWhatTheyAre) {
 
 // Issue 14, item 6: a symlink planted as state.json.tmp was followed and
 // its target overwritten.
-TEST_F(TempDir, PlantedTemporarySymlinkIsNotFollowed) {
+TEST_F(StateStore, PlantedTemporarySymlinkIsNotFollowed) {
   std::string target = dir + "/precious";
   ASSERT_TRUE(write_file_atomically(target, "precious\n"));
   std::string path = dir + "/state.json";

@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/support/netns.hpp"
+#include "testbed/netns.hpp"
 
 // Skips the current test when this process could not leave the root
 // namespace: a kernel test must never run there.

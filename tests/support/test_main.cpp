@@ -6,7 +6,7 @@
 
 #include <cstdio>
 
-#include "tests/support/netns.hpp"
+#include "testbed/netns.hpp"
 
 int main(int argc, char** argv) {
   testing::InitGoogleTest(&argc, argv);

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/kernel_test.hpp"
-#include "tests/support/topology.hpp"
-#include "tests/support/traffic.hpp"
+#include "testbed/topology.hpp"
+#include "testbed/traffic.hpp"
 
 namespace fipd::testbed {
 namespace {

@@ -1,2 +1,0 @@
-# SPDX-License-Identifier: GPL-2.0-or-later
-set(FIPD_TEST_LIBS fipd_engine fipd_reconcile_fake)
