@@ -151,8 +151,25 @@ int kill_children() {
   _exit(0);
 }
 
-void close_all(std::initializer_list<int> fds) {
-  for (int fd : fds) close(fd);
+// The two ends of a pipe or a socket pair, each closed with its Fd: the
+// parent keeps one, the children the other.
+struct Channel {
+  nl::Fd parent, child;
+};
+
+// stdin is a socket pair, not a pipe: a hook that exits without reading its
+// input must not raise SIGPIPE in fipd (send() with MSG_NOSIGNAL), whatever
+// the process's disposition of SIGPIPE is. The others are pipes the children
+// write and fipd reads.
+nl::Result<Channel> open_channel(bool to_child, const std::string& hook) {
+  int fds[2];
+  if (to_child) {
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+      return nl::fail(errno, "socket pair for hook " + hook);
+    return Channel{nl::Fd(fds[1]), nl::Fd(fds[0])};
+  }
+  if (pipe2(fds, O_CLOEXEC) != 0) return nl::fail(errno, "pipe for hook " + hook);
+  return Channel{nl::Fd(fds[0]), nl::Fd(fds[1])};
 }
 
 }  // namespace
@@ -169,24 +186,14 @@ nl::Result<std::unique_ptr<HookProcess>> HookProcess::start(loop::Loop& loop, co
   h->on_line_ = std::move(on_line);
   h->on_exit_ = std::move(on_exit);
   h->input_ = spec.input;
-  int in[2], out[2], err[2], st[2];
-  // stdin is a socket pair, not a pipe: a hook that exits without reading
-  // its input must not raise SIGPIPE in fipd (send() with MSG_NOSIGNAL),
-  // whatever the process's disposition of SIGPIPE is.
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) != 0)
-    return nl::fail(errno, "socket pair for hook " + spec.path);
-  if (pipe2(out, O_CLOEXEC) != 0) {
-    close_all({in[0], in[1]});
-    return nl::fail(errno, "pipe for hook " + spec.path);
-  }
-  if (pipe2(err, O_CLOEXEC) != 0) {
-    close_all({in[0], in[1], out[0], out[1]});
-    return nl::fail(errno, "pipe for hook " + spec.path);
-  }
-  if (pipe2(st, O_CLOEXEC) != 0) {
-    close_all({in[0], in[1], out[0], out[1], err[0], err[1]});
-    return nl::fail(errno, "pipe for hook " + spec.path);
-  }
+  auto in = open_channel(true, spec.path);
+  if (!in) return std::unexpected(in.error());
+  auto out = open_channel(false, spec.path);
+  if (!out) return std::unexpected(out.error());
+  auto err = open_channel(false, spec.path);
+  if (!err) return std::unexpected(err.error());
+  auto st = open_channel(false, spec.path);
+  if (!st) return std::unexpected(st.error());
   // Everything the children need is prepared before fork: after it, only
   // async-signal-safe calls.
   std::vector<std::string> env_store;
@@ -205,29 +212,28 @@ nl::Result<std::unique_ptr<HookProcess>> HookProcess::start(loop::Loop& loop, co
   std::vector<std::string> args = spec.args;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  const ExecPlan plan{.argv = argv.data(), .envp = envp.data(), .in = in[0], .out = out[1], .err = err[1],
-                      .status = st[1]};
+  const ExecPlan plan{.argv = argv.data(), .envp = envp.data(), .in = in->child.get(), .out = out->child.get(),
+                      .err = err->child.get(), .status = st->child.get()};
   pid_t parent = getpid();
 
+  Channel* channels[] = {&*in, &*out, &*err, &*st};
   pid_t pid = fork();
-  if (pid < 0) {
-    int e = errno;
-    close_all({in[0], in[1], out[0], out[1], err[0], err[1], st[0], st[1]});
-    return nl::fail(e, "fork for hook " + spec.path);
-  }
+  if (pid < 0) return nl::fail(errno, "fork for hook " + spec.path);
   if (pid == 0) {
-    // The supervisor keeps only what it and the hook need.
-    close_all({in[1], out[0], err[0], st[0]});
+    // The supervisor keeps only what it and the hook need (close() is
+    // async-signal-safe; supervise() never returns, so nothing else runs).
+    for (Channel* c : channels) c->parent.reset();
     supervise(plan, parent);
   }
   setpgid(pid, pid);  // also from the parent, so a kill right away finds the supervisor's group
-  close_all({in[0], out[1], err[1], st[1]});
+  for (Channel* c : channels) c->child.reset();
   h->pid_ = pid;
-  h->in_ = nl::Fd(in[1]);
-  h->streams_[0].fd = nl::Fd(out[0]);
-  h->streams_[1].fd = nl::Fd(err[0]);
-  h->status_ = nl::Fd(st[0]);
-  for (int fd : {h->in_.get(), out[0], err[0], st[0]}) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  h->in_ = std::move(in->parent);
+  h->streams_[0].fd = std::move(out->parent);
+  h->streams_[1].fd = std::move(err->parent);
+  h->status_ = std::move(st->parent);
+  for (int fd : {h->in_.get(), h->streams_[0].fd.get(), h->streams_[1].fd.get(), h->status_.get()})
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 
   HookProcess* self = h.get();
   auto child = loop.add_child(pid, [self](const loop::ChildExit& e) { self->on_child(e); });
