@@ -1,17 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// Shared by the control and health tests: the daemon's configuration for
-// the standard two-server topology, running fipctl (optionally as another
-// user), and a small HTTP client inside a namespace. Every wait is bounded.
+// Shared by the control and HTTP tests: the standard two-server topology
+// with fipd on its router (its configuration, and the fixture that starts
+// it), running fipctl (optionally as another user), and a small HTTP client
+// inside a namespace. Every wait is bounded.
 #pragma once
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -20,9 +20,11 @@
 #include <string>
 #include <vector>
 
+#include "testbed/daemon.hpp"
 #include "testbed/netns.hpp"
 #include "testbed/reachable_copy.hpp"
 #include "testbed/topology.hpp"
+#include "testbed/traffic.hpp"
 
 namespace fipd::testbed {
 
@@ -86,6 +88,40 @@ inline CommandResult fipctl(const std::string& socket, std::vector<std::string> 
   args.insert(args.begin(), {fipctl_binary(), "--socket", socket});
   return run_program(std::move(args), as, std::move(env));
 }
+
+// fipd on the router of two_server_config()'s topology, with an echo
+// service on each server: the fixture of the control, fipctl and HTTP
+// endpoint tests.
+class TwoServerDaemon : public testing::Test {
+ protected:
+  // Builds it and starts fipd, waiting for its servers to be up;
+  // `spare_up` false leaves spare-1's service down (start_echo(1) later).
+  void start(const std::string& engine_extra = "", bool spare_up = true) {
+    auto t = Topology::create({.servers = 2});
+    ASSERT_TRUE(t) << t.error().message();
+    topo.emplace(std::move(*t));
+    start_echo(0);
+    if (spare_up) start_echo(1);
+    fipd.write_config(two_server_config(*topo, engine_extra));
+    ASSERT_TRUE(fipd.start(topo->router)) << fipd.log();
+    ASSERT_TRUE(fipd.wait_for_log("server web-1 unknown -> up", std::chrono::seconds(5))) << fipd.log();
+    if (spare_up) {
+      ASSERT_TRUE(fipd.wait_for_log("server spare-1 unknown -> up", std::chrono::seconds(5))) << fipd.log();
+    }
+  }
+  // Server i's echo service, answering "A" or "B".
+  void start_echo(int i) {
+    auto e = EchoServer::start(topo->servers[i].ns, kEchoPort, i == 0 ? "A" : "B");
+    ASSERT_TRUE(e) << e.error().message();
+    echo[i] = std::move(*e);
+  }
+
+  std::optional<Topology> topo;
+  std::unique_ptr<EchoServer> echo[2];
+  Daemon fipd{FIPD_BINARY};
+  const std::string fip0 = Topology::floating_v4(0).str();
+  const std::string fip1 = Topology::floating_v4(1).str();
+};
 #endif
 
 struct HttpAnswer {

@@ -26,22 +26,11 @@ using namespace std::chrono_literals;
 using control::ControlClient;
 using nlohmann::json;
 
-class ControlDaemonTest : public testing::Test {
+class ControlDaemonTest : public TwoServerDaemon {
  protected:
   void SetUp() override {
     FIPD_REQUIRE_NETNS();
-    auto t = Topology::create({.servers = 2});
-    ASSERT_TRUE(t) << t.error().message();
-    topo.emplace(std::move(*t));
-    for (int i = 0; i < 2; ++i) {
-      auto e = EchoServer::start(topo->servers[i].ns, kEchoPort, i == 0 ? "A" : "B");
-      ASSERT_TRUE(e);
-      echo[i] = std::move(*e);
-    }
-    fipd.write_config(two_server_config(*topo));
-    ASSERT_TRUE(fipd.start(topo->router)) << fipd.log();
-    ASSERT_TRUE(fipd.wait_for_log("server web-1 unknown -> up", 5s)) << fipd.log();
-    ASSERT_TRUE(fipd.wait_for_log("server spare-1 unknown -> up", 5s)) << fipd.log();
+    start();
   }
 
   ControlClient connect() {
@@ -68,12 +57,6 @@ class ControlDaemonTest : public testing::Test {
     }
     return std::nullopt;
   }
-
-  std::optional<Topology> topo;
-  std::unique_ptr<EchoServer> echo[2];
-  Daemon fipd{FIPD_BINARY};
-  const std::string fip0 = Topology::floating_v4(0).str();
-  const std::string fip1 = Topology::floating_v4(1).str();
 };
 
 TEST_F(ControlDaemonTest, GreetingAndStatus) {

@@ -23,21 +23,11 @@ constexpr uid_t kNobody = 65534;
 constexpr gid_t kNogroup = 65534;  // Debian's nogroup
 constexpr gid_t kDaemonGroup = 1;  // Debian's daemon
 
-class FipctlTest : public testing::Test {
+class FipctlTest : public TwoServerDaemon {
  protected:
   void start(const std::string& engine_extra = "") {
-    auto t = Topology::create({.servers = 2});
-    ASSERT_TRUE(t) << t.error().message();
-    topo.emplace(std::move(*t));
-    for (int i = 0; i < 2; ++i) {
-      auto e = EchoServer::start(topo->servers[i].ns, kEchoPort, i == 0 ? "A" : "B");
-      ASSERT_TRUE(e);
-      echo[i] = std::move(*e);
-    }
-    fipd.write_config(two_server_config(*topo, engine_extra));
-    ASSERT_TRUE(fipd.start(topo->router)) << fipd.log();
-    ASSERT_TRUE(fipd.wait_for_log("server web-1 unknown -> up", 5s)) << fipd.log();
-    ASSERT_TRUE(fipd.wait_for_log("server spare-1 unknown -> up", 5s)) << fipd.log();
+    TwoServerDaemon::start(engine_extra);
+    if (HasFatalFailure()) return;
     // Others may pass through the daemon's folder to its socket; the
     // socket's own mode and group decide the rest.
     ::chmod(fipd.dir().c_str(), 0711);
@@ -45,11 +35,6 @@ class FipctlTest : public testing::Test {
   CommandResult ctl(std::vector<std::string> args, std::optional<Credentials> as = {}) {
     return fipctl(fipd.socket_path(), std::move(args), as);
   }
-
-  std::optional<Topology> topo;
-  std::unique_ptr<EchoServer> echo[2];
-  Daemon fipd{FIPD_BINARY};
-  const std::string fip0 = Topology::floating_v4(0).str();
 };
 
 TEST_F(FipctlTest, StatusTablesJsonAndExitCodes) {

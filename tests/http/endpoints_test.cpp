@@ -22,26 +22,11 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-class HealthTest : public testing::Test {
+class HealthTest : public TwoServerDaemon {
  protected:
   // Starts fipd with web-1 serving; spare-1's service runs only if asked.
-  void start(bool spare_up) {
-    auto t = Topology::create({.servers = 2});
-    ASSERT_TRUE(t) << t.error().message();
-    topo.emplace(std::move(*t));
-    auto a = EchoServer::start(topo->servers[0].ns, kEchoPort, "A");
-    ASSERT_TRUE(a);
-    echo[0] = std::move(*a);
-    if (spare_up) start_spare();
-    fipd.write_config(two_server_config(*topo));
-    ASSERT_TRUE(fipd.start(topo->router)) << fipd.log();
-    ASSERT_TRUE(fipd.wait_for_log("server web-1 unknown -> up", 5s)) << fipd.log();
-  }
-  void start_spare() {
-    auto b = EchoServer::start(topo->servers[1].ns, kEchoPort, "B");
-    ASSERT_TRUE(b);
-    echo[1] = std::move(*b);
-  }
+  void start(bool spare_up) { TwoServerDaemon::start("", spare_up); }
+  void start_spare() { start_echo(1); }
   HttpAnswer get(const std::string& path) {
     auto r = http_get(topo->router, path);
     EXPECT_TRUE(r) << path << ": " << (r ? "" : r.error().message());
@@ -57,11 +42,6 @@ class HealthTest : public testing::Test {
         },
         5s);
   }
-
-  std::optional<Topology> topo;
-  std::unique_ptr<EchoServer> echo[2];
-  Daemon fipd{FIPD_BINARY};
-  const std::string fip0 = Topology::floating_v4(0).str();
 };
 
 TEST_F(HealthTest, HealthzAndItsNeighbours) {
