@@ -48,7 +48,7 @@
 #include "src/control/client.hpp"
 #include "src/control/server.hpp"
 #include "src/engine/engine.hpp"
-#include "src/engine/log.hpp"
+#include "base/log.hpp"
 #include "src/http/server.hpp"
 #include "src/metrics/metrics.hpp"
 #include "src/probe/socket_prober.hpp"
@@ -62,7 +62,7 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-double ms(loop::Duration d) { return static_cast<double>(d.count()) / 1e6; }
+double ms(Duration d) { return static_cast<double>(d.count()) / 1e6; }
 
 double percentile(std::vector<double> v, double q) {
   if (v.empty()) return 0;
@@ -77,7 +77,7 @@ double percentile(std::vector<double> v, double q) {
 // matter measured apart.)
 class SilentProber final : public probe::Prober {
  public:
-  std::expected<uint64_t, probe::ProbeResult> start(const probe::ProbeSpec&, const nl::IpAddress&, uint64_t) override {
+  std::expected<uint64_t, probe::ProbeResult> start(const probe::ProbeSpec&, const IpAddress&, uint64_t) override {
     return ++next_;
   }
   void cancel(uint64_t) override {}
@@ -139,7 +139,7 @@ class BenchDaemon {
     if (tick_) {
       // A 1 ms timer: its lag is how long the loop was held.
       auto& l = engine_->loop();
-      tick_source_ = l.add_timer(l.now() + 1ms, [this](loop::TimePoint now) {
+      tick_source_ = l.add_timer(l.now() + 1ms, [this](TimePoint now) {
         engine_->loop().rearm_timer(tick_source_, now + 1ms);
       });
       l.reset_stats();
@@ -171,7 +171,7 @@ probe::ProbeSpec probe_every(std::chrono::nanoseconds interval) {
   return {.kind = probe::ProbeKind::tcp, .port = 7000, .interval = interval, .timeout = 100ms, .rise = 2, .fall = 3};
 }
 
-nl::IpAddress addr(const std::string& s) { return *nl::IpAddress::parse(s); }
+IpAddress addr(const std::string& s) { return *IpAddress::parse(s); }
 
 void BM_Status(benchmark::State& state) {
   const int servers = static_cast<int>(state.range(0));
@@ -224,7 +224,7 @@ BENCHMARK(BM_Status)->ArgNames({"servers", "fips"})->Args({1000, 10000})->Args({
 
 // One hammering client: the control socket's status, or HTTP /metrics.
 struct LoadClient {
-  nl::Fd fd;
+  Fd fd;
   bool http = false;
   bool greeted = false;
   std::string in;
@@ -307,17 +307,17 @@ void BM_ProbeDelayUnderLoad(benchmark::State& state) {
     if (!d.error().empty()) return state.SkipWithError(d.error().c_str());
     std::this_thread::sleep_for(500ms);  // every server up
     std::vector<LoadClient> load(static_cast<size_t>(clients));
-    nl::Fd ep(::epoll_create1(EPOLL_CLOEXEC));
+    Fd ep(::epoll_create1(EPOLL_CLOEXEC));
     for (size_t i = 0; i < load.size(); ++i) {
       LoadClient& c = load[i];
       c.http = i % 2 == 1;
       if (c.http) {
-        topo->router.enter([&] { c.fd = nl::Fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)); });
+        topo->router.enter([&] { c.fd = Fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)); });
         sockaddr_in sa{.sin_family = AF_INET, .sin_port = htons(9473), .sin_addr = {htonl(INADDR_LOOPBACK)}};
         if (::connect(c.fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0)
           return state.SkipWithError("connect to the health listener");
       } else {
-        c.fd = nl::Fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        c.fd = Fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
         sockaddr_un sa{.sun_family = AF_UNIX};
         std::memcpy(sa.sun_path, d.socket().data(), d.socket().size());
         if (::connect(c.fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0)
@@ -388,19 +388,19 @@ config::Config silent_config(int fips) {
   return cfg;
 }
 
-nl::Fd unix_connect(const std::string& path) {
-  nl::Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+Fd unix_connect(const std::string& path) {
+  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_un sa{.sun_family = AF_UNIX};
   std::memcpy(sa.sun_path, path.data(), path.size());
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return nl::Fd();
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return Fd();
   return fd;
 }
 
-nl::Fd tcp_connect(const testbed::Netns& ns, uint16_t port) {
-  nl::Fd fd;
-  ns.enter([&] { fd = nl::Fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)); });
+Fd tcp_connect(const testbed::Netns& ns, uint16_t port) {
+  Fd fd;
+  ns.enter([&] { fd = Fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)); });
   sockaddr_in sa{.sin_family = AF_INET, .sin_port = htons(port), .sin_addr = {htonl(INADDR_LOOPBACK)}};
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return nl::Fd();
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return Fd();
   return fd;
 }
 
@@ -415,8 +415,8 @@ double proc_status_mb(const char* key) {
 // Sends `lines` on one control connection while reading its answers (and
 // draining `others`, when given, that read); returns the answers counted
 // within `limit`.
-size_t pipeline(const std::string& socket, const std::string& lines, size_t expected, loop::Duration limit) {
-  nl::Fd fd = unix_connect(socket);
+size_t pipeline(const std::string& socket, const std::string& lines, size_t expected, Duration limit) {
+  Fd fd = unix_connect(socket);
   if (!fd) return 0;
   size_t sent = 0, answers = 0;
   bool greeted = false;
@@ -496,7 +496,7 @@ void BM_SilentWatchers(benchmark::State& state) {
   for (auto _ : state) {
     BenchDaemon d(*ns, silent_config(10), silent, false);
     if (!d.error().empty()) return state.SkipWithError(d.error().c_str());
-    std::vector<nl::Fd> silent_clients;
+    std::vector<Fd> silent_clients;
     for (int i = 0; i < watchers; ++i) {
       silent_clients.push_back(unix_connect(d.socket()));
       (void)::send(silent_clients.back().get(), "{\"cmd\":\"watch\"}\n", 16, MSG_NOSIGNAL);
@@ -528,7 +528,7 @@ void BM_ConcurrentStatus(benchmark::State& state) {
   if (!d.error().empty()) return state.SkipWithError(d.error().c_str());
   std::vector<double> all_s, answered_n;
   for (auto _ : state) {
-    std::vector<nl::Fd> conns;
+    std::vector<Fd> conns;
     for (int i = 0; i < clients; ++i) conns.push_back(unix_connect(d.socket()));
     auto t0 = Clock::now();
     for (auto& c : conns) (void)::send(c.get(), "{\"cmd\":\"status\"}\n", 17, MSG_NOSIGNAL);
@@ -573,7 +573,7 @@ void BM_HealthzWithIdleConnections(benchmark::State& state) {
   BenchDaemon d(*ns, silent_config(10), silent, true);
   if (!d.error().empty()) return state.SkipWithError(d.error().c_str());
   const std::string req = "GET /healthz HTTP/1.1\r\nHost: fipd\r\n\r\n";
-  auto ask = [&](const nl::Fd& fd) {
+  auto ask = [&](const Fd& fd) {
     (void)::send(fd.get(), req.data(), req.size(), MSG_NOSIGNAL);
     pollfd p{fd.get(), POLLIN, 0};
     char buf[4096];
@@ -583,7 +583,7 @@ void BM_HealthzWithIdleConnections(benchmark::State& state) {
   };
   std::vector<double> ok;
   for (auto _ : state) {
-    std::vector<nl::Fd> held;
+    std::vector<Fd> held;
     for (int i = 0; i < idle; ++i) {
       held.push_back(tcp_connect(*ns, 9473));
       ask(held.back());

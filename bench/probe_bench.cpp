@@ -52,12 +52,10 @@ namespace fipd::probe {
 namespace {
 
 using namespace std::chrono_literals;
-using loop::RealClock;
-using loop::TimePoint;
 using testbed::Netns;
 using testbed::Topology;
 
-double ms(loop::Duration d) { return static_cast<double>(d.count()) / 1e6; }
+double ms(Duration d) { return static_cast<double>(d.count()) / 1e6; }
 
 double percentile(std::vector<double> v, double q) {
   if (v.empty()) return 0;
@@ -70,7 +68,7 @@ class Listener {
  public:
   Listener(const Netns& ns, uint16_t port) {
     ns.enter([&] {
-      fd_ = nl::Fd(::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+      fd_ = Fd(::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
       int zero = 0, one = 1;
       setsockopt(fd_.get(), IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
       setsockopt(fd_.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -101,7 +99,7 @@ class Listener {
   }
 
  private:
-  nl::Fd fd_;
+  Fd fd_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
 };
@@ -109,7 +107,7 @@ class Listener {
 bool set_link(const Netns& ns, const char* dev, bool up) {
   bool ok = false;
   ns.enter([&] {
-    nl::Fd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    Fd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     ifreq ifr{};
     std::strncpy(ifr.ifr_name, dev, IFNAMSIZ - 1);
     if (ioctl(s.get(), SIOCGIFFLAGS, &ifr) != 0) return;
@@ -127,10 +125,10 @@ struct DetectionRig {
   std::unique_ptr<SocketProber> prober;
   std::unique_ptr<ProbeScheduler> engine;
   std::vector<Transition> events;
-  nl::Fd wake;  // the injector's "the kernel would signal now"
+  Fd wake;  // the injector's "the kernel would signal now"
 
   template <class Pred>
-  bool run_until(Pred pred, loop::Duration limit) {
+  bool run_until(Pred pred, Duration limit) {
     const auto end = RealClock::read() + limit;
     while (!pred()) {
       if (RealClock::read() > end) return false;
@@ -138,7 +136,7 @@ struct DetectionRig {
     }
     return true;
   }
-  std::optional<Transition> wait_for(Health h, loop::Duration limit) {
+  std::optional<Transition> wait_for(Health h, Duration limit) {
     std::optional<Transition> got;
     run_until([&] {
       for (auto& e : events)
@@ -168,7 +166,7 @@ void BM_Detection(benchmark::State& state) {
     rig.prober = std::make_unique<SocketProber>(*rig.loop);
     rig.engine = std::make_unique<ProbeScheduler>(*rig.loop, *rig.prober, SchedulerOptions{.max_in_flight = 64, .seed = 5},
                                                [&](const Transition& tr) { rig.events.push_back(tr); });
-    rig.wake = nl::Fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    rig.wake = Fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     (void)rig.loop->add_io(rig.wake.get(), EPOLLIN, [&](uint32_t) {
       uint64_t v;
       [[maybe_unused]] auto n = ::read(rig.wake.get(), &v, sizeof(v));
@@ -221,7 +219,7 @@ void BM_Detection(benchmark::State& state) {
         if (!down) {
           ++failed_trials;
         } else {
-          latency.push_back(ms(down->at - TimePoint(loop::Duration(t0.load()))));
+          latency.push_back(ms(down->at - TimePoint(Duration(t0.load()))));
         }
         switch (failure) {  // repair
           case Failure::listener_killed: listener.reset(); listener = std::make_unique<Listener>(server.ns, 7000); break;
@@ -251,8 +249,8 @@ BENCHMARK(BM_Detection)
     ->Iterations(1)
     ->Unit(benchmark::kSecond);
 
-nl::IpAddress scale_address(int i) {
-  return *nl::IpAddress::parse("10.1." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1));
+IpAddress scale_address(int i) {
+  return *IpAddress::parse("10.1." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1));
 }
 
 // N servers on one namespace's lo, probed every `interval_us` with `kind`.
@@ -301,12 +299,12 @@ void BM_Scale(benchmark::State& state) {
     ProbeScheduler engine(*loop, prober, SchedulerOptions{.max_in_flight = 4096, .seed = 9},
                        [&](const Transition& t) { downs += t.to == Health::down; });
     const ProbeSpec spec{.kind = kind, .port = static_cast<uint16_t>(kind == ProbeKind::icmp ? 0 : 7000),
-                         .interval = interval, .timeout = std::max<loop::Duration>(interval * 5, 50ms),
+                         .interval = interval, .timeout = std::max<Duration>(interval * 5, 50ms),
                          .detect_time = detect, .rise = 2, .fall = 3, .spread_percent = 10,
                          .send = kind == ProbeKind::udp ? "health" : ""};
     for (int i = 0; i < n; ++i)
       (void)engine.add_server({.id = "s" + std::to_string(i), .address = scale_address(i), .probes = {spec}});
-    auto run_for = [&](loop::Duration d) {
+    auto run_for = [&](Duration d) {
       const TimePoint end = loop->now() + d;
       while (loop->now() < end) (void)loop->run_once(10ms);
     };

@@ -38,23 +38,23 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr int kServers = 10'000, kFips = 100'000, kMoved = 20'000;
 
-nl::IpAddress addr(const char* fmt, int i) {
+IpAddress addr(const char* fmt, int i) {
   char buf[64];
   std::snprintf(buf, sizeof(buf), fmt, i);
-  return *nl::IpAddress::parse(buf);
+  return *IpAddress::parse(buf);
 }
 
-nl::IpAddress v4(int i) {
+IpAddress v4(int i) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "10.1.%d.%d", i / 250, i % 250 + 1);
-  return *nl::IpAddress::parse(buf);
+  return *IpAddress::parse(buf);
 }
 
 // The i-th floating IP, 1 to kFips.
-nl::IpAddress fip_address(int i) {
+IpAddress fip_address(int i) {
   char buf[64];
   std::snprintf(buf, sizeof(buf), "2001:db8:f::%x:%x", i >> 16, i & 0xffff);
-  return *nl::IpAddress::parse(buf);
+  return *IpAddress::parse(buf);
 }
 
 std::string server_name(int i) { return "web-" + std::to_string(i); }
@@ -62,7 +62,7 @@ std::string server_name(int i) { return "web-" + std::to_string(i); }
 struct Scale {
   config::Config cfg;
   state::Inventory inv;
-  std::set<nl::IpAddress> unplaced;
+  std::set<IpAddress> unplaced;
   std::map<std::string, std::string> replacements;
   std::map<std::string, std::vector<probe::ProbeSpec>> probes;
   CaptureInputs inputs() const {
@@ -99,7 +99,7 @@ void BM_CaptureOneChange(benchmark::State& state) {
   int i = 0;
   for (auto _ : state) {
     // One failover: a floating IP moves from its server to the next.
-    const nl::IpAddress fip = fip_address((i * 7919) % kFips + 1);
+    const IpAddress fip = fip_address((i * 7919) % kFips + 1);
     const std::string from = sc.inv.fip(fip)->server;
     const std::string to = server_name((std::stoi(from.substr(4)) + 1) % kServers);
     sc.inv.set_target(fip, to);

@@ -103,7 +103,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using testbed::Netns;
-using testbed::Status;
 
 constexpr int kFipsPerServer = 10;
 constexpr int kServersPerStandby = 10;  // of those that have one

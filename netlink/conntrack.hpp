@@ -86,8 +86,8 @@
 #include <unordered_set>
 #include <vector>
 
-#include "netlink/error.hpp"
-#include "netlink/ip_address.hpp"
+#include "base/error.hpp"
+#include "base/ip_address.hpp"
 #include "netlink/socket.hpp"
 
 struct nlmsghdr;

@@ -58,8 +58,8 @@
 #include <variant>
 #include <vector>
 
-#include "netlink/error.hpp"
-#include "netlink/ip_address.hpp"
+#include "base/error.hpp"
+#include "base/ip_address.hpp"
 #include "netlink/socket.hpp"
 
 namespace fipd::nl {

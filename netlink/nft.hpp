@@ -61,8 +61,8 @@
 #include <string_view>
 #include <vector>
 
-#include "netlink/error.hpp"
-#include "netlink/ip_address.hpp"
+#include "base/error.hpp"
+#include "base/ip_address.hpp"
 #include "netlink/nft_message.hpp"
 #include "netlink/socket.hpp"
 

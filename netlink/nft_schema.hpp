@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "netlink/error.hpp"
+#include "base/error.hpp"
 #include "netlink/nft_message.hpp"
 
 namespace fipd::nl::nft {

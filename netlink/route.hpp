@@ -36,8 +36,8 @@
 #include <string>
 #include <vector>
 
-#include "netlink/error.hpp"
-#include "netlink/ip_address.hpp"
+#include "base/error.hpp"
+#include "base/ip_address.hpp"
 
 struct nl_sock;
 

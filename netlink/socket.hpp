@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "netlink/error.hpp"
+#include "base/error.hpp"
 
 namespace fipd::nl {
 

@@ -8,7 +8,7 @@ cd "${1:-$(dirname "$0")/..}"
 
 # The modules, lowest first: each may include those before it, except the
 # pairs below (siblings that stay apart).
-order=(netlink src/json src/loop src/probe src/state src/policy src/config src/reconcile src/rebuild src/engine
+order=(base netlink src/json src/loop src/probe src/state src/policy src/config src/reconcile src/rebuild src/engine
        src/metrics src/control src/http)
 apart=("src/config src/policy" "src/reconcile src/policy" "src/reconcile src/config" "src/rebuild src/policy"
        "src/rebuild src/reconcile" "src/metrics src/config" "src/metrics src/policy")
@@ -29,6 +29,7 @@ for dir in "${order[@]}"; do
     while IFS= read -r line; do
       inc=${line#*\"}; inc=${inc%%\"*}
       case $inc in
+        base/*) mod=base ;;
         netlink/*) mod=netlink ;;
         src/*/*) mod=src/$(cut -d/ -f2 <<<"$inc") ;;
         *) continue ;;

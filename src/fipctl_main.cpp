@@ -15,7 +15,7 @@
 #include <expected>
 #include <vector>
 
-#include "netlink/printable.hpp"
+#include "base/printable.hpp"
 #include "src/control/client.hpp"
 #include "src/control/format.hpp"
 #include "src/json/bounded.hpp"
@@ -25,7 +25,7 @@
 #endif
 
 using fipd::control::ControlClient;
-using fipd::nl::printable;
+using fipd::printable;
 namespace bounded_json = fipd::bounded_json;
 using nlohmann::json;
 

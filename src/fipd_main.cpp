@@ -13,7 +13,7 @@
 #include "src/control/server.hpp"
 #include "src/engine/compose.hpp"
 #include "src/engine/engine.hpp"
-#include "src/engine/log.hpp"
+#include "base/log.hpp"
 #include "src/http/server.hpp"
 #include "src/metrics/metrics.hpp"
 #include "src/probe/socket_prober.hpp"

@@ -53,7 +53,7 @@ Status Daemon::start(const Netns& ns, std::chrono::milliseconds timeout) {
   std::ifstream in(log_path() + ".new");
   std::string text((std::istreambuf_iterator<char>(in)), {});
   if (!ok || text.find("fipd running") == std::string::npos)
-    return nl::fail(ETIMEDOUT, "fipd did not start; its log:\n" + text);
+    return fail(ETIMEDOUT, "fipd did not start; its log:\n" + text);
   return {};
 }
 

@@ -13,8 +13,8 @@ namespace {
 
 bool g_isolated = false;
 
-nl::Fd open_current_netns() {
-  return nl::Fd(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+Fd open_current_netns() {
+  return Fd(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
 }
 
 }  // namespace
@@ -30,15 +30,15 @@ bool isolate_process() {
 bool isolated() { return g_isolated; }
 
 Result<Netns> Netns::create(std::string name) {
-  nl::Fd home = open_current_netns();
-  if (!home) return nl::fail(errno, "open current network namespace");
-  if (unshare(CLONE_NEWNET) != 0) return nl::fail(errno, "unshare network namespace " + name);
-  nl::Fd fd = open_current_netns();
+  Fd home = open_current_netns();
+  if (!home) return fail(errno, "open current network namespace");
+  if (unshare(CLONE_NEWNET) != 0) return fail(errno, "unshare network namespace " + name);
+  Fd fd = open_current_netns();
   int saved = errno;
   // Back home before anything else can fail, so the caller's thread never
   // stays in the new namespace.
   if (setns(home.get(), CLONE_NEWNET) != 0) std::abort();
-  if (!fd) return nl::fail(saved, "open network namespace " + name);
+  if (!fd) return fail(saved, "open network namespace " + name);
   Netns ns(std::move(name), std::move(fd));
   if (auto r = ns.run({"ip", "link", "set", "lo", "up"}); !r) return std::unexpected(r.error());
   return ns;
@@ -49,7 +49,7 @@ std::string Netns::path() const {
 }
 
 void Netns::enter(const std::function<void()>& fn) const {
-  nl::Fd home = open_current_netns();
+  Fd home = open_current_netns();
   if (!home || setns(fd_.get(), CLONE_NEWNET) != 0) std::abort();
   fn();
   if (setns(home.get(), CLONE_NEWNET) != 0) std::abort();
@@ -62,7 +62,7 @@ CommandResult Netns::exec(const std::vector<std::string>& argv, std::chrono::mil
 Result<std::string> Netns::run(const std::vector<std::string>& argv) const {
   auto r = exec(argv);
   if (r.status != 0)
-    return nl::fail(ECHILD, "in " + name_ + ": '" + command_line(argv) + "' exited " +
+    return fail(ECHILD, "in " + name_ + ": '" + command_line(argv) + "' exited " +
                                 std::to_string(r.status) + ": " + r.err);
   return r.out;
 }

@@ -19,14 +19,12 @@
 #include <utility>
 #include <vector>
 
-#include "netlink/error.hpp"
-#include "netlink/fd.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
 #include "testbed/process.hpp"
 
 namespace fipd::testbed {
 
-using nl::Result;
-using nl::Status;
 
 // Moves this process into a new network namespace with lo up. Returns false
 // (and leaves the process where it is) when not permitted, e.g. not root.
@@ -64,9 +62,9 @@ class Netns {
   Status sysctl(const std::string& key, const std::string& value) const;
 
  private:
-  Netns(std::string name, nl::Fd fd) : name_(std::move(name)), fd_(std::move(fd)) {}
+  Netns(std::string name, Fd fd) : name_(std::move(name)), fd_(std::move(fd)) {}
   std::string name_;
-  nl::Fd fd_;
+  Fd fd_;
 };
 
 // A veth pair with one end in each namespace, both up.

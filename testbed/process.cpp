@@ -155,24 +155,24 @@ bool Child::read_until(const std::function<bool()>& done, std::chrono::milliseco
   return true;
 }
 
-nl::Result<Child> spawn(const Launch& l) {
-  if (l.argv.empty()) return nl::fail(EINVAL, "spawn: no program");
+Result<Child> spawn(const Launch& l) {
+  if (l.argv.empty()) return fail(EINVAL, "spawn: no program");
   // Everything the child uses is made before fork.
   std::vector<char*> args = c_strings(l.argv);
   std::vector<char*> envp;
   if (l.env) envp = c_strings(*l.env);
-  nl::Fd out_r, out_w, err_r, err_w;
-  auto open_pipe = [](nl::Fd& r, nl::Fd& w) {
+  Fd out_r, out_w, err_r, err_w;
+  auto open_pipe = [](Fd& r, Fd& w) {
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0) return false;
     r.reset(p[0]);
     w.reset(p[1]);
     return true;
   };
-  if (l.capture && l.stdout_path.empty() && !open_pipe(out_r, out_w)) return nl::fail(errno, "pipe for " + command_line(l.argv));
-  if (l.capture && l.stderr_path.empty() && !open_pipe(err_r, err_w)) return nl::fail(errno, "pipe for " + command_line(l.argv));
+  if (l.capture && l.stdout_path.empty() && !open_pipe(out_r, out_w)) return fail(errno, "pipe for " + command_line(l.argv));
+  if (l.capture && l.stderr_path.empty() && !open_pipe(err_r, err_w)) return fail(errno, "pipe for " + command_line(l.argv));
   pid_t pid = fork();
-  if (pid < 0) return nl::fail(errno, "fork for " + command_line(l.argv));
+  if (pid < 0) return fail(errno, "fork for " + command_line(l.argv));
   if (pid == 0) become(l, args.data(), l.env ? envp.data() : nullptr, out_w.get(), err_w.get());
   return Child(pid, std::move(out_r), std::move(err_r));  // the write ends close here
 }

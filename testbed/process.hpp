@@ -23,8 +23,8 @@
 #include <utility>
 #include <vector>
 
-#include "netlink/error.hpp"
-#include "netlink/fd.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
 
 namespace fipd::testbed {
 
@@ -80,15 +80,15 @@ class Child {
   const std::string& err() const { return err_text_; }
 
  private:
-  friend nl::Result<Child> spawn(const Launch& l);
-  Child(pid_t pid, nl::Fd out, nl::Fd err) : pid_(pid), out_(std::move(out)), err_(std::move(err)) {}
+  friend Result<Child> spawn(const Launch& l);
+  Child(pid_t pid, Fd out, Fd err) : pid_(pid), out_(std::move(out)), err_(std::move(err)) {}
   pid_t pid_ = -1;
-  nl::Fd out_, err_;
+  Fd out_, err_;
   std::string out_text_, err_text_;
 };
 
 // Starts the process and returns at once.
-nl::Result<Child> spawn(const Launch& l);
+Result<Child> spawn(const Launch& l);
 
 struct CommandResult {
   int status = 0;  // exit status, or 128 + signal

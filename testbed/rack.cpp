@@ -10,9 +10,9 @@ namespace {
 RackHost host(int net, int n) {
   char hex[8];
   auto end = std::to_chars(hex, hex + sizeof(hex), n, 16).ptr;
-  return {.v4 = *nl::IpAddress::parse("10." + std::to_string(net) + "." + std::to_string(n / 256) + "." +
+  return {.v4 = *IpAddress::parse("10." + std::to_string(net) + "." + std::to_string(n / 256) + "." +
                                       std::to_string(n % 256)),
-          .v6 = *nl::IpAddress::parse("fd00:" + std::to_string(net) + "::" + std::string(hex, end))};
+          .v6 = *IpAddress::parse("fd00:" + std::to_string(net) + "::" + std::string(hex, end))};
 }
 
 // Hosts 10.. of network `net` on `ns`'s eth0, the router's end of the link

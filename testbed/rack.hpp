@@ -32,7 +32,7 @@
 #include <string>
 #include <vector>
 
-#include "netlink/ip_address.hpp"
+#include "base/ip_address.hpp"
 #include "testbed/topology.hpp"
 
 namespace fipd::testbed {
@@ -43,7 +43,7 @@ struct RackOptions {
 };
 
 struct RackHost {
-  nl::IpAddress v4, v6;
+  IpAddress v4, v6;
 };
 
 class Rack {

@@ -13,26 +13,26 @@ namespace fipd::testbed {
 
 namespace fs = std::filesystem;
 
-nl::Result<ReachableCopy> ReachableCopy::make(const std::vector<std::string>& files, std::optional<Owner> owner) {
+Result<ReachableCopy> ReachableCopy::make(const std::vector<std::string>& files, std::optional<Owner> owner) {
   std::optional<TempDir> dir;
   try {
     dir.emplace("reachable");
   } catch (const std::system_error& e) {
-    return nl::fail(e.code().value(), e.what());
+    return fail(e.code().value(), e.what());
   }
   ReachableCopy copy{std::move(*dir)};
   // mkdtemp makes it 0700, and the umask must not decide either mode.
-  if (::chmod(copy.dir().c_str(), 0755) != 0) return nl::fail(errno, "chmod " + copy.dir());
+  if (::chmod(copy.dir().c_str(), 0755) != 0) return fail(errno, "chmod " + copy.dir());
   for (const auto& file : files) {
     std::error_code ec;
     const std::string to = copy.path(file);
     fs::copy_file(file, to, ec);
-    if (ec) return nl::fail(ec.value(), "copy " + file + " to " + copy.dir());
+    if (ec) return fail(ec.value(), "copy " + file + " to " + copy.dir());
     struct stat st{};
-    if (::stat(file.c_str(), &st) != 0) return nl::fail(errno, "stat " + file);
-    if (::chmod(to.c_str(), (st.st_mode & S_IXUSR) ? 0755 : 0644) != 0) return nl::fail(errno, "chmod " + to);
+    if (::stat(file.c_str(), &st) != 0) return fail(errno, "stat " + file);
+    if (::chmod(to.c_str(), (st.st_mode & S_IXUSR) ? 0755 : 0644) != 0) return fail(errno, "chmod " + to);
   }
-  if (owner && ::chown(copy.dir().c_str(), owner->uid, owner->gid) != 0) return nl::fail(errno, "chown " + copy.dir());
+  if (owner && ::chown(copy.dir().c_str(), owner->uid, owner->gid) != 0) return fail(errno, "chown " + copy.dir());
   return copy;
 }
 

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "netlink/error.hpp"
+#include "base/error.hpp"
 #include "testbed/temp_dir.hpp"
 
 namespace fipd::testbed {
@@ -31,7 +31,7 @@ class ReachableCopy {
   // Copies each of `files` under its own name into a new folder
   // /tmp/fipd-reachable-XXXXXX: executables with mode 0755, other files 0644.
   // The folder is 0755, root's unless `owner` is given.
-  static nl::Result<ReachableCopy> make(const std::vector<std::string>& files, std::optional<Owner> owner = {});
+  static Result<ReachableCopy> make(const std::vector<std::string>& files, std::optional<Owner> owner = {});
 
   const std::string& dir() const { return dir_.path(); }
   // The copy of `file`: a path given to make(), or its bare name.

@@ -4,7 +4,7 @@
 namespace fipd::testbed {
 namespace {
 
-nl::IpAddress must_parse(const std::string& s) { return *nl::IpAddress::parse(s); }
+IpAddress must_parse(const std::string& s) { return *IpAddress::parse(s); }
 
 Status addr(const Netns& ns, const std::string& dev, const std::string& cidr) {
   std::vector<std::string> argv{"ip", "addr", "add", cidr, "dev", dev};
@@ -23,8 +23,8 @@ Status quiet_ipv6(const Netns& ns) {
   return {};
 }
 
-nl::IpAddress Topology::floating_v4(int i) { return must_parse("203.0.113." + std::to_string(10 + i)); }
-nl::IpAddress Topology::floating_v6(int i) { return must_parse("2001:db8:f::" + std::to_string(10 + i)); }
+IpAddress Topology::floating_v4(int i) { return must_parse("203.0.113." + std::to_string(10 + i)); }
+IpAddress Topology::floating_v6(int i) { return must_parse("2001:db8:f::" + std::to_string(10 + i)); }
 
 Result<Topology> Topology::create(TopologyOptions options) {
   auto client = Netns::create("client");

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "netlink/ip_address.hpp"
+#include "base/ip_address.hpp"
 #include "testbed/netns.hpp"
 
 namespace fipd::testbed {
@@ -24,7 +24,7 @@ namespace fipd::testbed {
 struct Server {
   std::string name;         // "server0"
   Netns ns;
-  nl::IpAddress v4, v6;     // the server's own addresses
+  IpAddress v4, v6;     // the server's own addresses
   std::string router_link;  // its veth end in the router namespace, "srv0"
 };
 
@@ -42,11 +42,11 @@ class Topology {
   Netns client;
   Netns router;
   std::vector<Server> servers;
-  nl::IpAddress client_v4, client_v6;
+  IpAddress client_v4, client_v6;
 
   // Floating IP number i (0-based): 203.0.113.(10+i) or 2001:db8:f::(10+i).
-  static nl::IpAddress floating_v4(int i = 0);
-  static nl::IpAddress floating_v6(int i = 0);
+  static IpAddress floating_v4(int i = 0);
+  static IpAddress floating_v6(int i = 0);
 };
 
 }  // namespace fipd::testbed

@@ -20,9 +20,9 @@ bool wait_readable(int fd, std::chrono::milliseconds timeout) {
 
 }  // namespace
 
-Result<nl::Fd> dual_stack_socket(int type, uint16_t port, int backlog) {
-  nl::Fd fd(socket(AF_INET6, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!fd) return nl::fail(errno, "socket");
+Result<Fd> dual_stack_socket(int type, uint16_t port, int backlog) {
+  Fd fd(socket(AF_INET6, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd) return fail(errno, "socket");
   int zero = 0, one = 1;
   setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
   setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -35,8 +35,8 @@ Result<nl::Fd> dual_stack_socket(int type, uint16_t port, int backlog) {
   sa.sin6_family = AF_INET6;
   sa.sin6_port = htons(port);
   if (bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0)
-    return nl::fail(errno, "bind [::]:" + std::to_string(port));
-  if (type == SOCK_STREAM && listen(fd.get(), backlog) != 0) return nl::fail(errno, "listen");
+    return fail(errno, "bind [::]:" + std::to_string(port));
+  if (type == SOCK_STREAM && listen(fd.get(), backlog) != 0) return fail(errno, "listen");
   return fd;
 }
 
@@ -59,7 +59,7 @@ Result<std::unique_ptr<EchoServer>> EchoServer::start(const Netns& ns, uint16_t 
     s->tcp_ = std::move(*tcp);
   });
   if (!status) return std::unexpected(status.error());
-  s->wake_ = nl::Fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  s->wake_ = Fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   s->thread_ = std::thread([p = s.get()] { p->run(); });
   return s;
 }
@@ -117,27 +117,27 @@ void EchoServer::run() {
   }
 }
 
-Result<UdpClient> UdpClient::open(const Netns& ns, const nl::IpAddress& dst, uint16_t port,
+Result<UdpClient> UdpClient::open(const Netns& ns, const IpAddress& dst, uint16_t port,
                                   uint16_t source_port) {
   UdpClient c;
   Status status;
   ns.enter([&] {
-    c.fd_ = nl::Fd(socket(dst.af(), SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    c.fd_ = Fd(socket(dst.af(), SOCK_DGRAM | SOCK_CLOEXEC, 0));
     if (!c.fd_) {
-      status = nl::fail(errno, "udp socket");
+      status = fail(errno, "udp socket");
       return;
     }
     if (source_port) {
-      auto any = dst.is_v4() ? *nl::IpAddress::parse("0.0.0.0") : *nl::IpAddress::parse("::");
-      auto sa = nl::SockAddr::of(any, source_port);
+      auto any = dst.is_v4() ? *IpAddress::parse("0.0.0.0") : *IpAddress::parse("::");
+      auto sa = SockAddr::of(any, source_port);
       if (bind(c.fd_.get(), sa.get(), sa.len) != 0) {
-        status = nl::fail(errno, "bind udp source port " + std::to_string(source_port));
+        status = fail(errno, "bind udp source port " + std::to_string(source_port));
         return;
       }
     }
-    auto sa = nl::SockAddr::of(dst, port);
+    auto sa = SockAddr::of(dst, port);
     if (connect(c.fd_.get(), sa.get(), sa.len) != 0)
-      status = nl::fail(errno, "connect udp to " + dst.str());
+      status = fail(errno, "connect udp to " + dst.str());
   });
   if (!status) return std::unexpected(status.error());
   return c;
@@ -149,14 +149,14 @@ Result<std::string> UdpClient::ask(std::chrono::milliseconds timeout) {
   char buf[2048];
   while (recv(fd_.get(), buf, sizeof(buf), MSG_DONTWAIT) >= 0) {
   }
-  if (send(fd_.get(), "ping", 4, 0) < 0) return nl::fail(errno, "udp send");
-  if (!wait_readable(fd_.get(), timeout)) return nl::fail(ETIMEDOUT, "udp answer");
+  if (send(fd_.get(), "ping", 4, 0) < 0) return fail(errno, "udp send");
+  if (!wait_readable(fd_.get(), timeout)) return fail(ETIMEDOUT, "udp answer");
   ssize_t n = recv(fd_.get(), buf, sizeof(buf), MSG_DONTWAIT);
-  if (n < 0) return nl::fail(errno, "udp answer");
+  if (n < 0) return fail(errno, "udp answer");
   return std::string(buf, static_cast<size_t>(n));
 }
 
-Result<std::unique_ptr<SteadyUdpFlow>> SteadyUdpFlow::start(const Netns& ns, const nl::IpAddress& dst, Options o) {
+Result<std::unique_ptr<SteadyUdpFlow>> SteadyUdpFlow::start(const Netns& ns, const IpAddress& dst, Options o) {
   auto c = UdpClient::open(ns, dst, o.port, o.source_port);
   if (!c) return std::unexpected(c.error());
   std::unique_ptr<SteadyUdpFlow> f(new SteadyUdpFlow(std::move(*c), std::move(o)));
@@ -184,32 +184,32 @@ void SteadyUdpFlow::finish() {
   wait();
 }
 
-Result<std::string> tcp_ask(const Netns& ns, const nl::IpAddress& dst, uint16_t port,
-                            std::chrono::milliseconds timeout, std::optional<nl::IpAddress> source) {
-  nl::Fd fd;
-  ns.enter([&] { fd = nl::Fd(socket(dst.af(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)); });
-  if (!fd) return nl::fail(errno, "tcp socket");
+Result<std::string> tcp_ask(const Netns& ns, const IpAddress& dst, uint16_t port,
+                            std::chrono::milliseconds timeout, std::optional<IpAddress> source) {
+  Fd fd;
+  ns.enter([&] { fd = Fd(socket(dst.af(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)); });
+  if (!fd) return fail(errno, "tcp socket");
   if (source) {
-    auto sa = nl::SockAddr::of(*source, 0);
+    auto sa = SockAddr::of(*source, 0);
     if (bind(fd.get(), sa.get(), sa.len) != 0)
-      return nl::fail(errno, "bind tcp source " + source->str());
+      return fail(errno, "bind tcp source " + source->str());
   }
-  auto sa = nl::SockAddr::of(dst, port);
+  auto sa = SockAddr::of(dst, port);
   if (connect(fd.get(), sa.get(), sa.len) != 0 && errno != EINPROGRESS)
-    return nl::fail(errno, "tcp connect to " + dst.str());
+    return fail(errno, "tcp connect to " + dst.str());
   std::string got;
   char buf[256];
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0 || !wait_readable(fd.get(), left)) return nl::fail(ETIMEDOUT, "tcp answer from " + dst.str());
+    if (left.count() <= 0 || !wait_readable(fd.get(), left)) return fail(ETIMEDOUT, "tcp answer from " + dst.str());
     ssize_t n = recv(fd.get(), buf, sizeof(buf), 0);
     if (n > 0) {
       got.append(buf, static_cast<size_t>(n));
       continue;
     }
     if (n == 0) return got;
-    if (errno != EAGAIN && errno != EINTR) return nl::fail(errno, "tcp connect to " + dst.str());
+    if (errno != EAGAIN && errno != EINTR) return fail(errno, "tcp connect to " + dst.str());
   }
 }
 

@@ -14,8 +14,8 @@
 #include <string>
 #include <thread>
 
-#include "netlink/fd.hpp"
-#include "netlink/ip_address.hpp"
+#include "base/fd.hpp"
+#include "base/ip_address.hpp"
 #include "testbed/netns.hpp"
 
 namespace fipd::testbed {
@@ -23,7 +23,7 @@ namespace fipd::testbed {
 // A non-blocking socket on [::]:port that takes IPv4 too; UDP ones report the
 // address each datagram was sent to (IPV6_RECVPKTINFO), so answers can leave
 // from it. TCP ones listen with `backlog`.
-Result<nl::Fd> dual_stack_socket(int type, uint16_t port, int backlog = 128);
+Result<Fd> dual_stack_socket(int type, uint16_t port, int backlog = 128);
 
 class EchoServer {
  public:
@@ -40,7 +40,7 @@ class EchoServer {
   EchoServer() = default;
   void run();
   std::string tag_;
-  nl::Fd udp_, tcp_, wake_;
+  Fd udp_, tcp_, wake_;
   std::thread thread_;
   std::atomic<uint64_t> udp_answered_{0}, tcp_answered_{0};
 };
@@ -49,14 +49,14 @@ class EchoServer {
 // port (the flow conntrack pins).
 class UdpClient {
  public:
-  static Result<UdpClient> open(const Netns& ns, const nl::IpAddress& dst, uint16_t port,
+  static Result<UdpClient> open(const Netns& ns, const IpAddress& dst, uint16_t port,
                                 uint16_t source_port = 0);
   // Sends one datagram and returns the first answer's text, or an error on
   // timeout (ETIMEDOUT) or ICMP error (ECONNREFUSED, ...).
   Result<std::string> ask(std::chrono::milliseconds timeout = std::chrono::milliseconds(300));
 
  private:
-  nl::Fd fd_;
+  Fd fd_;
 };
 
 // A fixed-source-port UDP flow at about 1 kHz on its own thread: the flow
@@ -72,7 +72,7 @@ class SteadyUdpFlow {
     std::chrono::milliseconds limit{5000};
     std::chrono::milliseconds answer_timeout{200};
   };
-  static Result<std::unique_ptr<SteadyUdpFlow>> start(const Netns& ns, const nl::IpAddress& dst, Options o);
+  static Result<std::unique_ptr<SteadyUdpFlow>> start(const Netns& ns, const IpAddress& dst, Options o);
   ~SteadyUdpFlow() { finish(); }
   // Until `limit` has passed.
   void wait();
@@ -93,8 +93,8 @@ class SteadyUdpFlow {
 
 // One TCP connection from `ns` to dst:port (from `source` when given);
 // returns what the server sent.
-Result<std::string> tcp_ask(const Netns& ns, const nl::IpAddress& dst, uint16_t port,
+Result<std::string> tcp_ask(const Netns& ns, const IpAddress& dst, uint16_t port,
                             std::chrono::milliseconds timeout = std::chrono::milliseconds(500),
-                            std::optional<nl::IpAddress> source = std::nullopt);
+                            std::optional<IpAddress> source = std::nullopt);
 
 }  // namespace fipd::testbed

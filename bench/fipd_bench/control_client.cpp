@@ -23,19 +23,19 @@ int64_t mono_field(const nlohmann::json& j, const char* key) {
 
 Result<ControlClient> ControlClient::connect(const std::string& path, std::chrono::milliseconds timeout) {
   ControlClient c;
-  c.fd_ = nl::Fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!c.fd_) return nl::fail(errno, "control socket");
+  c.fd_ = Fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!c.fd_) return fail(errno, "control socket");
   sockaddr_un sa{};
   sa.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(sa.sun_path)) return nl::fail(ENAMETOOLONG, "control socket " + path);
+  if (path.size() >= sizeof(sa.sun_path)) return fail(ENAMETOOLONG, "control socket " + path);
   std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
   if (::connect(c.fd_.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0)
-    return nl::fail(errno, "connect to fipd's control socket " + path);
+    return fail(errno, "connect to fipd's control socket " + path);
   auto line = c.read_line(timeout);
   if (!line) return std::unexpected(line.error());
   c.greeting_ = nlohmann::json::parse(*line, nullptr, false);
   if (!c.greeting_.is_object() || !c.greeting_.contains("protocol"))
-    return nl::fail(EPROTO, "fipd's greeting on " + path + " is not a protocol greeting: " + *line);
+    return fail(EPROTO, "fipd's greeting on " + path + " is not a protocol greeting: " + *line);
   return c;
 }
 
@@ -50,13 +50,13 @@ Result<std::string> ControlClient::read_line(std::chrono::milliseconds timeout) 
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     pollfd p{fd_.get(), POLLIN, 0};
     if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0)
-      return nl::fail(ETIMEDOUT, "fipd's control socket: no answer");
+      return fail(ETIMEDOUT, "fipd's control socket: no answer");
     char buf[65536];
     ssize_t n = read(fd_.get(), buf, sizeof(buf));
-    if (n == 0) return nl::fail(ECONNRESET, "fipd closed the control connection");
+    if (n == 0) return fail(ECONNRESET, "fipd closed the control connection");
     if (n < 0) {
       if (errno == EINTR) continue;
-      return nl::fail(errno, "read from fipd's control socket");
+      return fail(errno, "read from fipd's control socket");
     }
     buffer_.append(buf, static_cast<size_t>(n));
   }
@@ -68,7 +68,7 @@ Result<nlohmann::json> ControlClient::request(nlohmann::json req, std::chrono::m
   std::string out = req.dump() + "\n";
   for (size_t sent = 0; sent < out.size();) {
     ssize_t n = send(fd_.get(), out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
-    if (n < 0) return nl::fail(errno, "send to fipd's control socket");
+    if (n < 0) return fail(errno, "send to fipd's control socket");
     sent += static_cast<size_t>(n);
   }
   for (;;) {
@@ -78,7 +78,7 @@ Result<nlohmann::json> ControlClient::request(nlohmann::json req, std::chrono::m
     // Lines of another id (events of a watch) are not this answer.
     if (!j.is_object() || !j.contains("ok") || j.value("id", -1) != id) continue;
     if (!j["ok"].is_boolean() || !j["ok"].get<bool>())
-      return nl::fail(EREMOTEIO, "fipd refused '" + req.value("cmd", std::string("?")) + "': " +
+      return fail(EREMOTEIO, "fipd refused '" + req.value("cmd", std::string("?")) + "': " +
                                       j.value("error", std::string("(no message)")));
     return j.value("result", nlohmann::json::object());
   }

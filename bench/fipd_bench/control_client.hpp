@@ -20,12 +20,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "netlink/error.hpp"
-#include "netlink/fd.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
 
 namespace fipd::bench {
 
-using nl::Result;
 
 class ControlClient {
  public:
@@ -39,7 +38,7 @@ class ControlClient {
 
  private:
   Result<std::string> read_line(std::chrono::milliseconds timeout);
-  nl::Fd fd_;
+  Fd fd_;
   std::string buffer_;
   nlohmann::json greeting_;
   int next_id_ = 1;

@@ -42,9 +42,9 @@ std::vector<DropRule> rules_for(FailureKind kind) {
 // One netlink batch of rule additions or deletions, inside the namespace;
 // every message is acknowledged, the first error is returned.
 Status change_rules(const FaultSite& site, bool add, const std::vector<DropRule>& rules) {
-  nl::Fd fd;
-  site.ns->enter([&] { fd = nl::Fd(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE)); });
-  if (!fd) return nl::fail(errno, "netlink socket in " + site.ns->name());
+  Fd fd;
+  site.ns->enter([&] { fd = Fd(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE)); });
+  if (!fd) return fail(errno, "netlink socket in " + site.ns->name());
   std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
   size_t used = 0;
   uint32_t seq = 1;
@@ -61,12 +61,12 @@ Status change_rules(const FaultSite& site, bool add, const std::vector<DropRule>
     if (r.proto) mnl_attr_put_u8(nlh, FRA_IP_PROTO, r.proto);
     used += nlh->nlmsg_len;
   }
-  if (send(fd.get(), buf.data(), used, 0) < 0) return nl::fail(errno, "send rules in " + site.ns->name());
+  if (send(fd.get(), buf.data(), used, 0) < 0) return fail(errno, "send rules in " + site.ns->name());
   size_t acked = 0;
   Status status;
   while (acked < rules.size()) {
     ssize_t n = recv(fd.get(), buf.data(), buf.size(), 0);
-    if (n < 0) return nl::fail(errno, "rule acks in " + site.ns->name());
+    if (n < 0) return fail(errno, "rule acks in " + site.ns->name());
     int len = static_cast<int>(n);
     for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); mnl_nlmsg_ok(h, len); h = mnl_nlmsg_next(h, &len)) {
       if (h->nlmsg_type != NLMSG_ERROR) continue;
@@ -74,26 +74,26 @@ Status change_rules(const FaultSite& site, bool add, const std::vector<DropRule>
       int err = -static_cast<nlmsgerr*>(mnl_nlmsg_get_payload(h))->error;
       // Deleting what is already gone is fine: restore() may run twice.
       if (err != 0 && !(err == ENOENT && !add) && status)
-        status = nl::fail(err, std::string(add ? "add" : "delete") + " drop rule in " + site.ns->name());
+        status = fail(err, std::string(add ? "add" : "delete") + " drop rule in " + site.ns->name());
     }
   }
   return status;
 }
 
 Status set_link(const FaultSite& site, bool up) {
-  nl::Fd fd;
-  site.ns->enter([&] { fd = nl::Fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)); });
-  if (!fd) return nl::fail(errno, "socket in " + site.ns->name());
+  Fd fd;
+  site.ns->enter([&] { fd = Fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)); });
+  if (!fd) return fail(errno, "socket in " + site.ns->name());
   ifreq ifr{};
   std::strncpy(ifr.ifr_name, site.device.c_str(), IFNAMSIZ - 1);
-  if (ioctl(fd.get(), SIOCGIFFLAGS, &ifr) != 0) return nl::fail(errno, "flags of " + site.device);
+  if (ioctl(fd.get(), SIOCGIFFLAGS, &ifr) != 0) return fail(errno, "flags of " + site.device);
   if (up) {
     ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
   } else {
     ifr.ifr_flags = static_cast<short>(ifr.ifr_flags & ~IFF_UP);
   }
   if (ioctl(fd.get(), SIOCSIFFLAGS, &ifr) != 0)
-    return nl::fail(errno, std::string("set ") + site.device + (up ? " up" : " down") + " in " + site.ns->name());
+    return fail(errno, std::string("set ") + site.device + (up ? " up" : " down") + " in " + site.ns->name());
   return {};
 }
 

@@ -41,7 +41,7 @@ std::string fipd_config(const FipdConfigOptions& o) {
 
 Result<std::string> probe_settings(std::string_view text) {
   auto bad = [&](const std::string& why) {
-    return nl::fail(EINVAL, "--fipd-probe '" + std::string(text) + "': " + why);
+    return fail(EINVAL, "--fipd-probe '" + std::string(text) + "': " + why);
   };
   std::string out;
   int pairs = 0;
@@ -85,7 +85,7 @@ class FipdSystem : public SystemUnderTest {
                                                  .server_address6 = t.servers[0].v6,
                                                  .spare_address6 = t.servers[1].v6, .port = c.port,
                                                  .probe = c.fipd_probe})))
-      return nl::fail(EIO, "write " + config_path());
+      return fail(EIO, "write " + config_path());
     // Route mode: the servers hold the floating IP that carries traffic.
     if (spec_.mode == "route")
       for (auto& s : t.servers)
@@ -147,7 +147,7 @@ class FipdSystem : public SystemUnderTest {
           return socket_ready(why) || log_ready();
         },
         std::chrono::seconds(30));
-    if (!child_.running() || !ok) return nl::fail(ETIMEDOUT, why + ": " + last_log_line() + " (log: " + log_path() + ")");
+    if (!child_.running() || !ok) return fail(ETIMEDOUT, why + ": " + last_log_line() + " (log: " + log_path() + ")");
     return {};
   }
 

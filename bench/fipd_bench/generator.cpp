@@ -49,23 +49,23 @@ Result<std::unique_ptr<Generator>> Generator::start(const testbed::Netns& client
   for (auto& f : g->trace_.flows) f.reserve(g->max_probes_);
   for (auto& per_flow : g->last_answer_)
     for (auto& a : per_flow) a.store(-1);
-  std::promise<nl::Status> opened;
+  std::promise<Status> opened;
   auto ready = opened.get_future();
   g->thread_ = std::thread([p = g.get(), &client, &opened] {
     client.enter([&] {
-      nl::Status s;
-      p->epoll_ = nl::Fd(epoll_create1(EPOLL_CLOEXEC));
-      p->timer_ = nl::Fd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
-      p->pinned_ = nl::Fd(socket(p->o_.target.af(), SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-      if (!p->epoll_ || !p->timer_ || !p->pinned_) s = nl::fail(errno, "generator sockets");
+      Status s;
+      p->epoll_ = Fd(epoll_create1(EPOLL_CLOEXEC));
+      p->timer_ = Fd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+      p->pinned_ = Fd(socket(p->o_.target.af(), SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+      if (!p->epoll_ || !p->timer_ || !p->pinned_) s = fail(errno, "generator sockets");
       if (s) {
         int one = 1;
         setsockopt(p->pinned_.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        auto any = p->o_.target.is_v4() ? *nl::IpAddress::parse("0.0.0.0") : *nl::IpAddress::parse("::");
-        auto src = nl::SockAddr::of(any, p->o_.pinned_source_port);
-        auto dst = nl::SockAddr::of(p->o_.target, p->o_.port);
+        auto any = p->o_.target.is_v4() ? *IpAddress::parse("0.0.0.0") : *IpAddress::parse("::");
+        auto src = SockAddr::of(any, p->o_.pinned_source_port);
+        auto dst = SockAddr::of(p->o_.target, p->o_.port);
         if (bind(p->pinned_.get(), src.get(), src.len) != 0 || connect(p->pinned_.get(), dst.get(), dst.len) != 0)
-          s = nl::fail(errno, "pinned udp flow from port " + std::to_string(p->o_.pinned_source_port));
+          s = fail(errno, "pinned udp flow from port " + std::to_string(p->o_.pinned_source_port));
       }
       if (!s) {
         p->done_ = true;
@@ -140,7 +140,7 @@ void Generator::tick(int64_t now) {
   trace_.flows[0].push_back({.sent_us = now});
   [[maybe_unused]] auto sent = send(pinned_.get(), payload, static_cast<size_t>(len), MSG_DONTWAIT);
 
-  const auto dst = nl::SockAddr::of(o_.target, o_.port);
+  const auto dst = SockAddr::of(o_.target, o_.port);
   for (FlowKind f : {FlowKind::new_udp, FlowKind::tcp_connect}) {
     trace_.flows[static_cast<size_t>(f)].push_back({.sent_us = now});
     const bool udp = f == FlowKind::new_udp;

@@ -26,16 +26,15 @@
 #include <vector>
 
 #include "bench/fipd_bench/trace.hpp"
-#include "netlink/error.hpp"
-#include "netlink/ip_address.hpp"
+#include "base/error.hpp"
+#include "base/ip_address.hpp"
 #include "testbed/netns.hpp"
 
 namespace fipd::bench {
 
-using nl::Result;
 
 struct GeneratorOptions {
-  nl::IpAddress target;
+  IpAddress target;
   uint16_t port = 7000;
   uint16_t pinned_source_port = 40000;
   unsigned rate_hz = 1000;  // per flow
@@ -74,7 +73,7 @@ class Generator {
   void close_slot(FlowKind flow, uint32_t seq);
 
   GeneratorOptions o_;
-  nl::Fd epoll_, timer_, pinned_;
+  Fd epoll_, timer_, pinned_;
   std::thread thread_;
   std::atomic<bool> stop_{false}, done_{false};
   std::array<std::array<std::atomic<int64_t>, 2>, 3> last_answer_{};

@@ -46,14 +46,14 @@ class KeepalivedSystem : public SystemUnderTest {
     auto& t = *c.topology;
     const std::string check = "#!/bin/bash\nreply=$(printf health | socat -T 0.5 -t 0.5 - UDP:127.0.0.1:" +
                               std::to_string(c.port) + " 2>/dev/null)\n[[ $reply == ok* ]]\n";
-    if (!write_file(path("check.sh"), check, 0755)) return nl::fail(EIO, "write " + path("check.sh"));
+    if (!write_file(path("check.sh"), check, 0755)) return fail(EIO, "write " + path("check.sh"));
     for (int i = 0; i < 2; ++i) {
       std::string n = std::to_string(i);
       std::string notify = "#!/bin/bash\necho \"$1 $EPOCHREALTIME\" >> " + path("events" + n) + "\n";
       if (!write_file(path("notify" + n + ".sh"), notify, 0755) ||
           !write_file(path("keepalived" + n + ".conf"),
                       keepalived_conf(i, spec_.fast, c.scenario.fips, path("check.sh"), path("notify" + n + ".sh"))))
-        return nl::fail(EIO, "write keepalived's files in " + c.workdir);
+        return fail(EIO, "write keepalived's files in " + c.workdir);
       auto child = spawn_contained(t.servers[static_cast<size_t>(i)].ns,
                                    {"keepalived", "--dont-fork", "--log-console", "--vrrp", "--no-syslog", "-f",
                                     path("keepalived" + n + ".conf"), "-p", path("keepalived" + n + ".pid"), "-r",
@@ -71,7 +71,7 @@ class KeepalivedSystem : public SystemUnderTest {
     write_file(path("events1"), "");
     // server0 takes the addresses back by preemption once it is healthy.
     if (!wait_until([&] { return holds(0) && !holds(1); }, std::chrono::seconds(20)))
-      return nl::fail(ETIMEDOUT, "keepalived: server0 did not become master; see " + path("keepalived0.log"));
+      return fail(ETIMEDOUT, "keepalived: server0 did not become master; see " + path("keepalived0.log"));
     return {};
   }
 

@@ -41,9 +41,9 @@ void release_slot(int slot) {
 
 Status check_prefix(const std::string& prefix) {
   if (prefix.rfind(kNetnsPrefix, 0) != 0)
-    return nl::fail(EINVAL, "--netns-prefix '" + prefix + "' must start with '" + std::string(kNetnsPrefix) + "'");
+    return fail(EINVAL, "--netns-prefix '" + prefix + "' must start with '" + std::string(kNetnsPrefix) + "'");
   if (prefix.find('/') != std::string::npos || prefix.size() > 40)
-    return nl::fail(EINVAL, "--netns-prefix '" + prefix + "' must be a short name without '/'");
+    return fail(EINVAL, "--netns-prefix '" + prefix + "' must be a short name without '/'");
   return {};
 }
 
@@ -52,7 +52,7 @@ Status check_names_free(const std::string& prefix, const std::vector<std::string
     std::string name = prefix + role;
     struct stat st{};
     if (stat((std::string(kRunNetns) + "/" + name).c_str(), &st) == 0)
-      return nl::fail(EEXIST, "network namespace name " + name +
+      return fail(EEXIST, "network namespace name " + name +
                                   " is taken (another fipd-bench running, or one killed by SIGKILL?); "
                                   "if no run uses it, remove it with: ip netns delete " + name);
   }
@@ -67,7 +67,7 @@ Result<NetnsName> NetnsName::bind(const testbed::Netns& ns, const std::string& n
   int f = open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
   if (f < 0) {
     if (errno == EEXIST) return std::unexpected(check_names_free(name, {""}).error());
-    return nl::fail(errno, "create " + path);
+    return fail(errno, "create " + path);
   }
   close(f);
   n.path_ = path;
@@ -75,7 +75,7 @@ Result<NetnsName> NetnsName::bind(const testbed::Netns& ns, const std::string& n
     int e = errno;
     unlink(path.c_str());
     n.path_.clear();
-    return nl::fail(e, "bind " + ns.name() + " at " + path);
+    return fail(e, "bind " + ns.name() + " at " + path);
   }
   n.slot_ = claim_slot(path);
   return n;

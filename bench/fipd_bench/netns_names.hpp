@@ -17,13 +17,11 @@
 #include <string_view>
 #include <vector>
 
-#include "netlink/error.hpp"
+#include "base/error.hpp"
 #include "testbed/netns.hpp"
 
 namespace fipd::bench {
 
-using nl::Result;
-using nl::Status;
 
 inline constexpr std::string_view kNetnsPrefix = "fipdb-";
 

@@ -30,7 +30,7 @@ Result<Plan> make_plan(const PlanChoices& c) {
     if (!s) {
       std::string known;
       for (const auto& k : all_systems()) known += (known.empty() ? "" : ", ") + k.id;
-      return nl::fail(EINVAL, "unknown system '" + id + "' (known: " + known + ")");
+      return fail(EINVAL, "unknown system '" + id + "' (known: " + known + ")");
     }
     p.systems.push_back(s);
   }
@@ -49,13 +49,13 @@ Result<Plan> make_plan(const PlanChoices& c) {
   }
   for (const auto& name : failures) {
     auto kind = parse_failure(name);
-    if (!kind) return nl::fail(EINVAL, "unknown failure '" + name + "' (refused, link-down, blackhole, slow, host-down)");
+    if (!kind) return fail(EINVAL, "unknown failure '" + name + "' (refused, link-down, blackhole, slow, host-down)");
     if (*kind != FailureKind::host_down) {
       p.scenarios.push_back({.kind = *kind, .fips = 1});
       continue;
     }
     for (int n : sizes) {
-      if (n < 1 || n > 100000) return nl::fail(EINVAL, "--fips " + std::to_string(n) + ": from 1 to 100000");
+      if (n < 1 || n > 100000) return fail(EINVAL, "--fips " + std::to_string(n) + ": from 1 to 100000");
       p.scenarios.push_back({.kind = *kind, .fips = n});
     }
   }

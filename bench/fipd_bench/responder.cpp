@@ -39,9 +39,9 @@ Result<std::unique_ptr<Responder>> Responder::start(const testbed::Netns& ns, ui
   std::unique_ptr<Responder> r(new Responder());
   r->port_ = port;
   r->tag_ = tag;
-  r->wake_ = nl::Fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  r->epoll_ = nl::Fd(epoll_create1(EPOLL_CLOEXEC));
-  if (!r->wake_ || !r->epoll_) return nl::fail(errno, "responder eventfd/epoll");
+  r->wake_ = Fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  r->epoll_ = Fd(epoll_create1(EPOLL_CLOEXEC));
+  if (!r->wake_ || !r->epoll_) return fail(errno, "responder eventfd/epoll");
   epoll_event ev{.events = EPOLLIN, .data = {.u64 = kWakeTag}};
   epoll_ctl(r->epoll_.get(), EPOLL_CTL_ADD, r->wake_.get(), &ev);
   std::promise<Status> opened;

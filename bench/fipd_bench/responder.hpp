@@ -27,14 +27,12 @@
 #include <thread>
 #include <vector>
 
-#include "netlink/error.hpp"
-#include "netlink/fd.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
 #include "testbed/netns.hpp"
 
 namespace fipd::bench {
 
-using nl::Result;
-using nl::Status;
 
 class Responder {
  public:
@@ -64,7 +62,7 @@ class Responder {
 
   uint16_t port_ = 0;
   char tag_ = 'A';
-  nl::Fd udp_, tcp_, wake_, epoll_;
+  Fd udp_, tcp_, wake_, epoll_;
   std::thread thread_;
   // Commands for the thread, under mu_.
   std::mutex mu_;

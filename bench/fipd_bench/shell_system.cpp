@@ -43,7 +43,7 @@ done
 )";
 
 // "add element inet glue dnat4 { a : s, ... }" for the addresses of one family.
-std::string elements(const char* verb, const std::vector<nl::IpAddress>& fips, const std::string& map,
+std::string elements(const char* verb, const std::vector<IpAddress>& fips, const std::string& map,
                      const std::string& to) {
   if (fips.empty()) return {};
   std::ostringstream s;
@@ -80,7 +80,7 @@ class ShellSystem : public SystemUnderTest {
                              elements("delete", v6_, "dnat6", "") + elements("add", v6_, "dnat6", s1v6);
     if (!write_file(path("glue.nft"), table) || !write_file(path("point.nft"), point) ||
         !write_file(path("swap.nft"), swap) || !write_file(path("loop.sh"), kLoop, 0755))
-      return nl::fail(EIO, "write the shell loop's files in " + c.workdir);
+      return fail(EIO, "write the shell loop's files in " + c.workdir);
     if (auto r = t.router->run({"nft", "-f", path("glue.nft")}); !r) return std::unexpected(r.error());
     return {};
   }
@@ -97,7 +97,7 @@ class ShellSystem : public SystemUnderTest {
     if (!c) return std::unexpected(c.error());
     loop_ = std::move(*c);
     if (!wait_until([&] { return !event_times(path("events"), "up").empty(); }, std::chrono::seconds(10)))
-      return nl::fail(ETIMEDOUT, "the shell loop never saw server0 up; see " + path("loop.log"));
+      return fail(ETIMEDOUT, "the shell loop never saw server0 up; see " + path("loop.log"));
     return {};
   }
 
@@ -129,7 +129,7 @@ class ShellSystem : public SystemUnderTest {
 
   SystemSpec spec_;
   SystemContext ctx_;
-  std::vector<nl::IpAddress> v4_, v6_;
+  std::vector<IpAddress> v4_, v6_;
   testbed::Child loop_;
 };
 

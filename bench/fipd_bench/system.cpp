@@ -67,11 +67,11 @@ std::string Scenario::id() const {
   return s;
 }
 
-nl::IpAddress floating_ip(int i) {
-  if (i < 200) return *nl::IpAddress::parse("203.0.113." + std::to_string(10 + i));
+IpAddress floating_ip(int i) {
+  if (i < 200) return *IpAddress::parse("203.0.113." + std::to_string(10 + i));
   char buf[64];
   std::snprintf(buf, sizeof(buf), "2001:db8:f::%x:%x", i >> 16, i & 0xffff);
-  return *nl::IpAddress::parse(buf);
+  return *IpAddress::parse(buf);
 }
 
 std::unique_ptr<SystemUnderTest> make_system(const SystemSpec& spec) {

@@ -26,7 +26,7 @@
 
 #include "bench/fipd_bench/faults.hpp"
 #include "bench/fipd_bench/topology.hpp"
-#include "netlink/ip_address.hpp"
+#include "base/ip_address.hpp"
 
 namespace fipd::bench {
 
@@ -54,7 +54,7 @@ struct Scenario {
 // Floating IP number i of a scenario: 203.0.113.(10+i) for the first 200,
 // then 2001:db8:f::<i> (there are not 10,000 documentation IPv4 addresses).
 // Traffic always goes to number 0.
-nl::IpAddress floating_ip(int i);
+IpAddress floating_ip(int i);
 
 // t1..t4 as the system recorded them, CLOCK_MONOTONIC us; -1: not recorded.
 struct SystemTimeline {

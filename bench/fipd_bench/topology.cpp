@@ -10,7 +10,7 @@
 namespace fipd::bench {
 namespace {
 
-nl::IpAddress must_parse(const std::string& s) { return *nl::IpAddress::parse(s); }
+IpAddress must_parse(const std::string& s) { return *IpAddress::parse(s); }
 
 Result<std::unique_ptr<testbed::Netns>> make_ns(const std::string& name) {
   auto ns = testbed::Netns::create(name);

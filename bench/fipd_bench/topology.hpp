@@ -27,7 +27,7 @@
 #include "bench/fipd_bench/faults.hpp"
 #include "bench/fipd_bench/netns_names.hpp"
 #include "bench/fipd_bench/responder.hpp"
-#include "netlink/ip_address.hpp"
+#include "base/ip_address.hpp"
 #include "testbed/netns.hpp"
 
 namespace fipd::bench {
@@ -38,7 +38,7 @@ struct BenchServer {
   std::string name;  // "server0"
   char tag = 'A';
   testbed::Netns ns;
-  nl::IpAddress v4;
+  IpAddress v4;
   std::string v6;  // empty on the shared segment
   std::string gateway4, gateway6;
   std::unique_ptr<Responder> responder;
@@ -67,7 +67,7 @@ class BenchTopology {
   Layout layout = Layout::routed;
   std::unique_ptr<testbed::Netns> client, router;
   std::vector<BenchServer> servers;
-  nl::IpAddress client_v4;
+  IpAddress client_v4;
 
  private:
   BenchTopology() = default;

@@ -25,7 +25,7 @@ Result<nlohmann::json> ask(const std::string& socket, const std::string& cmd, st
   if (!c) return std::unexpected(c.error());
   auto r = c->request({{"cmd", cmd}});
   if (!r) return std::unexpected(r.error());
-  if (!r->value("ok", false)) return nl::fail(EPROTO, cmd + ": " + r->dump());
+  if (!r->value("ok", false)) return fail(EPROTO, cmd + ": " + r->dump());
   return (*r)["result"];
 }
 
@@ -236,7 +236,7 @@ void StatusSampler::run(const std::stop_token& st) {
     // A greeting that does not come counts as a late answer; a refused
     // connection (fipd gone, or not yet listening) is not a sample.
     auto c = control::ControlClient::connect(socket_, kStatusTimeout);
-    nl::Status answered = c ? nl::Status{} : nl::Status(std::unexpected(c.error()));
+    Status answered = c ? Status{} : Status(std::unexpected(c.error()));
     if (c) {
       (void)c->send_raw("{\"cmd\":\"status\"}\n");
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());

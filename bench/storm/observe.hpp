@@ -26,12 +26,11 @@
 #include <unordered_map>
 #include <vector>
 
-#include "netlink/error.hpp"
+#include "base/error.hpp"
 #include "src/control/client.hpp"
 
 namespace fipd::bench::storm {
 
-using nl::Result;
 using Clock = std::chrono::steady_clock;
 
 inline constexpr std::chrono::seconds kStatusTimeout{30};

@@ -8,8 +8,8 @@
 namespace fipd::config {
 namespace {
 
-bool in(const nl::IpAddress& a, const char* prefix, unsigned len) {
-  auto p = nl::IpAddress::parse(prefix);
+bool in(const IpAddress& a, const char* prefix, unsigned len) {
+  auto p = IpAddress::parse(prefix);
   if (!p || p->family() != a.family()) return false;
   for (unsigned bit = 0; bit < len; ++bit) {
     const unsigned byte = bit / 8, mask = 0x80u >> (bit % 8);
@@ -19,7 +19,7 @@ bool in(const nl::IpAddress& a, const char* prefix, unsigned len) {
 }
 
 // What kind of address never reaches a server; empty for an ordinary one.
-std::string special_kind(const nl::IpAddress& a) {
+std::string special_kind(const IpAddress& a) {
   struct Range {
     const char* prefix;
     unsigned len;
@@ -38,7 +38,7 @@ std::string special_kind(const nl::IpAddress& a) {
   return {};
 }
 
-std::string problem(const nl::IpAddress& a, const LocalAddresses& own) {
+std::string problem(const IpAddress& a, const LocalAddresses& own) {
   if (std::string kind = special_kind(a); !kind.empty()) return a.str() + " is " + kind;
   for (const auto& l : own)
     if (l.address == a) return a.str() + " is an address of this router (on " + l.interface + ")";
@@ -47,7 +47,7 @@ std::string problem(const nl::IpAddress& a, const LocalAddresses& own) {
 
 }  // namespace
 
-nl::Result<LocalAddresses> read_local_addresses() {
+Result<LocalAddresses> read_local_addresses() {
   auto dumped = nl::dump_interface_addresses();
   if (!dumped) return std::unexpected(dumped.error());
   LocalAddresses out;
@@ -60,12 +60,12 @@ nl::Result<LocalAddresses> read_local_addresses() {
   return out;
 }
 
-std::string server_address_problem(const nl::IpAddress& a, const LocalAddresses& own, bool is_fip) {
+std::string server_address_problem(const IpAddress& a, const LocalAddresses& own, bool is_fip) {
   if (std::string p = problem(a, own); !p.empty()) return p;
   if (is_fip) return a.str() + " is a floating IP";
   return {};
 }
 
-std::string fip_address_problem(const nl::IpAddress& a, const LocalAddresses& own) { return problem(a, own); }
+std::string fip_address_problem(const IpAddress& a, const LocalAddresses& own) { return problem(a, own); }
 
 }  // namespace fipd::config

@@ -20,24 +20,24 @@
 #include <string>
 #include <vector>
 
-#include "netlink/error.hpp"
-#include "netlink/ip_address.hpp"
+#include "base/error.hpp"
+#include "base/ip_address.hpp"
 
 namespace fipd::config {
 
 struct LocalAddress {
-  nl::IpAddress address;
+  IpAddress address;
   std::string interface;  // its name, for messages
 };
 using LocalAddresses = std::vector<LocalAddress>;
 
 // The addresses of this router's interfaces, in the caller's namespace.
-nl::Result<LocalAddresses> read_local_addresses();
+Result<LocalAddresses> read_local_addresses();
 
 // Empty when `a` may be a server's address, else why not, as in
 // "127.0.0.1 is a loopback address". `is_fip`: a floating IP has it.
-std::string server_address_problem(const nl::IpAddress& a, const LocalAddresses& own, bool is_fip);
+std::string server_address_problem(const IpAddress& a, const LocalAddresses& own, bool is_fip);
 // Empty when `a` may be a floating IP, else why not.
-std::string fip_address_problem(const nl::IpAddress& a, const LocalAddresses& own);
+std::string fip_address_problem(const IpAddress& a, const LocalAddresses& own);
 
 }  // namespace fipd::config

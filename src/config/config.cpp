@@ -14,16 +14,15 @@
 #include <sstream>
 #include <toml++/toml.h>
 
-#include "netlink/fd.hpp"
+#include "base/fd.hpp"
 #include "src/config/addresses.hpp"
-#include "netlink/printable.hpp"
+#include "base/printable.hpp"
 #include "src/probe/duration.hpp"
 #include "src/state/reply_source.hpp"
 
 namespace fipd::config {
 namespace {
 
-using nl::IpAddress;
 
 Position pos(const toml::source_region& r) { return {r.begin.line, r.begin.column}; }
 
@@ -84,7 +83,7 @@ class Reader {
   std::optional<std::string> path(const toml::table& t, std::string_view key, const std::string& where) {
     auto v = str(t, key, where);
     if (v && v->find('\0') != std::string::npos) {
-      error(pos(t.get(key)->source()), where + ": " + std::string(key) + ": '" + nl::printable(*v) +
+      error(pos(t.get(key)->source()), where + ": " + std::string(key) + ": '" + printable(*v) +
                                            "' holds a NUL character, which no path may");
       return std::nullopt;
     }
@@ -197,7 +196,7 @@ class Reader {
 };
 
 // The first `len` bits of `a`, the rest cleared.
-nl::IpAddress prefix_of(const IpAddress& a, unsigned len) {
+IpAddress prefix_of(const IpAddress& a, unsigned len) {
   uint8_t bytes[16] = {};
   std::memcpy(bytes, a.data(), a.size());
   for (unsigned bit = len; bit < a.max_prefix(); ++bit) bytes[bit / 8] &= static_cast<uint8_t>(~(0x80u >> (bit % 8)));
@@ -253,7 +252,7 @@ void parse_engine(Reader& r, const toml::table& t, EngineConfig& e) {
   if (auto v = r.path(t, "control_socket", w)) {
     if (v->empty() || v->size() >= sizeof(sockaddr_un::sun_path))
       r.error(pos(t.get("control_socket")->source()),
-              w + ": control_socket: '" + nl::printable(*v) + "' must be a path of 1 to " +
+              w + ": control_socket: '" + printable(*v) + "' must be a path of 1 to " +
                   std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes (a Unix socket's limit)");
     else
       e.control_socket = *v;
@@ -266,7 +265,7 @@ void parse_engine(Reader& r, const toml::table& t, EngineConfig& e) {
       e.state_file = *v;
   }
   if (auto v = r.str(t, "health_listen", w)) {
-    if (auto l = v->empty() ? nl::Result<std::pair<IpAddress, uint16_t>>() : parse_listen(*v); !l)
+    if (auto l = v->empty() ? Result<std::pair<IpAddress, uint16_t>>() : parse_listen(*v); !l)
       r.error(pos(t.get("health_listen")->source()), w + ": " + l.error().context);
     else
       e.health_listen = *v;
@@ -550,8 +549,8 @@ void cross_check(Reader& r, Config& c) {
       continue;
     }
     if (!it->second->address_of(f.address.family()))
-      r.error(f.at, w + ": an " + nl::family_name(f.address.family()) + " floating IP needs an " +
-                        nl::family_name(f.address.family()) + " address on server '" + f.server + "', which has " +
+      r.error(f.at, w + ": an " + family_name(f.address.family()) + " floating IP needs an " +
+                        family_name(f.address.family()) + " address on server '" + f.server + "', which has " +
                         it->second->address.str());
   }
   // One reply source per server address (src/state/reply_source.hpp).
@@ -575,7 +574,7 @@ std::string ConfigError::str() const {
 
 std::string Prefix::str() const { return address.str() + "/" + std::to_string(length); }
 
-const nl::IpAddress* ServerConfig::address_of(nl::Family f) const {
+const IpAddress* ServerConfig::address_of(Family f) const {
   if (address.family() == f) return &address;
   if (address6 && address6->family() == f) return &*address6;
   return nullptr;
@@ -605,9 +604,9 @@ const ServerConfig* Config::server(const std::string& name) const {
   return find_indexed(index_, servers, name, [](const ServerConfig& s) -> const std::string& { return s.name; });
 }
 
-const FloatingIpConfig* Config::floating_ip(const nl::IpAddress& address) const {
+const FloatingIpConfig* Config::floating_ip(const IpAddress& address) const {
   return find_indexed(fip_index_, floating_ips, address,
-                      [](const FloatingIpConfig& f) -> const nl::IpAddress& { return f.address; });
+                      [](const FloatingIpConfig& f) -> const IpAddress& { return f.address; });
 }
 
 ConfigResult parse_config(std::string_view text, const std::string& file) {
@@ -653,22 +652,22 @@ ConfigResult parse_config(std::string_view text, const std::string& file) {
   return c;
 }
 
-nl::Result<std::string> read_config_file(const std::string& path) {
+Result<std::string> read_config_file(const std::string& path) {
   // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
-  nl::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
-  if (!fd) return nl::fail(errno, "cannot read the file: " + std::string(std::strerror(errno)));
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  if (!fd) return fail(errno, "cannot read the file: " + std::string(std::strerror(errno)));
   struct stat st{};
-  if (::fstat(fd.get(), &st) != 0) return nl::fail(errno, "cannot read the file: " + std::string(std::strerror(errno)));
+  if (::fstat(fd.get(), &st) != 0) return fail(errno, "cannot read the file: " + std::string(std::strerror(errno)));
   if (!S_ISREG(st.st_mode)) {
     const char* what = S_ISDIR(st.st_mode)    ? "a directory"
                        : S_ISFIFO(st.st_mode) ? "a FIFO"
                        : S_ISCHR(st.st_mode)  ? "a character device"
                        : S_ISSOCK(st.st_mode) ? "a socket"
                                               : "not a file";
-    return nl::fail(EINVAL, std::string("is ") + what + ", not a regular file");
+    return fail(EINVAL, std::string("is ") + what + ", not a regular file");
   }
   auto too_large = [] {
-    return nl::fail(EFBIG, "is larger than " + std::to_string(kMaxFileSize >> 20) + " MiB, the most a configuration may be");
+    return fail(EFBIG, "is larger than " + std::to_string(kMaxFileSize >> 20) + " MiB, the most a configuration may be");
   };
   if (static_cast<uint64_t>(st.st_size) > kMaxFileSize) return too_large();
   std::string text(static_cast<size_t>(st.st_size), '\0');
@@ -677,7 +676,7 @@ nl::Result<std::string> read_config_file(const std::string& path) {
     if (got == text.size()) text.resize(std::min(text.size() + 65536, kMaxFileSize + 1));
     ssize_t n = ::read(fd.get(), text.data() + got, text.size() - got);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return nl::fail(errno, "cannot read the file: " + std::string(std::strerror(errno)));
+    if (n < 0) return fail(errno, "cannot read the file: " + std::string(std::strerror(errno)));
     if (n == 0) break;
     got += static_cast<size_t>(n);
     if (got > kMaxFileSize) return too_large();
@@ -724,28 +723,28 @@ ConfigResult load_config(const std::string& path) {
   return c;
 }
 
-nl::Result<std::pair<nl::IpAddress, uint16_t>> parse_listen(std::string_view text) {
+Result<std::pair<IpAddress, uint16_t>> parse_listen(std::string_view text) {
   std::string_view host, port;
   if (text.starts_with("[")) {
     size_t close = text.find("]:");
     if (close == std::string_view::npos)
-      return nl::fail(EINVAL, "health_listen '" + std::string(text) + "': expected [IPv6]:PORT");
+      return fail(EINVAL, "health_listen '" + std::string(text) + "': expected [IPv6]:PORT");
     host = text.substr(1, close - 1);
     port = text.substr(close + 2);
   } else {
     size_t colon = text.rfind(':');
     if (colon == std::string_view::npos || text.find(':') != colon)
-      return nl::fail(EINVAL, "health_listen '" + std::string(text) +
+      return fail(EINVAL, "health_listen '" + std::string(text) +
                                   "': expected ADDRESS:PORT, such as 127.0.0.1:9473 or [::1]:9473");
     host = text.substr(0, colon);
     port = text.substr(colon + 1);
   }
-  auto a = nl::IpAddress::parse(host);
-  if (!a) return nl::fail(EINVAL, "health_listen '" + std::string(text) + "': " + a.error().context);
+  auto a = IpAddress::parse(host);
+  if (!a) return fail(EINVAL, "health_listen '" + std::string(text) + "': " + a.error().context);
   unsigned p = 0;
   auto r = std::from_chars(port.data(), port.data() + port.size(), p);
   if (port.empty() || r.ec != std::errc() || r.ptr != port.data() + port.size() || p > 65535)
-    return nl::fail(EINVAL, "health_listen '" + std::string(text) + "': the port must be 0 to 65535");
+    return fail(EINVAL, "health_listen '" + std::string(text) + "': the port must be 0 to 65535");
   return std::pair{*a, static_cast<uint16_t>(p)};
 }
 

@@ -25,7 +25,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "netlink/ip_address.hpp"
+#include "base/ip_address.hpp"
 #include "src/probe/spec_io.hpp"
 #include "src/state/model.hpp"
 
@@ -49,15 +49,15 @@ struct ConfigError {
 };
 
 struct Prefix {
-  nl::IpAddress address;
+  IpAddress address;
   uint8_t length = 0;
   std::string str() const;
 };
 
 struct ServerConfig {
   std::string name;
-  nl::IpAddress address;                 // the first address given
-  std::optional<nl::IpAddress> address6;  // a second one, of the other family
+  IpAddress address;                 // the first address given
+  std::optional<IpAddress> address6;  // a second one, of the other family
 
   bool spare = false;
   std::string standby;
@@ -65,11 +65,11 @@ struct ServerConfig {
   Position at;
 
   // The server's address of family f, or null.
-  const nl::IpAddress* address_of(nl::Family f) const;
+  const IpAddress* address_of(Family f) const;
 };
 
 struct FloatingIpConfig {
-  nl::IpAddress address;
+  IpAddress address;
   std::string server;
   state::FipMode mode = state::FipMode::nat;
   std::vector<uint16_t> lockout_ports;
@@ -150,7 +150,7 @@ struct Config {
   const ServerConfig* server(const std::string& name) const;
   // By address, the same way: the state's capture of one changed floating
   // IP looks its file entry up.
-  const FloatingIpConfig* floating_ip(const nl::IpAddress& address) const;
+  const FloatingIpConfig* floating_ip(const IpAddress& address) const;
 
  private:
   // Not copied with the Config: a copy's vector is another, and builds its own.
@@ -164,7 +164,7 @@ struct Config {
     size_t size = 0;
   };
   mutable Index<std::string> index_;
-  mutable Index<nl::IpAddress> fip_index_;
+  mutable Index<IpAddress> fip_index_;
 };
 
 using ConfigResult = std::expected<Config, std::vector<ConfigError>>;
@@ -177,11 +177,11 @@ ConfigResult parse_config(std::string_view text, const std::string& file);
 ConfigResult load_config(const std::string& path);
 // The text of a regular file of at most kMaxFileSize bytes; anything else
 // (a directory, a FIFO, a device) is an error that says what it is.
-nl::Result<std::string> read_config_file(const std::string& path);
+Result<std::string> read_config_file(const std::string& path);
 // The checks that need the host; parse_config() has made the others.
 std::vector<ConfigError> check_on_this_host(const Config& c);
 
 // "ADDRESS:PORT" or "[ADDRESS]:PORT" (health_listen); EINVAL naming what is wrong.
-nl::Result<std::pair<nl::IpAddress, uint16_t>> parse_listen(std::string_view text);
+Result<std::pair<IpAddress, uint16_t>> parse_listen(std::string_view text);
 
 }  // namespace fipd::config

@@ -8,7 +8,7 @@
 
 #include <cstring>
 
-#include "netlink/printable.hpp"
+#include "base/printable.hpp"
 #include "src/json/bounded.hpp"
 
 namespace fipd::control {
@@ -29,31 +29,31 @@ std::string connect_error_text(const std::string& path, int err) {
   }
 }
 
-nl::Result<json> parse_answer(std::string_view line) {
+Result<json> parse_answer(std::string_view line) {
   auto j = bounded_json::parse(line, {.max_depth = kMaxAnswerDepth, .max_bytes = kMaxAnswer});
-  if (!j) return nl::fail(EPROTO, "fipd sent a line that is not JSON: " + j.error().context);
+  if (!j) return fail(EPROTO, "fipd sent a line that is not JSON: " + j.error().context);
   return j;
 }
 
-nl::Result<ControlClient> ControlClient::connect(const std::string& path, std::chrono::milliseconds timeout) {
+Result<ControlClient> ControlClient::connect(const std::string& path, std::chrono::milliseconds timeout) {
   ControlClient c;
   c.path_ = path;
   c.timeout_ = timeout;
   sockaddr_un sa{};
   sa.sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof(sa.sun_path)) return nl::fail(ENAMETOOLONG, connect_error_text(path, ENAMETOOLONG));
+  if (path.empty() || path.size() >= sizeof(sa.sun_path)) return fail(ENAMETOOLONG, connect_error_text(path, ENAMETOOLONG));
   std::memcpy(sa.sun_path, path.data(), path.size());
-  c.fd_ = nl::Fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!c.fd_) return nl::fail(errno, "socket");
+  c.fd_ = Fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!c.fd_) return fail(errno, "socket");
   if (::connect(c.fd_.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0)
-    return nl::fail(errno, connect_error_text(path, errno));
+    return fail(errno, connect_error_text(path, errno));
   auto g = c.read_json();
   if (!g) return std::unexpected(g.error());
-  if (!g->is_object()) return nl::fail(EPROTO, path + ": the greeting is not a JSON object");
+  if (!g->is_object()) return fail(EPROTO, path + ": the greeting is not a JSON object");
   if (auto ok = g->find("ok"); ok != g->end() && ok->is_boolean() && !ok->get<bool>()) {
     auto e = g->find("error");
-    return nl::fail(EBUSY, path + ": fipd refused the connection: " +
-                               (e != g->end() && e->is_string() ? nl::printable(e->get<std::string>()) : std::string("?")));
+    return fail(EBUSY, path + ": fipd refused the connection: " +
+                               (e != g->end() && e->is_string() ? printable(e->get<std::string>()) : std::string("?")));
   }
   c.greeting_ = std::move(*g);
   return c;
@@ -64,19 +64,19 @@ bool ControlClient::can_write() const {
   return it != greeting_.end() && it->is_boolean() && it->get<bool>();
 }
 
-nl::Status ControlClient::send_raw(std::string_view bytes) {
+Status ControlClient::send_raw(std::string_view bytes) {
   while (!bytes.empty()) {
     ssize_t n = ::send(fd_.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return nl::fail(errno, path_ + ": send");
+      return fail(errno, path_ + ": send");
     }
     bytes.remove_prefix(static_cast<size_t>(n));
   }
   return {};
 }
 
-nl::Result<std::string> ControlClient::read_line(std::optional<std::chrono::milliseconds> timeout) {
+Result<std::string> ControlClient::read_line(std::optional<std::chrono::milliseconds> timeout) {
   auto limit = timeout.value_or(timeout_);
   auto deadline = std::chrono::steady_clock::now() + limit;
   for (;;) {
@@ -93,35 +93,35 @@ nl::Result<std::string> ControlClient::read_line(std::optional<std::chrono::mill
     }
     scanned_ = buf_.size() - off_;
     if (scanned_ > kMaxAnswer)
-      return nl::fail(EMSGSIZE, path_ + ": fipd sent a line longer than " + std::to_string(kMaxAnswer) + " bytes");
+      return fail(EMSGSIZE, path_ + ": fipd sent a line longer than " + std::to_string(kMaxAnswer) + " bytes");
     if (limit.count() > 0) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return nl::fail(ETIMEDOUT, connect_error_text(path_, ETIMEDOUT));
+      if (left.count() <= 0) return fail(ETIMEDOUT, connect_error_text(path_, ETIMEDOUT));
       pollfd p{fd_.get(), POLLIN, 0};
       int r = ::poll(&p, 1, static_cast<int>(left.count()));
       if (r < 0 && errno == EINTR) continue;
-      if (r == 0) return nl::fail(ETIMEDOUT, connect_error_text(path_, ETIMEDOUT));
+      if (r == 0) return fail(ETIMEDOUT, connect_error_text(path_, ETIMEDOUT));
     }
     char chunk[65536];
     ssize_t n = ::read(fd_.get(), chunk, sizeof(chunk));
     if (n < 0) {
       if (errno == EINTR) continue;
-      return nl::fail(errno, path_ + ": read");
+      return fail(errno, path_ + ": read");
     }
-    if (n == 0) return nl::fail(ECONNRESET, path_ + ": fipd closed the connection");
+    if (n == 0) return fail(ECONNRESET, path_ + ": fipd closed the connection");
     buf_.append(chunk, static_cast<size_t>(n));
   }
 }
 
-nl::Result<json> ControlClient::read_json(std::optional<std::chrono::milliseconds> timeout) {
+Result<json> ControlClient::read_json(std::optional<std::chrono::milliseconds> timeout) {
   auto line = read_line(timeout);
   if (!line) return std::unexpected(line.error());
   auto j = parse_answer(*line);
-  if (!j) return nl::fail(EPROTO, path_ + ": " + j.error().context);
+  if (!j) return fail(EPROTO, path_ + ": " + j.error().context);
   return j;
 }
 
-nl::Result<json> ControlClient::request(const json& req) {
+Result<json> ControlClient::request(const json& req) {
   if (auto r = send_raw(bounded_json::dump(req) + "\n"); !r)
     return std::unexpected(r.error());
   for (;;) {

@@ -22,8 +22,8 @@
 #include <optional>
 #include <string>
 
-#include "netlink/error.hpp"
-#include "netlink/fd.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
 
 namespace fipd::control {
 
@@ -32,12 +32,12 @@ inline constexpr size_t kMaxAnswer = 256u << 20;
 inline constexpr size_t kMaxAnswerDepth = 32;
 
 // One line from fipd as JSON, bounded; the error says what was wrong where.
-nl::Result<nlohmann::json> parse_answer(std::string_view line);
+Result<nlohmann::json> parse_answer(std::string_view line);
 
 class ControlClient {
  public:
   // timeout: for the greeting and each response; zero waits forever.
-  static nl::Result<ControlClient> connect(const std::string& path,
+  static Result<ControlClient> connect(const std::string& path,
                                            std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
   const nlohmann::json& greeting() const { return greeting_; }
@@ -45,20 +45,20 @@ class ControlClient {
 
   // Sends one request object and returns the response (the first line that
   // is not a watch event).
-  nl::Result<nlohmann::json> request(const nlohmann::json& req);
+  Result<nlohmann::json> request(const nlohmann::json& req);
   // Sends raw bytes as they are (tests send malformed lines with this).
-  nl::Status send_raw(std::string_view bytes);
+  Status send_raw(std::string_view bytes);
   // The next line, without '\n'; ECONNRESET when the daemon closed.
-  nl::Result<std::string> read_line(std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+  Result<std::string> read_line(std::optional<std::chrono::milliseconds> timeout = std::nullopt);
   // The next line parsed as JSON.
-  nl::Result<nlohmann::json> read_json(std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+  Result<nlohmann::json> read_json(std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
   int fd() const { return fd_.get(); }
   void set_timeout(std::chrono::milliseconds t) { timeout_ = t; }
 
  private:
   std::string path_;
-  nl::Fd fd_;
+  Fd fd_;
   std::chrono::milliseconds timeout_{0};
   std::string buf_;
   size_t off_ = 0, scanned_ = 0;

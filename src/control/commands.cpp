@@ -8,7 +8,7 @@
 #include "src/control/connection.hpp"
 #include "src/control/server.hpp"
 #include "src/engine/compose.hpp"
-#include "src/engine/log.hpp"
+#include "base/log.hpp"
 
 namespace fipd::control {
 namespace {
@@ -82,7 +82,7 @@ void ControlServer::execute(Client& c, const Request& r) {
       c.reloading = true;
       engine_.reload({.allow_removals = r.allow_removals},
                      [this, alive = alive_, id = c.id, rid = r.id, what = describe(r), uid = c.uid,
-                      pid = c.pid](nl::Status st) {
+                      pid = c.pid](Status st) {
                        if (!*alive) return;
                        std::initializer_list<log::Field> who = {
                            {"uid", std::to_string(uid)}, {"pid", std::to_string(pid)}, {"cmd", "reload"}};
@@ -119,10 +119,10 @@ void ControlServer::execute(Client& c, const Request& r) {
   }
   // Carried out now; answered by commit_batch(), after the state write
   // that covers every change of this iteration.
-  auto t0 = loop::RealClock::read();
+  auto t0 = RealClock::read();
   Change ch{.client = c.id, .uid = c.uid, .pid = c.pid, .request = r};
   ch.result = run_change(ch);
-  change_used_ += loop::RealClock::read() - t0;
+  change_used_ += RealClock::read() - t0;
   ++generation_;
   ++c.awaiting;
   if (batch_.empty()) engine_.loop().rearm_timer(commit_timer_, engine_.loop().now());
@@ -137,7 +137,7 @@ void ControlServer::commit_batch() {
   batch.swap(batch_);
   bool write = std::any_of(batch.begin(), batch.end(),
                            [](const Change& ch) { return ch.status && ch.request.cmd != Command::reload; });
-  auto answer = [this, alive = alive_, batch = std::move(batch)](const nl::Status& durable) {
+  auto answer = [this, alive = alive_, batch = std::move(batch)](const Status& durable) {
     if (!*alive) return;
     std::vector<uint64_t> answered;
     for (const Change& ch : batch) {
@@ -153,16 +153,16 @@ void ControlServer::commit_batch() {
   else answer({});
 }
 
-void ControlServer::answer_change(Client* c, const Change& ch, const nl::Status& durable) {
+void ControlServer::answer_change(Client* c, const Change& ch, const Status& durable) {
   const Request& r = ch.request;
-  nl::Status st = ch.status;
+  Status st = ch.status;
   // Applied to the kernel but not to the disk: an error for the client (EIO),
   // but not a refusal, so the log must not say "refused".
   bool applied = false;
   if (st && r.cmd != Command::reload)
     if (auto d = durable; !d) {
       applied = true;
-      st = nl::fail(EIO, "applied, not durable: the state file could not be written (" + d.error().message() +
+      st = fail(EIO, "applied, not durable: the state file could not be written (" + d.error().message() +
                              "): the change is lost if fipd restarts");
     }
   std::initializer_list<log::Field> who = {
@@ -182,7 +182,7 @@ void ControlServer::answer_change(Client* c, const Change& ch, const nl::Status&
 std::string ControlServer::move_result(const Change& ch) const {
   std::string out;
   JsonWriter w(&out);
-  const nl::IpAddress& fip = *ch.request.fip;
+  const IpAddress& fip = *ch.request.fip;
   w.begin_object().key("fip");
   StatusWriter one(engine_, status_ctx_, "");
   if (const auto* f = engine_.inventory().fip(fip)) w.raw(one.object(*f));
@@ -201,12 +201,12 @@ std::string ControlServer::move_result(const Change& ch) const {
 
 std::string ControlServer::run_change(Change& ch) {
   const Request& r = ch.request;
-  nl::Status& st = ch.status;
+  Status& st = ch.status;
   std::string out;
   JsonWriter w(&out);
   const auto& inv = engine_.inventory();
   StatusWriter one(engine_, status_ctx_, "");
-  auto fip_result = [&](const nl::IpAddress& a) {
+  auto fip_result = [&](const IpAddress& a) {
     if (const auto* f = inv.fip(a)) w.raw(one.object(*f));
     else w.begin_object().field("address", a.str()).end_object();
   };
@@ -267,7 +267,7 @@ std::string ControlServer::run_change(Change& ch) {
       if (st) server_result(r.server);
       return out;
     default:
-      st = nl::fail(EOPNOTSUPP, std::string(command_name(r.cmd)) + " does not change state");
+      st = fail(EOPNOTSUPP, std::string(command_name(r.cmd)) + " does not change state");
       return {};
   }
 }

@@ -11,7 +11,7 @@
 #include <memory>
 #include <string>
 
-#include "netlink/fd.hpp"
+#include "base/fd.hpp"
 #include "src/control/output_budget.hpp"
 #include "src/control/server.hpp"
 #include "src/control/status.hpp"
@@ -40,7 +40,7 @@ struct ControlServer::Change {
   pid_t pid = 0;
   Request request;
   std::string result;
-  nl::Status status;
+  Status status;
   // A move that made a failover: its id. The answer shows its timeline
   // entry, which is recorded once durable, just before the answer.
   uint64_t failover = 0;
@@ -48,7 +48,7 @@ struct ControlServer::Change {
 
 struct ControlServer::Client {
   uint64_t id = 0;
-  nl::Fd fd;
+  Fd fd;
   loop::SourceId source = loop::kNoSource;
   uid_t uid = 0;
   pid_t pid = 0;
@@ -72,7 +72,7 @@ struct ControlServer::Client {
   bool closing = false;  // close once the output is written
   bool dead = false;     // closed; erased after the current callback
   uint32_t events = 0;   // what the loop watches now
-  loop::TimePoint waiting_since{};  // output pending and nothing written since
+  TimePoint waiting_since{};  // output pending and nothing written since
   OutputBudget::Charge charge;      // its own unread output (not a shared status)
 };
 

@@ -4,7 +4,7 @@
 #include <chrono>
 #include <map>
 
-#include "netlink/printable.hpp"
+#include "base/printable.hpp"
 
 namespace fipd::control {
 namespace {
@@ -18,11 +18,11 @@ std::string str(const json& j, const char* key, std::string fallback = "?") {
   if (!j.is_object()) return fallback;
   auto it = j.find(key);
   if (it == j.end() || !it->is_string()) return fallback;
-  return nl::printable(it->get_ref<const std::string&>());
+  return printable(it->get_ref<const std::string&>());
 }
 
 // An array element as text, escaped.
-std::string text(const json& v) { return nl::printable(v.get_ref<const std::string&>()); }
+std::string text(const json& v) { return printable(v.get_ref<const std::string&>()); }
 
 int64_t num(const json& j, const char* key, int64_t fallback = 0) {
   if (!j.is_object()) return fallback;

@@ -4,7 +4,7 @@
 // can check them without a terminal. Colour (ANSI) only when asked: fipctl
 // asks when stdout is a terminal and NO_COLOR is not set.
 //
-// Every string from the JSON is shown through nl::printable(): control
+// Every string from the JSON is shown through printable(): control
 // characters and invalid UTF-8 are escaped, so text fipd did not write itself
 // (hook output, names, messages) cannot drive the terminal.
 //

@@ -23,7 +23,7 @@
 #include <string>
 #include <string_view>
 
-#include "netlink/printable.hpp"
+#include "base/printable.hpp"
 
 namespace fipd::control {
 
@@ -58,7 +58,7 @@ inline void append_json_string(std::string& out, std::string_view s) {
     }
     // A multi-byte UTF-8 sequence: copied when well-formed (no overlongs, no
     // surrogates, at most U+10FFFF), else one U+FFFD for the first byte.
-    size_t len = nl::utf8_sequence_length(p, static_cast<size_t>(end - p));
+    size_t len = utf8_sequence_length(p, static_cast<size_t>(end - p));
     if (len != 0) {
       out.append(reinterpret_cast<const char*>(p), len);
       p += len;

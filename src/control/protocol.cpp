@@ -6,7 +6,7 @@
 #include <initializer_list>
 #include <nlohmann/json.hpp>
 
-#include "netlink/printable.hpp"
+#include "base/printable.hpp"
 #include "src/control/json_out.hpp"
 #include "src/json/bounded.hpp"
 #include "src/probe/spec_io.hpp"
@@ -90,16 +90,16 @@ class Args {
   std::optional<std::string> name(const char* key, bool required = true) {
     auto s = str(key, required);
     if (s && !valid_name(*s)) {
-      fail(EINVAL, std::string(key) + ": '" + nl::printable(*s) + "' is not a name (" + std::string(state::kNameRule) + ")");
+      fail(EINVAL, std::string(key) + ": '" + printable(*s) + "' is not a name (" + std::string(state::kNameRule) + ")");
       return std::nullopt;
     }
     return s;
   }
 
-  std::optional<nl::IpAddress> address(const char* key, bool required = true) {
+  std::optional<IpAddress> address(const char* key, bool required = true) {
     auto s = str(key, required);
     if (!s) return std::nullopt;
-    auto a = nl::IpAddress::parse(*s);
+    auto a = IpAddress::parse(*s);
     if (!a) {
       fail(EINVAL, std::string(key) + ": " + a.error().context);
       return std::nullopt;

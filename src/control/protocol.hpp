@@ -24,7 +24,7 @@
 #include <string_view>
 #include <vector>
 
-#include "netlink/ip_address.hpp"
+#include "base/ip_address.hpp"
 #include "src/probe/spec.hpp"
 #include "src/state/model.hpp"
 
@@ -61,12 +61,12 @@ struct Request {
   std::string id;  // the request's "id" as JSON text, echoed; empty when absent
   Command cmd = Command::status;
 
-  std::optional<nl::IpAddress> fip;  // move, pin, unpin, fip.add (address), fip.remove (address)
+  std::optional<IpAddress> fip;  // move, pin, unpin, fip.add (address), fip.remove (address)
   std::string server;                // move, pin, maintenance, rebuild, fip.add; server.*: name
   bool on = false;                   // server.drain, maintenance
 
   // server.add
-  std::optional<nl::IpAddress> address, address6;
+  std::optional<IpAddress> address, address6;
   bool spare = false;
   std::string standby;
   std::vector<probe::ProbeSpec> probes;  // normalised; empty: the running [probe_defaults]

@@ -16,7 +16,7 @@
 #include <utility>
 
 #include "src/control/connection.hpp"
-#include "src/engine/log.hpp"
+#include "base/log.hpp"
 
 namespace fipd::control {
 
@@ -34,7 +34,7 @@ constexpr size_t kKeptCapacity = 16 * 1024;
 // 256 MB (measured here).
 constexpr size_t kTrimAfter = 64 * 1024;
 
-nl::Status errno_fail(const std::string& what) { return nl::fail(errno, what); }
+Status errno_fail(const std::string& what) { return fail(errno, what); }
 
 // The peer's supplementary groups (SO_PEERGROUPS, Linux 4.13).
 std::vector<gid_t> peer_groups(int fd) {
@@ -66,23 +66,23 @@ ControlServer::ControlServer(engine::Engine& engine, metrics::Metrics& metrics, 
       options_(std::move(options)),
       budget_(options_.output_budget ? options_.output_budget : std::make_shared<OutputBudget>()),
       stream_(engine.loop(), "control socket", options_.slice_budget,
-              {.accept = [this](nl::Fd fd) { accept_one(std::move(fd)); },
+              {.accept = [this](Fd fd) { accept_one(std::move(fd)); },
                .io = [this](Client& c, uint32_t ev) { on_client_io(c, ev); },
                .count = [this](size_t n) { metrics_.control().clients = n; }}),
       change_budget_(engine.loop(), options_.change_budget) {
   status_ctx_ = {.version = options_.version, .started = engine_.loop().now()};
 }
 
-nl::Result<std::unique_ptr<ControlServer>> ControlServer::create(engine::Engine& engine, metrics::Metrics& metrics,
+Result<std::unique_ptr<ControlServer>> ControlServer::create(engine::Engine& engine, metrics::Metrics& metrics,
                                                                  ControlOptions options) {
   std::unique_ptr<ControlServer> s(new ControlServer(engine, metrics, std::move(options)));
   if (auto r = s->resolve_group(); !r) return std::unexpected(r.error());
   if (auto r = s->listen_on_path(); !r) return std::unexpected(r.error());
-  s->sweep_timer_ = engine.loop().add_timer(engine.loop().now() + 1s, [p = s.get()](loop::TimePoint now) {
+  s->sweep_timer_ = engine.loop().add_timer(engine.loop().now() + 1s, [p = s.get()](TimePoint now) {
     p->sweep(now);
     p->engine_.loop().rearm_timer(p->sweep_timer_, now + 1s);
   });
-  s->commit_timer_ = engine.loop().add_timer(engine.loop().now() + 24h, [p = s.get()](loop::TimePoint) {
+  s->commit_timer_ = engine.loop().add_timer(engine.loop().now() + 24h, [p = s.get()](TimePoint) {
     p->commit_batch();
   });
   s->subscription_ = engine.subscribe([p = s.get()](const engine::Event& e) { p->on_event(e); });
@@ -100,7 +100,7 @@ ControlServer::~ControlServer() {
     ::unlink(options_.path.c_str());
 }
 
-nl::Status ControlServer::resolve_group() {
+Status ControlServer::resolve_group() {
   group_name_ = options_.group;
   have_group_ = false;
   if (group_name_.empty()) return {};
@@ -109,7 +109,7 @@ nl::Status ControlServer::resolve_group() {
   group* found = nullptr;
   int rc = ::getgrnam_r(group_name_.c_str(), &g, buf.data(), buf.size(), &found);
   if (rc != 0 || !found)
-    return nl::fail(rc ? rc : ENOENT, "control_group '" + group_name_ + "' is not a group on this system");
+    return fail(rc ? rc : ENOENT, "control_group '" + group_name_ + "' is not a group on this system");
   gid_ = found->gr_gid;
   have_group_ = true;
   return {};
@@ -117,32 +117,32 @@ nl::Status ControlServer::resolve_group() {
 
 // Refuses a path that another fipd answers on, or that is not a socket;
 // replaces a stale socket; never shows the socket with the wrong mode.
-nl::Status ControlServer::listen_on_path() {
+Status ControlServer::listen_on_path() {
   const std::string& path = options_.path;
   if (path.empty() || path.size() >= sizeof(sockaddr_un::sun_path))
-    return nl::fail(ENAMETOOLONG, "control socket '" + path + "': a socket path has 1 to 107 bytes");
+    return fail(ENAMETOOLONG, "control socket '" + path + "': a socket path has 1 to 107 bytes");
   std::filesystem::path dir = std::filesystem::path(path).parent_path();
   std::error_code ec;
   if (!dir.empty() && !std::filesystem::exists(dir, ec)) {
     std::filesystem::create_directories(dir, ec);
-    if (ec) return nl::fail(ec.value(), "control socket: cannot create folder " + dir.string());
+    if (ec) return fail(ec.value(), "control socket: cannot create folder " + dir.string());
     ::chmod(dir.c_str(), 0755);
   }
   struct stat st{};
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode))
-      return nl::fail(EEXIST, "control socket " + path + " exists and is not a socket; not replacing it");
-    nl::Fd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+      return fail(EEXIST, "control socket " + path + " exists and is not a socket; not replacing it");
+    Fd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     sockaddr_un sa = unix_address(path);
     if (::connect(probe.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0 || errno == EAGAIN ||
         errno == EINPROGRESS)
-      return nl::fail(EADDRINUSE, "control socket " + path +
+      return fail(EADDRINUSE, "control socket " + path +
                                       ": another fipd is answering there; stop it first, or give this one "
                                       "another --socket");
     if (errno != ECONNREFUSED && errno != ENOENT) return errno_fail("control socket " + path + ": connect");
     log::notice("replacing the stale control socket left by a fipd that did not stop cleanly", {{"path", path}});
   }
-  nl::Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd) return errno_fail("control socket: socket");
   // Bound under a temporary name, made 0660 and given its group, then renamed
   // over the final path (atomically replacing a stale socket).
@@ -157,7 +157,7 @@ nl::Status ControlServer::listen_on_path() {
   auto undo = [&](const std::string& what) {
     int e = errno;
     ::unlink(bind_path.c_str());
-    return nl::fail(e, "control socket " + bind_path + ": " + what);
+    return fail(e, "control socket " + bind_path + ": " + what);
   };
   if (::chmod(bind_path.c_str(), 0660) != 0) return undo("chmod 0660");
   if (have_group_ && ::chown(bind_path.c_str(), static_cast<uid_t>(-1), gid_) != 0)
@@ -173,7 +173,7 @@ nl::Status ControlServer::listen_on_path() {
   return stream_.listen(std::move(fd));
 }
 
-void ControlServer::accept_one(nl::Fd fd) {
+void ControlServer::accept_one(Fd fd) {
   if (clients_.size() >= options_.max_clients) {
     ++metrics_.control().refused_busy;
     std::string line = error_response("", EBUSY, "too many clients (" + std::to_string(options_.max_clients) +
@@ -395,7 +395,7 @@ bool ControlServer::render_slice() {
   SliceBudget& budget = stream_.budget();
   if (!round_ || !budget.left()) return false;
   StatusRound& r = *round_;
-  const auto deadline = loop::RealClock::read() + budget.remaining();
+  const auto deadline = RealClock::read() + budget.remaining();
   bool done = budget.timed([&] { return r.writer->produce(r.text, 64 * 1024, deadline); });
   r.charge.set(r.text.size());
   if (done) {
@@ -472,7 +472,7 @@ void ControlServer::enforce_budget() {
   }
 }
 
-void ControlServer::sweep(loop::TimePoint now) {
+void ControlServer::sweep(TimePoint now) {
   if (std::exchange(trim_owed_, false)) ::malloc_trim(0);
   for (auto& [id, cp] : clients_) {
     Client& c = *cp;

@@ -70,7 +70,7 @@
 #include <string>
 #include <vector>
 
-#include "netlink/fd.hpp"
+#include "base/fd.hpp"
 #include "src/control/output_budget.hpp"
 #include "src/control/protocol.hpp"
 #include "src/control/status.hpp"
@@ -89,16 +89,16 @@ struct ControlOptions {
   size_t max_clients = 1024;
   size_t high_water = 256 * 1024;
   size_t max_output = 4 * 1024 * 1024;
-  loop::Duration stall_timeout = 30s;
-  loop::Duration slice_budget = 150us;
-  loop::Duration change_budget = 500us;
+  Duration stall_timeout = 30s;
+  Duration slice_budget = 150us;
+  Duration change_budget = 500us;
   // Shared with the health listener; null: one of kOutputBudget of its own.
   std::shared_ptr<OutputBudget> output_budget;
 };
 
 class ControlServer {
  public:
-  static nl::Result<std::unique_ptr<ControlServer>> create(engine::Engine& engine, metrics::Metrics& metrics,
+  static Result<std::unique_ptr<ControlServer>> create(engine::Engine& engine, metrics::Metrics& metrics,
                                                            ControlOptions options);
   ~ControlServer();
   ControlServer(const ControlServer&) = delete;
@@ -115,9 +115,9 @@ class ControlServer {
   struct Change;
 
   ControlServer(engine::Engine& engine, metrics::Metrics& metrics, ControlOptions options);
-  nl::Status listen_on_path();
-  nl::Status resolve_group();
-  void accept_one(nl::Fd fd);
+  Status listen_on_path();
+  Status resolve_group();
+  void accept_one(Fd fd);
   void on_client_io(Client& c, uint32_t events);
   void service(Client& c);
   bool process_lines(Client& c);
@@ -131,10 +131,10 @@ class ControlServer {
   void ask_status(Client& c, const std::string& id);
   bool render_slice();
   void commit_batch();
-  void answer_change(Client* c, const Change& ch, const nl::Status& durable);
+  void answer_change(Client* c, const Change& ch, const Status& durable);
   void on_event(const engine::Event& e);
   void drop(Client& c, const char* why);
-  void sweep(loop::TimePoint now);
+  void sweep(TimePoint now);
   size_t pending(const Client& c) const;
   void account(Client& c);
   void enforce_budget();
@@ -160,7 +160,7 @@ class ControlServer {
   StreamServer<Client>::Map& clients_ = stream_.conns();
   const std::shared_ptr<bool>& alive_ = stream_.alive();  // cleared by the destructor
   SliceBudget change_budget_;
-  loop::Duration& change_used_ = change_budget_.spent();
+  Duration& change_used_ = change_budget_.spent();
   size_t watchers_ = 0;
   // Status renderings: the one under way (or the last, done), and the next,
   // not begun, that requests wait for when the engine moved on meanwhile.

@@ -14,7 +14,7 @@ namespace {
 using std::chrono::duration_cast;
 using std::chrono::microseconds;
 
-int64_t us(loop::Duration d) { return duration_cast<microseconds>(d).count(); }
+int64_t us(Duration d) { return duration_cast<microseconds>(d).count(); }
 
 void write_lag(JsonWriter& w, const char* key, const loop::LagHistogram& h) {
   w.key(key)
@@ -33,7 +33,7 @@ bool numeric_key(std::string_view k) {
 
 }  // namespace
 
-int64_t mono_us(loop::TimePoint t) { return us(t.time_since_epoch()); }
+int64_t mono_us(TimePoint t) { return us(t.time_since_epoch()); }
 
 void write_failover(JsonWriter& w, const engine::Failover& f) {
   w.begin_object().field("id", f.id).key("fips").begin_array();
@@ -119,13 +119,13 @@ std::string StatusWriter::object(const state::FloatingIp& f) {
   return out;
 }
 
-bool StatusWriter::produce(std::string& out, size_t max_bytes, loop::TimePoint deadline) {
+bool StatusWriter::produce(std::string& out, size_t max_bytes, TimePoint deadline) {
   w_.retarget(&out);
   const size_t start = out.size();
   const auto& inv = engine_.inventory();
-  bool timed = deadline != loop::TimePoint::max();
+  bool timed = deadline != TimePoint::max();
   while (phase_ != Phase::done && out.size() - start < max_bytes &&
-         !(timed && loop::RealClock::read() >= deadline)) {
+         !(timed && RealClock::read() >= deadline)) {
     switch (phase_) {
       case Phase::head:
         write_head();
@@ -207,8 +207,8 @@ void StatusWriter::write_head() {
 void StatusWriter::write_server(const state::Server& s) {
   const auto now = engine_.loop().now();
   auto ps = engine_.probes().status(s.name);
-  loop::TimePoint since = s.health_since;
-  if (since == loop::TimePoint{} && ps) since = ps->since;
+  TimePoint since = s.health_since;
+  if (since == TimePoint{} && ps) since = ps->since;
   w_.begin_object().field("name", s.name).field("address", s.address.str()).key("address6");
   if (s.address6) w_.value(s.address6->str());
   else w_.null();

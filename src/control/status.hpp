@@ -32,7 +32,7 @@ namespace fipd::control {
 // What the status needs besides the engine.
 struct StatusContext {
   std::string version;
-  loop::TimePoint started;
+  TimePoint started;
 };
 
 class StatusWriter {
@@ -43,7 +43,7 @@ class StatusWriter {
   // has written at least `max_bytes`, or at `deadline` (checked after each
   // small group of entries), or at the end. Returns true when the response
   // is complete, its '\n' included.
-  bool produce(std::string& out, size_t max_bytes, loop::TimePoint deadline = loop::TimePoint::max());
+  bool produce(std::string& out, size_t max_bytes, TimePoint deadline = TimePoint::max());
 
   // One server or floating IP as the status shows it: the answers of the
   // commands that change one (fipctl pin, server add, ...) have the same
@@ -66,7 +66,7 @@ class StatusWriter {
   JsonWriter w_;
   Phase phase_ = Phase::head;
   std::optional<std::string> last_server_;
-  std::optional<nl::IpAddress> last_fip_;
+  std::optional<IpAddress> last_fip_;
   // Config::server() is a linear search: with 10,000 servers, once per
   // server it made the status quadratic. An index, rebuilt when a reload
   // replaced the configuration (its vector of servers is then another).
@@ -80,6 +80,6 @@ void write_failover(JsonWriter& w, const engine::Failover& f);
 // One watch line (with '\n') for an event.
 std::string event_line(const engine::Event& e);
 // Microseconds of CLOCK_MONOTONIC, as `*_mono_us` fields carry them.
-int64_t mono_us(loop::TimePoint t);
+int64_t mono_us(TimePoint t);
 
 }  // namespace fipd::control

@@ -7,15 +7,15 @@
 
 namespace fipd::control {
 
-loop::Duration SliceBudget::remaining() {
+Duration SliceBudget::remaining() {
   if (uint64_t it = loop_.stats().iterations; it != iteration_) {
     iteration_ = it;
-    spent_ = loop::Duration(0);
+    spent_ = Duration(0);
   }
   return limit_ - spent_;
 }
 
-nl::Result<ReadResult> read_some(int fd, std::string& in, ReadLimits limits) {
+Result<ReadResult> read_some(int fd, std::string& in, ReadLimits limits) {
   char buf[16384];
   ReadResult r;
   for (int i = 0; i < limits.reads; ++i) {
@@ -27,17 +27,17 @@ nl::Result<ReadResult> read_some(int fd, std::string& in, ReadLimits limits) {
       continue;
     }
     if (n == 0) r.eof = true;
-    else if (errno != EAGAIN && errno != EINTR) return nl::fail(errno, "read");
+    else if (errno != EAGAIN && errno != EINTR) return fail(errno, "read");
     break;
   }
   return r;
 }
 
-nl::Result<size_t> send_some(int fd, std::string_view bytes) {
+Result<size_t> send_some(int fd, std::string_view bytes) {
   ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
   if (n >= 0) return static_cast<size_t>(n);
   if (errno == EAGAIN || errno == EINTR) return 0;
-  return nl::fail(errno, "send");
+  return fail(errno, "send");
 }
 
 }  // namespace fipd::control

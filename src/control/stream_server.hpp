@@ -36,9 +36,9 @@
 #include <string>
 #include <unordered_map>
 
-#include "netlink/error.hpp"
-#include "netlink/fd.hpp"
-#include "src/engine/log.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
+#include "base/log.hpp"
 #include "src/loop/loop.hpp"
 
 namespace fipd::control {
@@ -46,28 +46,28 @@ namespace fipd::control {
 using namespace std::chrono_literals;
 
 inline constexpr int kAcceptBurst = 64;
-inline constexpr loop::Duration kAcceptPause = 100ms;
+inline constexpr Duration kAcceptPause = 100ms;
 
 // Loop time spent in one loop iteration; the next starts afresh.
 class SliceBudget {
  public:
-  SliceBudget(const loop::Loop& loop, loop::Duration limit) : loop_(loop), limit_(limit) {}
-  bool left() { return remaining() > loop::Duration(0); }
-  loop::Duration remaining();
-  loop::Duration& spent() { return spent_; }  // for work timed by hand (commands.cpp)
+  SliceBudget(const loop::Loop& loop, Duration limit) : loop_(loop), limit_(limit) {}
+  bool left() { return remaining() > Duration(0); }
+  Duration remaining();
+  Duration& spent() { return spent_; }  // for work timed by hand (commands.cpp)
   template <class F>
   decltype(auto) timed(F&& f) {
     struct Add {
-      loop::Duration& to;
-      loop::TimePoint t0 = loop::RealClock::read();
-      ~Add() { to += loop::RealClock::read() - t0; }
+      Duration& to;
+      TimePoint t0 = RealClock::read();
+      ~Add() { to += RealClock::read() - t0; }
     } add{spent_};
     return f();
   }
 
  private:
   const loop::Loop& loop_;
-  loop::Duration limit_, spent_{0};
+  Duration limit_, spent_{0};
   uint64_t iteration_ = 0;
 };
 
@@ -81,21 +81,21 @@ struct ReadResult {
   bool eof = false;
 };
 // Appends to `in` what the socket holds, within `limits`.
-nl::Result<ReadResult> read_some(int fd, std::string& in, ReadLimits limits);
+Result<ReadResult> read_some(int fd, std::string& in, ReadLimits limits);
 // What the socket took of `bytes`; 0 when it is full.
-nl::Result<size_t> send_some(int fd, std::string_view bytes);
+Result<size_t> send_some(int fd, std::string_view bytes);
 
 template <class Conn>
 class StreamServer {
  public:
   using Map = std::unordered_map<uint64_t, std::unique_ptr<Conn>>;
   struct Handlers {
-    std::function<void(nl::Fd)> accept;       // add() it, or let it close
+    std::function<void(Fd)> accept;       // add() it, or let it close
     std::function<void(Conn&, uint32_t)> io;  // events of a live connection
     std::function<void(size_t)> count;        // conns().size() changed
   };
   // `name` opens the warning: "control socket: accept: EMFILE: ...".
-  StreamServer(loop::Loop& loop, std::string name, loop::Duration slice_budget, Handlers h)
+  StreamServer(loop::Loop& loop, std::string name, Duration slice_budget, Handlers h)
       : loop_(loop), name_(std::move(name)), h_(std::move(h)), budget_(loop, slice_budget) {}
   ~StreamServer() {
     *alive_ = false;
@@ -106,18 +106,18 @@ class StreamServer {
   StreamServer(const StreamServer&) = delete;
   StreamServer& operator=(const StreamServer&) = delete;
 
-  nl::Status listen(nl::Fd fd) {
+  Status listen(Fd fd) {
     auto src = loop_.add_io(fd.get(), EPOLLIN, [this](uint32_t) { accept_some(); });
     if (!src) return std::unexpected(src.error());
     listen_fd_ = std::move(fd);
     listen_source_ = *src;
-    pause_timer_ = loop_.add_timer(loop_.now() + 24h, [this](loop::TimePoint) {
+    pause_timer_ = loop_.add_timer(loop_.now() + 24h, [this](TimePoint) {
       (void)loop_.set_io_events(listen_source_, EPOLLIN);
     });
     return {};
   }
   // Gives `c` an id and `fd`, watched for `events`.
-  nl::Result<Conn*> add(std::unique_ptr<Conn> c, nl::Fd fd, uint32_t events) {
+  Result<Conn*> add(std::unique_ptr<Conn> c, Fd fd, uint32_t events) {
     auto src = loop_.add_io(fd.get(), events, [this, id = next_id_](uint32_t ev) {
       if (Conn* live = find(id)) h_.io(*live, ev);
     });
@@ -162,7 +162,7 @@ class StreamServer {
     for (int i = 0; i < kAcceptBurst; ++i) {
       int fd = ::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
       if (fd >= 0) {
-        h_.accept(nl::Fd(fd));
+        h_.accept(Fd(fd));
         continue;
       }
       if (errno == EINTR || errno == ECONNABORTED) continue;
@@ -184,9 +184,9 @@ class StreamServer {
   std::string name_;
   Handlers h_;
   SliceBudget budget_;
-  nl::Fd listen_fd_;
+  Fd listen_fd_;
   loop::SourceId listen_source_ = loop::kNoSource, pause_timer_ = loop::kNoSource;
-  loop::TimePoint last_log_{};
+  TimePoint last_log_{};
   Map conns_;
   uint64_t next_id_ = 1;
   size_t live_ = 0;

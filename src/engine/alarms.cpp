@@ -4,13 +4,13 @@
 namespace fipd::engine {
 namespace {
 
-std::string seconds(loop::Duration d) {
+std::string seconds(Duration d) {
   return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count() / 1000) + "s";
 }
 
 }  // namespace
 
-AlarmNotice AlarmBook::announce(const std::string& key, Entry& e, loop::TimePoint now) {
+AlarmNotice AlarmBook::announce(const std::string& key, Entry& e, TimePoint now) {
   AlarmNotice n{.key = key, .text = e.text, .raised = e.active, .repeats = e.repeats};
   if (e.repeats > 0)
     n.summary = std::string(e.active ? " (repeated " : " (raised ") + std::to_string(e.repeats) +
@@ -21,7 +21,7 @@ AlarmNotice AlarmBook::announce(const std::string& key, Entry& e, loop::TimePoin
   return n;
 }
 
-std::optional<AlarmNotice> AlarmBook::raise(const std::string& key, const std::string& text, loop::TimePoint now) {
+std::optional<AlarmNotice> AlarmBook::raise(const std::string& key, const std::string& text, TimePoint now) {
   Entry& e = entries_[key];
   if (e.active && e.text == text) return std::nullopt;  // the same condition, still
   e.active = true;
@@ -34,7 +34,7 @@ std::optional<AlarmNotice> AlarmBook::raise(const std::string& key, const std::s
   return announce(key, e, now);
 }
 
-std::optional<AlarmNotice> AlarmBook::clear(const std::string& key, loop::TimePoint now) {
+std::optional<AlarmNotice> AlarmBook::clear(const std::string& key, TimePoint now) {
   auto it = entries_.find(key);
   if (it == entries_.end() || !it->second.active) return std::nullopt;
   Entry& e = it->second;
@@ -43,7 +43,7 @@ std::optional<AlarmNotice> AlarmBook::clear(const std::string& key, loop::TimePo
   return announce(key, e, now);
 }
 
-std::vector<AlarmNotice> AlarmBook::due(loop::TimePoint now) {
+std::vector<AlarmNotice> AlarmBook::due(TimePoint now) {
   std::vector<AlarmNotice> out;
   for (auto it = entries_.begin(); it != entries_.end();) {
     Entry& e = it->second;
@@ -56,10 +56,10 @@ std::vector<AlarmNotice> AlarmBook::due(loop::TimePoint now) {
   return out;
 }
 
-std::optional<loop::TimePoint> AlarmBook::next_due() const {
-  std::optional<loop::TimePoint> next;
+std::optional<TimePoint> AlarmBook::next_due() const {
+  std::optional<TimePoint> next;
   for (const auto& [key, e] : entries_) {
-    loop::TimePoint at = e.announced + repeat_;
+    TimePoint at = e.announced + repeat_;
     if ((e.repeats > 0 || !e.active) && (!next || at < *next)) next = at;
   }
   return next;

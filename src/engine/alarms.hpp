@@ -32,7 +32,7 @@
 #include <string_view>
 #include <vector>
 
-#include "src/loop/clock.hpp"
+#include "base/clock.hpp"
 
 namespace fipd::engine {
 
@@ -56,16 +56,16 @@ std::vector<AlarmNotice> group_notices(std::vector<AlarmNotice> notices, size_t 
 
 class AlarmBook {
  public:
-  explicit AlarmBook(loop::Duration repeat = std::chrono::seconds(10)) : repeat_(repeat) {}
+  explicit AlarmBook(Duration repeat = std::chrono::seconds(10)) : repeat_(repeat) {}
 
   // The condition `key` holds, described by `text`: what to announce now, if anything.
-  std::optional<AlarmNotice> raise(const std::string& key, const std::string& text, loop::TimePoint now);
+  std::optional<AlarmNotice> raise(const std::string& key, const std::string& text, TimePoint now);
   // The condition ended.
-  std::optional<AlarmNotice> clear(const std::string& key, loop::TimePoint now);
+  std::optional<AlarmNotice> clear(const std::string& key, TimePoint now);
   // The summaries whose time has come.
-  std::vector<AlarmNotice> due(loop::TimePoint now);
+  std::vector<AlarmNotice> due(TimePoint now);
   // When the next summary is due, if one is.
-  std::optional<loop::TimePoint> next_due() const;
+  std::optional<TimePoint> next_due() const;
 
   bool active(const std::string& key) const;
   // The texts of the conditions that hold now, by key; of a kind with more
@@ -79,12 +79,12 @@ class AlarmBook {
     std::string text;
     bool active = false;
     bool announced_once = false;
-    loop::TimePoint announced{};
+    TimePoint announced{};
     unsigned repeats = 0;
   };
-  AlarmNotice announce(const std::string& key, Entry& e, loop::TimePoint now);
+  AlarmNotice announce(const std::string& key, Entry& e, TimePoint now);
 
-  loop::Duration repeat_;
+  Duration repeat_;
   std::map<std::string, Entry> entries_;
   uint64_t raised_total_ = 0;
 };

@@ -19,7 +19,7 @@ struct FipEntries {
   bool removed = false;
 };
 
-FipEntries fip_entries(const state::Inventory& inv, const CaptureInputs& in, const nl::IpAddress& addr) {
+FipEntries fip_entries(const state::Inventory& inv, const CaptureInputs& in, const IpAddress& addr) {
   FipEntries e;
   const config::FloatingIpConfig* fc = in.cfg.floating_ip(addr);
   const FloatingIp* f = inv.fip(addr);
@@ -71,7 +71,7 @@ ServerEntries server_entries(const state::Inventory& inv, const CaptureInputs& i
 Composed compose(const config::Config& cfg, const state::RuntimeState& rt, const config::LocalAddresses& own) {
   Composed out;
   state::Inventory& inv = out.inventory;
-  std::set<nl::IpAddress> fips;  // every floating IP the file or the state defines
+  std::set<IpAddress> fips;  // every floating IP the file or the state defines
   for (const auto& f : cfg.floating_ips) fips.insert(f.address);
   for (const auto& [addr, a] : rt.added_fips) fips.insert(addr);
   for (const auto& s : cfg.servers) {
@@ -165,7 +165,7 @@ state::RuntimeState capture(const state::Inventory& inv, const CaptureInputs& in
   for (const auto& s : in.cfg.servers)
     if (!inv.server(s.name)) server(s.name);
   for (const auto& [name, s] : inv.servers()) server(name);
-  auto fip = [&](const nl::IpAddress& addr) {
+  auto fip = [&](const IpAddress& addr) {
     FipEntries e = fip_entries(inv, in, addr);
     if (e.assignment) rt.assignments.emplace(addr, std::move(*e.assignment));
     if (e.added) rt.added_fips.emplace(addr, std::move(*e.added));
@@ -178,14 +178,14 @@ state::RuntimeState capture(const state::Inventory& inv, const CaptureInputs& in
 }
 
 state::RuntimeState capture(const state::Inventory& inv, const config::Config& cfg,
-                            const std::set<nl::IpAddress>& unplaced) {
+                            const std::set<IpAddress>& unplaced) {
   const std::map<std::string, std::string> replacements;
   const std::map<std::string, std::vector<probe::ProbeSpec>> probes;
   return capture(inv, {.cfg = cfg, .unplaced = unplaced, .replacements = replacements, .probes = probes});
 }
 
 state::Delta capture_changes(const state::Inventory& inv, const CaptureInputs& in, const state::RuntimeState& saved,
-                             const std::set<nl::IpAddress>& fips, const std::set<std::string>& servers) {
+                             const std::set<IpAddress>& fips, const std::set<std::string>& servers) {
   state::Delta d;
   for (const auto& name : servers) {
     ServerEntries e = server_entries(inv, in, name);

@@ -34,7 +34,7 @@ struct Composed {
   // to a server that is gone): dropped, each said once in the log.
   std::vector<std::string> dropped;
   // File floating IPs left out because their server is not there.
-  std::set<nl::IpAddress> unplaced_fips;
+  std::set<IpAddress> unplaced_fips;
 };
 
 // `own`: the router's addresses, which no added server may have.
@@ -43,7 +43,7 @@ Composed compose(const config::Config& cfg, const state::RuntimeState& rt, const
 // What the capture reads besides the inventory.
 struct CaptureInputs {
   const config::Config& cfg;
-  const std::set<nl::IpAddress>& unplaced;  // compose()'s, which are not removals
+  const std::set<IpAddress>& unplaced;  // compose()'s, which are not removals
   // Of servers added at runtime: the failed server each replaces (a
   // rebuild's replacement), and their probes as resolved when added.
   const std::map<std::string, std::string>& replacements;
@@ -56,12 +56,12 @@ struct CaptureInputs {
 state::RuntimeState capture(const state::Inventory& inv, const CaptureInputs& in);
 // The same with no replacements and no probes (tests).
 state::RuntimeState capture(const state::Inventory& inv, const config::Config& cfg,
-                            const std::set<nl::IpAddress>& unplaced = {});
+                            const std::set<IpAddress>& unplaced = {});
 
 // What capture() would change in `saved` for these floating IPs and
 // servers only, by the same rules, key by key: O(keys * log n), however
 // large the inventory. Keys that did not change are left out.
 state::Delta capture_changes(const state::Inventory& inv, const CaptureInputs& in, const state::RuntimeState& saved,
-                             const std::set<nl::IpAddress>& fips, const std::set<std::string>& servers);
+                             const std::set<IpAddress>& fips, const std::set<std::string>& servers);
 
 }  // namespace fipd::engine

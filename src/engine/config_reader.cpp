@@ -7,10 +7,10 @@
 
 namespace fipd::engine {
 
-nl::Result<std::unique_ptr<ConfigReader>> ConfigReader::create(loop::Loop& loop) {
+Result<std::unique_ptr<ConfigReader>> ConfigReader::create(loop::Loop& loop) {
   std::unique_ptr<ConfigReader> r(new ConfigReader(loop));
-  r->wake_ = nl::Fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!r->wake_) return nl::fail(errno, "eventfd for configuration reads");
+  r->wake_ = Fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!r->wake_) return fail(errno, "eventfd for configuration reads");
   auto src = loop.add_io(r->wake_.get(), EPOLLIN, [p = r.get()](uint32_t) { p->on_ready(); });
   if (!src) return std::unexpected(src.error());
   r->source_ = *src;

@@ -20,7 +20,7 @@
 #include <string>
 #include <thread>
 
-#include "netlink/fd.hpp"
+#include "base/fd.hpp"
 #include "src/config/addresses.hpp"
 #include "src/config/config.hpp"
 #include "src/loop/loop.hpp"
@@ -29,14 +29,14 @@ namespace fipd::engine {
 
 struct ReadConfig {
   config::ConfigResult config;
-  nl::Result<config::LocalAddresses> local_addresses;
+  Result<config::LocalAddresses> local_addresses;
 };
 
 class ConfigReader {
  public:
   using Done = std::function<void(ReadConfig)>;
 
-  static nl::Result<std::unique_ptr<ConfigReader>> create(loop::Loop& loop);
+  static Result<std::unique_ptr<ConfigReader>> create(loop::Loop& loop);
   ~ConfigReader();
   ConfigReader(const ConfigReader&) = delete;
   ConfigReader& operator=(const ConfigReader&) = delete;
@@ -50,7 +50,7 @@ class ConfigReader {
   void on_ready();
 
   loop::Loop& loop_;
-  nl::Fd wake_;
+  Fd wake_;
   loop::SourceId source_ = loop::kNoSource;
   std::thread worker_;
   std::mutex mu_;

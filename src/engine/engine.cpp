@@ -10,14 +10,14 @@
 
 #include "src/probe/duration.hpp"
 #include "src/engine/compose.hpp"
-#include "src/engine/log.hpp"
+#include "base/log.hpp"
 
 namespace fipd::engine {
 namespace {
 
 using namespace std::chrono_literals;
 
-std::string micros(loop::Duration d) {
+std::string micros(Duration d) {
   return std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
 }
 
@@ -30,7 +30,7 @@ policy::StormOptions storm_options(const config::EngineConfig& e) {
 // Addresses for a person to read: a host with 10,000 floating IPs would
 // otherwise log a 300 KB line (journald cuts lines at 48 KiB). The whole list
 // stays in the failover's timeline (status, watch).
-std::string join(const std::vector<nl::IpAddress>& v) {
+std::string join(const std::vector<IpAddress>& v) {
   constexpr size_t kShown = 8;
   std::string s;
   for (size_t i = 0; i < v.size() && i < kShown; ++i) s += (s.empty() ? "" : ",") + v[i].str();
@@ -295,7 +295,7 @@ void Engine::on_transition(const probe::Transition& t) {
 // of them (tests/engine, bench_storm), and the loop serves its sources
 // between slices. Checked every kSliceCheck servers, as reading the clock
 // costs more than deciding for one server that holds nothing.
-constexpr loop::Duration kDecideSlice = std::chrono::milliseconds(25);
+constexpr Duration kDecideSlice = std::chrono::milliseconds(25);
 constexpr size_t kSliceCheck = 64;
 
 // Suspects whose suspicion came with that of a server about to be decided
@@ -306,8 +306,8 @@ constexpr size_t kSliceCheck = 64;
 // kHoldForSuspects after the first change: then the rack is one plan. A
 // single failure has no such company and waits for nothing, nor does a
 // storm that held on long enough.
-constexpr loop::Duration kSameSignal = std::chrono::milliseconds(20);
-constexpr loop::Duration kHoldForSuspects = std::chrono::milliseconds(50);
+constexpr Duration kSameSignal = std::chrono::milliseconds(20);
+constexpr Duration kHoldForSuspects = std::chrono::milliseconds(50);
 
 bool Engine::hold_for_suspects() const {
   if (!undecided_burst_ || undecided_.empty()) return false;
@@ -392,8 +392,8 @@ void Engine::check_storm() {
 
 // Each server once: in a storm many moves share a spare, and its floating
 // IPs are gathered once, not once per move.
-std::vector<nl::IpAddress> Engine::touched_addresses(const policy::Plan& plan) const {
-  std::vector<nl::IpAddress> out;
+std::vector<IpAddress> Engine::touched_addresses(const policy::Plan& plan) const {
+  std::vector<IpAddress> out;
   std::set<std::string> servers;
   for (const auto& m : plan.moves) {
     out.insert(out.end(), m.fips.begin(), m.fips.end());
@@ -421,7 +421,7 @@ void Engine::execute(policy::Plan plan, TimePoint detected, bool manual,
   TimePoint decided = loop_->now();
   // Addresses are gathered before and after the plan is recorded: a move
   // changes which floating IPs a server has.
-  std::vector<nl::IpAddress> touched = touched_addresses(plan);
+  std::vector<IpAddress> touched = touched_addresses(plan);
   policy::record_plan(inv_, plan, decided);
   for (const auto& a : touched_addresses(plan)) touched.push_back(a);
   std::sort(touched.begin(), touched.end());
@@ -465,7 +465,7 @@ void Engine::execute(policy::Plan plan, TimePoint detected, bool manual,
     for (const auto& name : plan.enter_maintenance) {
       const state::Server* s = inv_.server(name);
       if (!s) continue;
-      std::vector<nl::IpAddress> served;  // moved away just now, or still there (failing static)
+      std::vector<IpAddress> served;  // moved away just now, or still there (failing static)
       for (const auto& m : plan.moves)
         if (m.from == name) served.insert(served.end(), m.fips.begin(), m.fips.end());
       rebuild_->on_server_failed(name, "server " + name + " down: " + s->health_cause, std::move(served));
@@ -548,7 +548,7 @@ void Engine::schedule_sweep(TimePoint when) {
   }
 }
 
-void Engine::note_fip(const nl::IpAddress& fip) {
+void Engine::note_fip(const IpAddress& fip) {
   dirty_.fips.insert(fip);
   schedule_write();
 }
@@ -563,7 +563,7 @@ void Engine::note_rebuilds() {
   schedule_write();
 }
 
-void Engine::note_plan(const policy::Plan& plan, const std::vector<nl::IpAddress>& touched) {
+void Engine::note_plan(const policy::Plan& plan, const std::vector<IpAddress>& touched) {
   // A plan changes targets (of the floating IPs among `touched`: the rest
   // are servers' addresses, which capture nothing) and maintenance.
   dirty_.fips.insert(touched.begin(), touched.end());

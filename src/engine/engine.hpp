@@ -58,8 +58,6 @@
 
 namespace fipd::engine {
 
-using nl::Result;
-using nl::Status;
 
 struct EngineOptions {
   std::string config_path;
@@ -77,7 +75,7 @@ struct EngineOptions {
   // dataplane under the reconciler (empty: the kernel's), and where kernel
   // events come from (empty: a netlink monitor; set, none is opened and this
   // gets the engine's handler, to call on the loop as the monitor would).
-  const loop::Clock* clock = nullptr;
+  const Clock* clock = nullptr;
   reconcile::Reconciler::MakeDataplane make_dataplane;
   std::function<void(std::function<void(const nl::MonitorEvent&)>)> attach_kernel_events;
 };
@@ -85,7 +83,7 @@ struct EngineOptions {
 policy::StormOptions storm_options(const config::EngineConfig& e);
 
 // The first eight addresses, then how many in all: for logs and messages.
-std::string join(const std::vector<nl::IpAddress>& v);
+std::string join(const std::vector<IpAddress>& v);
 
 struct ReloadOptions {
   // Apply even a file that removes more than [engine]
@@ -129,9 +127,9 @@ class Engine final : private rebuild::RebuildHost {
   void reload(ReloadOptions options = {}, std::function<void(Status)> done = {});
 
   // Operators' actions. Each returns an Error that says why it was refused.
-  Status move(const nl::IpAddress& fip, const std::string& server);
-  Status pin(const nl::IpAddress& fip, const std::string& server);  // empty server: where it is
-  Status unpin(const nl::IpAddress& fip);
+  Status move(const IpAddress& fip, const std::string& server);
+  Status pin(const IpAddress& fip, const std::string& server);  // empty server: where it is
+  Status unpin(const IpAddress& fip);
   Status set_maintenance(const std::string& server, bool on);
   Status set_draining(const std::string& server, bool on);
   // `replaces`: the failed server this one replaces (a rebuild's result):
@@ -140,7 +138,7 @@ class Engine final : private rebuild::RebuildHost {
                     const std::string& replaces = {});
   Status remove_server(const std::string& name);
   Status add_fip(const state::FloatingIp& f);
-  Status remove_fip(const nl::IpAddress& fip);
+  Status remove_fip(const IpAddress& fip);
   // Starts rebuilding a server by hand (ENOSYS without a [rebuild] call-out).
   Status rebuild(const std::string& server);
   // Calls `done`, on the loop, once the state file holds every change made
@@ -194,9 +192,9 @@ class Engine final : private rebuild::RebuildHost {
   void hold_for_rebuild(const std::string& server) override;
   Status register_replacement(const std::string& failed, const rebuild::Replacement& r) override;
   void drop_replacement(const std::string& name) override;
-  void hand_over(const std::string& failed, const std::vector<nl::IpAddress>& fips,
+  void hand_over(const std::string& failed, const std::vector<IpAddress>& fips,
                  const std::string& replacement) override;
-  std::vector<nl::IpAddress> fips_displaced_from(const std::string& server) const override;
+  std::vector<IpAddress> fips_displaced_from(const std::string& server) const override;
   void retire(const std::string& failed) override;
   void give_up(const std::string& failed) override;
   void rebuild_event(const std::string& text, std::vector<std::pair<std::string, std::string>> fields,
@@ -233,8 +231,8 @@ class Engine final : private rebuild::RebuildHost {
   // (a move's failover reports its source's), else `detected` for all.
   void execute(policy::Plan plan, TimePoint detected, bool manual,
                const std::unordered_map<std::string, TimePoint>* detected_at = nullptr);
-  std::vector<nl::IpAddress> touched_addresses(const policy::Plan& plan) const;
-  void apply_addresses(const std::vector<nl::IpAddress>& addresses, const std::string& why);
+  std::vector<IpAddress> touched_addresses(const policy::Plan& plan) const;
+  void apply_addresses(const std::vector<IpAddress>& addresses, const std::string& why);
   void schedule_repair(const std::string& why);
   void repair();
   // Counts and logs what a commit's conntrack flush did.
@@ -255,11 +253,11 @@ class Engine final : private rebuild::RebuildHost {
   // server (maintenance, drain, standby, addition, removal), the rebuilds'
   // part. save_state() notes everything: for start-up and reload, which
   // handle the whole inventory anyway.
-  void note_fip(const nl::IpAddress& fip);
+  void note_fip(const IpAddress& fip);
   void note_server(const std::string& name);
   void note_rebuilds();
   // A plan's: the addresses it touched, and its servers.
-  void note_plan(const policy::Plan& plan, const std::vector<nl::IpAddress>& touched);
+  void note_plan(const policy::Plan& plan, const std::vector<IpAddress>& touched);
   void save_state();
   void schedule_write();
   void write_state();
@@ -292,12 +290,12 @@ class Engine final : private rebuild::RebuildHost {
   bool reload_again_ = false;  // a SIGHUP came while a reload was being read
   // File floating IPs and servers compose() could not place: not removals
   // an operator made, so never saved as such (a fixed file brings them back).
-  std::set<nl::IpAddress> unplaced_fips_;
+  std::set<IpAddress> unplaced_fips_;
   state::RuntimeState saved_;  // what the store has (or is writing)
   state::SaveSeq saved_seq_ = 0;  // the store's number for saved_
   bool state_dirty_ = false;      // changed since saved_: write_state() is deferred
   struct Dirty {
-    std::set<nl::IpAddress> fips;
+    std::set<IpAddress> fips;
     std::set<std::string> servers;
     bool rebuilds = false;
     bool all = false;
@@ -322,7 +320,7 @@ class Engine final : private rebuild::RebuildHost {
     std::string file_target;    // what the state and the file said at start
     std::string kernel_target;  // what the kernel held, and still holds
   };
-  std::map<nl::IpAddress, KeptTarget> kept_targets_;
+  std::map<IpAddress, KeptTarget> kept_targets_;
   std::optional<std::string> not_durable_;  // the store's error while its write is retried
   loop::SourceId sweep_timer_ = loop::kNoSource, audit_timer_ = loop::kNoSource,
                  repair_timer_ = loop::kNoSource, watchdog_timer_ = loop::kNoSource,

@@ -4,7 +4,7 @@
 #include <variant>
 
 #include "src/engine/engine.hpp"
-#include "src/engine/log.hpp"
+#include "base/log.hpp"
 
 namespace fipd::engine {
 
@@ -112,7 +112,7 @@ void Engine::note_flush(const reconcile::Applied& a) {
 // found down leaves it where the kernel had it. A kernel mapping to an
 // address fipd does not know is drift: the file wins at once.
 void Engine::prefer_kernel_targets(const reconcile::KernelView& found) {
-  std::vector<std::pair<nl::IpAddress, std::string>> keep;
+  std::vector<std::pair<IpAddress, std::string>> keep;
   for (const auto& [addr, f] : inv_.fips()) {
     auto held = reconcile::target_of(found, addr, f.mode);
     const state::Server* want = inv_.server(f.server);
@@ -136,7 +136,7 @@ void Engine::prefer_kernel_targets(const reconcile::KernelView& found) {
 
 void Engine::settle_kept_targets(const std::string& server, probe::Health health) {
   if (kept_targets_.empty() || (health != probe::Health::up && health != probe::Health::down)) return;
-  std::map<std::string, std::vector<nl::IpAddress>> back;  // from -> floating IPs
+  std::map<std::string, std::vector<IpAddress>> back;  // from -> floating IPs
   for (auto it = kept_targets_.begin(); it != kept_targets_.end();) {
     if (it->second.file_target != server) {
       ++it;

@@ -5,16 +5,16 @@
 
 #include "src/engine/compose.hpp"
 #include "src/engine/engine.hpp"
-#include "src/engine/log.hpp"
+#include "base/log.hpp"
 
 namespace fipd::engine {
 namespace {
 
-Status refuse(int code, std::string why) { return nl::fail(code, std::move(why)); }
+Status refuse(int code, std::string why) { return fail(code, std::move(why)); }
 
 }  // namespace
 
-void Engine::apply_addresses(const std::vector<nl::IpAddress>& addresses, const std::string& why) {
+void Engine::apply_addresses(const std::vector<IpAddress>& addresses, const std::string& why) {
   auto r = reconciler_->apply(inv_, addresses);
   if (!r) {
     ++counters_.netlink_errors;
@@ -51,13 +51,13 @@ void Engine::bind_waiters() {
   resolve_durable(w);
 }
 
-Status Engine::move(const nl::IpAddress& fip, const std::string& server) {
+Status Engine::move(const IpAddress& fip, const std::string& server) {
   const state::FloatingIp* f = inv_.fip(fip);
   if (!f) return refuse(ENOENT, "unknown floating IP " + fip.str());
   const state::Server* to = inv_.server(server);
   if (!to) return refuse(ENOENT, "unknown server " + server);
   if (!to->address_of(fip.family()))
-    return refuse(EINVAL, "server " + server + " has no " + nl::family_name(fip.family()) + " address");
+    return refuse(EINVAL, "server " + server + " has no " + family_name(fip.family()) + " address");
   if (f->server == server) return {};
   if (to->health != state::Health::up)
     return refuse(EAGAIN, "server " + server + " is " + std::string(state::to_string(to->health)) +
@@ -74,7 +74,7 @@ Status Engine::move(const nl::IpAddress& fip, const std::string& server) {
   return {};
 }
 
-Status Engine::pin(const nl::IpAddress& fip, const std::string& server) {
+Status Engine::pin(const IpAddress& fip, const std::string& server) {
   const state::FloatingIp* f = inv_.fip(fip);
   if (!f) return refuse(ENOENT, "unknown floating IP " + fip.str());
   std::string where = server.empty() ? f->server : server;
@@ -86,7 +86,7 @@ Status Engine::pin(const nl::IpAddress& fip, const std::string& server) {
   return {};
 }
 
-Status Engine::unpin(const nl::IpAddress& fip) {
+Status Engine::unpin(const IpAddress& fip) {
   state::FloatingIp* f = inv_.fip(fip);
   if (!f) return refuse(ENOENT, "unknown floating IP " + fip.str());
   f->pin.clear();
@@ -112,7 +112,7 @@ Status Engine::set_maintenance(const std::string& name, bool on) {
   publish({.kind = Event::Kind::maintenance, .at = loop_->now(),
            .text = "server " + name + (on ? " in maintenance (manual)" : " out of maintenance"),
            .fields = {{"server", name}, {"maintenance", std::string(state::to_string(wanted))}}});
-  std::vector<nl::IpAddress> touched{s->address};
+  std::vector<IpAddress> touched{s->address};
   if (s->address6) touched.push_back(*s->address6);
   for (const auto& f : inv_.fips_of(name)) touched.push_back(f);
   apply_addresses(touched, "maintenance of " + name);
@@ -203,7 +203,7 @@ Status Engine::add_fip(const state::FloatingIp& f) {
   const state::Server* s = inv_.server(f.server);
   if (!s) return refuse(ENOENT, "unknown server " + f.server);
   if (!s->address_of(f.address.family()))
-    return refuse(EINVAL, "server " + f.server + " has no " + nl::family_name(f.address.family()) + " address");
+    return refuse(EINVAL, "server " + f.server + " has no " + family_name(f.address.family()) + " address");
   if (inv_.server_by_address(f.address)) return refuse(EEXIST, f.address.str() + " is a server's address");
   auto own = config::read_local_addresses();
   if (!own) return refuse(own.error().code, "cannot read this router's addresses: " + own.error().message());
@@ -214,7 +214,7 @@ Status Engine::add_fip(const state::FloatingIp& f) {
   state::FloatingIp fresh{.address = f.address, .server = f.server, .mode = f.mode,
                           .lockout_ports = f.lockout_ports, .pin = f.pin};
   inv_.add_fip(fresh);
-  std::vector<nl::IpAddress> touched{f.address, *s->address_of(f.address.family())};
+  std::vector<IpAddress> touched{f.address, *s->address_of(f.address.family())};
   apply_addresses(touched, "add floating IP " + f.address.str());
   log::notice("floating IP " + f.address.str() + " added, pointing at " + f.server,
               {{"fip", f.address.str()}, {"server", f.server}});
@@ -224,10 +224,10 @@ Status Engine::add_fip(const state::FloatingIp& f) {
   return {};
 }
 
-Status Engine::remove_fip(const nl::IpAddress& fip) {
+Status Engine::remove_fip(const IpAddress& fip) {
   const state::FloatingIp* f = inv_.fip(fip);
   if (!f) return refuse(ENOENT, "unknown floating IP " + fip.str());
-  std::vector<nl::IpAddress> touched{fip};
+  std::vector<IpAddress> touched{fip};
   if (const state::Server* s = inv_.server(f->server))
     if (const auto* a = s->address_of(fip.family())) touched.push_back(*a);
   inv_.remove_fip(fip);
@@ -260,7 +260,7 @@ void Engine::reload(ReloadOptions options, std::function<void(Status)> done) {
     log::info("reload: one is in progress; reloading again once it is applied");
     return;
   }
-  done(nl::fail(EBUSY, "a reload is in progress; try again once it is answered"));
+  done(fail(EBUSY, "a reload is in progress; try again once it is answered"));
 }
 
 Status Engine::refuse_reload(Status why) {
@@ -276,7 +276,7 @@ Status Engine::apply_reload(ReadConfig read, const ReloadOptions& options) {
   auto& loaded = read.config;
   if (!loaded) {
     for (const auto& e : loaded.error()) log::error("reload: " + e.str());
-    return refuse_reload(nl::fail(EINVAL, loaded.error().front().str() +
+    return refuse_reload(fail(EINVAL, loaded.error().front().str() +
                                               (loaded.error().size() > 1
                                                    ? " (and " + std::to_string(loaded.error().size() - 1) + " more)"
                                                    : "") +
@@ -303,20 +303,20 @@ Status Engine::apply_reload(ReadConfig read, const ReloadOptions& options) {
                          Fixed{"state_file", state_from_file ? cfg_.engine.state_file : next.engine.state_file,
                                next.engine.state_file}})
     if (f.now != f.next)
-      return refuse_reload(nl::fail(EINVAL, std::string("[engine] ") + f.key + " cannot change on reload ('" + f.now +
+      return refuse_reload(fail(EINVAL, std::string("[engine] ") + f.key + " cannot change on reload ('" + f.now +
                                                 "' -> '" + f.next + "'); restart fipd to apply it"));
 
   state::RuntimeState rt = capture(inv_, capture_inputs());
   auto composed = compose(next, rt, *read.local_addresses);
   state::Inventory fresh = std::move(composed.inventory);
   // A file cut short, or emptied by mistake, must not empty the router.
-  std::vector<nl::IpAddress> removed;
+  std::vector<IpAddress> removed;
   for (const auto& [addr, f] : inv_.fips())
     if (!fresh.fip(addr)) removed.push_back(addr);
   const double share = next.engine.max_reload_removal_share;
   if (!options.allow_removals && !removed.empty() &&
       static_cast<double>(removed.size()) > share * static_cast<double>(inv_.fips().size()))
-    return refuse_reload(nl::fail(
+    return refuse_reload(fail(
         ECANCELED, "it would remove " + std::to_string(removed.size()) + " of the " + std::to_string(inv_.fips().size()) +
                    " floating IPs (" + join(removed) + "), more than max_reload_removal_share " +
                    std::to_string(share).substr(0, 4) + " allows; fipctl reload --allow-removals applies it"));
@@ -362,7 +362,7 @@ Status Engine::apply_reload(ReadConfig read, const ReloadOptions& options) {
   log::notice(text, {{"servers", std::to_string(inv_.servers().size())},
                      {"floating_ips", std::to_string(inv_.fips().size())}});
   publish({.kind = Event::Kind::config, .at = loop_->now(), .text = text, .fields = {{"result", "ok"}}});
-  if (unprobed) return nl::fail(EIO, "applied, but " + std::to_string(unprobed) + " servers could not be probed");
+  if (unprobed) return fail(EIO, "applied, but " + std::to_string(unprobed) + " servers could not be probed");
   return {};
 }
 

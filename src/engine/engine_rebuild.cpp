@@ -4,7 +4,7 @@
 
 #include "src/engine/compose.hpp"
 #include "src/engine/engine.hpp"
-#include "src/engine/log.hpp"
+#include "base/log.hpp"
 
 namespace fipd::engine {
 
@@ -18,7 +18,7 @@ Status Engine::start_rebuilds() {
 }
 
 Status Engine::rebuild(const std::string& server) {
-  if (!rebuild_) return nl::fail(ENOSYS, "no [rebuild] hook or webhook is configured");
+  if (!rebuild_) return fail(ENOSYS, "no [rebuild] hook or webhook is configured");
   return rebuild_->start_manual(server);
 }
 
@@ -32,7 +32,7 @@ void Engine::hold_for_rebuild(const std::string& server) {
   state::Server* s = inv_.server(server);
   if (!s || s->maintenance == state::Maintenance::rebuild) return;
   s->maintenance = state::Maintenance::rebuild;
-  std::vector<nl::IpAddress> touched{s->address};
+  std::vector<IpAddress> touched{s->address};
   if (s->address6) touched.push_back(*s->address6);
   for (const auto& f : inv_.fips_of(server)) touched.push_back(f);
   apply_addresses(touched, "rebuild of " + server);
@@ -53,7 +53,7 @@ void Engine::drop_replacement(const std::string& name) {
   if (auto r = remove_server(name); !r) log::warning("cannot drop replacement " + name + ": " + r.error().context);
 }
 
-void Engine::hand_over(const std::string& failed, const std::vector<nl::IpAddress>& fips,
+void Engine::hand_over(const std::string& failed, const std::vector<IpAddress>& fips,
                        const std::string& replacement) {
   const state::Server* to = inv_.server(replacement);
   if (!to || to->health != state::Health::up || to->maintenance != state::Maintenance::none) return;
@@ -70,7 +70,7 @@ void Engine::hand_over(const std::string& failed, const std::vector<nl::IpAddres
     m->fips.push_back(a);
   }
   if (plan.moves.empty()) return;
-  std::vector<nl::IpAddress> moved;
+  std::vector<IpAddress> moved;
   for (const auto& m : plan.moves) moved.insert(moved.end(), m.fips.begin(), m.fips.end());
   execute(std::move(plan), loop_->now(), false);
   // A pin on the failed server follows the customer to its replacement, as
@@ -82,8 +82,8 @@ void Engine::hand_over(const std::string& failed, const std::vector<nl::IpAddres
     }
 }
 
-std::vector<nl::IpAddress> Engine::fips_displaced_from(const std::string& server) const {
-  std::vector<nl::IpAddress> out;
+std::vector<IpAddress> Engine::fips_displaced_from(const std::string& server) const {
+  std::vector<IpAddress> out;
   for (auto f = timeline_.rbegin(); f != timeline_.rend(); ++f) {
     if (f->from != server) continue;
     for (const auto& a : f->fips) {

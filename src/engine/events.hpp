@@ -14,16 +14,15 @@
 #include <string>
 #include <vector>
 
-#include "src/loop/clock.hpp"
-#include "netlink/ip_address.hpp"
+#include "base/clock.hpp"
+#include "base/ip_address.hpp"
 
 namespace fipd::engine {
 
-using loop::TimePoint;
 
 struct Failover {
   uint64_t id = 0;
-  std::vector<nl::IpAddress> fips;
+  std::vector<IpAddress> fips;
   std::string from, to;
   std::string cause;
   bool manual = false;

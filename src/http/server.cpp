@@ -8,14 +8,14 @@
 
 #include "src/control/json_out.hpp"
 #include "src/control/output_budget.hpp"
-#include "src/engine/log.hpp"
+#include "base/log.hpp"
 #include "src/http/http.hpp"
 
 namespace fipd::http {
 
 struct HealthServer::Conn {
   uint64_t id = 0;
-  nl::Fd fd;
+  Fd fd;
   loop::SourceId source = loop::kNoSource, timer = loop::kNoSource;
   std::string in, out;
   size_t out_off = 0;
@@ -23,7 +23,7 @@ struct HealthServer::Conn {
   bool eof = false;
   bool dead = false;
   uint32_t events = 0;
-  loop::TimePoint last_active{};  // accepted, or last read a byte or answered
+  TimePoint last_active{};  // accepted, or last read a byte or answered
   control::OutputBudget::Charge charge;
 };
 
@@ -34,7 +34,7 @@ constexpr std::string_view kJson = "application/json";
 
 using control::JsonWriter;
 
-int64_t us(loop::Duration d) { return std::chrono::duration_cast<std::chrono::microseconds>(d).count(); }
+int64_t us(Duration d) { return std::chrono::duration_cast<std::chrono::microseconds>(d).count(); }
 
 }  // namespace
 
@@ -44,24 +44,24 @@ HealthServer::HealthServer(engine::Engine& engine, metrics::Metrics& metrics, He
       options_(std::move(options)),
       budget_(options_.output_budget ? options_.output_budget : std::make_shared<control::OutputBudget>()),
       stream_(engine.loop(), "health listener", options_.slice_budget,
-              {.accept = [this](nl::Fd fd) { on_accept(std::move(fd)); },
+              {.accept = [this](Fd fd) { on_accept(std::move(fd)); },
                .io = [this](Conn& c, uint32_t ev) { on_io(c, ev); },
                .count = [this](size_t n) { metrics_.http().connections = n; }}) {}
 
-nl::Result<std::unique_ptr<HealthServer>> HealthServer::create(engine::Engine& engine, metrics::Metrics& metrics,
+Result<std::unique_ptr<HealthServer>> HealthServer::create(engine::Engine& engine, metrics::Metrics& metrics,
                                                                HealthOptions options) {
   auto where = parse_listen(options.listen);
   if (!where) return std::unexpected(where.error());
   std::unique_ptr<HealthServer> s(new HealthServer(engine, metrics, std::move(options)));
   const auto& [addr, port] = *where;
-  nl::Fd fd(::socket(addr.af(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!fd) return nl::fail(errno, "health listener: socket");
+  Fd fd(::socket(addr.af(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd) return fail(errno, "health listener: socket");
   int one = 1;
   ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  auto sa = nl::SockAddr::of(addr, port);
+  auto sa = SockAddr::of(addr, port);
   const std::string at = "health listener " + s->options_.listen;
-  if (::bind(fd.get(), sa.get(), sa.len) != 0) return nl::fail(errno, at + ": bind");
-  if (::listen(fd.get(), 1024) != 0) return nl::fail(errno, at + ": listen");
+  if (::bind(fd.get(), sa.get(), sa.len) != 0) return fail(errno, at + ": bind");
+  if (::listen(fd.get(), 1024) != 0) return fail(errno, at + ": listen");
   sa.len = sizeof(sa.storage);
   ::getsockname(fd.get(), sa.get(), &sa.len);
   s->port_ = ntohs(addr.is_v4() ? reinterpret_cast<sockaddr_in*>(&sa.storage)->sin_port
@@ -75,7 +75,7 @@ HealthServer::~HealthServer() {
   for (auto& [id, c] : stream_.conns()) engine_.loop().remove(c->timer);
 }
 
-void HealthServer::on_accept(nl::Fd fd) {
+void HealthServer::on_accept(Fd fd) {
   auto& loop = engine_.loop();
   // At the bound, the idlest connection makes room: idle keep-alive
   // connections must not lock out a load balancer's probe, and a 503
@@ -87,7 +87,7 @@ void HealthServer::on_accept(nl::Fd fd) {
   auto added = stream_.add(std::move(c), std::move(fd), EPOLLIN);
   if (!added) return;
   Conn& a = **added;
-  a.timer = loop.add_timer(loop.now() + options_.header_timeout, [this, id = a.id](loop::TimePoint) { on_timeout(id); });
+  a.timer = loop.add_timer(loop.now() + options_.header_timeout, [this, id = a.id](TimePoint) { on_timeout(id); });
   ++metrics_.http().accepted;
 }
 
@@ -205,8 +205,8 @@ void HealthServer::answer(Conn& c, std::string_view method, std::string_view tar
     metrics_.count_http("healthz", code);
   } else if (path.starts_with(kFip)) {
     auto text = percent_decode(path.substr(kFip.size()));
-    auto addr = text ? nl::IpAddress::parse(*text)
-                     : nl::fail(EINVAL, "the path holds a malformed %-escape or an escaped control character");
+    auto addr = text ? IpAddress::parse(*text)
+                     : fail(EINVAL, "the path holds a malformed %-escape or an escaped control character");
     const state::FloatingIp* f = addr ? engine_.inventory().fip(*addr) : nullptr;
     w.begin_object();
     if (!addr) {

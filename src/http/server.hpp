@@ -39,7 +39,7 @@
 #include <memory>
 #include <string>
 
-#include "netlink/fd.hpp"
+#include "base/fd.hpp"
 #include "src/control/output_budget.hpp"
 #include "src/control/stream_server.hpp"
 #include "src/engine/engine.hpp"
@@ -52,11 +52,11 @@ using namespace std::chrono_literals;
 struct HealthOptions {
   std::string listen;  // "127.0.0.1:9473", "[::1]:9473", "0.0.0.0:9473"
   size_t max_connections = 256;
-  loop::Duration header_timeout = 5s;
-  loop::Duration idle_timeout = 30s;
+  Duration header_timeout = 5s;
+  Duration idle_timeout = 30s;
   // Loop time spent answering per loop iteration, over all connections;
   // past it the rest wait for the next iteration (after the timers).
-  loop::Duration slice_budget = 100us;
+  Duration slice_budget = 100us;
   // Shared with the control socket; null: one of its own.
   std::shared_ptr<control::OutputBudget> output_budget;
 };
@@ -67,7 +67,7 @@ using config::parse_listen;
 
 class HealthServer {
  public:
-  static nl::Result<std::unique_ptr<HealthServer>> create(engine::Engine& engine, metrics::Metrics& metrics,
+  static Result<std::unique_ptr<HealthServer>> create(engine::Engine& engine, metrics::Metrics& metrics,
                                                           HealthOptions options);
   ~HealthServer();
   HealthServer(const HealthServer&) = delete;
@@ -78,7 +78,7 @@ class HealthServer {
  private:
   struct Conn;
   HealthServer(engine::Engine& engine, metrics::Metrics& metrics, HealthOptions options);
-  void on_accept(nl::Fd fd);
+  void on_accept(Fd fd);
   void on_io(Conn& c, uint32_t events);
   void serve_io(Conn& c, uint32_t events);
   void on_timeout(uint64_t id);

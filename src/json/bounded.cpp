@@ -6,7 +6,7 @@
 #include <optional>
 #include <vector>
 
-#include "netlink/printable.hpp"
+#include "base/printable.hpp"
 
 namespace fipd::bounded_json {
 namespace {
@@ -77,7 +77,7 @@ class Builder {
     if (obj.contains(k)) {
       std::string shown = k.size() > 64 ? k.substr(0, 64) + "..." : k;
       // The lexer stands just after the key's closing quote.
-      return stop("duplicate key \"" + nl::printable(shown) + "\"", *consumed_ - 1);
+      return stop("duplicate key \"" + printable(shown) + "\"", *consumed_ - 1);
     }
     key_ = std::move(k);
     return true;
@@ -163,26 +163,26 @@ bool only_whitespace(std::string_view text) {
 
 }  // namespace
 
-nl::Result<json> parse(std::string_view text, const Limits& limits) {
+Result<json> parse(std::string_view text, const Limits& limits) {
   if (text.size() > limits.max_bytes)
-    return nl::fail(EMSGSIZE, "longer than " + std::to_string(limits.max_bytes) + " bytes (" +
+    return fail(EMSGSIZE, "longer than " + std::to_string(limits.max_bytes) + " bytes (" +
                                   std::to_string(text.size()) + ")");
-  if (only_whitespace(text)) return nl::fail(EBADMSG, text.empty() ? "empty" : "empty (only whitespace)");
+  if (only_whitespace(text)) return fail(EBADMSG, text.empty() ? "empty" : "empty (only whitespace)");
   if (const void* nul = std::memchr(text.data(), '\0', text.size()))
-    return nl::fail(EBADMSG, "a NUL byte " + where(text, static_cast<const char*>(nul) - text.data(), limits));
+    return fail(EBADMSG, "a NUL byte " + where(text, static_cast<const char*>(nul) - text.data(), limits));
   size_t consumed = 0;
   Builder b(limits.max_depth, &consumed);
   CountingIterator first(text.data(), &consumed), last(text.data() + text.size(), &consumed);
   bool ok = json::sax_parse(first, last, &b, json::input_format_t::json, /*strict=*/true, /*ignore_comments=*/false);
   if (ok) return std::move(b.root);
-  if (b.error) return nl::fail(EBADMSG, *b.error + " " + where(text, b.error_offset, limits));
+  if (b.error) return fail(EBADMSG, *b.error + " " + where(text, b.error_offset, limits));
   // nlohmann counts the character it failed on, 1-based; at the end of the
   // input that is one past the last byte.
   size_t offset = b.syntax_position > 0 ? std::min(b.syntax_position - 1, text.size()) : 0;
   // Failing at the end means the text stopped early (inside a string, after
   // a comma, before a closing bracket): that is what to say.
-  if (offset >= text.size()) return nl::fail(EBADMSG, "truncated " + where(text, text.size(), limits));
-  return nl::fail(EBADMSG, nl::printable(syntax_message(b.syntax_what)) + " " + where(text, offset, limits));
+  if (offset >= text.size()) return fail(EBADMSG, "truncated " + where(text, text.size(), limits));
+  return fail(EBADMSG, printable(syntax_message(b.syntax_what)) + " " + where(text, offset, limits));
 }
 
 std::string dump(const json& j, int indent) { return j.dump(indent, ' ', false, json::error_handler_t::replace); }

@@ -20,13 +20,13 @@
 //   "empty" or "truncated at byte N" when that is what happened.
 // Strings are checked as UTF-8 by nlohmann's lexer; "\u0000" escapes are
 // valid JSON and stay in the strings, so code that hands a string to a C API
-// must still refuse NUL (nl::IpAddress::parse does).
+// must still refuse NUL (IpAddress::parse does).
 //
 // dump() is nlohmann's dump() with invalid UTF-8 replaced by U+FFFD instead
 // of throwing type_error.316. Use it for every document that may hold text
 // fipd did not write itself (hook progress, names, error messages).
 //
-// Owns: nothing. Thread: any. Failures: parse() returns an nl::Error
+// Owns: nothing. Thread: any. Failures: parse() returns an Error
 // (EBADMSG for malformed or too deep, EMSGSIZE for too long) whose context
 // is a message without a prefix: callers say what was being read.
 #pragma once
@@ -38,7 +38,7 @@
 #include <string>
 #include <string_view>
 
-#include "netlink/error.hpp"
+#include "base/error.hpp"
 
 namespace fipd::bounded_json {
 
@@ -52,7 +52,7 @@ struct Limits {
   size_t first_line = 1;
 };
 
-nl::Result<nlohmann::json> parse(std::string_view text, const Limits& limits);
+Result<nlohmann::json> parse(std::string_view text, const Limits& limits);
 
 // Never throws for any content: invalid UTF-8 becomes U+FFFD.
 std::string dump(const nlohmann::json& j, int indent = -1);

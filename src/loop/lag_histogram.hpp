@@ -13,7 +13,7 @@
 #include <bit>
 #include <cstdint>
 
-#include "src/loop/clock.hpp"
+#include "base/clock.hpp"
 
 namespace fipd::loop {
 

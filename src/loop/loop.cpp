@@ -43,12 +43,12 @@ Result<std::unique_ptr<Loop>> Loop::create(LoopOptions options) {
 }
 
 Status Loop::init() {
-  epoll_ = nl::Fd(epoll_create1(EPOLL_CLOEXEC));
-  if (!epoll_) return nl::fail(errno, "loop: epoll_create1");
-  timerfd_ = nl::Fd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
-  if (!timerfd_) return nl::fail(errno, "loop: timerfd_create");
+  epoll_ = Fd(epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll_) return fail(errno, "loop: epoll_create1");
+  timerfd_ = Fd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+  if (!timerfd_) return fail(errno, "loop: timerfd_create");
   epoll_event ev{.events = EPOLLIN, .data = {.u64 = kTimerTag}};
-  if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, timerfd_.get(), &ev) != 0) return nl::fail(errno, "loop: add timerfd to epoll");
+  if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, timerfd_.get(), &ev) != 0) return fail(errno, "loop: add timerfd to epoll");
   sigemptyset(&handled_signals_);
   sigemptyset(&original_mask_);
   return {};
@@ -88,7 +88,7 @@ Result<SourceId> Loop::add_io(int fd, uint32_t events, IoCallback cb) {
   if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
     int e = errno;
     remove(id);
-    return nl::fail(e, "loop: add fd " + std::to_string(fd) + " to epoll");
+    return fail(e, "loop: add fd " + std::to_string(fd) + " to epoll");
   }
   Source& s = sources_[slot_of(id)];
   s.fd = fd;
@@ -98,10 +98,10 @@ Result<SourceId> Loop::add_io(int fd, uint32_t events, IoCallback cb) {
 
 Status Loop::set_io_events(SourceId id, uint32_t events) {
   Source* s = find(id);
-  if (!s || s->kind != Kind::io) return nl::fail(ENOENT, "loop: io source " + std::to_string(id));
+  if (!s || s->kind != Kind::io) return fail(ENOENT, "loop: io source " + std::to_string(id));
   epoll_event ev{.events = events, .data = {.u64 = id}};
   if (epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, s->fd, &ev) != 0)
-    return nl::fail(errno, "loop: modify fd " + std::to_string(s->fd) + " in epoll");
+    return fail(errno, "loop: modify fd " + std::to_string(s->fd) + " in epoll");
   return {};
 }
 
@@ -130,12 +130,12 @@ bool Loop::disarm_timer(SourceId id) {
 Status Loop::update_signal_mask() {
   if (!signalfd_) {
     pthread_sigmask(SIG_SETMASK, nullptr, &original_mask_);
-    signalfd_ = nl::Fd(signalfd(-1, &handled_signals_, SFD_CLOEXEC | SFD_NONBLOCK));
-    if (!signalfd_) return nl::fail(errno, "loop: signalfd");
+    signalfd_ = Fd(signalfd(-1, &handled_signals_, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!signalfd_) return fail(errno, "loop: signalfd");
     epoll_event ev{.events = EPOLLIN, .data = {.u64 = kSignalTag}};
-    if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, signalfd_.get(), &ev) != 0) return nl::fail(errno, "loop: add signalfd to epoll");
+    if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, signalfd_.get(), &ev) != 0) return fail(errno, "loop: add signalfd to epoll");
   } else if (signalfd(signalfd_.get(), &handled_signals_, 0) < 0) {
-    return nl::fail(errno, "loop: update signalfd mask");
+    return fail(errno, "loop: update signalfd mask");
   }
   // Blocked signals queue for the signalfd instead of running a handler;
   // signals the loop no longer handles return to their original disposition.
@@ -149,7 +149,7 @@ Status Loop::update_signal_mask() {
 Result<SourceId> Loop::add_signal(int signo, SignalCallback cb) {
   for (auto& s : sources_)
     if (s.kind == Kind::signal && s.signo == signo)
-      return nl::fail(EEXIST, "loop: signal " + std::to_string(signo) + " already has a source");
+      return fail(EEXIST, "loop: signal " + std::to_string(signo) + " already has a source");
   sigaddset(&handled_signals_, signo);
   if (auto st = update_signal_mask(); !st) {
     sigdelset(&handled_signals_, signo);
@@ -165,14 +165,14 @@ Result<SourceId> Loop::add_signal(int signo, SignalCallback cb) {
 Result<SourceId> Loop::add_child(pid_t pid, ChildCallback cb) {
   // pidfds are always close-on-exec.
   int fd = pidfd_open(pid);
-  if (fd < 0) return nl::fail(errno, "loop: pidfd_open pid " + std::to_string(pid));
+  if (fd < 0) return fail(errno, "loop: pidfd_open pid " + std::to_string(pid));
   SourceId id = allocate(Kind::child);
   epoll_event ev{.events = EPOLLIN, .data = {.u64 = id}};
   if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
     int e = errno;
     ::close(fd);
     remove(id);
-    return nl::fail(e, "loop: add pidfd of pid " + std::to_string(pid) + " to epoll");
+    return fail(e, "loop: add pidfd of pid " + std::to_string(pid) + " to epoll");
   }
   Source& s = sources_[slot_of(id)];
   s.fd = fd;
@@ -257,7 +257,7 @@ Status Loop::run_once(std::optional<Duration> max_wait) {
   int n = epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), timeout_ms);
   if (n < 0) {
     if (errno == EINTR) return {};
-    return nl::fail(errno, "loop: epoll_wait");
+    return fail(errno, "loop: epoll_wait");
   }
   for (int i = 0; i < n; ++i) {
     dispatch_event(events[i].data.u64, events[i].events);

@@ -36,17 +36,14 @@
 #include <optional>
 #include <vector>
 
-#include "netlink/error.hpp"
-#include "netlink/fd.hpp"
-#include "src/loop/clock.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
+#include "base/clock.hpp"
 #include "src/loop/lag_histogram.hpp"
 #include "src/loop/timer_wheel.hpp"
 
 namespace fipd::loop {
 
-using nl::Error;
-using nl::Result;
-using nl::Status;
 
 // Slot index in the low 32 bits, generation in the high 32; 0 is never valid.
 using SourceId = uint64_t;
@@ -171,7 +168,7 @@ class Loop {
 
   std::unique_ptr<RealClock> own_clock_;
   const Clock* clock_;
-  nl::Fd epoll_, timerfd_, signalfd_;
+  Fd epoll_, timerfd_, signalfd_;
   TimerWheel wheel_;
   Duration timer_slack_;
   std::optional<TimePoint> armed_wakeup_;

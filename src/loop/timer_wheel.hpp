@@ -23,7 +23,7 @@
 #include <optional>
 #include <vector>
 
-#include "src/loop/clock.hpp"
+#include "base/clock.hpp"
 
 namespace fipd::loop {
 

@@ -10,7 +10,7 @@
 namespace fipd::metrics {
 namespace {
 
-double seconds(loop::Duration d) { return std::chrono::duration<double>(d).count(); }
+double seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
 
 // Every probe failure cause's name (probe::cause_name), the only reasons a
 // label may carry.
@@ -55,11 +55,11 @@ Metrics::Metrics(engine::Engine& engine, MetricsOptions options)
     : engine_(engine), options_(std::move(options)), started_(engine.loop().now()) {
   if (options_.slice == 0) options_.slice = 1;
   subscription_ = engine_.subscribe([this](const engine::Event& e) { on_event(e); });
-  walk_timer_ = engine_.loop().add_timer(started_ + 24h, [this](loop::TimePoint) { next_slice(); });
+  walk_timer_ = engine_.loop().add_timer(started_ + 24h, [this](TimePoint) { next_slice(); });
   // Slices follow each other through an eventfd rather than a timer armed
   // for "now": such a timer would record each slice's wait as timer lag,
   // and the loop's lag is a metric that must mean what it says.
-  wake_ = nl::Fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  wake_ = Fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (wake_) {
     auto src = engine_.loop().add_io(wake_.get(), EPOLLIN, [this](uint32_t) {
       uint64_t n;
@@ -102,7 +102,7 @@ void Metrics::on_event(const engine::Event& e) {
   duration_.sum += d;
 }
 
-void Metrics::walk_step(loop::TimePoint now) {
+void Metrics::walk_step(TimePoint now) {
   const auto& inv = engine_.inventory();
   if (!walking_fips_ && !last_server_) {
     building_ = Aggregates{};
@@ -152,7 +152,7 @@ void Metrics::walk_step(loop::TimePoint now) {
   next_slice();
 }
 
-void Metrics::render_aggregates(PromText& p, loop::TimePoint now) {
+void Metrics::render_aggregates(PromText& p, TimePoint now) {
   const Aggregates& a = published_;
   p.gauge("fipd_metrics_aggregate_age_seconds",
           "Age of the inventory aggregates below (servers, floating IPs, probe failures), counted in slices",
@@ -187,7 +187,7 @@ const std::string& Metrics::render() {
   return rendered_;
 }
 
-std::string Metrics::render_now(loop::TimePoint now) {
+std::string Metrics::render_now(TimePoint now) {
   PromText p;
   const auto& c = engine_.counters();
   p.family("fipd_build_info", "gauge", "fipd's version");

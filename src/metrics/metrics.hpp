@@ -34,7 +34,7 @@
 #include <string_view>
 #include <utility>
 
-#include "netlink/fd.hpp"
+#include "base/fd.hpp"
 #include "src/engine/engine.hpp"
 
 namespace fipd::metrics {
@@ -43,11 +43,11 @@ using namespace std::chrono_literals;
 
 struct MetricsOptions {
   std::string version;
-  loop::Duration refresh = 1s;
+  Duration refresh = 1s;
   size_t slice = 1000;
   // A rendered text is reused for this long: fifty clients scraping back to
   // back then cost one render per period, not one each (0: always render).
-  loop::Duration render_cache = 50ms;
+  Duration render_cache = 50ms;
 };
 
 // Kept by the control server.
@@ -100,7 +100,7 @@ class Metrics {
     std::array<uint64_t, 3> fips_by_mode{};  // state::FipMode order
     uint64_t fips_pinned = 0;
     uint64_t probes_failed = 0;
-    loop::TimePoint completed{};
+    TimePoint completed{};
   };
   struct Histogram {
     std::array<uint64_t, kBuckets.size()> counts{};
@@ -109,14 +109,14 @@ class Metrics {
   };
 
   void on_event(const engine::Event& e);
-  void walk_step(loop::TimePoint now);
+  void walk_step(TimePoint now);
   void next_slice();
-  void render_aggregates(class PromText& p, loop::TimePoint now);
-  std::string render_now(loop::TimePoint now);
+  void render_aggregates(class PromText& p, TimePoint now);
+  std::string render_now(TimePoint now);
 
   engine::Engine& engine_;
   MetricsOptions options_;
-  loop::TimePoint started_;
+  TimePoint started_;
   uint64_t subscription_ = 0;
   ControlCounters control_;
   HttpCounters http_;
@@ -125,15 +125,15 @@ class Metrics {
   Histogram duration_;
   // The walk: what it has counted so far, and where it stopped.
   loop::SourceId walk_timer_ = loop::kNoSource, wake_source_ = loop::kNoSource;
-  nl::Fd wake_;
-  loop::TimePoint walk_started_{};
+  Fd wake_;
+  TimePoint walk_started_{};
   Aggregates building_, published_;
   bool have_published_ = false;
   std::string rendered_;
-  loop::TimePoint rendered_at_{};
+  TimePoint rendered_at_{};
   bool walking_fips_ = false;
   std::optional<std::string> last_server_;
-  std::optional<nl::IpAddress> last_fip_;
+  std::optional<IpAddress> last_fip_;
 };
 
 // The cause label of a failover: "down", "draining", "maintenance",

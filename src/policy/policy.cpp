@@ -99,8 +99,8 @@ std::string Planner::pick_target(const std::string& from, const Group& g) const 
   // The target needs an address of every family among the floating IPs,
   // and must be able to answer for them (conflict()).
   auto fits = [&](const Server& c) {
-    return c.eligible_target() && (!g.need_v4 || c.address_of(nl::Family::v4)) &&
-           (!g.need_v6 || c.address_of(nl::Family::v6)) && conflict(g.movable, c.name).empty();
+    return c.eligible_target() && (!g.need_v4 || c.address_of(Family::v4)) &&
+           (!g.need_v6 || c.address_of(Family::v6)) && conflict(g.movable, c.name).empty();
   };
   const Server* s = inv_.server(from);
   if (s && !s->standby.empty() && s->standby != from) {

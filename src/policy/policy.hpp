@@ -39,10 +39,7 @@
 
 namespace fipd::policy {
 
-using state::Duration;
 using state::Inventory;
-using state::IpAddress;
-using state::TimePoint;
 
 struct Damping {
   Duration min_move_interval = std::chrono::seconds(1);

@@ -5,7 +5,7 @@
 
 namespace fipd::policy {
 
-void StormGuard::expire(state::TimePoint now) {
+void StormGuard::expire(TimePoint now) {
   while (!window_.empty() && now - window_.front().at > o_.window) {
     gone_ -= window_.front().gone;
     count_.erase(window_.front().server);
@@ -18,7 +18,7 @@ bool StormGuard::trips() const {
          static_cast<double>(window_.size()) > o_.share * static_cast<double>(counted_against());
 }
 
-bool StormGuard::failed(const std::string& server, state::TimePoint now, size_t servers, bool known) {
+bool StormGuard::failed(const std::string& server, TimePoint now, size_t servers, bool known) {
   expire(now);
   servers_ = servers;
   if (count_.emplace(server, 1).second) {
@@ -30,7 +30,7 @@ bool StormGuard::failed(const std::string& server, state::TimePoint now, size_t 
   return true;
 }
 
-bool StormGuard::active(state::TimePoint now) {
+bool StormGuard::active(TimePoint now) {
   expire(now);
   if (active_ && !trips()) {
     active_ = false;
@@ -45,12 +45,12 @@ bool StormGuard::ended() {
   return e;
 }
 
-std::optional<state::TimePoint> StormGuard::first() const {
+std::optional<TimePoint> StormGuard::first() const {
   if (window_.empty()) return std::nullopt;
   return window_.front().at;
 }
 
-std::optional<state::TimePoint> StormGuard::last() const {
+std::optional<TimePoint> StormGuard::last() const {
   if (window_.empty()) return std::nullopt;
   return window_.back().at;
 }

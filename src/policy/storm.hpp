@@ -30,7 +30,7 @@ namespace fipd::policy {
 struct StormOptions {
   double share = 0.3;          // more than this share of the servers ...
   unsigned min_failures = 3;   // ... and at least this many ...
-  state::Duration window = std::chrono::seconds(60);  // ... failing within this window
+  Duration window = std::chrono::seconds(60);  // ... failing within this window
 };
 
 class StormGuard {
@@ -41,10 +41,10 @@ class StormGuard {
   // `server` failed at `now`; `servers` is how many the inventory holds now,
   // `known` says whether `server` is one of them. True when this failure
   // trips the guard.
-  bool failed(const std::string& server, state::TimePoint now, size_t servers, bool known = true);
+  bool failed(const std::string& server, TimePoint now, size_t servers, bool known = true);
   // Whether the guard holds at `now`; once a window passes without enough
   // failures it ends, and ended() reports that once.
-  bool active(state::TimePoint now);
+  bool active(TimePoint now);
   bool ended();
 
   size_t failures() const { return window_.size(); }
@@ -52,8 +52,8 @@ class StormGuard {
   // that failed in the window and are gone since).
   size_t counted_against() const { return servers_ + gone_; }
   // When the first and the last failure of the window happened.
-  std::optional<state::TimePoint> first() const;
-  std::optional<state::TimePoint> last() const;
+  std::optional<TimePoint> first() const;
+  std::optional<TimePoint> last() const;
   // The servers that failed within the window, oldest first.
   template <class F>
   void each_failed(F&& f) const {
@@ -63,11 +63,11 @@ class StormGuard {
 
  private:
   struct Failure {
-    state::TimePoint at;
+    TimePoint at;
     std::string server;
     bool gone;
   };
-  void expire(state::TimePoint now);
+  void expire(TimePoint now);
   bool trips() const;
 
   StormOptions o_;

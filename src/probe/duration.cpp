@@ -18,11 +18,11 @@ constexpr Unit kUnits[] = {{"ns", 1},           {"us", 1'000},           {"\u00b
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-std::unexpected<nl::Error> bad(std::string_view text, const std::string& why) {
-  return nl::fail(EINVAL, "'" + std::string(text) + "': " + why);
+std::unexpected<Error> bad(std::string_view text, const std::string& why) {
+  return fail(EINVAL, "'" + std::string(text) + "': " + why);
 }
 
-std::unexpected<nl::Error> too_large(std::string_view text) {
+std::unexpected<Error> too_large(std::string_view text) {
   return bad(text, "longer than the longest duration fipd takes, " + format_duration(kMaxDuration));
 }
 

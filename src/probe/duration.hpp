@@ -7,13 +7,11 @@
 #include <string>
 #include <string_view>
 
-#include "netlink/error.hpp"
-#include "src/loop/clock.hpp"
+#include "base/error.hpp"
+#include "base/clock.hpp"
 
 namespace fipd::probe {
 
-using loop::Duration;
-using nl::Result;
 
 // The longest duration any text may spell: 30 days. Every setting has its
 // own, tighter range on top (probe intervals and timeouts: spec.hpp).

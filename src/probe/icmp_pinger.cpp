@@ -47,7 +47,7 @@ Result<size_t> IcmpPinger::socket_for(const ProbeSpec& spec, int family) {
     const Socket& s = *sockets_[i];
     if (s.family == family && s.device == spec.device && s.mark == spec.mark && s.source == spec.source) return i;
   }
-  if (sockets_.size() >= 0xffff) return nl::fail(EMFILE, "too many ICMP socket kinds");
+  if (sockets_.size() >= 0xffff) return fail(EMFILE, "too many ICMP socket kinds");
   const int proto = family == AF_INET ? int{IPPROTO_ICMP} : int{IPPROTO_ICMPV6};
   auto fd = open_probe_socket(family, SOCK_RAW, proto, spec);
   if (!fd) return std::unexpected(fd.error());
@@ -83,7 +83,7 @@ Result<size_t> IcmpPinger::socket_for(const ProbeSpec& spec, int family) {
   return index;
 }
 
-std::expected<uint32_t, ProbeResult> IcmpPinger::ping(const ProbeSpec& spec, const nl::IpAddress& address,
+std::expected<uint32_t, ProbeResult> IcmpPinger::ping(const ProbeSpec& spec, const IpAddress& address,
                                                       uint64_t cookie) {
   auto index = socket_for(spec, address.af());
   if (!index) return std::unexpected(ProbeResult{.cause = Cause::local_error, .detail = index.error().code});
@@ -127,7 +127,7 @@ void IcmpPinger::on_readable(size_t index) {
   }
 }
 
-void IcmpPinger::on_packet(size_t index, const uint8_t* p, size_t len, const nl::IpAddress& from) {
+void IcmpPinger::on_packet(size_t index, const uint8_t* p, size_t len, const IpAddress& from) {
   const Socket& s = *sockets_[index];
   const bool v4 = s.family == AF_INET;
   if (v4) {  // IPv4 raw sockets see the IP header too
@@ -151,12 +151,12 @@ void IcmpPinger::on_packet(size_t index, const uint8_t* p, size_t len, const nl:
   if (inner_len < inner_ip + 8) return;
   const uint8_t* echo = inner + inner_ip;
   if (echo[0] != (v4 ? kEchoRequest4 : ICMP6_ECHO_REQUEST) || get16(echo + 4) != s.ident) return;
-  auto dst = nl::IpAddress::from_bytes(inner + (v4 ? 16 : 24), v4 ? 4 : 16);
+  auto dst = IpAddress::from_bytes(inner + (v4 ? 16 : 24), v4 ? 4 : 16);
   if (!dst) return;
   complete(index, get16(echo + 6), *dst, ProbeResult{.cause = Cause::unreachable, .detail = EHOSTUNREACH});
 }
 
-void IcmpPinger::complete(size_t index, uint16_t seq, const nl::IpAddress& peer, ProbeResult result) {
+void IcmpPinger::complete(size_t index, uint16_t seq, const IpAddress& peer, ProbeResult result) {
   auto& pending = sockets_[index]->pending;
   auto it = pending.find(seq);
   // A reply from another address with our sequence number is not ours.

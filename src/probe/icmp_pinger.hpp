@@ -22,7 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "netlink/fd.hpp"
+#include "base/fd.hpp"
 #include "src/loop/loop.hpp"
 #include "src/probe/health.hpp"
 #include "src/probe/spec.hpp"
@@ -40,21 +40,21 @@ class IcmpPinger {
 
   // Sends one echo request; returns an id for cancel(), or the result when
   // known at once.
-  std::expected<uint32_t, ProbeResult> ping(const ProbeSpec& spec, const nl::IpAddress& address, uint64_t cookie);
+  std::expected<uint32_t, ProbeResult> ping(const ProbeSpec& spec, const IpAddress& address, uint64_t cookie);
   void cancel(uint32_t id);
   size_t outstanding() const;
 
  private:
   struct Pending {
     uint64_t cookie;
-    nl::IpAddress address;
+    IpAddress address;
   };
   struct Socket {
     int family = 0;
     std::string device;
     uint32_t mark = 0;
-    std::optional<nl::IpAddress> source;
-    nl::Fd fd;
+    std::optional<IpAddress> source;
+    Fd fd;
     loop::SourceId io = loop::kNoSource;
     uint16_t ident = 0;
     uint16_t next_seq = 0;
@@ -63,8 +63,8 @@ class IcmpPinger {
 
   Result<size_t> socket_for(const ProbeSpec& spec, int family);
   void on_readable(size_t index);
-  void on_packet(size_t index, const uint8_t* data, size_t len, const nl::IpAddress& from);
-  void complete(size_t index, uint16_t seq, const nl::IpAddress& from, ProbeResult result);
+  void on_packet(size_t index, const uint8_t* data, size_t len, const IpAddress& from);
+  void complete(size_t index, uint16_t seq, const IpAddress& from, ProbeResult result);
 
   loop::Loop& loop_;
   Done done_;

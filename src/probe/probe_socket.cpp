@@ -6,14 +6,14 @@
 
 namespace fipd::probe {
 
-Result<nl::Fd> open_probe_socket(int family, int type, int protocol, const ProbeSpec& spec) {
-  nl::Fd fd(::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol));
-  if (!fd) return nl::fail(errno, "socket");
+Result<Fd> open_probe_socket(int family, int type, int protocol, const ProbeSpec& spec) {
+  Fd fd(::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol));
+  if (!fd) return fail(errno, "socket");
   if (spec.mark != 0 && setsockopt(fd.get(), SOL_SOCKET, SO_MARK, &spec.mark, sizeof(spec.mark)) != 0)
-    return nl::fail(errno, "SO_MARK " + std::to_string(spec.mark));
+    return fail(errno, "SO_MARK " + std::to_string(spec.mark));
   if (!spec.device.empty() &&
       setsockopt(fd.get(), SOL_SOCKET, SO_BINDTODEVICE, spec.device.data(), static_cast<socklen_t>(spec.device.size())) != 0)
-    return nl::fail(errno, "SO_BINDTODEVICE " + spec.device);
+    return fail(errno, "SO_BINDTODEVICE " + spec.device);
   if (spec.source) {
     if (type == SOCK_STREAM || type == SOCK_DGRAM) {
       // Choose the port at connect() time, per destination: a source address
@@ -22,7 +22,7 @@ Result<nl::Fd> open_probe_socket(int family, int type, int protocol, const Probe
       setsockopt(fd.get(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
     }
     SockAddr src = SockAddr::of(*spec.source, 0);
-    if (::bind(fd.get(), src.get(), src.len) != 0) return nl::fail(errno, "bind to " + spec.source->str());
+    if (::bind(fd.get(), src.get(), src.len) != 0) return fail(errno, "bind to " + spec.source->str());
   }
   return fd;
 }

@@ -5,20 +5,18 @@
 
 #include <sys/socket.h>
 
-#include "netlink/error.hpp"
-#include "netlink/fd.hpp"
-#include "netlink/ip_address.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
+#include "base/ip_address.hpp"
 #include "src/probe/health.hpp"
 #include "src/probe/spec.hpp"
 
 namespace fipd::probe {
 
-using nl::SockAddr;
-using nl::address_of;
 
 // A non-blocking, close-on-exec socket with the spec's device, mark and
 // source applied. Errors carry the errno; the caller maps them to a Cause.
-Result<nl::Fd> open_probe_socket(int family, int type, int protocol, const ProbeSpec& spec);
+Result<Fd> open_probe_socket(int family, int type, int protocol, const ProbeSpec& spec);
 
 // What an errno from connect(), SO_ERROR, send() or recv() says about the
 // server: refused, reset, unreachable, timeout, or (ours) local_error.

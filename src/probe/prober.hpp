@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <expected>
 
-#include "netlink/ip_address.hpp"
+#include "base/ip_address.hpp"
 #include "src/probe/health.hpp"
 #include "src/probe/spec.hpp"
 
@@ -32,7 +32,7 @@ class Prober {
   // with `token`), or the outcome itself when it is known at once (a local
   // error, a network without a route). `spec` outlives the attempt: the
   // engine cancels every attempt before the spec goes away.
-  virtual std::expected<uint64_t, ProbeResult> start(const ProbeSpec& spec, const nl::IpAddress& address,
+  virtual std::expected<uint64_t, ProbeResult> start(const ProbeSpec& spec, const IpAddress& address,
                                                      uint64_t token) = 0;
   // Stops an attempt (timed out, or its server removed): no result follows.
   virtual void cancel(uint64_t handle) = 0;

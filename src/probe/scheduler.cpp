@@ -124,9 +124,9 @@ Duration ProbeScheduler::jittered(Duration d, unsigned percent) {
 
 Status ProbeScheduler::add_server(ServerSpec spec) {
   if (auto s = validate(spec); !s) return s;
-  if (by_id_.count(spec.id)) return nl::fail(EEXIST, "server " + spec.id + ": already registered");
+  if (by_id_.count(spec.id)) return fail(EEXIST, "server " + spec.id + ": already registered");
   if (stats_.probes + spec.probes.size() > options_.max_probes)
-    return nl::fail(ENOSPC, "server " + spec.id + ": " + std::to_string(spec.probes.size()) + " more probes would pass " +
+    return fail(ENOSPC, "server " + spec.id + ": " + std::to_string(spec.probes.size()) + " more probes would pass " +
                                 "the bound of " + std::to_string(options_.max_probes) + " probes in all");
   stats_.probes += spec.probes.size();
   uint32_t slot;
@@ -167,7 +167,7 @@ Status ProbeScheduler::add_server(ServerSpec spec) {
 
 Status ProbeScheduler::remove_server(std::string_view id) {
   auto it = by_id_.find(std::string(id));
-  if (it == by_id_.end()) return nl::fail(ENOENT, "server " + std::string(id) + ": not registered");
+  if (it == by_id_.end()) return fail(ENOENT, "server " + std::string(id) + ": not registered");
   const uint32_t slot = it->second;
   cancel_attempts_of(slot);
   for (auto& p : servers_[slot]->probes) remove_timers(p);
@@ -195,7 +195,7 @@ void ProbeScheduler::cancel_attempts_of(uint32_t slot) {
 
 Status ProbeScheduler::signal(std::string_view id, Cause cause) {
   auto it = by_id_.find(std::string(id));
-  if (it == by_id_.end()) return nl::fail(ENOENT, "server " + std::string(id) + ": not registered");
+  if (it == by_id_.end()) return fail(ENOENT, "server " + std::string(id) + ": not registered");
   const uint32_t slot = it->second;
   Server& s = *servers_[slot];
   for (auto& p : s.probes) p.hysteresis.suspect();
@@ -505,7 +505,7 @@ void ProbeScheduler::pump_queue() {
 
 Result<ServerStatus> ProbeScheduler::status(std::string_view id) const {
   auto it = by_id_.find(std::string(id));
-  if (it == by_id_.end()) return nl::fail(ENOENT, "server " + std::string(id) + ": not registered");
+  if (it == by_id_.end()) return fail(ENOENT, "server " + std::string(id) + ": not registered");
   const Server& s = *servers_[it->second];
   ServerStatus st{.id = s.spec.id, .address = s.spec.address, .state = s.state, .since = s.since, .cause = s.cause,
                   .detail = s.detail, .last = s.last, .counters = {}, .probes = {}};

@@ -76,7 +76,6 @@
 namespace fipd::probe {
 
 using loop::Loop;
-using loop::TimePoint;
 
 struct SchedulerOptions {
   size_t max_in_flight = 4096;
@@ -101,7 +100,7 @@ struct Transition {
 struct LastResult {
   TimePoint at;
   ProbeResult result;
-  loop::Duration latency{0};
+  Duration latency{0};
   int probe = 0;
 };
 
@@ -122,7 +121,7 @@ struct ProbeStatus {
 
 struct ServerStatus {
   std::string id;
-  nl::IpAddress address;
+  IpAddress address;
   Health state = Health::unknown;
   TimePoint since;  // of the last transition (or of registration)
   Cause cause = Cause::ok;

@@ -29,7 +29,7 @@ SocketProber::~SocketProber() {
     if (attempts_[i]->active) release(i);
 }
 
-std::string SocketProber::http_request(const ProbeSpec& spec, const nl::IpAddress& address) const {
+std::string SocketProber::http_request(const ProbeSpec& spec, const IpAddress& address) const {
   std::string host = spec.http_host;
   if (host.empty()) {
     host = address.is_v4() ? address.str() : "[" + address.str() + "]";
@@ -39,7 +39,7 @@ std::string SocketProber::http_request(const ProbeSpec& spec, const nl::IpAddres
          "\r\nUser-Agent: fipd-probe\r\nAccept: */*\r\nConnection: close\r\n\r\n";
 }
 
-std::expected<uint64_t, ProbeResult> SocketProber::start(const ProbeSpec& spec, const nl::IpAddress& address,
+std::expected<uint64_t, ProbeResult> SocketProber::start(const ProbeSpec& spec, const IpAddress& address,
                                                          uint64_t token) {
   uint32_t index;
   if (!free_.empty()) {
@@ -67,7 +67,7 @@ std::expected<uint64_t, ProbeResult> SocketProber::start(const ProbeSpec& spec, 
   return handle;
 }
 
-std::expected<uint32_t, ProbeResult> SocketProber::open_stream(uint32_t index, const nl::IpAddress& address) {
+std::expected<uint32_t, ProbeResult> SocketProber::open_stream(uint32_t index, const IpAddress& address) {
   Attempt& a = *attempts_[index];
   const ProbeSpec& spec = *a.spec;
   const bool udp = spec.kind == ProbeKind::udp;

@@ -25,7 +25,7 @@
 #include <string>
 #include <vector>
 
-#include "netlink/fd.hpp"
+#include "base/fd.hpp"
 #include "src/loop/loop.hpp"
 #include "src/probe/icmp_pinger.hpp"
 #include "src/probe/prober.hpp"
@@ -39,7 +39,7 @@ class SocketProber final : public Prober {
   SocketProber(const SocketProber&) = delete;
   SocketProber& operator=(const SocketProber&) = delete;
 
-  std::expected<uint64_t, ProbeResult> start(const ProbeSpec& spec, const nl::IpAddress& address,
+  std::expected<uint64_t, ProbeResult> start(const ProbeSpec& spec, const IpAddress& address,
                                              uint64_t token) override;
   void cancel(uint64_t handle) override;
   size_t active() const { return active_; }
@@ -52,7 +52,7 @@ class SocketProber final : public Prober {
     Phase phase = Phase::connecting;
     const ProbeSpec* spec = nullptr;
     uint64_t token = 0;
-    nl::Fd fd;
+    Fd fd;
     loop::SourceId io = loop::kNoSource;
     uint32_t icmp_id = 0;
     bool icmp = false;
@@ -60,7 +60,7 @@ class SocketProber final : public Prober {
     std::string in;   // bytes received so far
   };
 
-  std::expected<uint32_t, ProbeResult> open_stream(uint32_t index, const nl::IpAddress& address);
+  std::expected<uint32_t, ProbeResult> open_stream(uint32_t index, const IpAddress& address);
   void on_event(uint32_t index, uint32_t events);
   void on_connected(uint32_t index);
   void on_writable(uint32_t index);
@@ -69,7 +69,7 @@ class SocketProber final : public Prober {
   std::optional<ProbeResult> judge(const Attempt& a, bool eof) const;
   void finish(uint32_t index, ProbeResult result);
   void release(uint32_t index);
-  std::string http_request(const ProbeSpec& spec, const nl::IpAddress& address) const;
+  std::string http_request(const ProbeSpec& spec, const IpAddress& address) const;
 
   loop::Loop& loop_;
   IcmpPinger icmp_;

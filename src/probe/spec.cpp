@@ -5,7 +5,7 @@
 
 #include <cerrno>
 
-#include "netlink/printable.hpp"
+#include "base/printable.hpp"
 #include "src/probe/duration.hpp"
 
 namespace fipd::probe {
@@ -15,8 +15,8 @@ namespace {
 class Checker {
  public:
   explicit Checker(std::string prefix) : prefix_(std::move(prefix)) {}
-  std::unexpected<nl::Error> fail(std::string_view field, const std::string& why) const {
-    return nl::fail(EINVAL, prefix_ + std::string(field) + ": " + why);
+  std::unexpected<Error> fail(std::string_view field, const std::string& why) const {
+    return fipd::fail(EINVAL, prefix_ + std::string(field) + ": " + why);
   }
   Status positive(std::string_view field, Duration d) const {
     if (d.count() <= 0) return fail(field, "'" + format_duration(d) + "' must be > 0");
@@ -46,12 +46,12 @@ bool printable_token(std::string_view s) {
 
 Status validate_http(const Checker& c, const ProbeSpec& p) {
   if (p.http_path.empty() || p.http_path.front() != '/')
-    return c.fail("http path", "'" + nl::printable(p.http_path) + "' must start with '/'");
+    return c.fail("http path", "'" + printable(p.http_path) + "' must start with '/'");
   // Quoted escaped: a NUL or an escape sequence must not cut or drive the message.
   if (!printable_token(p.http_path))
-    return c.fail("http path", "'" + nl::printable(p.http_path) + "' has spaces or control characters");
+    return c.fail("http path", "'" + printable(p.http_path) + "' has spaces or control characters");
   if (!printable_token(p.http_host))
-    return c.fail("http host", "'" + nl::printable(p.http_host) + "' has spaces or control characters");
+    return c.fail("http host", "'" + printable(p.http_host) + "' has spaces or control characters");
   for (uint16_t s : p.http_status)
     if (s < 100 || s > 599) return c.fail("http status", std::to_string(s) + " is not an HTTP status (100..599)");
   return {};
@@ -91,7 +91,7 @@ Status validate_probe(const Checker& c, const ServerSpec& server, const ProbeSpe
   if (p.kind == ProbeKind::udp && p.send.size() > 1400) return c.fail("send", "a datagram of more than 1400 bytes");
   if (p.expect.size() > 1024) return c.fail("expect", "longer than 1024 bytes");
   if (p.source && p.source->family() != server.address.family())
-    return c.fail("source", p.source->str() + " is not an " + nl::family_name(server.address.family()) +
+    return c.fail("source", p.source->str() + " is not an " + family_name(server.address.family()) +
                                 " address like the server's " + server.address.str());
   if (p.device.size() >= IFNAMSIZ) return c.fail("device", "'" + p.device + "' is longer than an interface name");
   return {};
@@ -112,16 +112,16 @@ const char* kind_name(ProbeKind k) {
 Result<ProbeKind> parse_probe_kind(std::string_view text) {
   for (ProbeKind k : {ProbeKind::tcp, ProbeKind::http, ProbeKind::udp, ProbeKind::icmp})
     if (text == kind_name(k)) return k;
-  return nl::fail(EINVAL, "unknown probe kind '" + std::string(text) + "' (use tcp, http, udp, icmp)");
+  return fail(EINVAL, "unknown probe kind '" + std::string(text) + "' (use tcp, http, udp, icmp)");
 }
 
 Status validate(const ServerSpec& server) {
-  if (server.id.empty()) return nl::fail(EINVAL, "server '': id: must not be empty");
-  if (!printable_token(server.id)) return nl::fail(EINVAL, "server '" + server.id + "': id: has spaces or control characters");
+  if (server.id.empty()) return fail(EINVAL, "server '': id: must not be empty");
+  if (!printable_token(server.id)) return fail(EINVAL, "server '" + server.id + "': id: has spaces or control characters");
   const std::string prefix = "server " + server.id + ": ";
-  if (server.probes.empty()) return nl::fail(EINVAL, prefix + "probes: at least one probe is needed");
+  if (server.probes.empty()) return fail(EINVAL, prefix + "probes: at least one probe is needed");
   if (server.probes.size() > kMaxProbesPerServer)
-    return nl::fail(EINVAL, prefix + "probes: " + std::to_string(server.probes.size()) + " probes, at most " +
+    return fail(EINVAL, prefix + "probes: " + std::to_string(server.probes.size()) + " probes, at most " +
                                 std::to_string(kMaxProbesPerServer) + " per server");
   for (size_t i = 0; i < server.probes.size(); ++i) {
     Checker c(prefix + "probe " + std::to_string(i) + ": ");

@@ -28,15 +28,12 @@
 #include <string_view>
 #include <vector>
 
-#include "netlink/error.hpp"
-#include "netlink/ip_address.hpp"
-#include "src/loop/clock.hpp"
+#include "base/error.hpp"
+#include "base/ip_address.hpp"
+#include "base/clock.hpp"
 
 namespace fipd::probe {
 
-using loop::Duration;
-using nl::Result;
-using nl::Status;
 using namespace std::chrono_literals;
 
 inline constexpr Duration kMinInterval = 1ms, kMaxInterval = 1h;
@@ -76,7 +73,7 @@ struct ProbeSpec {
   std::vector<uint16_t> http_status;
   // Where probes leave from: a source address, a device (SO_BINDTODEVICE),
   // a firewall mark (SO_MARK; 0 sets none).
-  std::optional<nl::IpAddress> source;
+  std::optional<IpAddress> source;
   std::string device;
   uint32_t mark = 0;
 
@@ -92,7 +89,7 @@ struct ProbeSpec {
 
 struct ServerSpec {
   std::string id;  // unique in the engine: "web-1"
-  nl::IpAddress address;
+  IpAddress address;
   std::vector<ProbeSpec> probes;
 };
 

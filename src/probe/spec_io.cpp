@@ -3,7 +3,7 @@
 
 #include <array>
 
-#include "netlink/printable.hpp"
+#include "base/printable.hpp"
 #include "src/json/bounded.hpp"
 #include "src/probe/duration.hpp"
 
@@ -25,8 +25,8 @@ std::optional<Duration> duration(FieldSource& s, std::string_view key) {
   auto d = parse_duration(*text);
   std::string why;
   if (!d) why = d.error().context;
-  else if (d->count() <= 0) why = "'" + nl::printable(*text) + "' must be greater than 0";
-  else if (*d > std::chrono::hours(24)) why = "'" + nl::printable(*text) + "' must be at most 24h";
+  else if (d->count() <= 0) why = "'" + printable(*text) + "' must be greater than 0";
+  else if (*d > std::chrono::hours(24)) why = "'" + printable(*text) + "' must be at most 24h";
   if (!why.empty()) {
     s.fail(key, why);
     return std::nullopt;
@@ -62,7 +62,7 @@ ProbeSpec read_probe(FieldSource& s, const ProbeSpec& base) {
   ProbeSpec p = base;
   if (auto v = s.str("kind", "a string")) {
     if (auto k = parse_probe_kind(*v)) p.kind = *k;
-    else s.fail("kind", "unknown probe kind '" + nl::printable(*v) + "' (tcp, http, udp or icmp)");
+    else s.fail("kind", "unknown probe kind '" + printable(*v) + "' (tcp, http, udp or icmp)");
   }
   if (auto v = s.integer("port", 1, 65535)) p.port = static_cast<uint16_t>(*v);
   for (auto [key, out] : {std::pair{"interval", &p.interval}, {"timeout", &p.timeout}, {"fastinter", &p.fastinter},
@@ -72,9 +72,9 @@ ProbeSpec read_probe(FieldSource& s, const ProbeSpec& base) {
   if (auto v = s.integer("fall", 1, 100)) p.fall = static_cast<unsigned>(*v);
   if (auto v = s.str("path", "a string")) {
     if (v->find('\0') != std::string::npos)
-      s.fail("path", "'" + nl::printable(*v) + "' holds a NUL character, which no path may");
+      s.fail("path", "'" + printable(*v) + "' holds a NUL character, which no path may");
     else if (v->empty() || (*v)[0] != '/' || v->find_first_of(" \r\n") != std::string::npos)
-      s.fail("path", "'" + nl::printable(*v) + "' must start with '/' and contain no spaces");
+      s.fail("path", "'" + printable(*v) + "' must start with '/' and contain no spaces");
     else
       p.http_path = *v;
   }
@@ -86,12 +86,12 @@ ProbeSpec read_probe(FieldSource& s, const ProbeSpec& base) {
   if (auto v = s.str("send", "a string")) p.send = *v;
   if (auto v = s.str("expect_prefix", "a string")) p.expect = *v;
   if (auto v = s.str("source", "an IPv4 or IPv6 address string")) {
-    if (auto a = nl::IpAddress::parse(*v)) p.source = *a;
+    if (auto a = IpAddress::parse(*v)) p.source = *a;
     else s.fail("source", a.error().context);
   }
   if (auto v = s.str("interface", "a string")) {
     if (v->empty() || v->size() >= 16 || v->find('\0') != std::string::npos)
-      s.fail("interface", "'" + nl::printable(*v) + "' is not an interface name");
+      s.fail("interface", "'" + printable(*v) + "' is not an interface name");
     else
       p.device = *v;
   }
@@ -107,7 +107,7 @@ void JsonFields::check_keys(std::span<const std::string_view> known) {
     if (ok) continue;
     std::string list;
     for (auto k : known) list += (list.empty() ? "" : ", ") + std::string(k);
-    fail("", "unknown key '" + nl::printable(it.key()) + "' (known: " + list + ")");
+    fail("", "unknown key '" + printable(it.key()) + "' (known: " + list + ")");
   }
 }
 

@@ -154,22 +154,22 @@ int kill_children() {
 // The two ends of a pipe or a socket pair, each closed with its Fd: the
 // parent keeps one, the children the other.
 struct Channel {
-  nl::Fd parent, child;
+  Fd parent, child;
 };
 
 // stdin is a socket pair, not a pipe: a hook that exits without reading its
 // input must not raise SIGPIPE in fipd (send() with MSG_NOSIGNAL), whatever
 // the process's disposition of SIGPIPE is. The others are pipes the children
 // write and fipd reads.
-nl::Result<Channel> open_channel(bool to_child, const std::string& hook) {
+Result<Channel> open_channel(bool to_child, const std::string& hook) {
   int fds[2];
   if (to_child) {
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
-      return nl::fail(errno, "socket pair for hook " + hook);
-    return Channel{nl::Fd(fds[1]), nl::Fd(fds[0])};
+      return fail(errno, "socket pair for hook " + hook);
+    return Channel{Fd(fds[1]), Fd(fds[0])};
   }
-  if (pipe2(fds, O_CLOEXEC) != 0) return nl::fail(errno, "pipe for hook " + hook);
-  return Channel{nl::Fd(fds[0]), nl::Fd(fds[1])};
+  if (pipe2(fds, O_CLOEXEC) != 0) return fail(errno, "pipe for hook " + hook);
+  return Channel{Fd(fds[0]), Fd(fds[1])};
 }
 
 }  // namespace
@@ -180,7 +180,7 @@ std::string HookExit::describe() const {
   return "exited " + std::to_string(code);
 }
 
-nl::Result<std::unique_ptr<HookProcess>> HookProcess::start(loop::Loop& loop, const HookSpec& spec, OnLine on_line,
+Result<std::unique_ptr<HookProcess>> HookProcess::start(loop::Loop& loop, const HookSpec& spec, OnLine on_line,
                                                             OnExit on_exit) {
   std::unique_ptr<HookProcess> h(new HookProcess(loop));
   h->on_line_ = std::move(on_line);
@@ -218,7 +218,7 @@ nl::Result<std::unique_ptr<HookProcess>> HookProcess::start(loop::Loop& loop, co
 
   Channel* channels[] = {&*in, &*out, &*err, &*st};
   pid_t pid = fork();
-  if (pid < 0) return nl::fail(errno, "fork for hook " + spec.path);
+  if (pid < 0) return fail(errno, "fork for hook " + spec.path);
   if (pid == 0) {
     // The supervisor keeps only what it and the hook need (close() is
     // async-signal-safe; supervise() never returns, so nothing else runs).
@@ -248,7 +248,7 @@ nl::Result<std::unique_ptr<HookProcess>> HookProcess::start(loop::Loop& loop, co
     h->streams_[which].src = *src;
   }
   h->write_input();
-  h->timer_ = loop.add_timer(loop.now() + spec.timeout, [self](loop::TimePoint) { self->on_timer(); });
+  h->timer_ = loop.add_timer(loop.now() + spec.timeout, [self](TimePoint) { self->on_timer(); });
   return h;
 }
 

@@ -43,7 +43,7 @@
 #include <string_view>
 #include <vector>
 
-#include "netlink/fd.hpp"
+#include "base/fd.hpp"
 #include "src/loop/loop.hpp"
 
 namespace fipd::rebuild {
@@ -75,7 +75,7 @@ class HookProcess {
   using OnLine = std::function<void(const HookLine&)>;
   using OnExit = std::function<void(const HookExit&)>;
 
-  static nl::Result<std::unique_ptr<HookProcess>> start(loop::Loop& loop, const HookSpec& spec, OnLine on_line,
+  static Result<std::unique_ptr<HookProcess>> start(loop::Loop& loop, const HookSpec& spec, OnLine on_line,
                                                         OnExit on_exit);
   ~HookProcess();
   // The supervisor's pid (the hook is its child).
@@ -85,7 +85,7 @@ class HookProcess {
 
  private:
   struct Stream {
-    nl::Fd fd;
+    Fd fd;
     loop::SourceId src = loop::kNoSource;
     std::string partial;
     bool skipping = false;  // inside a line past kMaxHookLine
@@ -101,7 +101,7 @@ class HookProcess {
 
   loop::Loop& loop_;
   pid_t pid_ = -1;
-  nl::Fd in_, status_;
+  Fd in_, status_;
   Stream streams_[2];  // stdout, stderr
   std::string input_;
   size_t input_done_ = 0;

@@ -32,12 +32,12 @@ std::string HttpResult::describe() const {
   return "HTTP " + std::to_string(status);
 }
 
-nl::Result<std::unique_ptr<HttpClient>> HttpClient::create(loop::Loop& loop) {
+Result<std::unique_ptr<HttpClient>> HttpClient::create(loop::Loop& loop) {
   static const bool initialised = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
-  if (!initialised) return nl::fail(EIO, "initialise libcurl");
+  if (!initialised) return fail(EIO, "initialise libcurl");
   std::unique_ptr<HttpClient> c(new HttpClient(loop));
   c->multi_ = curl_multi_init();
-  if (!c->multi_) return nl::fail(ENOMEM, "create a curl multi handle");
+  if (!c->multi_) return fail(ENOMEM, "create a curl multi handle");
   curl_multi_setopt(c->multi_, CURLMOPT_SOCKETFUNCTION, &HttpClient::on_socket);
   curl_multi_setopt(c->multi_, CURLMOPT_SOCKETDATA, c.get());
   curl_multi_setopt(c->multi_, CURLMOPT_TIMERFUNCTION, &HttpClient::on_timer);
@@ -55,11 +55,11 @@ HttpClient::~HttpClient() {
   curl_multi_cleanup(multi_);
 }
 
-nl::Status HttpClient::post(const std::string& url, const std::string& json, std::chrono::nanoseconds timeout,
+Status HttpClient::post(const std::string& url, const std::string& json, std::chrono::nanoseconds timeout,
                             Done done) {
   auto t = std::make_unique<Transfer>();
   t->easy = curl_easy_init();
-  if (!t->easy) return nl::fail(ENOMEM, "create a curl handle for " + url);
+  if (!t->easy) return fail(ENOMEM, "create a curl handle for " + url);
   t->body = json;
   t->done = std::move(done);
   t->headers = curl_slist_append(nullptr, "Content-Type: application/json");
@@ -77,7 +77,7 @@ nl::Status HttpClient::post(const std::string& url, const std::string& json, std
   // Only the schemes configured; no redirects to elsewhere.
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   if (CURLMcode m = curl_multi_add_handle(multi_, e); m != CURLM_OK)
-    return nl::fail(EIO, "start POST to " + url + ": " + curl_multi_strerror(m));
+    return fail(EIO, "start POST to " + url + ": " + curl_multi_strerror(m));
   transfers_[e] = std::move(t);
   return {};
 }
@@ -115,7 +115,7 @@ int HttpClient::on_timer(CURLM*, long timeout_ms, void* self_ptr) {
   // Not from inside curl's own call: curl asks for "now" (0 ms) often.
   auto when = self->loop_.now() + std::chrono::milliseconds(timeout_ms);
   if (self->timer_ == loop::kNoSource)
-    self->timer_ = self->loop_.add_timer(when, [self](loop::TimePoint) { self->drive(CURL_SOCKET_TIMEOUT, 0); });
+    self->timer_ = self->loop_.add_timer(when, [self](TimePoint) { self->drive(CURL_SOCKET_TIMEOUT, 0); });
   else
     self->loop_.rearm_timer(self->timer_, when);
   return 0;

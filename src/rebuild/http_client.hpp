@@ -34,10 +34,10 @@ struct HttpResult {
 class HttpClient {
  public:
   using Done = std::function<void(const HttpResult&)>;
-  static nl::Result<std::unique_ptr<HttpClient>> create(loop::Loop& loop);
+  static Result<std::unique_ptr<HttpClient>> create(loop::Loop& loop);
   ~HttpClient();
   // POSTs `json` to `url` with Content-Type: application/json.
-  nl::Status post(const std::string& url, const std::string& json, std::chrono::nanoseconds timeout, Done done);
+  Status post(const std::string& url, const std::string& json, std::chrono::nanoseconds timeout, Done done);
   size_t in_flight() const { return transfers_.size(); }
 
  private:

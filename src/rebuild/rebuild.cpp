@@ -25,22 +25,22 @@ std::optional<Stage> stage_from(std::string_view s) {
   return std::nullopt;
 }
 
-json addresses_json(const std::vector<nl::IpAddress>& v) {
+json addresses_json(const std::vector<IpAddress>& v) {
   json out = json::array();
   for (const auto& a : v) out.push_back(a.str());
   return out;
 }
 
-std::vector<nl::IpAddress> addresses_from(const json& j) {
-  std::vector<nl::IpAddress> out;
+std::vector<IpAddress> addresses_from(const json& j) {
+  std::vector<IpAddress> out;
   if (j.is_array())
     for (const auto& a : j)
       if (a.is_string())
-        if (auto ip = nl::IpAddress::parse(a.get<std::string>())) out.push_back(*ip);
+        if (auto ip = IpAddress::parse(a.get<std::string>())) out.push_back(*ip);
   return out;
 }
 
-void merge(std::vector<nl::IpAddress>& into, const std::vector<nl::IpAddress>& more) {
+void merge(std::vector<IpAddress>& into, const std::vector<IpAddress>& more) {
   for (const auto& a : more)
     if (std::find(into.begin(), into.end(), a) == into.end()) into.push_back(a);
 }
@@ -106,7 +106,7 @@ const char* stage_name(Stage s) {
   return "?";
 }
 
-nl::Result<std::unique_ptr<RebuildManager>> RebuildManager::create(RebuildHost& host, config::RebuildConfig cfg) {
+Result<std::unique_ptr<RebuildManager>> RebuildManager::create(RebuildHost& host, config::RebuildConfig cfg) {
   std::unique_ptr<RebuildManager> m(new RebuildManager(host, std::move(cfg)));
   auto http = HttpClient::create(host.rebuild_loop());
   if (!http) return std::unexpected(http.error());
@@ -162,7 +162,7 @@ void RebuildManager::drop_settling(const std::string& why) {
 }
 
 void RebuildManager::on_server_failed(const std::string& server, const std::string& cause,
-                                      std::vector<nl::IpAddress> fips) {
+                                      std::vector<IpAddress> fips) {
   if (records_.contains(server)) return;
   // Kept whether or not a rebuild starts now: one started later, by hand
   // and after a restart perhaps, hands them back. Saved with the failover's
@@ -197,8 +197,8 @@ void RebuildManager::on_settled(const std::string& server) {
   queue(it->second);
 }
 
-nl::Status RebuildManager::start_manual(const std::string& server) {
-  if (!host_.rebuild_inventory().server(server)) return nl::fail(ENOENT, "unknown server " + server);
+Status RebuildManager::start_manual(const std::string& server) {
+  if (!host_.rebuild_inventory().server(server)) return fail(ENOENT, "unknown server " + server);
   if (auto it = records_.find(server); it != records_.end() && it->second.stage == Stage::settling) {
     // An operator does not wait for the storm guard.
     it->second.manual = true;
@@ -206,7 +206,7 @@ nl::Status RebuildManager::start_manual(const std::string& server) {
     return {};
   }
   if (auto it = records_.find(server); it != records_.end())
-    return nl::fail(EALREADY, "a rebuild of " + server + " is already " + stage_name(it->second.stage) + " (" +
+    return fail(EALREADY, "a rebuild of " + server + " is already " + stage_name(it->second.stage) + " (" +
                                   it->second.id + ")");
   if (storm_) {
     storm_ = false;
@@ -217,12 +217,12 @@ nl::Status RebuildManager::start_manual(const std::string& server) {
 }
 
 void RebuildManager::begin(const std::string& server, const std::string& cause, bool manual,
-                           std::vector<nl::IpAddress> fips) {
+                           std::vector<IpAddress> fips) {
   queue(open_record(server, cause, manual, std::move(fips)));
 }
 
 Record& RebuildManager::open_record(const std::string& server, const std::string& cause, bool manual,
-                                    std::vector<nl::IpAddress> fips) {
+                                    std::vector<IpAddress> fips) {
   Record r{.id = server + "-" + std::to_string(unix_ms()) + "-" + std::to_string(next_id_++),
            .server = server,
            .stage = Stage::settling,
@@ -345,7 +345,7 @@ void RebuildManager::on_hook_line(const std::string& server, const HookLine& lin
 
 void RebuildManager::show_progress(Record& r, Running& run, std::string_view line, bool from_stderr) {
   ProgressGate& g = run.progress;
-  const loop::TimePoint now = host_.rebuild_loop().now();
+  const TimePoint now = host_.rebuild_loop().now();
   if (now - g.window >= std::chrono::seconds(1)) {
     flush_progress(r, run);
     g.window = now;
@@ -409,7 +409,7 @@ void RebuildManager::arm(const std::string& server, std::chrono::nanoseconds aft
                          void (RebuildManager::*what)(const std::string&)) {
   Running& run = running_[server];
   auto when = host_.rebuild_loop().now() + after;
-  auto fire = [this, server, what](loop::TimePoint) {
+  auto fire = [this, server, what](TimePoint) {
     running_[server].timer = loop::kNoSource;  // one-shot; freed below
     (this->*what)(server);
   };
@@ -431,7 +431,7 @@ void RebuildManager::accept_replacement(Record& r, const Replacement& rep) {
   pump();
 }
 
-nl::Status RebuildManager::on_registered(const std::string& failed, const std::string& replacement) {
+Status RebuildManager::on_registered(const std::string& failed, const std::string& replacement) {
   auto it = records_.find(failed);
   if (it == records_.end()) {
     // Registered by hand for a server no rebuild was running for: follow it all the same.
@@ -480,7 +480,7 @@ void RebuildManager::check_done(Record& rec) {
   const std::string server = rec.server;
   if (!handing_over_) {
     // Copies: the hand-over's moves may finish this rebuild, erasing `rec`.
-    const std::vector<nl::IpAddress> fips = rec.fips;
+    const std::vector<IpAddress> fips = rec.fips;
     const std::string replacement = rec.replacement;
     handing_over_ = true;
     host_.hand_over(server, fips, replacement);

@@ -81,7 +81,7 @@ struct Record {
   std::string progress;     // the hook's last progress line
   int64_t started_unix_ms = 0;
   int64_t finished_unix_ms = 0;
-  std::vector<nl::IpAddress> fips;  // the failed server's floating IPs when it failed
+  std::vector<IpAddress> fips;  // the failed server's floating IPs when it failed
 };
 
 // What the manager needs of the engine.
@@ -93,17 +93,17 @@ class RebuildHost {
   // Locks the failed server's customers out until the rebuild ends.
   virtual void hold_for_rebuild(const std::string& server) = 0;
   // Adds the replacement and makes it the failed server's standby.
-  virtual nl::Status register_replacement(const std::string& failed, const Replacement& r) = 0;
+  virtual Status register_replacement(const std::string& failed, const Replacement& r) = 0;
   // Removes a replacement that never came up (before a retry).
   virtual void drop_replacement(const std::string& name) = 0;
   // The replacement is up: those of `fips` that wait on the failed server or
   // on a spare standing in for it (and are not pinned elsewhere) move to it,
   // in one transaction. A spare is a stand-in: it returns to the pool.
-  virtual void hand_over(const std::string& failed, const std::vector<nl::IpAddress>& fips,
+  virtual void hand_over(const std::string& failed, const std::vector<IpAddress>& fips,
                          const std::string& replacement) = 0;
   // Floating IPs a failover moved from `server` to a spare that still holds
   // them (from the recent failovers).
-  virtual std::vector<nl::IpAddress> fips_displaced_from(const std::string& server) const = 0;
+  virtual std::vector<IpAddress> fips_displaced_from(const std::string& server) const = 0;
   // Saves the records and calls `then` once they are durable (a call-out
   // waits for that: a restart must find them). Never blocks; `then` runs
   // even when the write failed (the alarm says so): a rebuild must not wait
@@ -127,16 +127,16 @@ class RebuildHost {
 
 class RebuildManager {
  public:
-  static nl::Result<std::unique_ptr<RebuildManager>> create(RebuildHost& host, config::RebuildConfig cfg);
+  static Result<std::unique_ptr<RebuildManager>> create(RebuildHost& host, config::RebuildConfig cfg);
   ~RebuildManager();
 
   // A server failed by itself (it entered failed maintenance). `fips`: the
   // floating IPs it served when it failed, wherever the failover sent them.
-  void on_server_failed(const std::string& server, const std::string& cause, std::vector<nl::IpAddress> fips);
+  void on_server_failed(const std::string& server, const std::string& cause, std::vector<IpAddress> fips);
   // An operator asks for a rebuild; refused with a reason when one runs.
-  nl::Status start_manual(const std::string& server);
+  Status start_manual(const std::string& server);
   // A server was registered (control socket) as the replacement of `failed`.
-  nl::Status on_registered(const std::string& failed, const std::string& replacement);
+  Status on_registered(const std::string& failed, const std::string& replacement);
   // Health changes and moves, to follow the replacement.
   void on_health(const std::string& server, state::Health h);
   void on_moved(const std::string& from, const std::string& to);
@@ -156,7 +156,7 @@ class RebuildManager {
  private:
   // What of the hook's progress reaches the log and watch, per second.
   struct ProgressGate {
-    loop::TimePoint window{};
+    TimePoint window{};
     unsigned shown = 0;
     uint64_t held = 0;  // lines not shown since the last summary
   };
@@ -166,8 +166,8 @@ class RebuildManager {
     ProgressGate progress;
   };
   RebuildManager(RebuildHost& host, config::RebuildConfig cfg) : host_(host), cfg_(std::move(cfg)) {}
-  void begin(const std::string& server, const std::string& cause, bool manual, std::vector<nl::IpAddress> fips);
-  Record& open_record(const std::string& server, const std::string& cause, bool manual, std::vector<nl::IpAddress> fips);
+  void begin(const std::string& server, const std::string& cause, bool manual, std::vector<IpAddress> fips);
+  Record& open_record(const std::string& server, const std::string& cause, bool manual, std::vector<IpAddress> fips);
   void queue(Record& r);
   void on_settled(const std::string& server);
   void drop_settling(const std::string& why);
@@ -199,7 +199,7 @@ class RebuildManager {
   std::deque<Record> finished_;  // the last few, for status
   // Floating IPs a failover moved away from a failed server that no rebuild
   // has taken yet: a later rebuild hands them back (persisted).
-  std::map<std::string, std::vector<nl::IpAddress>> stand_ins_;
+  std::map<std::string, std::vector<IpAddress>> stand_ins_;
   bool storm_ = false;
   bool handing_over_ = false;  // hand_over() reports moves back through on_moved()
   uint64_t next_id_ = 1;

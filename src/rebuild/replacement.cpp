@@ -3,7 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "netlink/printable.hpp"
+#include "base/printable.hpp"
 #include "src/json/bounded.hpp"
 #include "src/probe/spec_io.hpp"
 #include "src/state/model.hpp"
@@ -12,8 +12,8 @@ namespace fipd::rebuild {
 
 using nlohmann::json;
 
-nl::Result<Replacement> parse_replacement(std::string_view line, const probe::ProbeSpec& probe_defaults) {
-  auto bad = [](const std::string& why) { return nl::fail(EINVAL, "the hook's replacement: " + why); };
+Result<Replacement> parse_replacement(std::string_view line, const probe::ProbeSpec& probe_defaults) {
+  auto bad = [](const std::string& why) { return fail(EINVAL, "the hook's replacement: " + why); };
   auto parsed = bounded_json::parse(line, {.max_depth = 8, .max_bytes = 64 * 1024});
   if (!parsed) return bad("not a JSON object: " + parsed.error().context);
   const json& j = *parsed;
@@ -26,14 +26,14 @@ nl::Result<Replacement> parse_replacement(std::string_view line, const probe::Pr
   if (name == r.end() || !name->is_string()) return bad("name: expected a name (" + std::string(state::kNameRule) + ")");
   rep.name = name->get<std::string>();
   if (!state::valid_name(rep.name))
-    return bad("name: '" + nl::printable(rep.name) + "' is not a name (" + std::string(state::kNameRule) + ")");
+    return bad("name: '" + printable(rep.name) + "' is not a name (" + std::string(state::kNameRule) + ")");
   auto addr = r.find("address");
   if (addr == r.end() || !addr->is_string()) return bad("address: expected an address string");
-  auto a = nl::IpAddress::parse(addr->get<std::string>());
+  auto a = IpAddress::parse(addr->get<std::string>());
   if (!a) return bad("address: " + a.error().context);
   rep.address = *a;
   if (auto a6 = r.find("address6"); a6 != r.end() && !a6->is_null()) {
-    auto b = a6->is_string() ? nl::IpAddress::parse(a6->get<std::string>()) : nl::fail(EINVAL, "not a string");
+    auto b = a6->is_string() ? IpAddress::parse(a6->get<std::string>()) : fail(EINVAL, "not a string");
     if (!b) return bad("address6: " + b.error().context);
     rep.address6 = *b;
   }

@@ -9,16 +9,16 @@
 #include <string_view>
 #include <vector>
 
-#include "netlink/error.hpp"
-#include "netlink/ip_address.hpp"
+#include "base/error.hpp"
+#include "base/ip_address.hpp"
 #include "src/probe/spec.hpp"
 
 namespace fipd::rebuild {
 
 struct Replacement {
   std::string name;
-  nl::IpAddress address;
-  std::optional<nl::IpAddress> address6;
+  IpAddress address;
+  std::optional<IpAddress> address6;
   bool spare = false;
   std::vector<probe::ProbeSpec> probes;  // empty: the failed server's
 };
@@ -26,6 +26,6 @@ struct Replacement {
 // Parses the hook's {"replacement": {...}} line; an Error names the field.
 // Its probe is read over `probe_defaults` (the file's [probe_defaults]),
 // with the rules of every other probe (src/probe/spec_io.hpp).
-nl::Result<Replacement> parse_replacement(std::string_view json_line, const probe::ProbeSpec& probe_defaults);
+Result<Replacement> parse_replacement(std::string_view json_line, const probe::ProbeSpec& probe_defaults);
 
 }  // namespace fipd::rebuild

@@ -49,16 +49,16 @@ class Dataplane {
   virtual ~Dataplane() = default;
 
   // Creates the table with its sets and chains, or adopts it (elements kept).
-  virtual nl::Result<nft::EnsureResult> ensure() = 0;
+  virtual Result<nft::EnsureResult> ensure() = 0;
   // Every element of fipd's sets and maps, and fipd's routes in `route_table`.
-  virtual nl::Result<KernelView> read(uint32_t route_table) = 0;
+  virtual Result<KernelView> read(uint32_t route_table) = 0;
   // One nft transaction: all of the batch or none of it.
-  virtual nl::Status commit(const nft::ElementBatch& batch) = 0;
+  virtual Status commit(const nft::ElementBatch& batch) = 0;
   // Removals first (one already gone is fine), then replace-or-add.
-  virtual nl::Status apply_routes(std::span<const nl::HostRoute> removals,
+  virtual Status apply_routes(std::span<const nl::HostRoute> removals,
                                   std::span<const nl::HostRoute> upserts) = 0;
   // Drops the conntrack entries `drop` names; how many went.
-  virtual nl::Result<size_t> flush_conntrack(const ConntrackDrop& drop) = 0;
+  virtual Result<size_t> flush_conntrack(const ConntrackDrop& drop) = 0;
 
   // The port the table's writes come from: monitor events carrying it are fipd's own.
   virtual uint32_t portid() const = 0;

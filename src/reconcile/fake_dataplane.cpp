@@ -35,15 +35,15 @@ void FakeKernel::reboot() {
   flow_marks.clear();
 }
 
-std::optional<nl::Error> FakeKernel::take_fault(FakeOp op, const std::string& context) {
+std::optional<Error> FakeKernel::take_fault(FakeOp op, const std::string& context) {
   auto& q = faults_[static_cast<size_t>(op)];
   if (q.empty()) return std::nullopt;
   int code = q.front();
   q.erase(q.begin());
-  return nl::Error{code, context + " (injected)"};
+  return Error{code, context + " (injected)"};
 }
 
-nl::Result<nft::EnsureResult> FakeDataplane::ensure() {
+Result<nft::EnsureResult> FakeDataplane::ensure() {
   FakeKernel& k = *kernel_;
   if (auto f = k.take_fault(FakeOp::ensure, "ensure table inet " + table_)) return std::unexpected(*f);
   ++k.counters.ensures;
@@ -53,16 +53,16 @@ nl::Result<nft::EnsureResult> FakeDataplane::ensure() {
     k.flags = {.owner = true, .persist = true};
   } else {
     k.flags = {};
-    r.fallback = nl::Error{EOPNOTSUPP, "table inet " + table_ + " flags owner|persist"};
+    r.fallback = Error{EOPNOTSUPP, "table inet " + table_ + " flags owner|persist"};
   }
   r.flags = k.flags;
   return r;
 }
 
-nl::Result<KernelView> FakeDataplane::read(uint32_t route_table) {
+Result<KernelView> FakeDataplane::read(uint32_t route_table) {
   FakeKernel& k = *kernel_;
   if (auto f = k.take_fault(FakeOp::read, "list table inet " + table_)) return std::unexpected(*f);
-  if (!k.table_exists) return nl::fail(ENOENT, missing_table() + " (list sets)");
+  if (!k.table_exists) return fail(ENOENT, missing_table() + " (list sets)");
   ++k.counters.reads;
   KernelView v;
   v.sets = k.view.sets;
@@ -71,9 +71,9 @@ nl::Result<KernelView> FakeDataplane::read(uint32_t route_table) {
   return v;
 }
 
-nl::Status FakeDataplane::commit(const nft::ElementBatch& batch) {
+Status FakeDataplane::commit(const nft::ElementBatch& batch) {
   FakeKernel& k = *kernel_;
-  auto refuse = [&](nl::Error e) -> nl::Status {
+  auto refuse = [&](Error e) -> Status {
     ++k.counters.refused_commits;
     return std::unexpected(std::move(e));
   };
@@ -101,7 +101,7 @@ nl::Status FakeDataplane::commit(const nft::ElementBatch& batch) {
   return {};
 }
 
-nl::Status FakeDataplane::apply_routes(std::span<const nl::HostRoute> removals,
+Status FakeDataplane::apply_routes(std::span<const nl::HostRoute> removals,
                                        std::span<const nl::HostRoute> upserts) {
   FakeKernel& k = *kernel_;
   if (auto f = k.take_fault(FakeOp::routes, "apply " + std::to_string(removals.size() + upserts.size()) + " routes"))
@@ -116,7 +116,7 @@ nl::Status FakeDataplane::apply_routes(std::span<const nl::HostRoute> removals,
   return {};
 }
 
-nl::Result<size_t> FakeDataplane::flush_conntrack(const ConntrackDrop& drop) {
+Result<size_t> FakeDataplane::flush_conntrack(const ConntrackDrop& drop) {
   if (drop.empty()) return size_t{0};
   FakeKernel& k = *kernel_;
   ++k.counters.flushes;

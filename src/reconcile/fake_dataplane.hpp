@@ -81,7 +81,7 @@ class FakeKernel {
   // For FakeDataplane: before a commit changes the marks, entries take theirs.
   void stamp_marks();
   // For FakeDataplane: the fault due for `op`, if any (consumed).
-  std::optional<nl::Error> take_fault(FakeOp op, const std::string& context);
+  std::optional<Error> take_fault(FakeOp op, const std::string& context);
   uint32_t next_portid() { return ++last_portid_; }
 
  private:
@@ -94,11 +94,11 @@ class FakeDataplane final : public Dataplane {
   explicit FakeDataplane(std::shared_ptr<FakeKernel> kernel, std::string table = "fipd")
       : kernel_(std::move(kernel)), table_(std::move(table)), portid_(kernel_->next_portid()) {}
 
-  nl::Result<nft::EnsureResult> ensure() override;
-  nl::Result<KernelView> read(uint32_t route_table) override;
-  nl::Status commit(const nft::ElementBatch& batch) override;
-  nl::Status apply_routes(std::span<const nl::HostRoute> removals, std::span<const nl::HostRoute> upserts) override;
-  nl::Result<size_t> flush_conntrack(const ConntrackDrop& drop) override;
+  Result<nft::EnsureResult> ensure() override;
+  Result<KernelView> read(uint32_t route_table) override;
+  Status commit(const nft::ElementBatch& batch) override;
+  Status apply_routes(std::span<const nl::HostRoute> removals, std::span<const nl::HostRoute> upserts) override;
+  Result<size_t> flush_conntrack(const ConntrackDrop& drop) override;
   uint32_t portid() const override { return portid_; }
   const std::string& table_name() const override { return table_; }
 

@@ -3,7 +3,7 @@
 
 namespace fipd::reconcile {
 
-nl::Result<std::unique_ptr<KernelDataplane>> KernelDataplane::open(const std::string& table) {
+Result<std::unique_ptr<KernelDataplane>> KernelDataplane::open(const std::string& table) {
   auto t = nft::NftTable::open({.name = table});
   if (!t) return std::unexpected(t.error());
   auto routes = nl::RouteTable::open();
@@ -13,7 +13,7 @@ nl::Result<std::unique_ptr<KernelDataplane>> KernelDataplane::open(const std::st
   return std::unique_ptr<KernelDataplane>(new KernelDataplane(std::move(*t), std::move(*routes), std::move(*ct)));
 }
 
-nl::Result<KernelView> KernelDataplane::read(uint32_t route_table) {
+Result<KernelView> KernelDataplane::read(uint32_t route_table) {
   KernelView v;
   for (size_t i = 0; i < nft::kSetCount; ++i) {
     auto elements = table_.elements(static_cast<SetId>(i));
@@ -26,7 +26,7 @@ nl::Result<KernelView> KernelDataplane::read(uint32_t route_table) {
   return v;
 }
 
-nl::Result<size_t> KernelDataplane::flush_conntrack(const ConntrackDrop& drop) {
+Result<size_t> KernelDataplane::flush_conntrack(const ConntrackDrop& drop) {
   std::vector<IpAddress> fips = drop.fips;
   size_t deleted = 0;
   if (conntrack_.mark_flush()) {

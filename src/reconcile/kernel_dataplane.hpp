@@ -16,15 +16,15 @@ namespace fipd::reconcile {
 
 class KernelDataplane final : public Dataplane {
  public:
-  static nl::Result<std::unique_ptr<KernelDataplane>> open(const std::string& table);
+  static Result<std::unique_ptr<KernelDataplane>> open(const std::string& table);
 
-  nl::Result<nft::EnsureResult> ensure() override { return table_.ensure(); }
-  nl::Result<KernelView> read(uint32_t route_table) override;
-  nl::Status commit(const nft::ElementBatch& batch) override { return table_.commit(batch); }
-  nl::Status apply_routes(std::span<const nl::HostRoute> removals, std::span<const nl::HostRoute> upserts) override {
+  Result<nft::EnsureResult> ensure() override { return table_.ensure(); }
+  Result<KernelView> read(uint32_t route_table) override;
+  Status commit(const nft::ElementBatch& batch) override { return table_.commit(batch); }
+  Status apply_routes(std::span<const nl::HostRoute> removals, std::span<const nl::HostRoute> upserts) override {
     return routes_.apply(removals, upserts);
   }
-  nl::Result<size_t> flush_conntrack(const ConntrackDrop& drop) override;
+  Result<size_t> flush_conntrack(const ConntrackDrop& drop) override;
   uint32_t portid() const override { return table_.portid(); }
   const std::string& table_name() const override { return table_.name(); }
 

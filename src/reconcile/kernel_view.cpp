@@ -18,7 +18,7 @@ void derive_fip(const state::Inventory& inv, const FloatingIp& f, const IntentOp
   const Server* s = inv.server(f.server);
   const IpAddress* target = s ? s->address_of(f.address.family()) : nullptr;
   if (!target) return;  // nothing to point at: leave no half-mapping behind
-  nl::Family fam = f.address.family();
+  Family fam = f.address.family();
   if (f.mode == FipMode::route) {
     out.routes[f.address] = nl::HostRoute{.dst = f.address, .via = *target, .table = opt.route_table};
     // The server holds the floating IP itself, so the forward chain sees it
@@ -34,7 +34,7 @@ void derive_fip(const state::Inventory& inv, const FloatingIp& f, const IntentOp
 }
 
 void derive_server(const state::Inventory& inv, const Server& s, const IpAddress& addr, KernelView& out) {
-  nl::Family fam = addr.family();
+  Family fam = addr.family();
   const IpAddress* source = nullptr;  // the lowest floating IP: outbound traffic leaves from one
   bool stateless = false;
   for (const IpAddress& a : inv.fips_of(s.name)) {
@@ -110,7 +110,7 @@ void diff_marks(const KernelView& have, const KernelView& want, const std::vecto
     for (const IpAddress& a : *addresses) note(a);
     return;
   }
-  for (nl::Family f : {nl::Family::v4, nl::Family::v6})
+  for (Family f : {Family::v4, Family::v6})
     for (const auto& [key, e] : want.set(nft::fipmark_map(f))) note(key.address);
 }
 
@@ -171,7 +171,7 @@ Diff diff(const KernelView& have, const KernelView& want, const std::vector<IpAd
   Diff d;
   for (size_t i = 0; i < nft::kSetCount; ++i) {
     auto set = static_cast<SetId>(i);
-    bool dnat = set == nft::dnat_map(nl::Family::v4) || set == nft::dnat_map(nl::Family::v6);
+    bool dnat = set == nft::dnat_map(Family::v4) || set == nft::dnat_map(Family::v6);
     std::vector<IpAddress> changed;
     diff_set(set, have.sets[i], want.sets[i], addresses, d, dnat ? &changed : nullptr);
     // Stateless floating IPs are notracked: no conntrack entry to go stale.

@@ -33,7 +33,6 @@
 namespace fipd::reconcile {
 
 namespace nft = nl::nft;
-using nl::IpAddress;
 using nft::Element;
 using nft::SetId;
 

@@ -7,7 +7,7 @@
 
 namespace fipd::reconcile {
 
-nl::Result<std::unique_ptr<Reconciler>> Reconciler::open(ReconcilerOptions options, const MakeDataplane& make) {
+Result<std::unique_ptr<Reconciler>> Reconciler::open(ReconcilerOptions options, const MakeDataplane& make) {
   if (make) {
     auto dataplane = make(options.table);
     if (!dataplane) return std::unexpected(dataplane.error());
@@ -22,7 +22,7 @@ std::unique_ptr<Reconciler> Reconciler::create(ReconcilerOptions options, std::u
   return std::unique_ptr<Reconciler>(new Reconciler(std::move(options), std::move(dataplane)));
 }
 
-nl::Result<Applied> Reconciler::commit(const Diff& d, const KernelView& want,
+Result<Applied> Reconciler::commit(const Diff& d, const KernelView& want,
                                        const std::vector<IpAddress>* addresses) {
   Applied a;
   if (d.batch.error()) return std::unexpected(*d.batch.error());
@@ -44,7 +44,7 @@ nl::Result<Applied> Reconciler::commit(const Diff& d, const KernelView& want,
   // Removals before additions (apply() keeps that order): a route is keyed by
   // its destination, so an address that moved between modes never sees two
   // routes at once. Many routes per sendmsg(), one message each.
-  nl::Status routed;
+  Status routed;
   if (!d.route_removals.empty() || !d.route_upserts.empty()) {
     routed = dataplane_->apply_routes(d.route_removals, d.route_upserts);
     if (routed) a.route_changes = d.route_removals.size() + d.route_upserts.size();
@@ -82,7 +82,7 @@ void Reconciler::count_marks(const std::vector<IpAddress>* addresses, int sign) 
     n += static_cast<size_t>(sign);  // wraps back for -1
     if (n == 0) mark_users_.erase(e.mark);
   };
-  for (nl::Family f : {nl::Family::v4, nl::Family::v6}) {
+  for (Family f : {Family::v4, Family::v6}) {
     const auto& map = mirror_.set(nft::fipmark_map(f));
     if (!addresses) {
       for (const auto& [key, e] : map) count(e);
@@ -137,7 +137,7 @@ void Reconciler::flush_owed(Applied& a, bool mirror_known) {
   for (const IpAddress& fip : drop.fips) mixed_.erase(fip);
 }
 
-nl::Result<Applied> Reconciler::converge(const state::Inventory& inv) {
+Result<Applied> Reconciler::converge(const state::Inventory& inv) {
   auto have = read_kernel();
   if (!have) return std::unexpected(have.error());
   KernelView want = derive_all(inv, options_.intent);
@@ -150,7 +150,7 @@ nl::Result<Applied> Reconciler::converge(const state::Inventory& inv) {
   return applied;
 }
 
-nl::Result<StartReport> Reconciler::start(const state::Inventory& inv, const Inspect& inspect) {
+Result<StartReport> Reconciler::start(const state::Inventory& inv, const Inspect& inspect) {
   StartReport report;
   auto ensured = dataplane_->ensure();
   if (!ensured) return std::unexpected(ensured.error());
@@ -167,7 +167,7 @@ nl::Result<StartReport> Reconciler::start(const state::Inventory& inv, const Ins
   return report;
 }
 
-nl::Result<Applied> Reconciler::apply(const state::Inventory& inv, const std::vector<IpAddress>& addresses) {
+Result<Applied> Reconciler::apply(const state::Inventory& inv, const std::vector<IpAddress>& addresses) {
   KernelView want;
   for (const IpAddress& a : addresses) derive_address(inv, a, options_.intent, want);
   auto applied = commit(diff(mirror_, want, &addresses), want, &addresses);
@@ -179,6 +179,6 @@ nl::Result<Applied> Reconciler::apply(const state::Inventory& inv, const std::ve
   return again;
 }
 
-nl::Result<Applied> Reconciler::audit(const state::Inventory& inv) { return converge(inv); }
+Result<Applied> Reconciler::audit(const state::Inventory& inv) { return converge(inv); }
 
 }  // namespace fipd::reconcile

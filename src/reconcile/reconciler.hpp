@@ -66,7 +66,7 @@ struct Applied {
   std::vector<IpAddress> flushed;  // floating IPs whose stale conntrack entries were dropped
   std::vector<uint32_t> flushed_marks;  // the marks that dropped some of them (the rest: by address)
   size_t conntrack_deleted = 0;
-  std::optional<nl::Error> conntrack_error;
+  std::optional<Error> conntrack_error;
   std::chrono::nanoseconds flush_time{0};  // spent dropping them, after the commit
   size_t changes() const { return element_changes + route_changes; }
 };
@@ -81,10 +81,10 @@ struct StartReport {
 class Reconciler {
  public:
   // Builds the dataplane for a table name; tests pass one that builds a fake.
-  using MakeDataplane = std::function<nl::Result<std::unique_ptr<Dataplane>>(const std::string& table)>;
+  using MakeDataplane = std::function<Result<std::unique_ptr<Dataplane>>(const std::string& table)>;
   // Over what `make` builds for options.table; without it, over the kernel
   // of the current network namespace (KernelDataplane).
-  static nl::Result<std::unique_ptr<Reconciler>> open(ReconcilerOptions options, const MakeDataplane& make = {});
+  static Result<std::unique_ptr<Reconciler>> open(ReconcilerOptions options, const MakeDataplane& make = {});
   // Over any Dataplane (a fake in tests); options.table is the dataplane's business then.
   static std::unique_ptr<Reconciler> create(ReconcilerOptions options, std::unique_ptr<Dataplane> dataplane);
 
@@ -93,11 +93,11 @@ class Reconciler {
   using Inspect = std::function<void(const KernelView& found)>;
   // Creates or adopts the table, reads what the kernel holds, applies only
   // the difference to the whole intent.
-  nl::Result<StartReport> start(const state::Inventory& inv, const Inspect& inspect = {});
+  Result<StartReport> start(const state::Inventory& inv, const Inspect& inspect = {});
   // Applies the intent for objects keyed by `addresses`.
-  nl::Result<Applied> apply(const state::Inventory& inv, const std::vector<IpAddress>& addresses);
+  Result<Applied> apply(const state::Inventory& inv, const std::vector<IpAddress>& addresses);
   // Reads the kernel, compares with the whole intent, repairs what differs.
-  nl::Result<Applied> audit(const state::Inventory& inv);
+  Result<Applied> audit(const state::Inventory& inv);
   // How many floating IPs of the mirror carry `mark`.
   size_t mark_users(uint32_t mark) const;
 
@@ -111,10 +111,10 @@ class Reconciler {
  private:
   Reconciler(ReconcilerOptions o, std::unique_ptr<Dataplane> d)
       : options_(std::move(o)), dataplane_(std::move(d)) {}
-  nl::Result<KernelView> read_kernel() { return dataplane_->read(options_.intent.route_table); }
+  Result<KernelView> read_kernel() { return dataplane_->read(options_.intent.route_table); }
   // Commits `d` and, when it all went in, makes the mirror hold `want` for
   // `addresses` (everything when null); then flushes what is owed.
-  nl::Result<Applied> commit(const Diff& d, const KernelView& want, const std::vector<IpAddress>* addresses);
+  Result<Applied> commit(const Diff& d, const KernelView& want, const std::vector<IpAddress>* addresses);
   // Adds a floating IP to the owed flushes; `mark`: what its entries carry.
   void owe(const IpAddress& fip, std::optional<uint32_t> mark);
   // The mirror takes `want` for `addresses`, mark_users_ kept in step.
@@ -124,7 +124,7 @@ class Reconciler {
   // where `mirror_known` (the mirror holds what the commit wrote).
   void flush_owed(Applied& a, bool mirror_known);
   ConntrackDrop plan_drop(bool mirror_known) const;
-  nl::Result<Applied> converge(const state::Inventory& inv);
+  Result<Applied> converge(const state::Inventory& inv);
 
   ReconcilerOptions options_;
   std::unique_ptr<Dataplane> dataplane_;

@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "netlink/printable.hpp"
+#include "base/printable.hpp"
 #include "src/state/state_json.hpp"
 
 namespace fipd::state {
@@ -71,19 +71,19 @@ constexpr const char* kParts[] = {"seq",           "assignments",        "server
                                   "removed_floating_ips", "extra"};
 
 // One line, `line_no` of the file, starting at byte `offset`.
-nl::Result<Delta> read_record(std::string_view line, const std::string& file, size_t line_no, size_t offset) {
+Result<Delta> read_record(std::string_view line, const std::string& file, size_t line_no, size_t offset) {
   auto parsed = bounded_json::parse(line, {.max_depth = kMaxStateDepth, .max_bytes = kMaxJournalLine,
                                            .line_and_column = true, .first_byte = offset, .first_line = line_no});
   const std::string where = file + ": line " + std::to_string(line_no);
-  if (!parsed) return nl::fail(EINVAL, where + ": not a JSON record: " + parsed.error().context);
+  if (!parsed) return fail(EINVAL, where + ": not a JSON record: " + parsed.error().context);
   const json& rec = *parsed;
   if (!rec.is_object())
-    return nl::fail(EINVAL, where + ": not a JSON object (the line is " + std::string(rec.type_name()) + ")");
+    return fail(EINVAL, where + ": not a JSON object (the line is " + std::string(rec.type_name()) + ")");
   for (const auto& [key, value] : rec.items())
     if (std::ranges::find_if(kParts, [&](const char* p) { return key == p; }) == std::end(kParts))
-      return nl::fail(EINVAL, where + ": unknown part '" + nl::printable(key) + "'");
+      return fail(EINVAL, where + ": unknown part '" + printable(key) + "'");
   if (auto seq = rec.find("seq"); seq == rec.end() || !seq->is_number_unsigned() || seq->get<uint64_t>() == 0)
-    return nl::fail(EINVAL, where + ": seq: expected a number from 1");
+    return fail(EINVAL, where + ": seq: expected a number from 1");
   Reader r(where);
   Delta d;
   if (read_part(r, rec, "assignments", d.assignments) && read_part(r, rec, "servers", d.servers) &&
@@ -115,7 +115,7 @@ std::string journal_line(uint64_t seq, const Delta& d) {
   return bounded_json::dump(rec) + "\n";
 }
 
-nl::Result<Replayed> replay_journal(std::string_view text, const std::string& file, RuntimeState& s) {
+Result<Replayed> replay_journal(std::string_view text, const std::string& file, RuntimeState& s) {
   Replayed out;
   size_t pos = 0, line_no = 0;
   while (pos < text.size()) {
@@ -130,10 +130,10 @@ nl::Result<Replayed> replay_journal(std::string_view text, const std::string& fi
       break;
     }
     if (line.size() > kMaxJournalLine)
-      return nl::fail(EFBIG, file + ": line " + std::to_string(line_no) + ": " + std::to_string(line.size()) +
+      return fail(EFBIG, file + ": line " + std::to_string(line_no) + ": " + std::to_string(line.size()) +
                                  " bytes, more than a record's " + std::to_string(kMaxJournalLine));
     if (out.records == kMaxJournalRecords)
-      return nl::fail(EFBIG, file + ": line " + std::to_string(line_no) + ": more than " +
+      return fail(EFBIG, file + ": line " + std::to_string(line_no) + ": more than " +
                                  std::to_string(kMaxJournalRecords) + " records");
     auto d = read_record(line, file, line_no, pos);
     if (!d) return std::unexpected(d.error());

@@ -29,7 +29,7 @@
 #include <string>
 #include <string_view>
 
-#include "netlink/error.hpp"
+#include "base/error.hpp"
 #include "src/state/delta.hpp"
 
 namespace fipd::state {
@@ -51,6 +51,6 @@ struct Replayed {
 // Applies the journal `text` to `s`, record by record (on an error `s` is
 // left part way: discard it). `file` labels the errors
 // ("state.json.journal: line 12: assignments.203.0.113.10.server: expected a string").
-nl::Result<Replayed> replay_journal(std::string_view text, const std::string& file, RuntimeState& s);
+Result<Replayed> replay_journal(std::string_view text, const std::string& file, RuntimeState& s);
 
 }  // namespace fipd::state

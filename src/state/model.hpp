@@ -21,15 +21,11 @@
 #include <unordered_map>
 #include <vector>
 
-#include "netlink/ip_address.hpp"
+#include "base/clock.hpp"
+#include "base/ip_address.hpp"
 #include "src/probe/health.hpp"
 
 namespace fipd::state {
-
-using Clock = std::chrono::steady_clock;
-using TimePoint = Clock::time_point;
-using Duration = Clock::duration;
-using nl::IpAddress;
 
 // The probe engine's health states are the inventory's.
 using Health = probe::Health;
@@ -72,7 +68,7 @@ struct Server {
 
   // The server's address of family f, or null: a floating IP can point
   // only at a server with an address of its own family.
-  const IpAddress* address_of(nl::Family f) const {
+  const IpAddress* address_of(Family f) const {
     if (address.family() == f) return &address;
     if (address6 && address6->family() == f) return &*address6;
     return nullptr;

@@ -114,19 +114,19 @@ std::string to_json(const RuntimeState& s) {
   return bounded_json::dump(j, 1) + "\n";
 }
 
-nl::Result<RuntimeState> from_json(std::string_view text, const std::string& file) {
+Result<RuntimeState> from_json(std::string_view text, const std::string& file) {
   auto parsed = bounded_json::parse(text, state_json::kLimits);
   if (!parsed) {
     // An empty file is most likely one cut by a full disk before fipd wrote
     // it atomically; say so rather than "not a JSON object".
-    if (text.empty()) return nl::fail(EINVAL, file + ": empty file, not a JSON object");
-    return nl::fail(EINVAL, file + ": not a JSON object: " + parsed.error().context);
+    if (text.empty()) return fail(EINVAL, file + ": empty file, not a JSON object");
+    return fail(EINVAL, file + ": not a JSON object: " + parsed.error().context);
   }
   const json& j = *parsed;
   if (!j.is_object())
-    return nl::fail(EINVAL, file + ": not a JSON object (the whole file is " + std::string(j.type_name()) + ")");
+    return fail(EINVAL, file + ": not a JSON object (the whole file is " + std::string(j.type_name()) + ")");
   if (auto v = j.find("version"); v == j.end() || !v->is_number_integer() || v->get<int>() != kVersion)
-    return nl::fail(EINVAL, file + ": version: expected " + std::to_string(kVersion));
+    return fail(EINVAL, file + ": version: expected " + std::to_string(kVersion));
   Reader r(file);
   RuntimeState s;
   // Each part stops at its first error; the first error is the one reported.

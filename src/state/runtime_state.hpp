@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
-#include "netlink/error.hpp"
-#include "netlink/ip_address.hpp"
+#include "base/error.hpp"
+#include "base/ip_address.hpp"
 #include "src/probe/spec.hpp"
 #include "src/state/model.hpp"
 
@@ -92,6 +92,6 @@ inline constexpr size_t kMaxStateDepth = 32;
 // and removed servers and floating IPs stay JSON arrays, as every version
 // wrote them; a server or floating IP added twice is an error.
 std::string to_json(const RuntimeState& s);
-nl::Result<RuntimeState> from_json(std::string_view text, const std::string& file);
+Result<RuntimeState> from_json(std::string_view text, const std::string& file);
 
 }  // namespace fipd::state

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "src/state/state_json.hpp"
 
-#include "netlink/printable.hpp"
+#include "base/printable.hpp"
 #include "src/probe/duration.hpp"
 #include "src/probe/spec_io.hpp"
 
@@ -38,7 +38,7 @@ json respelled(const json& e) {
   unless("port", "port", 0);
   for (const char* k : {"fastinter", "downinter", "detect_time"})
     if (auto it = e.find(k); it != e.end() && !(it->is_string() && probe::parse_duration(it->get<std::string>()) ==
-                                                                     probe::Duration::zero()))
+                                                                     Duration::zero()))
       out[k] = *it;
   unless("send", "send", "");
   unless("expect", "expect_prefix", "");
@@ -86,7 +86,7 @@ bool object_or_fail(Reader& r, const json& e, const std::string& path) {
 }  // namespace
 
 bool Reader::fail(const std::string& path, const std::string& what) {
-  if (!error) error = nl::Error{EINVAL, where_ + ": " + nl::printable(path) + ": " + nl::printable(what)};
+  if (!error) error = Error{EINVAL, where_ + ": " + printable(path) + ": " + printable(what)};
   return false;
 }
 

@@ -12,7 +12,7 @@
 #include <optional>
 #include <string>
 
-#include "netlink/error.hpp"
+#include "base/error.hpp"
 #include "src/json/bounded.hpp"
 #include "src/state/runtime_state.hpp"
 
@@ -26,7 +26,7 @@ class Reader {
  public:
   // `where`: what errors start with ("state.json", "state.json.journal: line 12").
   explicit Reader(std::string where) : where_(std::move(where)) {}
-  std::optional<nl::Error> error;
+  std::optional<Error> error;
 
   // Paths hold keys from the file, and `what` may quote its values: escaped.
   bool fail(const std::string& path, const std::string& what);

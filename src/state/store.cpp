@@ -10,7 +10,7 @@
 #include <cerrno>
 #include <chrono>
 
-#include "netlink/fd.hpp"
+#include "base/fd.hpp"
 #include "src/state/journal.hpp"
 
 namespace fipd::state {
@@ -22,22 +22,22 @@ constexpr std::chrono::milliseconds kLastRetry{30'000};
 constexpr size_t kMinCompaction = 1u << 20;
 
 // A rename or a new file is durable only once its folder is.
-nl::Status fsync_folder(const std::string& path) {
+Status fsync_folder(const std::string& path) {
   size_t slash = path.rfind('/');
   std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  nl::Fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!d) return nl::fail(errno, "open folder " + dir);
-  if (::fsync(d.get()) != 0) return nl::fail(errno, "fsync folder " + dir);
+  Fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!d) return fail(errno, "open folder " + dir);
+  if (::fsync(d.get()) != 0) return fail(errno, "fsync folder " + dir);
   return {};
 }
 
-nl::Status write_all(int fd, const std::string& text, const std::string& what) {
+Status write_all(int fd, const std::string& text, const std::string& what) {
   size_t done = 0;
   while (done < text.size()) {
     ssize_t n = ::write(fd, text.data() + done, text.size() - done);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return nl::fail(errno, "write " + what);
+      return fail(errno, "write " + what);
     }
     done += static_cast<size_t>(n);
   }
@@ -46,35 +46,35 @@ nl::Status write_all(int fd, const std::string& text, const std::string& what) {
 
 }  // namespace
 
-nl::Status write_file_atomically(const std::string& path, const std::string& text) {
+Status write_file_atomically(const std::string& path, const std::string& text) {
   std::string tmp = path + ".tmp";
   // Never through a link: whoever may write the folder could have planted
   // state.json.tmp as a symlink to a file of root's. unlink() removes the
   // link itself (or a stale file from a crash), and O_EXCL|O_NOFOLLOW then
   // refuses anything that appeared at that name since.
-  if (::unlink(tmp.c_str()) != 0 && errno != ENOENT) return nl::fail(errno, "remove stale " + tmp);
-  nl::Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640));
-  if (!fd) return nl::fail(errno, "create " + tmp);
+  if (::unlink(tmp.c_str()) != 0 && errno != ENOENT) return fail(errno, "remove stale " + tmp);
+  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640));
+  if (!fd) return fail(errno, "create " + tmp);
   if (auto w = write_all(fd.get(), text, tmp); !w) return w;
-  if (::fsync(fd.get()) != 0) return nl::fail(errno, "fsync " + tmp);
+  if (::fsync(fd.get()) != 0) return fail(errno, "fsync " + tmp);
   fd.reset();
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return nl::fail(errno, "rename " + tmp + " to " + path);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail(errno, "rename " + tmp + " to " + path);
   return fsync_folder(path);
 }
 
-nl::Result<std::optional<std::string>> read_state_file(const std::string& path) {
+Result<std::optional<std::string>> read_state_file(const std::string& path) {
   // O_NONBLOCK: a FIFO at the path must not hang the start.
-  nl::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (!fd) {
     if (errno == ENOENT) return std::optional<std::string>{};
-    return nl::fail(errno, "read state file " + path);
+    return fail(errno, "read state file " + path);
   }
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return nl::fail(errno, "read state file " + path);
-  if (S_ISDIR(st.st_mode)) return nl::fail(EISDIR, path + ": is a directory, not a state file");
-  if (!S_ISREG(st.st_mode)) return nl::fail(EINVAL, path + ": not a regular file, so not a state file");
+  if (::fstat(fd.get(), &st) != 0) return fail(errno, "read state file " + path);
+  if (S_ISDIR(st.st_mode)) return fail(EISDIR, path + ": is a directory, not a state file");
+  if (!S_ISREG(st.st_mode)) return fail(EINVAL, path + ": not a regular file, so not a state file");
   if (static_cast<uint64_t>(st.st_size) > kMaxStateBytes)
-    return nl::fail(EFBIG, path + ": " + std::to_string(st.st_size) + " bytes, more than a state file's " +
+    return fail(EFBIG, path + ": " + std::to_string(st.st_size) + " bytes, more than a state file's " +
                                std::to_string(kMaxStateBytes));
   std::string text;
   text.reserve(static_cast<size_t>(st.st_size));
@@ -82,7 +82,7 @@ nl::Result<std::optional<std::string>> read_state_file(const std::string& path) 
   for (;;) {
     ssize_t n = ::read(fd.get(), chunk, sizeof(chunk));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return nl::fail(errno, "read state file " + path);
+    if (n < 0) return fail(errno, "read state file " + path);
     if (n == 0) break;
     text.append(chunk, static_cast<size_t>(n));
     // It may grow while read; the parser refuses what is too long.
@@ -107,7 +107,7 @@ FileStore::~FileStore() {
   writer_.join();  // run() writes what is pending before it stops
 }
 
-nl::Result<FileStore::OnDisk> FileStore::read_files() {
+Result<FileStore::OnDisk> FileStore::read_files() {
   OnDisk d;
   auto snap = read_state_file(path_);
   if (!snap) return std::unexpected(snap.error());
@@ -132,7 +132,7 @@ nl::Result<FileStore::OnDisk> FileStore::read_files() {
   return d;
 }
 
-nl::Result<Loaded> FileStore::load() {
+Result<Loaded> FileStore::load() {
   std::unique_lock lock(mu_);
   // Not while the writer is between a snapshot and the journal's truncation.
   cv_.wait(lock, [&] { return !busy_; });
@@ -173,14 +173,14 @@ StoreStats FileStore::stats() const {
   return stats_;
 }
 
-nl::Status FileStore::flush() {
+Status FileStore::flush() {
   std::unique_lock lock(mu_);
   cv_.wait(lock, [&] { return pending_.empty() && !busy_; });
   if (last_error_) return std::unexpected(*last_error_);
   return {};
 }
 
-std::optional<nl::Error> FileStore::durability_error() const {
+std::optional<Error> FileStore::durability_error() const {
   std::lock_guard lock(mu_);
   return failed_ ? last_error_ : std::nullopt;
 }
@@ -221,7 +221,7 @@ void FileStore::run() {
       if (based_ && journal_bytes_ > 0) {
         busy_ = true;
         lock.unlock();
-        nl::Status c = snapshot();
+        Status c = snapshot();
         lock.lock();
         busy_ = false;
         if (!c) ++stats_.compaction_errors;
@@ -239,7 +239,7 @@ void FileStore::run() {
       longest_line_ = std::max(longest_line_, line.size());
       batch_text_ += line;
     }
-    nl::Status r = write_batch();
+    Status r = write_batch();
     SaveSeq last = batch_.back().seq;
     if (r) {
       batch_.clear();
@@ -247,7 +247,7 @@ void FileStore::run() {
       longest_line_ = 0;
     }
     lock.lock();
-    written_ = {.seq = last, .error = r ? std::nullopt : std::optional<nl::Error>(r.error())};
+    written_ = {.seq = last, .error = r ? std::nullopt : std::optional<Error>(r.error())};
     if (r) {
       last_error_.reset();
       failed_ = false;
@@ -263,7 +263,7 @@ void FileStore::run() {
     notify();
     if (r && !stop_ && compaction_due()) {
       lock.unlock();
-      nl::Status c = snapshot();
+      Status c = snapshot();
       lock.lock();
       if (!c) ++stats_.compaction_errors;  // the journal still holds it all: tried again after the next append
     }
@@ -286,7 +286,7 @@ void FileStore::adopt(OnDisk disk) {
   based_ = true;
 }
 
-nl::Status FileStore::write_batch() {
+Status FileStore::write_batch() {
   if (!based_) {
     // Never loaded: the saves apply to what the files hold.
     auto disk = read_files();
@@ -312,32 +312,32 @@ nl::Status FileStore::write_batch() {
   return {};
 }
 
-nl::Status FileStore::open_journal() {
-  nl::Fd fd(::open(journal_path_.c_str(), O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC));
+Status FileStore::open_journal() {
+  Fd fd(::open(journal_path_.c_str(), O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC));
   if (!fd && errno == ENOENT) {
     fd.reset(::open(journal_path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640));
-    if (!fd) return nl::fail(errno, "create " + journal_path_);
+    if (!fd) return fail(errno, "create " + journal_path_);
     // Its records are durable only once its name is.
     if (auto f = fsync_folder(journal_path_); !f) return f;
   }
-  if (!fd) return nl::fail(errno, "open " + journal_path_);
+  if (!fd) return fail(errno, "open " + journal_path_);
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return nl::fail(errno, "open " + journal_path_);
-  if (!S_ISREG(st.st_mode)) return nl::fail(EINVAL, journal_path_ + ": not a regular file, so not a journal");
+  if (::fstat(fd.get(), &st) != 0) return fail(errno, "open " + journal_path_);
+  if (!S_ISREG(st.st_mode)) return fail(EINVAL, journal_path_ + ": not a regular file, so not a journal");
   // What follows the last whole record (a torn append, or one that failed)
   // goes, so that no record ever follows half of another.
   if (static_cast<uint64_t>(st.st_size) != journal_bytes_) {
     if (static_cast<uint64_t>(st.st_size) < journal_bytes_)
-      return nl::fail(EIO, journal_path_ + ": " + std::to_string(st.st_size) + " bytes, fewer than the " +
+      return fail(EIO, journal_path_ + ": " + std::to_string(st.st_size) + " bytes, fewer than the " +
                                std::to_string(journal_bytes_) + " written: changed by someone else");
     if (::ftruncate(fd.get(), static_cast<off_t>(journal_bytes_)) != 0)
-      return nl::fail(errno, "cut " + journal_path_ + " back to its last record");
+      return fail(errno, "cut " + journal_path_ + " back to its last record");
   }
   journal_ = std::move(fd);
   return {};
 }
 
-nl::Status FileStore::append(const std::string& text) {
+Status FileStore::append(const std::string& text) {
   if (!journal_)
     if (auto o = open_journal(); !o) return o;
   auto cut_back = [&] {
@@ -345,7 +345,7 @@ nl::Status FileStore::append(const std::string& text) {
     // that fails, the file is reopened (and cut) before the next one.
     if (::ftruncate(journal_.get(), static_cast<off_t>(journal_bytes_)) != 0) journal_.reset();
   };
-  nl::Status w = write_all(journal_.get(), text, journal_path_);
+  Status w = write_all(journal_.get(), text, journal_path_);
   {
     std::lock_guard lock(mu_);
     ++stats_.appends;
@@ -368,12 +368,12 @@ nl::Status FileStore::append(const std::string& text) {
     // After a failed fdatasync the kernel may have dropped the pages: write
     // them again rather than trust a second fdatasync.
     cut_back();
-    return nl::fail(err, "fdatasync " + journal_path_);
+    return fail(err, "fdatasync " + journal_path_);
   }
   return {};
 }
 
-nl::Status FileStore::snapshot() {
+Status FileStore::snapshot() {
   std::string text = to_json(state_);
   if (auto w = write_file_atomically(path_, text); !w) return w;
   {
@@ -389,7 +389,7 @@ nl::Status FileStore::snapshot() {
   // undoes it leaves records the snapshot already holds, and replaying
   // absolute puts and deletes again changes nothing. When it fails, the
   // records stay and later ones follow them, just as well.
-  nl::Status opened = journal_ ? nl::Status{} : open_journal();
+  Status opened = journal_ ? Status{} : open_journal();
   if (!opened || ::ftruncate(journal_.get(), 0) != 0) {
     std::lock_guard lock(mu_);
     ++stats_.compaction_errors;

@@ -79,7 +79,7 @@
 #include <thread>
 #include <vector>
 
-#include "netlink/fd.hpp"
+#include "base/fd.hpp"
 #include "src/state/delta.hpp"
 #include "src/state/runtime_state.hpp"
 
@@ -92,7 +92,7 @@ using SaveSeq = uint64_t;
 // yet), and its error, or nullopt when it landed.
 struct Written {
   SaveSeq seq = 0;
-  std::optional<nl::Error> error;
+  std::optional<Error> error;
 };
 
 struct Loaded {
@@ -105,16 +105,16 @@ class Store {
  public:
   virtual ~Store() = default;
   // The saved state. Before any save(): what later saves apply to.
-  virtual nl::Result<Loaded> load() = 0;
+  virtual Result<Loaded> load() = 0;
   // Schedules the change to be saved; returns at once, with the save's number.
   virtual SaveSeq save(Delta change) = 0;
   virtual Written written() const = 0;
   // Waits until the last save is durable; its error if it failed. Blocks:
   // for shutdown and tests, never for the loop.
-  virtual nl::Status flush() = 0;
+  virtual Status flush() = 0;
   // Why the newest saved change is not on disk (its write failed and is
   // being retried), or nullopt when it is, or when it is still being written.
-  virtual std::optional<nl::Error> durability_error() const { return std::nullopt; }
+  virtual std::optional<Error> durability_error() const { return std::nullopt; }
   // Readable when durability_error() may have changed; -1 when it never does.
   virtual int result_fd() const { return -1; }
   // Empties result_fd().
@@ -143,11 +143,11 @@ class FileStore final : public Store {
   // The snapshot at `path`, the journal at `path`.journal.
   explicit FileStore(std::string path, FileStoreOptions options = {});
   ~FileStore() override;
-  nl::Result<Loaded> load() override;
+  Result<Loaded> load() override;
   SaveSeq save(Delta change) override;
   Written written() const override;
-  nl::Status flush() override;
-  std::optional<nl::Error> durability_error() const override;
+  Status flush() override;
+  std::optional<Error> durability_error() const override;
   int result_fd() const override { return notify_.get(); }
   void drain_result() override;
   uint64_t write_errors() const { return write_errors_.load(); }
@@ -170,15 +170,15 @@ class FileStore final : public Store {
     size_t journal_bytes = 0, journal_records = 0, snapshot_bytes = 0;
     std::vector<std::string> warnings;
   };
-  nl::Result<OnDisk> read_files();
+  Result<OnDisk> read_files();
   // Takes `disk` as the writer's copy (before the first save only).
   void adopt(OnDisk disk);
   void run();
   // The writer's steps, on its thread, without the lock.
-  nl::Status write_batch();
-  nl::Status append(const std::string& text);
-  nl::Status open_journal();
-  nl::Status snapshot();
+  Status write_batch();
+  Status append(const std::string& text);
+  Status open_journal();
+  Status snapshot();
   bool compaction_due() const;
   void notify();
 
@@ -193,17 +193,17 @@ class FileStore final : public Store {
   bool busy_ = false;  // the writer is writing
   bool stop_ = false;
   bool based_ = false;  // the writer's copy holds what the files hold (load() or its own read)
-  std::optional<nl::Error> last_error_;
+  std::optional<Error> last_error_;
   std::atomic<uint64_t> write_errors_{0}, write_retries_{0};
   StoreStats stats_;  // under mu_
-  nl::Fd notify_;     // eventfd: the writer's results, for the loop
+  Fd notify_;     // eventfd: the writer's results, for the loop
 
   // The writer's own, touched by load() only before the first save.
   RuntimeState state_;         // what the files hold, and the batch once written
   std::vector<Record> batch_;  // taken, not yet durable
   std::string batch_text_;     // its journal lines
   size_t longest_line_ = 0;    // of them
-  nl::Fd journal_;
+  Fd journal_;
   size_t journal_bytes_ = 0;    // of whole records: where the file ends
   size_t journal_records_ = 0;
   size_t snapshot_bytes_ = 0;
@@ -215,12 +215,12 @@ class FileStore final : public Store {
 // The text of the state file at `path`, nullopt when there is none. Refuses,
 // saying so, a directory, anything but a regular file (a FIFO would block)
 // and a file larger than kMaxStateBytes.
-nl::Result<std::optional<std::string>> read_state_file(const std::string& path);
+Result<std::optional<std::string>> read_state_file(const std::string& path);
 
 // Writes `text` to `path` atomically and durably (see FileStore). Also used
 // by anything else that must not leave a torn file. The temporary file
 // (`path`.tmp) is created afresh with O_EXCL|O_NOFOLLOW: a symlink planted
 // there is removed, never followed.
-nl::Status write_file_atomically(const std::string& path, const std::string& text);
+Status write_file_atomically(const std::string& path, const std::string& text);
 
 }  // namespace fipd::state

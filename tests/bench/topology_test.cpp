@@ -22,7 +22,7 @@ bool exists(const std::string& path) {
   return stat(path.c_str(), &st) == 0;
 }
 
-Result<std::string> ask(const testbed::Netns& from, const nl::IpAddress& to, std::chrono::milliseconds timeout) {
+Result<std::string> ask(const testbed::Netns& from, const IpAddress& to, std::chrono::milliseconds timeout) {
   auto c = testbed::UdpClient::open(from, to, 7000);
   if (!c) return std::unexpected(c.error());
   return c->ask(timeout);

@@ -311,10 +311,10 @@ TEST(Config, TheRoutersOwnAddressesCannotBeServers) {
     GTEST_SKIP() << "cannot add an address in the test's namespace";
   auto own = read_local_addresses();
   ASSERT_TRUE(own) << own.error().message();
-  EXPECT_EQ(server_address_problem(*nl::IpAddress::parse("10.77.0.1"), *own, false),
+  EXPECT_EQ(server_address_problem(*IpAddress::parse("10.77.0.1"), *own, false),
             "10.77.0.1 is an address of this router (on lo)");
-  EXPECT_EQ(server_address_problem(*nl::IpAddress::parse("10.77.0.2"), *own, false), "");
-  EXPECT_EQ(server_address_problem(*nl::IpAddress::parse("10.77.0.2"), *own, true), "10.77.0.2 is a floating IP");
+  EXPECT_EQ(server_address_problem(*IpAddress::parse("10.77.0.2"), *own, false), "");
+  EXPECT_EQ(server_address_problem(*IpAddress::parse("10.77.0.2"), *own, true), "10.77.0.2 is a floating IP");
   testbed::TempDir d{"config-test"};
   std::string e = load_errors(d.write("own.toml", "[[server]]\nname = \"r\"\naddress = \"10.77.0.1\"\n"));
   EXPECT_NE(e.find("own.toml:1:1: server 'r': address: 10.77.0.1 is an address of this router (on lo)"),

@@ -134,15 +134,15 @@ struct HttpAnswer {
 // is sent as given, then the answer is read (Content-Length, or to EOF).
 inline Result<HttpAnswer> http_raw(const Netns& ns, uint16_t port, const std::string& request,
                                    std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
-  nl::Fd fd;
-  ns.enter([&] { fd = nl::Fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)); });
+  Fd fd;
+  ns.enter([&] { fd = Fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)); });
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   sa.sin_port = htons(port);
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return nl::fail(errno, "connect");
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return fail(errno, "connect");
   if (::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size()))
-    return nl::fail(errno, "send");
+    return fail(errno, "send");
   std::string in;
   HttpAnswer a;
   auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -160,12 +160,12 @@ inline Result<HttpAnswer> http_raw(const Netns& ns, uint16_t port, const std::st
       if (request.rfind("HEAD", 0) == 0) return a;
     }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return nl::fail(ETIMEDOUT, "no complete answer; got: " + in);
+    if (left.count() <= 0) return fail(ETIMEDOUT, "no complete answer; got: " + in);
     pollfd p{fd.get(), POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
     char buf[65536];
     ssize_t n = ::read(fd.get(), buf, sizeof(buf));
-    if (n <= 0) return nl::fail(ECONNRESET, "closed before a complete answer; got: " + in);
+    if (n <= 0) return fail(ECONNRESET, "closed before a complete answer; got: " + in);
     in.append(buf, static_cast<size_t>(n));
   }
 }

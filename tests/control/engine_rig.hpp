@@ -26,7 +26,7 @@
 #include "src/config/config.hpp"
 #include "src/control/server.hpp"
 #include "src/engine/engine.hpp"
-#include "src/engine/log.hpp"
+#include "base/log.hpp"
 #include "src/metrics/metrics.hpp"
 #include "src/probe/socket_prober.hpp"
 #include "src/state/store.hpp"
@@ -73,7 +73,7 @@ spare = true
 class HeldStore final : public state::Store {
  public:
   HeldStore() : notify_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
-  nl::Result<state::Loaded> load() override { return state::Loaded{}; }
+  Result<state::Loaded> load() override { return state::Loaded{}; }
   state::SaveSeq save(state::Delta) override {
     std::lock_guard lock(mu_);
     ++saved_;
@@ -84,7 +84,7 @@ class HeldStore final : public state::Store {
     std::lock_guard lock(mu_);
     return {.seq = held_ ? released_ : saved_};
   }
-  nl::Status flush() override { return {}; }
+  Status flush() override { return {}; }
   int result_fd() const override { return notify_.get(); }
   void drain_result() override {
     uint64_t n = 0;
@@ -107,7 +107,7 @@ class HeldStore final : public state::Store {
     uint64_t one = 1;
     (void)!::write(notify_.get(), &one, sizeof(one));
   }
-  nl::Fd notify_;
+  Fd notify_;
   mutable std::mutex mu_;
   state::SaveSeq saved_ = 0, released_ = 0;
   bool held_ = false;
@@ -194,10 +194,10 @@ class EngineRig {
   class SharedStore final : public state::Store {
    public:
     explicit SharedStore(std::shared_ptr<HeldStore> s) : s_(std::move(s)) {}
-    nl::Result<state::Loaded> load() override { return s_->load(); }
+    Result<state::Loaded> load() override { return s_->load(); }
     state::SaveSeq save(state::Delta d) override { return s_->save(std::move(d)); }
     state::Written written() const override { return s_->written(); }
-    nl::Status flush() override { return s_->flush(); }
+    Status flush() override { return s_->flush(); }
     int result_fd() const override { return s_->result_fd(); }
     void drain_result() override { s_->drain_result(); }
 

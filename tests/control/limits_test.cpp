@@ -27,12 +27,12 @@ using namespace std::chrono_literals;
 using control::ControlClient;
 using nlohmann::json;
 
-nl::Fd raw_connect(const std::string& path) {
-  nl::Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+Fd raw_connect(const std::string& path) {
+  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   sockaddr_un sa{};
   sa.sun_family = AF_UNIX;
   std::memcpy(sa.sun_path, path.data(), path.size());
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return nl::Fd();
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return Fd();
   return fd;
 }
 
@@ -67,7 +67,7 @@ void expect_probes_healthy(const std::string& socket, uint64_t sent_before) {
 // while it sends (so neither side's buffer fills), and maybe a watcher
 // that reads too, in one bounded poll loop. Returns the answer lines.
 struct Pipeline {
-  nl::Fd fd;
+  Fd fd;
   std::string out, in;
   size_t sent = 0;
   std::vector<std::string> answers;
@@ -172,7 +172,7 @@ TEST_F(LimitsTest, AThousandClientsAtOnceEachGetAnAnswerAnErrorOrAreDropped) {
   start(20, {});
   uint64_t sent = probes_sent(rig->socket());
   struct Conn {
-    nl::Fd fd;
+    Fd fd;
     std::string in;
     bool done = false;
   };
@@ -237,7 +237,7 @@ TEST_F(LimitsTest, AClientThatNeverReadsIsDropped) {
   FIPD_REQUIRE_NETNS();
   start(2000, {.stall_timeout = 500ms});
   uint64_t sent = probes_sent(rig->socket());
-  nl::Fd hog = raw_connect(rig->socket());
+  Fd hog = raw_connect(rig->socket());
   ASSERT_TRUE(hog);
   // Requests keep coming; it reads nothing. fipd stops reading them once its
   // queue holds enough, and after stall_timeout drops the client.
@@ -316,7 +316,7 @@ TEST_F(LimitsTest, ProbesKeepRunningWhileFiftyClientsHammerStatus) {
   FIPD_REQUIRE_NETNS();
   start(1000, {});
   uint64_t sent = probes_sent(rig->socket());
-  std::vector<nl::Fd> conns;
+  std::vector<Fd> conns;
   for (int i = 0; i < 50; ++i) conns.push_back(raw_connect(rig->socket()));
   // Each asks for the status 10 times in a row and reads everything.
   std::string reqs;
@@ -349,14 +349,14 @@ TEST_F(LimitsTest, ProbesKeepRunningWhileFiftyClientsHammerStatus) {
 TEST_F(LimitsTest, WatchersThatNeverReadAreDroppedPastTheGlobalOutputBudget) {
   FIPD_REQUIRE_NETNS();
   start(2, {});
-  std::vector<nl::Fd> silent;
+  std::vector<Fd> silent;
   const std::string watch = "{\"cmd\":\"watch\"}\n";
   for (int i = 0; i < 40; ++i) {
     silent.push_back(raw_connect(rig->socket()));
     ASSERT_TRUE(silent.back());
     ASSERT_EQ(::send(silent.back().get(), watch.data(), watch.size(), MSG_NOSIGNAL), (ssize_t)watch.size());
   }
-  nl::Fd reader = raw_connect(rig->socket());
+  Fd reader = raw_connect(rig->socket());
   ASSERT_TRUE(reader);
   ASSERT_EQ(::send(reader.get(), watch.data(), watch.size(), MSG_NOSIGNAL), (ssize_t)watch.size());
   ASSERT_TRUE(eventually([&] { return metrics_text(rig->socket()).find("fipd_control_watchers 41") !=
@@ -406,7 +406,7 @@ TEST_F(LimitsTest, AThousandConcurrentStatusRequestsShareTheirRendering) {
   FIPD_REQUIRE_NETNS();
   start(5000, {});
   struct Conn {
-    nl::Fd fd;
+    Fd fd;
     bool greeted = false, done = false;
     uint64_t hash = 14695981039346656037ull;  // FNV-1a of the answer line
     size_t bytes = 0;
@@ -480,7 +480,7 @@ TEST_F(LimitsTest, AThousandConcurrentStatusRequestsShareTheirRendering) {
 TEST_F(LimitsTest, PipelinedChangesShareTheirStateWrites) {
   FIPD_REQUIRE_NETNS();
   start(2, {});
-  nl::Fd in(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+  Fd in(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
   ASSERT_TRUE(in);
   // Not IN_MOVED_TO alone: the kernel merges an event identical to the
   // last one queued, and every write ends with the same rename.
@@ -530,7 +530,7 @@ TEST_F(LimitsTest, AChangeIsAnsweredOnceDurableAndTheLoopServesMeanwhile) {
   auto store = std::make_shared<HeldStore>();
   start(2, {}, store);
   store->hold();
-  nl::Fd fd = raw_connect(rig->socket());
+  Fd fd = raw_connect(rig->socket());
   ASSERT_TRUE(fd);
   std::string line = "{\"cmd\":\"maintenance\",\"server\":\"spare-1\",\"on\":true,\"id\":1}\n";
   ASSERT_EQ(::send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL), static_cast<ssize_t>(line.size()));

@@ -28,7 +28,7 @@ using namespace std::chrono_literals;
 
 struct Conn {
   uint64_t id = 0;
-  nl::Fd fd;
+  Fd fd;
   loop::SourceId source = loop::kNoSource;
   uint32_t events = 0;
   bool dead = false;
@@ -41,17 +41,17 @@ sockaddr_un address(const std::string& path) {
   return sa;
 }
 
-nl::Fd connect_to(const std::string& path) {
-  nl::Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+Fd connect_to(const std::string& path) {
+  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   sockaddr_un sa = address(path);
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return nl::Fd();
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return Fd();
   return fd;
 }
 
 // A loop on a fake clock and a server on a socket of its own; accepted
 // connections are added, events go to on_io.
 struct Rig {
-  loop::FakeClock clock;
+  FakeClock clock;
   std::unique_ptr<loop::Loop> loop;
   testbed::TempDir dir{"stream"};
   std::string path = dir.file("s.sock");
@@ -66,13 +66,13 @@ struct Rig {
     server = std::make_unique<StreamServer<Conn>>(
         *loop, "test stream", 1ms,
         StreamServer<Conn>::Handlers{.accept =
-                                         [this](nl::Fd fd) {
+                                         [this](Fd fd) {
                                            ++accepted;
                                            EXPECT_TRUE(server->add(std::make_unique<Conn>(), std::move(fd), EPOLLIN));
                                          },
                                      .io = [this](Conn& c, uint32_t ev) { on_io(c, ev); },
                                      .count = [this](size_t n) { counted = n; }});
-    nl::Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     sockaddr_un sa = address(path);
     EXPECT_EQ(::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
     EXPECT_EQ(::listen(fd.get(), 512), 0);
@@ -84,7 +84,7 @@ struct Rig {
 
 TEST(StreamServer, AcceptsInBursts) {
   Rig rig;
-  std::vector<nl::Fd> clients;
+  std::vector<Fd> clients;
   for (int i = 0; i < 100; ++i) clients.push_back(connect_to(rig.path));
   ASSERT_TRUE(clients.back());
   rig.turn();
@@ -99,18 +99,18 @@ TEST(StreamServer, AcceptsInBursts) {
 // is not watched until the pause ends: the loop does not spin on it.
 TEST(StreamServer, PausesWhenOutOfDescriptors) {
   Rig rig;
-  nl::Fd client = connect_to(rig.path);
+  Fd client = connect_to(rig.path);
   ASSERT_TRUE(client);
   rlimit saved{};
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
-  std::vector<nl::Fd> filler;
+  std::vector<Fd> filler;
   rlimit low = saved;
   low.rlim_cur = static_cast<rlim_t>(::fcntl(client.get(), F_DUPFD_CLOEXEC, 0));  // the lowest free slot
   ::close(static_cast<int>(low.rlim_cur));
   low.rlim_cur += 16;
   ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
   for (;;) {
-    nl::Fd f(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    Fd f(::open("/dev/null", O_RDONLY | O_CLOEXEC));
     if (!f) break;
     filler.push_back(std::move(f));
   }
@@ -135,7 +135,7 @@ TEST(StreamServer, PausesWhenOutOfDescriptors) {
 // that callback; then it is erased, and its socket was shut at once.
 TEST(StreamServer, CloseInsideItsCallback) {
   Rig rig;
-  nl::Fd client = connect_to(rig.path);
+  Fd client = connect_to(rig.path);
   rig.turn();
   ASSERT_EQ(rig.server->live(), 1u);
   uint64_t id = rig.server->conns().begin()->first;
@@ -164,7 +164,7 @@ TEST(StreamServer, CloseInsideItsCallback) {
 // deferred and a callback of the owner's holding alive(): neither runs.
 TEST(StreamServer, DestroyedInsideACallback) {
   Rig rig;
-  nl::Fd a = connect_to(rig.path), b = connect_to(rig.path);
+  Fd a = connect_to(rig.path), b = connect_to(rig.path);
   rig.turn();
   ASSERT_EQ(rig.server->live(), 2u);
   bool late = false;
@@ -200,7 +200,7 @@ TEST(SliceBudget, StartsAfreshEachIteration) {
 TEST(StreamIo, ReadStopsPastItsBound) {
   int sv[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
-  nl::Fd r(sv[0]), w(sv[1]);
+  Fd r(sv[0]), w(sv[1]);
   std::string data(40000, 'a');
   ASSERT_EQ(::send(w.get(), data.data(), data.size(), 0), ssize_t(data.size()));
   std::string in;
@@ -221,7 +221,7 @@ TEST(StreamIo, ReadStopsPastItsBound) {
 TEST(StreamIo, SendTakesWhatFits) {
   int sv[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
-  nl::Fd r(sv[0]), w(sv[1]);
+  Fd r(sv[0]), w(sv[1]);
   std::string data(1 << 22, 'a');
   auto n = send_some(w.get(), data);
   ASSERT_TRUE(n);

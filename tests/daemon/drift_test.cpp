@@ -12,7 +12,7 @@ using namespace std::chrono_literals;
 
 class DriftTest : public Scenario {};
 
-bool has_fipd_route(const Netns& router, const nl::IpAddress& fip) {
+bool has_fipd_route(const Netns& router, const IpAddress& fip) {
   auto out = router.exec({"ip", fip.is_v4() ? "-4" : "-6", "-j", "route", "show", "proto", "247"}).out;
   return out.find("\"dst\":\"" + fip.str() + "\"") != std::string::npos;
 }
@@ -29,7 +29,7 @@ TEST_F(DriftTest, DeletedRouteIsRepaired) {
 }
 
 // The route's next hop, as `ip -j route` shows it.
-std::string fipd_route_via(const Netns& router, const nl::IpAddress& fip) {
+std::string fipd_route_via(const Netns& router, const IpAddress& fip) {
   auto out = router.exec({"ip", fip.is_v4() ? "-4" : "-6", "-j", "route", "show", fip.str() + "/" +
                           std::to_string(fip.max_prefix())}).out;
   auto at = out.find("\"gateway\":\"");

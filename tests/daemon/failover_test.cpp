@@ -182,7 +182,7 @@ class ReplySourceTest : public Scenario {
     return c + "\n[[floating_ip]]\naddress = \"" + Topology::floating_v4(1).str() +
            "\"\nserver = \"web-1\"\nmode = \"stateless-nat\"\n";
   }
-  std::string reached_at(const nl::IpAddress& f) {
+  std::string reached_at(const IpAddress& f) {
     auto c = UdpClient::open(topo->client, f, kPort);
     if (!c) return "";
     auto r = c->ask(300ms);

@@ -105,7 +105,7 @@ TEST_F(DaemonPolicyTest, LockoutSparesTheManagementNetworkAndEndsWithMaintenance
   start_fipd();
   auto ssh = EchoServer::start(topo->servers[0].ns, 22, "ssh-A");
   ASSERT_TRUE(ssh);
-  auto mgmt = *nl::IpAddress::parse("198.51.100.3");
+  auto mgmt = *IpAddress::parse("198.51.100.3");
   auto customer = topo->client_v4;
   ASSERT_TRUE(tcp_ask(topo->client, fip(), 22, 1s, customer).has_value());
 

@@ -40,7 +40,7 @@ class RestartTest : public Scenario {
     return last;
   }
   // Whether conntrack holds a flow to the floating IP answered by `server`.
-  bool conntrack_to(const nl::IpAddress& server) {
+  bool conntrack_to(const IpAddress& server) {
     auto out = topo->router.exec({"conntrack", "-L", "-d", fip().str()}).out;
     return out.find("src=" + server.str() + " ") != std::string::npos;
   }
@@ -53,12 +53,12 @@ class RestartTest : public Scenario {
 class PrivateTmpfs {
  public:
   static Result<std::unique_ptr<PrivateTmpfs>> mount(const std::string& dir) {
-    if (unshare(CLONE_NEWNS) != 0) return nl::fail(errno, "unshare a mount namespace");
+    if (unshare(CLONE_NEWNS) != 0) return fail(errno, "unshare a mount namespace");
     // Nothing mounted from here on may propagate back to the machine's namespace.
-    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return nl::fail(errno, "make / private");
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return fail(errno, "make / private");
     std::filesystem::create_directories(dir);
     if (::mount("fipd-test", dir.c_str(), "tmpfs", 0, "size=256k,mode=0700") != 0)
-      return nl::fail(errno, "mount a tmpfs on " + dir);
+      return fail(errno, "mount a tmpfs on " + dir);
     return std::unique_ptr<PrivateTmpfs>(new PrivateTmpfs(dir));
   }
   ~PrivateTmpfs() { umount2(dir_.c_str(), MNT_DETACH); }

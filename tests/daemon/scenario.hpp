@@ -38,7 +38,7 @@ class Scenario : public testing::Test {
   static std::string tag(int i) { return std::string(1, static_cast<char>('A' + i)); }
   int listed() const { return opts.servers - opts.unlisted; }
   std::string name(int i) const { return scenario_server_name(opts, i); }
-  nl::IpAddress fip() const { return opts.v6 ? Topology::floating_v6() : Topology::floating_v4(); }
+  IpAddress fip() const { return opts.v6 ? Topology::floating_v6() : Topology::floating_v4(); }
 
   std::string config() const { return scenario_config(*topo, opts); }
 

@@ -46,7 +46,7 @@ inline std::string scenario_config(const Topology& t, const ScenarioOptions& o) 
          "\", \"" + t.servers[i].v6.str() + "\"]\n";
     if (i >= listed - o.spares) c += "spare = true\n";
   }
-  const nl::IpAddress fip = o.v6 ? Topology::floating_v6() : Topology::floating_v4();
+  const IpAddress fip = o.v6 ? Topology::floating_v6() : Topology::floating_v4();
   c += "\n[[floating_ip]]\naddress = \"" + fip.str() + "\"\nserver = \"" + scenario_server_name(o, 0) +
        "\"\nmode = \"" + o.mode + "\"\nlockout_ports = [22]\n" + o.tail;
   return c;

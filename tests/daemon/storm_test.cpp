@@ -55,12 +55,12 @@ std::string spare(int i) { return "spare-" + std::to_string(i); }
 // Every 20th server also has a route-mode floating IP, so that routes are
 // part of what a restart must leave alone.
 bool has_route_fip(int i) { return i % 20 == 0; }
-nl::IpAddress route_fip(int i) { return *nl::IpAddress::parse("2001:db8:e::" + std::to_string(10 + i)); }
+IpAddress route_fip(int i) { return *IpAddress::parse("2001:db8:e::" + std::to_string(10 + i)); }
 
 // web-i's floating IPs: 203.0.113.(10+i) and 2001:db8:f::(10+i), nat, and a
 // route-mode one for every 20th.
-std::vector<nl::IpAddress> fips_of(int i) {
-  std::vector<nl::IpAddress> v{Topology::floating_v4(i), Topology::floating_v6(i)};
+std::vector<IpAddress> fips_of(int i) {
+  std::vector<IpAddress> v{Topology::floating_v4(i), Topology::floating_v6(i)};
   if (has_route_fip(i)) v.push_back(route_fip(i));
   return v;
 }
@@ -70,7 +70,7 @@ std::string server_entry(const std::string& name, const RackHost& h, const std::
          extra;
 }
 
-std::string fip_entry(const nl::IpAddress& a, const std::string& server, const std::string& mode) {
+std::string fip_entry(const IpAddress& a, const std::string& server, const std::string& mode) {
   return "\n[[floating_ip]]\naddress = \"" + a.str() + "\"\nserver = \"" + server + "\"\nmode = \"" + mode +
          "\"\nlockout_ports = [22]\n";
 }
@@ -101,7 +101,7 @@ fall = 2
   return c;
 }
 
-std::string at(const std::map<std::string, std::string>& m, const nl::IpAddress& key) {
+std::string at(const std::map<std::string, std::string>& m, const IpAddress& key) {
   auto it = m.find(key.str());
   return it == m.end() ? "(none)" : it->second;
 }
@@ -167,7 +167,7 @@ class StormTest : public testing::Test {
     for (const auto& f : st["floating_ips"]) m[f["address"]] = f["server"];
     return m;
   }
-  static const json* fip(const json& st, const nl::IpAddress& a) {
+  static const json* fip(const json& st, const IpAddress& a) {
     for (const auto& f : st["floating_ips"])
       if (f["address"] == a.str()) return &f;
     return nullptr;
@@ -264,7 +264,7 @@ class StormTest : public testing::Test {
   }
 
   // The tag answering a new UDP flow to `a`, or why none did.
-  std::string reached(const nl::IpAddress& a) {
+  std::string reached(const IpAddress& a) {
     auto c = UdpClient::open(client(), a, kPort);
     if (!c) return c.error().message();
     auto r = c->ask(300ms);

@@ -10,7 +10,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const loop::TimePoint t0{std::chrono::seconds(1000)};
+const TimePoint t0{std::chrono::seconds(1000)};
 
 TEST(AlarmBook, AConditionIsAnnouncedOnceWhileItHolds) {
   AlarmBook book(10s);
@@ -31,7 +31,7 @@ TEST(AlarmBook, AFlappingConditionIsSummarisedWithItsCount) {
   AlarmBook book(10s);
   int notices = 0;
   for (int i = 0; i < 36; ++i) {
-    const loop::TimePoint at = t0 + i * 270ms;
+    const TimePoint at = t0 + i * 270ms;
     notices += book.raise("held:web-1", "held", at).has_value();
     notices += book.clear("held:web-1", at + 100ms).has_value();
   }

@@ -8,7 +8,7 @@ namespace fipd::engine {
 namespace {
 
 using state::Maintenance;
-nl::IpAddress ip(const char* s) { return *nl::IpAddress::parse(s); }
+IpAddress ip(const char* s) { return *IpAddress::parse(s); }
 
 config::Config load(const char* text) {
   auto c = config::parse_config(text, "t.toml");
@@ -87,10 +87,10 @@ TEST(Compose, TheChangesOfTheTouchedKeysGiveTheWholeCapture) {
   state::Inventory& inv = c.inventory;
   const std::map<std::string, std::string> replacements = {{"web-2", "web-1"}};
   const std::map<std::string, std::vector<probe::ProbeSpec>> probes = {{"web-2", {probe::ProbeSpec{.port = 81}}}};
-  const std::set<nl::IpAddress> unplaced;
+  const std::set<IpAddress> unplaced;
   CaptureInputs in{.cfg = cfg, .unplaced = unplaced, .replacements = replacements, .probes = probes};
   state::RuntimeState saved = capture(inv, in);
-  auto check = [&](const std::set<nl::IpAddress>& fips, const std::set<std::string>& servers) {
+  auto check = [&](const std::set<IpAddress>& fips, const std::set<std::string>& servers) {
     state::Delta d = capture_changes(inv, in, saved, fips, servers);
     EXPECT_FALSE(d.empty());
     state::apply(saved, d);

@@ -12,7 +12,7 @@
 
 #include "src/config/config.hpp"
 #include "src/engine/engine.hpp"
-#include "src/engine/log.hpp"
+#include "base/log.hpp"
 #include "src/reconcile/fake_dataplane.hpp"
 #include "src/reconcile/fake_monitor.hpp"
 #include "src/state/store.hpp"
@@ -23,7 +23,6 @@ namespace fipd::engine {
 namespace {
 
 using namespace std::chrono_literals;
-using nl::IpAddress;
 using reconcile::SetId;
 using reconcile::testing::FakeDataplane;
 using reconcile::testing::FakeKernel;
@@ -101,7 +100,7 @@ mode = "route"
                     },
                     .probe_options = probe_options_,
                     .clock = &clock_,
-                    .make_dataplane = [this](const std::string& table) -> nl::Result<std::unique_ptr<reconcile::Dataplane>> {
+                    .make_dataplane = [this](const std::string& table) -> Result<std::unique_ptr<reconcile::Dataplane>> {
                       return std::make_unique<FakeDataplane>(kernel_, table);
                     },
                     .attach_kernel_events = monitor_.attach()};
@@ -111,27 +110,27 @@ mode = "route"
     auto s = engine_->start();
     ASSERT_TRUE(s) << s.error().message();
   }
-  void run(loop::Duration d) { probe::testing::advance(engine_->loop(), clock_, d); }
+  void run(Duration d) { probe::testing::advance(engine_->loop(), clock_, d); }
   // Until the state is on disk (written by the store's thread, in real
   // time): a failover is reported, and counted, once it is.
   void durable() {
-    std::optional<nl::Status> done;
-    engine_->when_durable([&](nl::Status s) { done = s; });
+    std::optional<Status> done;
+    engine_->when_durable([&](Status s) { done = s; });
     for (int i = 0; i < 500 && !done; ++i) (void)engine_->loop().run_once(std::chrono::milliseconds(10));
     ASSERT_TRUE(done && *done);
   }
   // Moves the clock in one step and lets the loop run what is due, without
   // stepping through the timers in between: what falls due together is
   // dispatched in one loop iteration.
-  void jump(loop::Duration d) {
+  void jump(Duration d) {
     clock_.set(clock_.now() + d);
-    (void)engine_->loop().run_once(loop::Duration(0));
+    (void)engine_->loop().run_once(Duration(0));
   }
   IpAddress dnat_target(const IpAddress& fip) const { return kernel_->view.set(SetId::dnat4).at({fip}).value; }
   IpAddress route_via(const IpAddress& fip) const { return kernel_->view.routes.at(fip).via; }
 
   testbed::TempDir dir_{"fake"};
-  loop::FakeClock clock_;
+  FakeClock clock_;
   std::shared_ptr<FakeKernel> kernel_ = std::make_shared<FakeKernel>();
   FakeMonitor monitor_{kernel_};
   std::set<IpAddress> down_;  // servers whose probes fail
@@ -229,8 +228,8 @@ TEST_F(FakeKernelEngineTest, ARestartAdoptsTheKernelWithoutAChange) {
 TEST_F(FakeKernelEngineTest, AReloadAddsAFloatingIpToTheKernel) {
   start();
   write_config("[[floating_ip]]\naddress = \"203.0.113.20\"\nserver = \"spare-1\"\nmode = \"nat\"\n");
-  std::optional<nl::Status> done;
-  engine_->reload({}, [&](nl::Status s) { done = s; });
+  std::optional<Status> done;
+  engine_->reload({}, [&](Status s) { done = s; });
   // The file is read on the reader's thread: wait for it in real time.
   for (int i = 0; i < 500 && !done; ++i) (void)engine_->loop().run_once(10ms);
   ASSERT_TRUE(done);

@@ -174,8 +174,8 @@ TEST_F(HealthTest, SlowClientsAreTimedOut) {
   start(true);
   // Slowloris: a head that never ends. fipd closes it after its header
   // timeout, while answering others meanwhile.
-  nl::Fd fd;
-  topo->router.enter([&] { fd = nl::Fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)); });
+  Fd fd;
+  topo->router.enter([&] { fd = Fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)); });
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   sa.sin_port = htons(kHealthPort);
@@ -207,10 +207,10 @@ TEST_F(HealthTest, IdleKeepAliveConnectionsDoNotLockOutHealthz) {
   sa.sin_port = htons(kHealthPort);
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   const std::string req = "GET /healthz HTTP/1.1\r\nHost: fipd\r\n\r\n";
-  std::vector<nl::Fd> idle;
+  std::vector<Fd> idle;
   for (int i = 0; i < 300; ++i) {
-    nl::Fd fd;
-    topo->router.enter([&] { fd = nl::Fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)); });
+    Fd fd;
+    topo->router.enter([&] { fd = Fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)); });
     ASSERT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0) << i;
     // Most ask once and keep the connection; some never ask anything.
     if (i % 4 != 0) {

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // The one reader of outside JSON (bounds, duplicates, NUL, positions), the
-// writer that never throws, and nl::printable(), alone.
+// writer that never throws, and printable(), alone.
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "netlink/printable.hpp"
+#include "base/printable.hpp"
 #include "src/json/bounded.hpp"
 
 namespace fipd::bounded_json {
@@ -92,14 +92,14 @@ TEST(BoundedJson, DumpNeverThrows) {
 }
 
 TEST(Printable, EscapesControlCharactersAndInvalidUtf8) {
-  EXPECT_EQ(nl::printable("web-1 é ✓"), "web-1 é ✓");
-  EXPECT_EQ(nl::printable("\033[2J\033]0;pwned\007"), "\\x1b[2J\\x1b]0;pwned\\x07");
-  EXPECT_EQ(nl::printable(std::string("a\0b\x7f", 4)), "a\\x00b\\x7f");
-  EXPECT_EQ(nl::printable("line\nnext\r\tx"), "line\\nnext\\r\\tx");
-  EXPECT_EQ(nl::printable("a\nb", /*keep_newlines=*/true), "a\nb");
-  EXPECT_EQ(nl::printable("\xc2\x9b" "31m"), "\\u009b31m") << "C1 CSI";
-  EXPECT_EQ(nl::printable("x \xff \xc3"), "x \\xff \\xc3");
-  EXPECT_EQ(nl::printable("\xed\xa0\x80"), "\\xed\\xa0\\x80") << "a surrogate is not UTF-8";
+  EXPECT_EQ(printable("web-1 é ✓"), "web-1 é ✓");
+  EXPECT_EQ(printable("\033[2J\033]0;pwned\007"), "\\x1b[2J\\x1b]0;pwned\\x07");
+  EXPECT_EQ(printable(std::string("a\0b\x7f", 4)), "a\\x00b\\x7f");
+  EXPECT_EQ(printable("line\nnext\r\tx"), "line\\nnext\\r\\tx");
+  EXPECT_EQ(printable("a\nb", /*keep_newlines=*/true), "a\nb");
+  EXPECT_EQ(printable("\xc2\x9b" "31m"), "\\u009b31m") << "C1 CSI";
+  EXPECT_EQ(printable("x \xff \xc3"), "x \\xff \\xc3");
+  EXPECT_EQ(printable("\xed\xa0\x80"), "\\xed\\xa0\\x80") << "a surrogate is not UTF-8";
 }
 
 }  // namespace

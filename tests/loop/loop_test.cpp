@@ -38,7 +38,7 @@ bool run_until(Loop& loop, Pred pred, Duration limit = 5s) {
 }
 
 struct Pipe {
-  nl::Fd r, w;
+  Fd r, w;
   Pipe() {
     int p[2];
     EXPECT_EQ(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);

@@ -12,7 +12,6 @@ namespace fipd::testbed {
 namespace {
 
 using namespace nl::nft;
-using nl::IpAddress;
 
 IpAddress ip(const char* s) { return *IpAddress::parse(s); }
 

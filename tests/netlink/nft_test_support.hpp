@@ -15,8 +15,8 @@
 namespace fipd::testbed {
 
 // Opens the table with its socket inside `ns` (the socket stays there).
-inline nl::Result<nl::nft::NftTable> open_table_in(const Netns& ns, nl::nft::TableOptions options = {}) {
-  std::optional<nl::Result<nl::nft::NftTable>> r;
+inline Result<nl::nft::NftTable> open_table_in(const Netns& ns, nl::nft::TableOptions options = {}) {
+  std::optional<Result<nl::nft::NftTable>> r;
   ns.enter([&] { r.emplace(nl::nft::NftTable::open(std::move(options))); });
   return std::move(*r);
 }

@@ -22,8 +22,6 @@ namespace fipd::testbed {
 namespace {
 
 using namespace nl::nft;
-using nl::Family;
-using nl::IpAddress;
 using std::chrono::milliseconds;
 
 constexpr uint16_t kPort = 7000;

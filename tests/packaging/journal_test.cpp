@@ -26,7 +26,7 @@
 #include <string>
 #include <vector>
 
-#include "src/engine/log.hpp"
+#include "base/log.hpp"
 #include "testbed/temp_dir.hpp"
 #include "tests/support/kernel_test.hpp"
 

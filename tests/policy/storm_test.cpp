@@ -7,7 +7,6 @@ namespace fipd::policy {
 namespace {
 
 using namespace std::chrono_literals;
-using state::TimePoint;
 
 TEST(StormGuard, TripsOnceEnoughServersFailWithinTheWindowAndEndsAfterAQuietWindow) {
   StormGuard g({.share = 0.3, .min_failures = 3, .window = 60s});

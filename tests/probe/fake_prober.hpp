@@ -18,29 +18,29 @@ namespace fipd::probe::testing {
 class FakeProber final : public Prober {
  public:
   struct Start {
-    loop::TimePoint at;
-    nl::IpAddress address;
+    TimePoint at;
+    IpAddress address;
     uint64_t token = 0;
     uint64_t handle = 0;
   };
-  using Respond = std::function<std::optional<ProbeResult>(const nl::IpAddress&)>;
+  using Respond = std::function<std::optional<ProbeResult>(const IpAddress&)>;
 
   explicit FakeProber(loop::Loop& loop) : loop_(loop) {}
   ~FakeProber() override {
     for (auto& [handle, timer] : timers_) loop_.remove(timer);
   }
 
-  Respond respond = [](const nl::IpAddress&) { return std::optional<ProbeResult>(ProbeResult{}); };
-  loop::Duration latency = std::chrono::microseconds(100);
+  Respond respond = [](const IpAddress&) { return std::optional<ProbeResult>(ProbeResult{}); };
+  Duration latency = std::chrono::microseconds(100);
   std::vector<Start> starts;
   std::vector<uint64_t> cancels;
 
-  std::expected<uint64_t, ProbeResult> start(const ProbeSpec&, const nl::IpAddress& address, uint64_t token) override {
+  std::expected<uint64_t, ProbeResult> start(const ProbeSpec&, const IpAddress& address, uint64_t token) override {
     const uint64_t handle = ++next_handle_;
     starts.push_back({loop_.now(), address, token, handle});
     pending_[handle] = token;
     if (auto r = respond(address)) {
-      timers_[handle] = loop_.add_timer(loop_.now() + latency, [this, handle, r = *r](loop::TimePoint) { complete(handle, r); });
+      timers_[handle] = loop_.add_timer(loop_.now() + latency, [this, handle, r = *r](TimePoint) { complete(handle, r); });
     }
     return handle;
   }
@@ -58,7 +58,7 @@ class FakeProber final : public Prober {
     return true;
   }
   size_t pending() const { return pending_.size(); }
-  size_t starts_to(const nl::IpAddress& a) const {
+  size_t starts_to(const IpAddress& a) const {
     size_t n = 0;
     for (auto& s : starts) n += s.address == a;
     return n;
@@ -80,16 +80,16 @@ class FakeProber final : public Prober {
 
 // Moves a fake clock forward by `d`, stopping at every timer wakeup on the
 // way so that timers fire at their own time, not all at the end.
-inline void advance(loop::Loop& loop, loop::FakeClock& clock, loop::Duration d) {
-  const loop::TimePoint end = clock.now() + d;
+inline void advance(loop::Loop& loop, FakeClock& clock, Duration d) {
+  const TimePoint end = clock.now() + d;
   for (int guard = 0; guard < 10'000'000; ++guard) {
-    (void)loop.run_once(loop::Duration(0));
+    (void)loop.run_once(Duration(0));
     auto wake = loop.next_timer_wakeup();
     if (!wake || *wake > end) break;
     clock.set(std::max(clock.now(), *wake));
   }
   clock.set(end);
-  (void)loop.run_once(loop::Duration(0));
+  (void)loop.run_once(Duration(0));
 }
 
 }  // namespace fipd::probe::testing

@@ -26,16 +26,16 @@ struct KernelRig {
   ProbeScheduler engine{*loop, prober, SchedulerOptions{.max_in_flight = 256, .seed = 11, .burst_on_hard_failure = true},
                      [this](const Transition& t) { events.push_back(t); }};
 
-  void add(const std::string& id, const nl::IpAddress& address, ProbeSpec p) {
+  void add(const std::string& id, const IpAddress& address, ProbeSpec p) {
     auto s = engine.add_server({.id = id, .address = address, .probes = {std::move(p)}});
     ASSERT_TRUE(s) << s.error().message();
   }
   // Runs the loop until pred() or `limit` (generous: this is not a timing assertion).
   template <class Pred>
-  bool run_until(Pred pred, loop::Duration limit = 10s) {
-    const auto end = loop::RealClock::read() + limit;
+  bool run_until(Pred pred, Duration limit = 10s) {
+    const auto end = RealClock::read() + limit;
     while (!pred()) {
-      if (loop::RealClock::read() > end) return false;
+      if (RealClock::read() > end) return false;
       if (!loop->run_once(20ms)) return false;
     }
     return true;

@@ -19,10 +19,10 @@ namespace {
 using testing::advance;
 using testing::FakeProber;
 
-nl::IpAddress addr(int i) { return *nl::IpAddress::parse("10.0." + std::to_string(i / 250 + 1) + "." + std::to_string(i % 250 + 2)); }
+IpAddress addr(int i) { return *IpAddress::parse("10.0." + std::to_string(i / 250 + 1) + "." + std::to_string(i % 250 + 2)); }
 
 struct Rig {
-  loop::FakeClock clock;
+  FakeClock clock;
   std::unique_ptr<loop::Loop> loop = std::move(*loop::Loop::create({.clock = &clock}));
   FakeProber prober{*loop};
   std::vector<Transition> events;
@@ -35,14 +35,14 @@ struct Rig {
     auto s = engine->add_server({.id = "s" + std::to_string(i), .address = addr(i), .probes = {p}});
     ASSERT_TRUE(s) << s.error().message();
   }
-  void run(loop::Duration d) { advance(*loop, clock, d); }
+  void run(Duration d) { advance(*loop, clock, d); }
   std::vector<std::pair<Health, Health>> path() const {
     std::vector<std::pair<Health, Health>> p;
     for (auto& e : events) p.emplace_back(e.from, e.to);
     return p;
   }
-  std::vector<loop::TimePoint> starts_to(int i) const {
-    std::vector<loop::TimePoint> v;
+  std::vector<TimePoint> starts_to(int i) const {
+    std::vector<TimePoint> v;
     for (auto& s : prober.starts)
       if (s.address == addr(i)) v.push_back(s.at);
     return v;
@@ -86,7 +86,7 @@ TEST(ProbeScheduler, FallsAfterFallFailuresThroughSuspectWithItsCause) {
   ASSERT_EQ(r.path(), (std::vector<std::pair<H, H>>{{H::unknown, H::up}}));
   r.engine->reset_stats();
   const size_t before = r.prober.starts.size();
-  r.prober.respond = [](const nl::IpAddress&) { return std::optional<ProbeResult>(); };  // silence
+  r.prober.respond = [](const IpAddress&) { return std::optional<ProbeResult>(); };  // silence
   r.run(3s);
   EXPECT_EQ(r.path(), (std::vector<std::pair<H, H>>{{H::unknown, H::up}, {H::up, H::suspect}, {H::suspect, H::down}}));
   EXPECT_EQ(r.events[1].cause, Cause::timeout);
@@ -119,12 +119,12 @@ TEST(ProbeScheduler, DownRecoversAfterRiseSuccessesAtFastinter) {
   p.fastinter = 100ms;
   p.downinter = 2s;
   p.rise = 3;
-  r.prober.respond = [](const nl::IpAddress&) { return std::optional<ProbeResult>(ProbeResult{.cause = Cause::refused}); };
+  r.prober.respond = [](const IpAddress&) { return std::optional<ProbeResult>(ProbeResult{.cause = Cause::refused}); };
   r.add(0, p);
   r.run(1s);
   ASSERT_EQ(r.path(), (std::vector<std::pair<H, H>>{{H::unknown, H::down}}));
   EXPECT_EQ(r.events[0].cause, Cause::refused);
-  r.prober.respond = [](const nl::IpAddress&) { return std::optional<ProbeResult>(ProbeResult{}); };
+  r.prober.respond = [](const IpAddress&) { return std::optional<ProbeResult>(ProbeResult{}); };
   const size_t n = r.starts_to(0).size();
   r.run(3s);
   EXPECT_EQ(r.path().back(), std::make_pair(H::down, H::up));
@@ -160,7 +160,7 @@ TEST(ProbeScheduler, SpreadKeepsManyServersOutOfTheSameMillisecond) {
 
 TEST(ProbeScheduler, InFlightBoundQueuesStartsAndStillReachesEveryServer) {
   Rig r({.max_in_flight = 5, .seed = 3, .burst_on_hard_failure = true});
-  r.prober.respond = [](const nl::IpAddress&) { return std::optional<ProbeResult>(); };  // never answer
+  r.prober.respond = [](const IpAddress&) { return std::optional<ProbeResult>(); };  // never answer
   for (int i = 0; i < 50; ++i) r.add(i, tcp(100ms, 10ms));
   r.run(2s);
   EXPECT_LE(r.engine->stats().max_in_flight_seen, 5u);
@@ -177,9 +177,9 @@ TEST(ProbeScheduler, KernelSignalMakesSuspectAtOnceAndBurstsConfirmingProbes) {
   r.add(0, p);
   r.run(3s);
   ASSERT_EQ(r.path().back(), std::make_pair(H::unknown, H::up));
-  r.prober.respond = [](const nl::IpAddress&) { return std::optional<ProbeResult>(); };
+  r.prober.respond = [](const IpAddress&) { return std::optional<ProbeResult>(); };
   const size_t before = r.prober.starts.size();
-  const loop::TimePoint t = r.clock.now();
+  const TimePoint t = r.clock.now();
   ASSERT_TRUE(r.engine->signal("s0", Cause::neighbour_failed));
   r.run(0ms);  // deliver
   ASSERT_EQ(r.events.size(), 2u);
@@ -212,7 +212,7 @@ TEST(ProbeScheduler, RefusedCountsAtOnceAndBurstsToDown) {
   p.fall = 3;
   r.add(0, p);
   r.run(3s);
-  r.prober.respond = [](const nl::IpAddress&) { return std::optional<ProbeResult>(ProbeResult{.cause = Cause::refused}); };
+  r.prober.respond = [](const IpAddress&) { return std::optional<ProbeResult>(ProbeResult{.cause = Cause::refused}); };
   r.run(1100ms);  // the next regular probe is refused
   ASSERT_EQ(r.path(), (std::vector<std::pair<H, H>>{{H::unknown, H::up}, {H::up, H::suspect}, {H::suspect, H::down}}));
   // The refusal and its confirmation are one latency apart, not intervals apart.
@@ -225,7 +225,7 @@ TEST(ProbeScheduler, StaleResultOfAnOlderAttemptIsDropped) {
   ProbeSpec p = tcp(10ms, 100ms);  // overlapping attempts
   p.rise = 1;
   p.fall = 1;
-  r.prober.respond = [](const nl::IpAddress&) { return std::optional<ProbeResult>(); };
+  r.prober.respond = [](const IpAddress&) { return std::optional<ProbeResult>(); };
   r.add(0, p);
   r.run(25ms);
   ASSERT_GE(r.prober.starts.size(), 2u);
@@ -239,7 +239,7 @@ TEST(ProbeScheduler, StaleResultOfAnOlderAttemptIsDropped) {
 
 TEST(ProbeScheduler, RemoveServerCancelsItsAttemptsEvenFromATransitionCallback) {
   Rig r;
-  r.prober.respond = [](const nl::IpAddress&) { return std::optional<ProbeResult>(); };
+  r.prober.respond = [](const IpAddress&) { return std::optional<ProbeResult>(); };
   ProbeSpec p = tcp(10ms, 100ms);
   p.fall = 1;
   r.add(0, p);
@@ -304,8 +304,8 @@ namespace {
 // every in-flight slot, and every other server went unprobed, still "up".
 TEST(ProbeScheduler, OneSilentServerCannotStarveTheOthers) {
   Rig r({.max_in_flight = 64, .seed = 5, .burst_on_hard_failure = true});
-  const nl::IpAddress silent = addr(0);
-  r.prober.respond = [silent](const nl::IpAddress& a) {
+  const IpAddress silent = addr(0);
+  r.prober.respond = [silent](const IpAddress& a) {
     return a == silent ? std::optional<ProbeResult>() : std::optional<ProbeResult>(ProbeResult{});
   };
   r.add(0, tcp(1ms, 60s));
@@ -339,7 +339,7 @@ TEST(ProbeScheduler, AFipdThatWasLateDoesNotFailAServer) {
   for (int guard = 0; guard < 100000 && r.prober.starts.size() == before; ++guard) r.run(100us);
   ASSERT_GT(r.prober.starts.size(), before);
   r.clock.set(r.clock.now() + 40ms);
-  (void)r.loop->run_once(loop::Duration(0));
+  (void)r.loop->run_once(Duration(0));
   r.run(1ms);
   EXPECT_EQ(r.path().back(), std::make_pair(H::unknown, H::up)) << "no failure for fipd's own lateness";
   auto st = r.engine->status("s0");
@@ -347,7 +347,7 @@ TEST(ProbeScheduler, AFipdThatWasLateDoesNotFailAServer) {
   EXPECT_GT(st->counters.late, 0u);
   EXPECT_EQ(r.engine->stats().timeouts, 0u);
   // A silent server, with fipd on time, still fails.
-  r.prober.respond = [](const nl::IpAddress&) { return std::optional<ProbeResult>(); };
+  r.prober.respond = [](const IpAddress&) { return std::optional<ProbeResult>(); };
   r.run(2s);
   EXPECT_EQ(r.path().back().second, H::down);
 }
@@ -359,11 +359,11 @@ ProbeSpec fast_deadline() {
   return p;
 }
 
-std::optional<ProbeResult> silence(const nl::IpAddress&) { return std::nullopt; }
+std::optional<ProbeResult> silence(const IpAddress&) { return std::nullopt; }
 
 // The last answer's time: the prober answers `latency` after each start.
-loop::TimePoint last_answer(const Rig& r, int i, loop::TimePoint before) {
-  loop::TimePoint heard{};
+TimePoint last_answer(const Rig& r, int i, TimePoint before) {
+  TimePoint heard{};
   for (auto at : r.starts_to(i))
     if (at + r.prober.latency <= before) heard = at + r.prober.latency;
   return heard;
@@ -374,7 +374,7 @@ TEST(ProbeScheduler, ADeadlineFindsASilentServerDetectTimeAfterItsLastAnswer) {
   r.add(0, fast_deadline());
   r.run(50ms);
   ASSERT_EQ(r.path(), (std::vector<std::pair<H, H>>{{H::unknown, H::up}}));
-  const loop::TimePoint quiet = r.clock.now();
+  const TimePoint quiet = r.clock.now();
   r.prober.respond = silence;
   r.run(20ms);
   ASSERT_EQ(r.path().back(), std::make_pair(H::up, H::down)) << "no suspect stage: the deadline is the verdict";
@@ -391,7 +391,7 @@ TEST(ProbeScheduler, ADeadlineIsFasterThanTheTimeoutItReplaces) {
   Rig r;
   r.add(0, tcp(1ms, 50ms));
   r.run(50ms);
-  const loop::TimePoint quiet = r.clock.now();
+  const TimePoint quiet = r.clock.now();
   r.prober.respond = silence;
   r.run(200ms);
   ASSERT_EQ(r.path().back(), std::make_pair(H::suspect, H::down));
@@ -406,7 +406,7 @@ TEST(ProbeScheduler, LostAnswersWithinTheDeadlineAreNoFailure) {
   // Three answers in a row lost, then answers again: 4 ms without one, less
   // than the 5 ms deadline.
   int lost = 0;
-  r.prober.respond = [&lost](const nl::IpAddress&) {
+  r.prober.respond = [&lost](const IpAddress&) {
     return lost++ < 3 ? std::optional<ProbeResult>() : std::optional<ProbeResult>(ProbeResult{});
   };
   r.run(100ms);
@@ -425,7 +425,7 @@ TEST(ProbeScheduler, ALateLoopMissesNoDeadlineForTheServer) {
   // fipd stalls for 30 ms: no probe went out, no answer was read, and the
   // deadline timer fires 25 ms late in one pass with everything else.
   r.clock.set(r.clock.now() + 30ms);
-  (void)r.loop->run_once(loop::Duration(0));
+  (void)r.loop->run_once(Duration(0));
   r.run(20ms);
   EXPECT_EQ(r.path().size(), 1u) << "fipd's own stall is not the server's silence";
   auto st = r.engine->status("s0");
@@ -448,7 +448,7 @@ TEST(ProbeScheduler, ALoopLateAllTheTimeStillFindsASilentServer) {
   // and every deadline timer is late.
   for (int pass = 0; pass < 30 && r.path().size() == 1; ++pass) {
     r.clock.set(r.clock.now() + 3ms);
-    (void)r.loop->run_once(loop::Duration(0));
+    (void)r.loop->run_once(Duration(0));
   }
   ASSERT_EQ(r.path().back(), std::make_pair(H::up, H::down)) << "later than on time, but found";
   EXPECT_EQ(r.events.back().cause, Cause::silent);
@@ -469,8 +469,8 @@ TEST(ProbeScheduler, UnderADeadlineRefusalsStayTheFastPath) {
   Rig r;
   r.add(0, fast_deadline());
   r.run(50ms);
-  r.prober.respond = [](const nl::IpAddress&) { return std::optional<ProbeResult>(ProbeResult{.cause = Cause::refused}); };
-  const loop::TimePoint refused = r.clock.now();
+  r.prober.respond = [](const IpAddress&) { return std::optional<ProbeResult>(ProbeResult{.cause = Cause::refused}); };
+  const TimePoint refused = r.clock.now();
   r.run(10ms);
   ASSERT_EQ(r.path().back().second, H::down);
   EXPECT_EQ(r.events.back().cause, Cause::refused);
@@ -483,7 +483,7 @@ TEST(ProbeScheduler, ADownServerAnsweringAgainRisesAndIsWatchedAgain) {
   r.add(0, fast_deadline());
   r.run(30ms);
   ASSERT_EQ(r.path().back().second, H::down);
-  r.prober.respond = [](const nl::IpAddress&) { return std::optional<ProbeResult>(ProbeResult{}); };
+  r.prober.respond = [](const IpAddress&) { return std::optional<ProbeResult>(ProbeResult{}); };
   r.run(30ms);
   ASSERT_EQ(r.path().back(), std::make_pair(H::down, H::up));
   r.prober.respond = silence;

@@ -20,7 +20,7 @@
 #include <thread>
 #include <vector>
 
-#include "netlink/fd.hpp"
+#include "base/fd.hpp"
 #include "testbed/netns.hpp"
 
 namespace fipd::probe::testing {
@@ -34,11 +34,11 @@ class ScriptedServer {
     std::chrono::milliseconds delay{0};  // before answering
   };
 
-  static nl::Result<std::unique_ptr<ScriptedServer>> start(const testbed::Netns& ns, uint16_t port, Options o) {
+  static Result<std::unique_ptr<ScriptedServer>> start(const testbed::Netns& ns, uint16_t port, Options o) {
     std::unique_ptr<ScriptedServer> s(new ScriptedServer(o));
     int err = 0;
     ns.enter([&] {
-      s->listen_ = nl::Fd(::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+      s->listen_ = Fd(::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
       int zero = 0, one = 1;
       setsockopt(s->listen_.get(), IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
       setsockopt(s->listen_.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -48,8 +48,8 @@ class ScriptedServer {
       if (::bind(s->listen_.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0 || ::listen(s->listen_.get(), 64) != 0)
         err = errno;
     });
-    if (err) return nl::fail(err, "scripted server on port " + std::to_string(port));
-    s->wake_ = nl::Fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (err) return fail(err, "scripted server on port " + std::to_string(port));
+    s->wake_ = Fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     s->thread_ = std::thread([p = s.get()] { p->run(); });
     return s;
   }
@@ -74,7 +74,7 @@ class ScriptedServer {
  private:
   using Clock = std::chrono::steady_clock;
   struct Conn {
-    nl::Fd fd;
+    Fd fd;
     Clock::time_point accepted;
     std::string got;
     bool answered = false;
@@ -104,7 +104,7 @@ class ScriptedServer {
           std::lock_guard lock(mu_);
           peers_.push_back(text);
         }
-        conns.push_back({nl::Fd(fd), Clock::now(), {}, false, false});
+        conns.push_back({Fd(fd), Clock::now(), {}, false, false});
       }
       for (auto& c : conns) serve(c);
       std::erase_if(conns, [](const Conn& c) { return !c.fd; });
@@ -131,7 +131,7 @@ class ScriptedServer {
   }
 
   Options options_;
-  nl::Fd listen_, wake_;
+  Fd listen_, wake_;
   std::thread thread_;
   std::mutex mu_;
   std::vector<std::string> requests_, peers_;

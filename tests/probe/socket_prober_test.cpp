@@ -154,7 +154,7 @@ TEST(SocketProber, IcmpEchoAndAnAddressThatDoesNotExist) {
     KernelRig rig;
     rig.add("v4", t.servers[0].v4, quick(ProbeKind::icmp));
     rig.add("v6", t.servers[0].v6, quick(ProbeKind::icmp));
-    rig.add("ghost", *nl::IpAddress::parse("10.0.1.99"), quick(ProbeKind::icmp));
+    rig.add("ghost", *IpAddress::parse("10.0.1.99"), quick(ProbeKind::icmp));
     ASSERT_TRUE(rig.run_until([&] {
       return rig.reached("v4", Health::up) && rig.reached("v6", Health::up) && rig.reached("ghost", Health::down);
     }));
@@ -217,7 +217,7 @@ TEST(SocketProber, DeviceMarkAndSourceDecideWhereProbesLeaveFrom) {
     ProbeSpec marked = quick(ProbeKind::http, 8080);
     marked.mark = 42;
     ProbeSpec sourced = quick(ProbeKind::http, 8080);
-    sourced.source = *nl::IpAddress::parse("10.0.2.1");  // the router's address toward server 1
+    sourced.source = *IpAddress::parse("10.0.2.1");  // the router's address toward server 1
     ProbeSpec no_device = quick(ProbeKind::tcp, 8080);
     no_device.device = "nosuchdev0";
     rig.add("right-device", t.servers[0].v4, right_device);

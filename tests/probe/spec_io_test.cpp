@@ -28,7 +28,7 @@ ProbeSpec read(const json& j, const ProbeSpec& base) {
 TEST(ProbeSpelling, WhatIsWrittenReadsBackTheSame) {
   ProbeSpec http{.kind = ProbeKind::http, .port = 8080, .interval = 2ms, .timeout = 1500us, .fastinter = 1ms,
                  .downinter = 5ms, .detect_time = 10ms, .rise = 3, .fall = 4, .http_path = "/healthz",
-                 .http_host = "web", .http_status = {200, 204}, .source = *nl::IpAddress::parse("10.0.0.1"),
+                 .http_host = "web", .http_status = {200, 204}, .source = *IpAddress::parse("10.0.0.1"),
                  .device = "eth1", .mark = 7};
   ProbeSpec tcp{.kind = ProbeKind::tcp, .port = 25, .send = "EHLO x\r\n", .expect = "250"};
   ProbeSpec udp{.kind = ProbeKind::udp, .port = 7, .interval = 1ms, .detect_time = 5ms, .send = "ping", .expect = "ping"};
@@ -37,7 +37,7 @@ TEST(ProbeSpelling, WhatIsWrittenReadsBackTheSame) {
   for (const ProbeSpec& p : {http, tcp, udp, icmp, any_2xx}) {
     const json j = probe_json(p);
     EXPECT_EQ(read(j, ProbeSpec{}), p) << j.dump();
-    EXPECT_TRUE(validate({.id = "web-1", .address = *nl::IpAddress::parse("10.0.0.11"), .probes = {p}})) << j.dump();
+    EXPECT_TRUE(validate({.id = "web-1", .address = *IpAddress::parse("10.0.0.11"), .probes = {p}})) << j.dump();
   }
   // The file's keys, not the struct's.
   const json j = probe_json(http);
@@ -97,7 +97,7 @@ TEST(ProbeSpelling, ABaseIsInheritedAndWhatTheKindIgnoresDropped) {
   ProbeSpec tcp = read(json::parse(R"({"port":22})"), base);
   EXPECT_EQ(tcp.http_status, std::vector<uint16_t>{});
   for (const ProbeSpec& p : {icmp, http, tcp})
-    EXPECT_TRUE(validate({.id = "a", .address = *nl::IpAddress::parse("10.0.0.1"), .probes = {p}}));
+    EXPECT_TRUE(validate({.id = "a", .address = *IpAddress::parse("10.0.0.1"), .probes = {p}}));
 }
 
 }  // namespace

@@ -63,7 +63,7 @@ TEST(Duration, FormatsToWhatItParses) {
 }
 
 ServerSpec web(ProbeSpec p) {
-  return ServerSpec{.id = "web-1", .address = *nl::IpAddress::parse("10.0.1.2"), .probes = {std::move(p)}};
+  return ServerSpec{.id = "web-1", .address = *IpAddress::parse("10.0.1.2"), .probes = {std::move(p)}};
 }
 
 std::string error_of(const ServerSpec& s) {
@@ -103,7 +103,7 @@ TEST(Spec, ErrorsNameServerProbeAndField) {
             "server web-1: probe 0: kind: unknown kind 9 (use tcp, http, udp, icmp)");
   EXPECT_EQ(error_of(web({.kind = ProbeKind::tcp, .port = 80, .spread_percent = 80})),
             "server web-1: probe 0: spread: 80% must be <= 50%");
-  EXPECT_EQ(error_of(web({.kind = ProbeKind::tcp, .port = 80, .source = *nl::IpAddress::parse("fd00::1")})),
+  EXPECT_EQ(error_of(web({.kind = ProbeKind::tcp, .port = 80, .source = *IpAddress::parse("fd00::1")})),
             "server web-1: probe 0: source: fd00::1 is not an IPv4 address like the server's 10.0.1.2");
   ServerSpec two = web({.kind = ProbeKind::tcp, .port = 80});
   two.probes.push_back({.kind = ProbeKind::http, .port = 80, .http_status = {700}});

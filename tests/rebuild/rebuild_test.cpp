@@ -27,22 +27,22 @@ using namespace std::chrono_literals;
 class FakeHost : public RebuildHost {
  public:
   explicit FakeHost(loop::Loop& l) : loop_(l) {
-    inv.add_server({.name = "web-1", .address = *nl::IpAddress::parse("10.0.0.11")});
-    inv.add_server({.name = "web-2", .address = *nl::IpAddress::parse("10.0.0.12")});
-    inv.add_fip({.address = *nl::IpAddress::parse("203.0.113.10"), .server = "web-1"});
+    inv.add_server({.name = "web-1", .address = *IpAddress::parse("10.0.0.11")});
+    inv.add_server({.name = "web-2", .address = *IpAddress::parse("10.0.0.12")});
+    inv.add_fip({.address = *IpAddress::parse("203.0.113.10"), .server = "web-1"});
     for (auto& [n, s] : inv.servers()) s.health = state::Health::up;
   }
   loop::Loop& rebuild_loop() override { return loop_; }
   const state::Inventory& rebuild_inventory() const override { return inv; }
   void hold_for_rebuild(const std::string& s) override { held.push_back(s); }
-  nl::Status register_replacement(const std::string& failed, const Replacement& r) override {
+  Status register_replacement(const std::string& failed, const Replacement& r) override {
     registered.push_back(failed + "->" + r.name + "@" + r.address.str());
     inv.add_server({.name = r.name, .address = r.address});
     (void)manager->on_registered(failed, r.name);
     return {};
   }
   void drop_replacement(const std::string& name) override { dropped.push_back(name); inv.remove_server(name); }
-  void hand_over(const std::string& failed, const std::vector<nl::IpAddress>& fips,
+  void hand_over(const std::string& failed, const std::vector<IpAddress>& fips,
                  const std::string& replacement) override {
     handed_over.push_back(failed + "->" + replacement);
     for (const auto& a : fips) {
@@ -54,9 +54,9 @@ class FakeHost : public RebuildHost {
       manager->on_moved(from, replacement);
     }
   }
-  std::vector<nl::IpAddress> fips_displaced_from(const std::string& server) const override {
+  std::vector<IpAddress> fips_displaced_from(const std::string& server) const override {
     auto it = displaced.find(server);
-    return it == displaced.end() ? std::vector<nl::IpAddress>{} : it->second;
+    return it == displaced.end() ? std::vector<IpAddress>{} : it->second;
   }
   void retire(const std::string& failed) override { retired.push_back(failed); }
   void give_up(const std::string& failed) override { gave_up.push_back(failed); }
@@ -88,7 +88,7 @@ class FakeHost : public RebuildHost {
   RebuildManager* manager = nullptr;
   std::vector<std::string> held, registered, dropped, handed_over, retired, gave_up, events;
   std::map<std::string, std::string> alarms;
-  std::map<std::string, std::vector<nl::IpAddress>> displaced;  // what fips_displaced_from() says
+  std::map<std::string, std::vector<IpAddress>> displaced;  // what fips_displaced_from() says
   int changes = 0, durable = 0;
   bool storm_possible = true;
 };
@@ -147,7 +147,7 @@ TEST_F(RebuildTest, HookBuildsAReplacementThatTakesOverWhenHealthy) {
   host->inv.server("web-1b")->health = state::Health::up;
   manager->on_health("web-1b", state::Health::up);
   EXPECT_EQ(host->handed_over, std::vector<std::string>{"web-1->web-1b"});
-  EXPECT_EQ(host->inv.fip(*nl::IpAddress::parse("203.0.113.10"))->server, "web-1b");
+  EXPECT_EQ(host->inv.fip(*IpAddress::parse("203.0.113.10"))->server, "web-1b");
   EXPECT_TRUE(manager->records().empty());
   ASSERT_EQ(manager->finished().size(), 1u);
   EXPECT_EQ(manager->finished()[0].stage, Stage::done);
@@ -159,14 +159,14 @@ TEST_F(RebuildTest, HookBuildsAReplacementThatTakesOverWhenHealthy) {
 // customer's floating IPs, and the replacement takes them from the spare,
 // which returns to the pool.
 TEST_F(RebuildTest, TheReplacementTakesTheFloatingIpsBackFromTheSpareThatStoodIn) {
-  const auto fip = *nl::IpAddress::parse("203.0.113.10");
-  host->inv.add_server({.name = "spare-1", .address = *nl::IpAddress::parse("10.0.0.13"), .spare = true});
+  const auto fip = *IpAddress::parse("203.0.113.10");
+  host->inv.add_server({.name = "spare-1", .address = *IpAddress::parse("10.0.0.13"), .spare = true});
   host->inv.server("spare-1")->health = state::Health::up;
   host->inv.set_target(fip, "spare-1");  // the failover happened first
   make({.hook = hook("read doc; echo \"$doc\" > " + dir + "/doc\n"
                      "echo '{\"replacement\":{\"name\":\"web-1b\",\"address\":\"10.0.0.21\"}}'")});
   manager->on_server_failed("web-1", "refused", {fip});
-  EXPECT_EQ(manager->records().at("web-1").fips, std::vector<nl::IpAddress>{fip});
+  EXPECT_EQ(manager->records().at("web-1").fips, std::vector<IpAddress>{fip});
   ASSERT_TRUE(run_until([&] { return !host->registered.empty(); })) << testing::PrintToString(host->events);
   std::ifstream in(dir + "/doc");
   std::string doc((std::istreambuf_iterator<char>(in)), {});
@@ -184,14 +184,14 @@ TEST_F(RebuildTest, TheReplacementTakesTheFloatingIpsBackFromTheSpareThatStoodIn
 // later, when the spare holds the customer's floating IP: the replacement
 // still takes it back.
 TEST_F(RebuildTest, AManualRebuildAlsoHandsBackWhatTheSpareHolds) {
-  const auto fip = *nl::IpAddress::parse("203.0.113.10");
-  host->inv.add_server({.name = "spare-1", .address = *nl::IpAddress::parse("10.0.0.13"), .spare = true});
+  const auto fip = *IpAddress::parse("203.0.113.10");
+  host->inv.add_server({.name = "spare-1", .address = *IpAddress::parse("10.0.0.13"), .spare = true});
   host->inv.server("spare-1")->health = state::Health::up;
   host->inv.set_target(fip, "spare-1");
   host->displaced["web-1"] = {fip};
   make({.hook = hook("cat > /dev/null; echo '{\"replacement\":{\"name\":\"web-1b\",\"address\":\"10.0.0.21\"}}'")});
   ASSERT_TRUE(manager->start_manual("web-1").has_value());
-  EXPECT_EQ(manager->records().at("web-1").fips, std::vector<nl::IpAddress>{fip});
+  EXPECT_EQ(manager->records().at("web-1").fips, std::vector<IpAddress>{fip});
   ASSERT_TRUE(run_until([&] { return !host->registered.empty(); })) << testing::PrintToString(host->events);
   host->inv.server("web-1b")->health = state::Health::up;
   manager->on_health("web-1b", state::Health::up);
@@ -257,7 +257,7 @@ TEST_F(RebuildTest, InvalidUtf8FromAHookNeverThrows) {
 }
 
 // A replacement line read over the defaults a fipd.toml without [probe_defaults] has.
-nl::Result<Replacement> parse_line(std::string_view line) { return parse_replacement(line, probe::written_defaults()); }
+Result<Replacement> parse_line(std::string_view line) { return parse_replacement(line, probe::written_defaults()); }
 
 // Issue 14, items 1 and 19, for a hook's replacement line.
 TEST(ReplacementLine, DeepDuplicateAndTrailingAreRefused) {
@@ -337,7 +337,7 @@ TEST_F(RebuildTest, NothingIsStartedTwiceForOneFailure) {
 TEST_F(RebuildTest, StormGuardStopsAutomaticRebuildsUntilAnOperatorActs) {
   make({.hook = hook("sleep 300")});
   for (int i = 0; i < 8; ++i)
-    host->inv.add_server({.name = "s" + std::to_string(i), .address = *nl::IpAddress::parse(("10.0.1." + std::to_string(i + 1)).c_str())});
+    host->inv.add_server({.name = "s" + std::to_string(i), .address = *IpAddress::parse(("10.0.1." + std::to_string(i + 1)).c_str())});
   manager->on_server_failed("s0", "timeout", {});
   manager->hold_for_storm("4 of 10 servers failed within 0.002 s");
   EXPECT_TRUE(manager->storm());
@@ -431,7 +431,7 @@ TEST_F(RebuildTest, AHooksChildrenEndWhenTheHookEnds) {
 TEST_F(RebuildTest, TheSettleTimeLetsTheStormGuardHoldTheFirstRebuildsToo) {
   const std::string started = dir + "/started";
   make({.hook = hook("echo x >> " + started + "; sleep 300"), .settle = 200ms});
-  host->inv.add_server({.name = "web-3", .address = *nl::IpAddress::parse("10.0.0.13")});
+  host->inv.add_server({.name = "web-3", .address = *IpAddress::parse("10.0.0.13")});
   manager->on_server_failed("web-1", "timeout", {});
   manager->on_server_failed("web-2", "timeout", {});
   EXPECT_EQ(manager->records().at("web-1").stage, Stage::settling);
@@ -460,8 +460,8 @@ TEST_F(RebuildTest, WithoutAStormTheRebuildStartsOnceSettled) {
 // Issue 13, item 9: which floating IPs a spare took from a failed server is
 // in the state, so a rebuild started after a restart still hands them back.
 TEST_F(RebuildTest, WhatASpareTookIsRememberedAcrossARestart) {
-  const auto fip = *nl::IpAddress::parse("203.0.113.10");
-  host->inv.add_server({.name = "spare-1", .address = *nl::IpAddress::parse("10.0.0.13"), .spare = true});
+  const auto fip = *IpAddress::parse("203.0.113.10");
+  host->inv.add_server({.name = "spare-1", .address = *IpAddress::parse("10.0.0.13"), .spare = true});
   host->inv.server("spare-1")->health = state::Health::up;
   host->inv.set_target(fip, "spare-1");
   make({.hook = hook("sleep 300"), .automatic = false});
@@ -472,7 +472,7 @@ TEST_F(RebuildTest, WhatASpareTookIsRememberedAcrossARestart) {
   make({.hook = hook("sleep 300"), .automatic = false});
   manager->restore(saved);
   ASSERT_TRUE(manager->start_manual("web-1"));
-  EXPECT_EQ(manager->records().at("web-1").fips, std::vector<nl::IpAddress>{fip});
+  EXPECT_EQ(manager->records().at("web-1").fips, std::vector<IpAddress>{fip});
 }
 
 // A tiny HTTP server on loopback inside the test's namespace.
@@ -528,7 +528,7 @@ TEST_F(RebuildTest, WebhookIsPostedAndTheReplacementRegisteredLater) {
   EXPECT_NE(http.request.find("application/json"), std::string::npos);
   EXPECT_NE(http.request.find("\"server\":{\"address\":\"10.0.0.11\""), std::string::npos) << http.request;
   // The provisioning system registers the replacement through the control socket.
-  host->inv.add_server({.name = "web-1b", .address = *nl::IpAddress::parse("10.0.0.21")});
+  host->inv.add_server({.name = "web-1b", .address = *IpAddress::parse("10.0.0.21")});
   ASSERT_TRUE(manager->on_registered("web-1", "web-1b"));
   EXPECT_EQ(manager->records().at("web-1").stage, Stage::registered);
 }

@@ -21,7 +21,6 @@
 namespace fipd::reconcile {
 namespace {
 
-using nl::Family;
 using testbed::Topology;
 using namespace std::chrono_literals;
 
@@ -122,7 +121,7 @@ TEST_F(ConntrackMarkTest, NewFlowsCarryTheMarkOfTheirServer) {
 TEST_F(ConntrackMarkTest, OneFlushByMarkDropsBothFamiliesAndNothingElse) {
   make_traffic();
   // Unmarked entries beside them, to other destinations.
-  std::optional<nl::Result<nl::Conntrack>> ct;
+  std::optional<Result<nl::Conntrack>> ct;
   topo_->router.enter([&] { ct.emplace(nl::Conntrack::open()); });
   FIPD_ASSERT_OK(*ct);
   EXPECT_TRUE((*ct)->mark_flush());

@@ -43,7 +43,7 @@ class FakeBackend final : public Backend {
 class KernelBackend final : public Backend {
  public:
   explicit KernelBackend(testbed::Netns ns) : ns_(std::move(ns)) {}
-  static nl::Result<std::unique_ptr<Backend>> create() {
+  static Result<std::unique_ptr<Backend>> create() {
     auto ns = testbed::Netns::create("dataplane");
     if (!ns) return std::unexpected(ns.error());
     // A next hop for the routes: 10.0.1.2 on a link (a veth pair: this

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-#include "src/engine/log.hpp"
+#include "base/log.hpp"
 
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -14,7 +14,7 @@
 #include <ctime>
 #include <vector>
 
-#include "netlink/printable.hpp"
+#include "base/printable.hpp"
 
 namespace fipd::log {
 namespace {
@@ -48,12 +48,12 @@ const char* level_word(Level l) {
 
 // Values with spaces or quotes are quoted, so lines stay machine-splittable;
 // a newline becomes a space, other control characters are escaped
-// (nl::printable), so no value can break a line or reach a terminal as an
+// (printable), so no value can break a line or reach a terminal as an
 // escape sequence.
 void append_value(std::string& out, const std::string& value) {
   std::string flat = value;
   std::replace(flat.begin(), flat.end(), '\n', ' ');  // a value stays on its line, readable
-  std::string v = nl::printable(flat);
+  std::string v = printable(flat);
   bool plain = !v.empty() && v.find_first_of(" \"=") == std::string::npos;
   if (plain) {
     out += v;
@@ -160,7 +160,7 @@ void write(Level l, std::string_view message, std::initializer_list<Field> field
   }
   size_t text_start = line.size();
   // The message quotes hook output, names and errors: escaped like values.
-  line += nl::printable(message);
+  line += printable(message);
   for (const auto& [k, v] : fields) {
     line += ' ';
     line += k;

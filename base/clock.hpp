@@ -15,7 +15,7 @@
 #include <chrono>
 #include <cstdint>
 
-namespace fipd::loop {
+namespace fipd {
 
 using Duration = std::chrono::nanoseconds;
 // Nanoseconds on CLOCK_MONOTONIC (std::chrono::steady_clock is that clock on Linux).
@@ -55,4 +55,4 @@ class FakeClock final : public Clock {
   TimePoint now_;
 };
 
-}  // namespace fipd::loop
+}  // namespace fipd

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-#include "netlink/ip_address.hpp"
+#include "base/ip_address.hpp"
 
 #include <arpa/inet.h>
 
-#include "netlink/printable.hpp"
+#include "base/printable.hpp"
 
-namespace fipd::nl {
+namespace fipd {
 
 namespace {
 
@@ -103,4 +103,4 @@ std::optional<IpAddress> address_of(const sockaddr_storage& ss) {
   return std::nullopt;
 }
 
-}  // namespace fipd::nl
+}  // namespace fipd

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-#include "netlink/ip_address.hpp"
+#include "base/ip_address.hpp"
 
 #include <gtest/gtest.h>
 

@@ -7,7 +7,7 @@
 
 #include <utility>
 
-namespace fipd::nl {
+namespace fipd {
 
 class Fd {
  public:
@@ -34,4 +34,4 @@ class Fd {
   int fd_ = -1;
 };
 
-}  // namespace fipd::nl
+}  // namespace fipd

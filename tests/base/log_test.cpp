@@ -2,7 +2,7 @@
 // The daemon's log lines on stderr: text fipd did not write itself (hook
 // output, names, probe replies) is escaped, so it cannot break lines or
 // drive the terminal of whoever reads the log.
-#include "src/engine/log.hpp"
+#include "base/log.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

@@ -12,7 +12,7 @@
 #include <string>
 #include <utility>
 
-namespace fipd::nl {
+namespace fipd {
 
 struct Error {
   int code = 0;         // positive errno; EINVAL for input we refused ourselves
@@ -32,4 +32,4 @@ inline std::unexpected<Error> fail(int code, std::string context) {
   return std::unexpected(Error{code, std::move(context)});
 }
 
-}  // namespace fipd::nl
+}  // namespace fipd

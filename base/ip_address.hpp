@@ -17,9 +17,9 @@
 #include <string>
 #include <string_view>
 
-#include "netlink/error.hpp"
+#include "base/error.hpp"
 
-namespace fipd::nl {
+namespace fipd {
 
 enum class Family : uint8_t { v4 = AF_INET, v6 = AF_INET6 };
 
@@ -83,11 +83,11 @@ struct SockAddr {
 // The address of a sockaddr_in/in6, or nullopt for another family.
 std::optional<IpAddress> address_of(const sockaddr_storage& ss);
 
-}  // namespace fipd::nl
+}  // namespace fipd
 
 template <>
-struct std::hash<fipd::nl::IpAddress> {
-  size_t operator()(const fipd::nl::IpAddress& a) const noexcept {
+struct std::hash<fipd::IpAddress> {
+  size_t operator()(const fipd::IpAddress& a) const noexcept {
     uint64_t lo = 0, hi = 0;
     std::memcpy(&lo, a.data(), 8);
     std::memcpy(&hi, a.data() + 8, 8);

@@ -22,7 +22,7 @@
 #include <string>
 #include <string_view>
 
-namespace fipd::nl {
+namespace fipd {
 
 // The length of the well-formed UTF-8 sequence starting at p (2 to 4), or 0
 // when the bytes there are not one: a stray continuation byte, an overlong
@@ -76,4 +76,4 @@ inline std::string printable(std::string_view s, bool keep_newlines = false) {
   return out;
 }
 
-}  // namespace fipd::nl
+}  // namespace fipd

@@ -20,7 +20,7 @@
 //
 // Messages and values often quote text fipd did not write (hook output,
 // names from the state file, probe replies): both are written through
-// nl::printable(), which escapes control characters (an ESC becomes \x1b)
+// printable(), which escapes control characters (an ESC becomes \x1b)
 // and invalid UTF-8, in the line on stderr and in the journal's MESSAGE; a
 // newline in a value becomes a space. The journal's own fields keep their
 // bytes (journalctl escapes them when it shows them).
