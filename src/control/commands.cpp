@@ -121,7 +121,7 @@ void ControlServer::execute(Client& c, const Request& r) {
   // that covers every change of this iteration.
   auto t0 = RealClock::read();
   Change ch{.client = c.id, .uid = c.uid, .pid = c.pid, .request = r};
-  ch.result = run_change(ch);
+  ch.outcome = run_change(ch);
   change_used_ += RealClock::read() - t0;
   ++generation_;
   ++c.awaiting;
@@ -136,7 +136,7 @@ void ControlServer::commit_batch() {
   std::vector<Change> batch;
   batch.swap(batch_);
   bool write = std::any_of(batch.begin(), batch.end(),
-                           [](const Change& ch) { return ch.status && ch.request.cmd != Command::reload; });
+                           [](const Change& ch) { return ch.outcome && ch.request.cmd != Command::reload; });
   auto answer = [this, alive = alive_, batch = std::move(batch)](const Status& durable) {
     if (!*alive) return;
     std::vector<uint64_t> answered;
@@ -155,7 +155,7 @@ void ControlServer::commit_batch() {
 
 void ControlServer::answer_change(Client* c, const Change& ch, const Status& durable) {
   const Request& r = ch.request;
-  Status st = ch.status;
+  Result<std::string> st = ch.outcome;
   // Applied to the kernel but not to the disk: an error for the client (EIO),
   // but not a refusal, so the log must not say "refused".
   bool applied = false;
@@ -170,7 +170,7 @@ void ControlServer::answer_change(Client* c, const Change& ch, const Status& dur
   if (st) {
     metrics_.count_request(command_name(r.cmd), "ok");
     log::notice("control: " + describe(r) + ": done", who);
-    if (c) c->out += ok_response(r.id, r.cmd == Command::move ? move_result(ch) : ch.result);
+    if (c) c->out += ok_response(r.id, r.cmd == Command::move ? move_result(ch) : *st);
   } else {
     metrics_.count_request(command_name(r.cmd), "error");
     log::notice("control: " + describe(r) + (applied ? ": " : ": refused: ") + st.error().context, who);
@@ -178,7 +178,8 @@ void ControlServer::answer_change(Client* c, const Change& ch, const Status& dur
   }
 }
 
-// Carries out one changing request; returns its result as JSON text.
+// A move's answer: the floating IP as status shows it, and its failover's
+// timeline when the move was one (not already there).
 std::string ControlServer::move_result(const Change& ch) const {
   std::string out;
   JsonWriter w(&out);
@@ -199,76 +200,55 @@ std::string ControlServer::move_result(const Change& ch) const {
   return out;
 }
 
-std::string ControlServer::run_change(Change& ch) {
+// Carries out one changing request: what it did, as the answer's result, or
+// why it was refused. A move's result is written at the answer
+// (move_result()): it shows the failover's timeline, recorded once durable.
+Result<std::string> ControlServer::run_change(Change& ch) {
   const Request& r = ch.request;
-  Status& st = ch.status;
-  std::string out;
-  JsonWriter w(&out);
   const auto& inv = engine_.inventory();
   StatusWriter one(engine_, status_ctx_, "");
-  auto fip_result = [&](const IpAddress& a) {
-    if (const auto* f = inv.fip(a)) w.raw(one.object(*f));
-    else w.begin_object().field("address", a.str()).end_object();
+  // The changed object as status shows it, or what the request named when
+  // the change took it away.
+  auto fip_result = [&](const Status& st) -> Result<std::string> {
+    if (!st) return std::unexpected(st.error());
+    if (const auto* f = inv.fip(*r.fip)) return one.object(*f);
+    std::string out;
+    JsonWriter(&out).begin_object().field("address", r.fip->str()).field("removed", true).end_object();
+    return out;
   };
-  auto server_result = [&](const std::string& name) {
-    if (const auto* s = inv.server(name)) w.raw(one.object(*s));
-    else w.begin_object().field("name", name).end_object();
+  auto server_result = [&](const Status& st) -> Result<std::string> {
+    if (!st) return std::unexpected(st.error());
+    if (const auto* s = inv.server(r.server)) return one.object(*s);
+    std::string out;
+    JsonWriter(&out).begin_object().field("name", r.server).field("removed", true).end_object();
+    return out;
   };
   switch (r.cmd) {
     case Command::move: {
       uint64_t id = engine_.next_failover_id();
-      st = engine_.move(*r.fip, r.server);
-      if (st && engine_.next_failover_id() != id) ch.failover = id;
-      return {};  // move_result(), at the answer
+      Status st = engine_.move(*r.fip, r.server);
+      if (!st) return std::unexpected(st.error());
+      if (engine_.next_failover_id() != id) ch.failover = id;
+      return std::string();
     }
-    case Command::pin:
-      st = engine_.pin(*r.fip, r.server);
-      if (st) fip_result(*r.fip);
-      return out;
-    case Command::unpin:
-      st = engine_.unpin(*r.fip);
-      if (st) fip_result(*r.fip);
-      return out;
+    case Command::pin: return fip_result(engine_.pin(*r.fip, r.server));
+    case Command::unpin: return fip_result(engine_.unpin(*r.fip));
     case Command::server_add: {
       std::vector<probe::ProbeSpec> specs = r.probes;
       if (specs.empty()) specs.push_back(engine_.config().default_probe());
       state::Server s{.name = r.server, .address = *r.address, .address6 = r.address6, .spare = r.spare,
                       .standby = r.standby};
-      st = engine_.add_server(s, specs, r.replaces);
-      if (!st) return {};
-      server_result(r.server);
-      return out;
+      return server_result(engine_.add_server(s, specs, r.replaces));
     }
-    case Command::server_remove:
-      st = engine_.remove_server(r.server);
-      if (!st) return {};
-      w.begin_object().field("name", r.server).field("removed", true).end_object();
-      return out;
-    case Command::server_drain:
-      st = engine_.set_draining(r.server, r.on);
-      if (st) server_result(r.server);
-      return out;
-    case Command::maintenance:
-      st = engine_.set_maintenance(r.server, r.on);
-      if (st) server_result(r.server);
-      return out;
-    case Command::fip_add: {
-      state::FloatingIp f{.address = *r.fip, .server = r.server, .mode = r.mode, .lockout_ports = r.lockout_ports};
-      st = engine_.add_fip(f);
-      if (st) fip_result(*r.fip);
-      return out;
-    }
-    case Command::fip_remove:
-      st = engine_.remove_fip(*r.fip);
-      if (st) w.begin_object().field("address", r.fip->str()).field("removed", true).end_object();
-      return out;
-    case Command::rebuild:
-      st = engine_.rebuild(r.server);
-      if (st) server_result(r.server);
-      return out;
-    default:
-      st = fail(EOPNOTSUPP, std::string(command_name(r.cmd)) + " does not change state");
-      return {};
+    case Command::server_remove: return server_result(engine_.remove_server(r.server));
+    case Command::server_drain: return server_result(engine_.set_draining(r.server, r.on));
+    case Command::maintenance: return server_result(engine_.set_maintenance(r.server, r.on));
+    case Command::fip_add:
+      return fip_result(engine_.add_fip(
+          {.address = *r.fip, .server = r.server, .mode = r.mode, .lockout_ports = r.lockout_ports}));
+    case Command::fip_remove: return fip_result(engine_.remove_fip(*r.fip));
+    case Command::rebuild: return server_result(engine_.rebuild(r.server));
+    default: return fail(EOPNOTSUPP, std::string(command_name(r.cmd)) + " does not change state");
   }
 }
 

@@ -39,8 +39,8 @@ struct ControlServer::Change {
   uid_t uid = 0;  // who asked, for the log
   pid_t pid = 0;
   Request request;
-  std::string result;
-  Status status;
+  // What it did, as the answer's result (JSON text), or why it was refused.
+  Result<std::string> outcome;
   // A move that made a failover: its id. The answer shows its timeline
   // entry, which is recorded once durable, just before the answer.
   uint64_t failover = 0;

@@ -126,7 +126,7 @@ class ControlServer {
   void update_interest(Client& c);
   bool handle_line(Client& c, std::string_view line);
   void execute(Client& c, const Request& r);
-  std::string run_change(Change& ch);
+  Result<std::string> run_change(Change& ch);
   std::string move_result(const Change& ch) const;
   void ask_status(Client& c, const std::string& id);
   bool render_slice();
